@@ -1,0 +1,96 @@
+// Merges the parsed files of a config directory into one document: top-level maps by id,
+// `routes` concatenated in file-name order, singletons (server, store, ...) from one file only.
+import type { Problem, SourceLocation } from './problems.js';
+import { pointer, type NodeLocation, type ParsedFile } from './yaml-file.js';
+
+export const MAP_SECTIONS = ['companies', 'mailboxes', 'webhooks', 'schedules', 'workflows'] as const;
+export const LIST_SECTIONS = ['routes'] as const;
+
+export interface MergedConfig {
+  data: Record<string, unknown>;
+  locations: Map<string, NodeLocation>;
+  problems: Problem[];
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const fmt = (l: SourceLocation | undefined) => (l ? `${l.file}:${l.line}:${l.col}` : 'unknown place');
+
+export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
+  const data: Record<string, unknown> = {};
+  const locations = new Map<string, NodeLocation>();
+  const problems: Problem[] = [];
+  const owner = new Map<string, SourceLocation | undefined>();
+
+  const copyLocations = (file: ParsedFile, fromPrefix: string, toPrefix: string) => {
+    for (const [p, loc] of file.locations) {
+      if (p === fromPrefix || p.startsWith(fromPrefix + '/')) locations.set(toPrefix + p.slice(fromPrefix.length), loc);
+    }
+  };
+
+  for (const file of files) {
+    if (file.data === undefined) continue; // syntax errors already reported
+    const where = file.locations.get('');
+    if (!isPlainObject(file.data)) {
+      if (file.data === null || (isPlainObject(file.data) === false && Object.keys(file.data as object).length === 0)) continue;
+      problems.push({ severity: 'error', message: 'a config file must be a map of sections (companies:, mailboxes:, ...)', ...where?.value });
+      continue;
+    }
+    if (!locations.has('')) locations.set('', where ?? { value: { file: file.source.name, line: 1, col: 1 } });
+    for (const [section, value] of Object.entries(file.data)) {
+      const sectionPtr = pointer([section]);
+      const sectionLoc = file.locations.get(sectionPtr);
+      if ((MAP_SECTIONS as readonly string[]).includes(section) && isPlainObject(value)) {
+        const target = (isPlainObject(data[section]) ? data[section] : (data[section] = {})) as Record<string, unknown>;
+        if (!locations.has(sectionPtr)) locations.set(sectionPtr, sectionLoc!);
+        for (const [id, entry] of Object.entries(value)) {
+          const ptr = pointer([section, id]);
+          const loc = file.locations.get(ptr);
+          if (id in target) {
+            problems.push({
+              severity: 'error',
+              message: `${section.replace(/s$/, '').replace(/ie$/, 'y')} "${id}" is defined twice: here and at ${fmt(owner.get(ptr))}`,
+              path: `${section}.${id}`,
+              ...(loc?.key ?? loc?.value),
+            });
+            continue;
+          }
+          target[id] = entry;
+          owner.set(ptr, loc?.key ?? loc?.value);
+          copyLocations(file, ptr, ptr);
+        }
+      } else if ((LIST_SECTIONS as readonly string[]).includes(section) && Array.isArray(value)) {
+        const target = (Array.isArray(data[section]) ? data[section] : (data[section] = [])) as unknown[];
+        if (!locations.has(sectionPtr)) locations.set(sectionPtr, sectionLoc!);
+        value.forEach((item, i) => {
+          copyLocations(file, pointer([section, i]), pointer([section, target.length]));
+          target.push(item);
+        });
+      } else if (section === 'version' && section in data && data[section] === value) {
+        continue;
+      } else if (section in data) {
+        problems.push({
+          severity: 'error',
+          message: `section "${section}" is defined in more than one file: here and at ${fmt(owner.get(sectionPtr))}`,
+          path: section,
+          ...(sectionLoc?.key ?? sectionLoc?.value),
+        });
+      } else {
+        data[section] = value;
+        owner.set(sectionPtr, sectionLoc?.key ?? sectionLoc?.value);
+        copyLocations(file, sectionPtr, sectionPtr);
+      }
+    }
+  }
+  return { data, locations, problems };
+}
+
+/** The best source location for a JSON pointer: the deepest known prefix. */
+export function locate(locations: Map<string, NodeLocation>, ptr: string, preferKey = false): SourceLocation | undefined {
+  let p = ptr;
+  for (;;) {
+    const loc = locations.get(p);
+    if (loc) return preferKey ? (loc.key ?? loc.value) : loc.value;
+    if (p === '') return undefined;
+    p = p.slice(0, p.lastIndexOf('/'));
+  }
+}

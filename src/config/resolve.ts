@@ -1,0 +1,209 @@
+// Pure resolution of a validated config into the immutable Snapshot: presets, defaults, extends,
+// mailbox owners, secrets sealed. No I/O: `*File` secrets stay references, read when used.
+import { resolve as resolvePath } from 'node:path';
+import { parseDuration, parseSize } from './duration.js';
+import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './outbound-layers.js';
+import { defaultPort, presetFor } from './presets.js';
+import type { Problem } from './problems.js';
+import { Secret, type SecretSource } from './secret.js';
+import type { ResolvedAuth, ResolvedCompany, ResolvedInbound, ResolvedMailbox, ResolvedOutbound, Snapshot } from './snapshot.js';
+import type { Auth, MailroomConfig, Provider } from './types.generated.js';
+import type { NodeLocation } from './yaml-file.js';
+
+/** Field names marked `x-secret` in the schema (a test keeps this list equal to the schema's). */
+export const SECRET_FIELDS = ['password', 'clientSecret', 'refreshToken', 'token', 'secret'] as const;
+
+/** Wrap every secret value in a Secret so that printing the config can never show it. */
+export function sealSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sealSecrets) as T;
+  if (typeof value !== 'object' || value === null || value instanceof Secret) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? new Secret(v) : sealSecrets(v);
+  return out as T;
+}
+
+function source(inline: unknown, file: string | undefined): SecretSource | null {
+  if (inline instanceof Secret) return { kind: 'value', secret: inline };
+  if (typeof inline === 'string') return { kind: 'value', secret: new Secret(inline) };
+  if (file) return { kind: 'file', path: file };
+  return null;
+}
+
+export function resolveAuth(auth: Auth | undefined, provider: Provider | undefined, protocol: 'imap' | 'pop3' | 'smtp'): ResolvedAuth | null {
+  if (!auth?.user) return null;
+  const o = auth.oauth2;
+  const preset = presetFor(provider)?.oauth2;
+  return {
+    user: auth.user,
+    password: source(auth.password, auth.passwordFile),
+    oauth2: o
+      ? {
+          flow: o.flow,
+          tenantId: o.tenantId ?? null,
+          clientId: o.clientId,
+          clientSecret: source(o.clientSecret, o.clientSecretFile),
+          refreshToken: source(o.refreshToken, o.refreshTokenFile),
+          tokenUrl: o.tokenUrl ?? preset?.tokenUrl.replace('{tenantId}', o.tenantId ?? 'common') ?? null,
+          scope: o.scope ?? (o.flow === 'client_credentials' ? preset?.scope.clientCredentials : preset?.scope[protocol]) ?? null,
+          clientSecretExpires: o.clientSecretExpires ?? null,
+        }
+      : null,
+  };
+}
+
+function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined): ResolvedOutbound | null {
+  const get = (k: string) => fields.get(k)?.value;
+  const host = get('host');
+  if (typeof host !== 'string') return null;
+  const authObj: Record<string, unknown> = {};
+  for (const [k, f] of fields) {
+    if (!k.startsWith('auth.')) continue;
+    const parts = k.slice(5).split('.');
+    let cur = authObj;
+    parts.slice(0, -1).forEach((p) => (cur = (cur[p] ??= {}) as Record<string, unknown>));
+    cur[parts[parts.length - 1]!] = f.value;
+  }
+  const security = get('security') as ResolvedOutbound['security'];
+  return {
+    mailbox,
+    host,
+    port: (get('port') as number | undefined) ?? defaultPort('smtp', security),
+    security,
+    verifyCertificate: get('verifyCertificate') !== false,
+    caFile: (get('caFile') as string | undefined) ?? null,
+    auth: resolveAuth(authObj as unknown as Auth, provider, 'smtp'),
+    from: { name: String(get('from.name') ?? ''), address: String(get('from.address') ?? '') },
+    sendAs: get('sendAs') === 'user' ? 'user' : 'mailbox',
+    timeoutMs: fieldMs(fields, 'timeout'),
+    batchWindowMs: fieldMs(fields, 'batchWindow'),
+    maxPerMinute: (get('maxPerMinute') as number | undefined) ?? null,
+    maxConnections: (get('maxConnections') as number | undefined) ?? 5,
+  };
+}
+
+export function resolveSnapshot(
+  cfg: MailroomConfig,
+  meta: { hash: string; files: string[]; locations: Map<string, NodeLocation>; warnings: Problem[] },
+): Snapshot {
+  const config = sealSecrets(cfg);
+  const di = config.defaults?.inbound ?? {};
+  const owners = new Map<string, { company: string; contract: string }[]>();
+  for (const [cid, c] of Object.entries(config.companies ?? {}))
+    for (const [kid, k] of Object.entries(c.contracts ?? {}))
+      for (const mb of k.inbound ?? []) (owners.get(mb) ?? owners.set(mb, []).get(mb)!).push({ company: cid, contract: kid });
+
+  const mailboxes: Record<string, ResolvedMailbox> = {};
+  for (const [id, mb] of Object.entries(config.mailboxes ?? {})) {
+    let inbound: ResolvedInbound | null = null;
+    if (mb.inbound) {
+      const i = mb.inbound;
+      const preset = presetFor(mb.provider)?.[i.protocol];
+      const security = i.security ?? preset?.security ?? 'tls';
+      const inherited = i.afterFetch ?? di.afterFetch ?? 'keep';
+      inbound = {
+        protocol: i.protocol,
+        host: i.host ?? preset?.host ?? '',
+        port: i.port ?? (preset && (!i.security || i.security === preset.security) ? preset.port : defaultPort(i.protocol, security)),
+        security,
+        verifyCertificate: i.verifyCertificate !== false,
+        caFile: i.caFile ?? null,
+        folder: i.folder ?? 'INBOX',
+        since: i.since ?? null,
+        afterFetch: i.protocol === 'pop3' && (inherited === 'seen' || inherited === 'move') ? 'keep' : inherited,
+        moveTo: i.moveTo ?? null,
+        hold: i.hold ?? false,
+        pollIntervalMs: parseDuration(i.pollInterval ?? di.pollInterval ?? '60s'),
+        idle: i.idle ?? di.idle ?? true,
+        maxMessageSize: parseSize(i.maxMessageSize ?? di.maxMessageSize ?? '25MB'),
+        batchSize: i.batchSize ?? 100,
+        fallbackCompany: i.fallbackCompany ?? null,
+        senderRateLimit: di.senderRateLimit ?? 20,
+      };
+    }
+    const hasOutbound = Boolean(mb.outbound) || Boolean(presetFor(mb.provider)?.smtp);
+    const outbound = hasOutbound ? outboundFromFields(decideOutbound(config, meta.locations, { mailbox: id }).fields, id, mb.provider) : null;
+    mailboxes[id] = {
+      id,
+      description: mb.description ?? '',
+      enabled: mb.enabled !== false,
+      provider: mb.provider ?? null,
+      address: mb.address ?? null,
+      auth: resolveAuth(mb.auth, mb.provider, mb.inbound?.protocol ?? 'imap'),
+      inbound,
+      outbound,
+      owners: owners.get(id) ?? [],
+    };
+  }
+
+  const companies: Record<string, ResolvedCompany> = {};
+  for (const [id, c] of Object.entries(config.companies ?? {})) {
+    const chain = companyChain(config, id);
+    const inherited = chain.map((cid) => config.companies?.[cid]);
+    const last = <T>(f: (x: NonNullable<(typeof inherited)[number]>) => T | undefined): T | undefined =>
+      inherited.reduce<T | undefined>((acc, x) => (x && f(x) !== undefined ? f(x) : acc), undefined);
+    companies[id] = {
+      id,
+      name: last((x) => x.name) ?? id,
+      chain,
+      ticketPrefix: c.ticketPrefix ?? (id.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 12) || 'T'),
+      domains: (c.domains ?? []).map((d) => d.toLowerCase().replace(/^@/, '')),
+      notify: last((x) => x.notify) ?? [],
+      acknowledge: last((x) => x.acknowledge) ?? null,
+      contracts: Object.fromEntries(
+        Object.entries(c.contracts ?? {}).map(([kid, k]) => [
+          kid,
+          { id: kid, company: id, name: k.name ?? kid, inbound: k.inbound ?? [], outbound: k.outbound ?? null, ticket: k.ticket ?? {}, acknowledge: k.acknowledge ?? null },
+        ]),
+      ),
+    };
+  }
+
+  const listen = config.server?.listen ?? '127.0.0.1:9465';
+  const sep = listen.lastIndexOf(':');
+  const defaults = decideOutbound(config, meta.locations, {});
+  return deepFreeze({
+    hash: meta.hash,
+    files: meta.files,
+    config,
+    locations: meta.locations,
+    warnings: meta.warnings,
+    server: {
+      listen: { host: listen.slice(0, sep).replace(/^\[|\]$/g, ''), port: Number(listen.slice(sep + 1)) },
+      publicUrl: config.server?.publicUrl ?? null,
+      apiTokens: (config.server?.apiTokens ?? []).flatMap((t) => {
+        const token = source(t.token, t.tokenFile);
+        return token ? [{ name: t.name, token, companies: t.companies.includes('*') ? ('*' as const) : t.companies }] : [];
+      }),
+    },
+    store: { driver: 'lowdb' as const, path: resolvePath(config.store?.path ?? './data') },
+    log: { level: process.env.MAILROOM_LOG_LEVEL ?? config.log?.level ?? 'info' },
+    defaultOutbound: config.defaults?.outbound ? outboundFromFields(defaults.fields, null, undefined) : null,
+    mailboxes,
+    companies,
+    webhooks: Object.fromEntries(
+      Object.entries(config.webhooks ?? {}).map(([id, w]) => [
+        id,
+        {
+          id,
+          url: w.url,
+          secret: source(w.secret, w.secretFile),
+          timeoutMs: parseDuration(w.timeout ?? '10s'),
+          maxAttempts: w.maxAttempts ?? 10,
+          initialBackoffMs: parseDuration(w.initialBackoff ?? '30s'),
+          maxBackoffMs: parseDuration(w.maxBackoff ?? '1h'),
+          concurrency: w.concurrency ?? 4,
+          inlineAttachmentsUpTo: parseSize(w.inlineAttachmentsUpTo ?? 0),
+        },
+      ]),
+    ),
+    workflows: Object.fromEntries(Object.entries(config.workflows ?? {}).map(([id, w]) => [id, { outbound: w.outbound ?? 'contract' }])),
+    schedules: config.schedules ?? {},
+    routes: config.routes ?? [],
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o !== 'object' || o === null || Object.isFrozen(o) || o instanceof Map || o instanceof Secret) return o;
+  for (const v of Object.values(o)) deepFreeze(v);
+  return Object.freeze(o);
+}

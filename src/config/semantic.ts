@@ -1,0 +1,229 @@
+// Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
+// combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
+import { locate } from './merge.js';
+import { parseDuration } from './duration.js';
+import type { Problem, Severity } from './problems.js';
+import { presetFor } from './presets.js';
+import { compilePattern } from './pattern.js';
+import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
+import { pointer, type NodeLocation } from './yaml-file.js';
+
+type Path = (string | number)[];
+const MIN_SMTP_TIMEOUT_MS = 10_000;
+
+export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeLocation>): Problem[] {
+  const problems: Problem[] = [];
+  const report = (severity: Severity, path: Path, message: string, preferKey = false) =>
+    problems.push({ severity, message, path: path.join('.'), ...locate(locations, pointer(path), preferKey) });
+  const err = (path: Path, message: string, preferKey = false) => report('error', path, message, preferKey);
+  const warn = (path: Path, message: string, preferKey = false) => report('warning', path, message, preferKey);
+
+  const mailboxes = cfg.mailboxes ?? {};
+  const companies = cfg.companies ?? {};
+  const schedules = cfg.schedules ?? {};
+  const webhooks = cfg.webhooks ?? {};
+  const known = (kind: string, map: object, id: string, path: Path) => {
+    if (!(id in map)) err(path, `${kind} "${id}" is not defined${suggest(id, Object.keys(map))}`);
+  };
+
+  // --- companies, contracts, extends ---
+  for (const [cid, company] of Object.entries(companies)) {
+    if (company.extends !== undefined) {
+      known('company', companies, company.extends, ['companies', cid, 'extends']);
+      const chain = [cid];
+      let cur: string | undefined = company.extends;
+      while (cur !== undefined && companies[cur]) {
+        if (chain.includes(cur)) {
+          err(['companies', cid, 'extends'], `extends cycle: ${[...chain, cur].join(' → ')}`);
+          break;
+        }
+        chain.push(cur);
+        cur = companies[cur]?.extends;
+      }
+    }
+    if (company.outbound?.mailbox !== undefined) knownOutbound(company.outbound.mailbox, ['companies', cid, 'outbound', 'mailbox']);
+    checkOutboundServer(company.outbound, ['companies', cid, 'outbound']);
+    for (const [kid, contract] of Object.entries(company.contracts ?? {})) {
+      (contract.inbound ?? []).forEach((mb, i) => {
+        known('mailbox', mailboxes, mb, ['companies', cid, 'contracts', kid, 'inbound', i]);
+        if (mailboxes[mb] && !mailboxes[mb].inbound) err(['companies', cid, 'contracts', kid, 'inbound', i], `mailbox "${mb}" has no inbound side to read from`);
+      });
+      if (contract.outbound !== undefined) knownOutbound(contract.outbound, ['companies', cid, 'contracts', kid, 'outbound']);
+    }
+  }
+
+  function knownOutbound(id: string, path: Path) {
+    known('mailbox', mailboxes, id, path);
+    const mb = mailboxes[id];
+    if (mb && !mb.outbound && !presetFor(mb.provider)?.smtp) err(path, `mailbox "${id}" has no outbound side (add outbound: or a provider preset)`);
+  }
+
+  // --- mailboxes ---
+  const claimedBy = new Map<string, Set<string>>();
+  for (const [cid, company] of Object.entries(companies))
+    for (const contract of Object.values(company.contracts ?? {}))
+      for (const mb of contract.inbound ?? []) (claimedBy.get(mb) ?? claimedBy.set(mb, new Set()).get(mb)!).add(cid);
+
+  for (const [id, mb] of Object.entries(mailboxes)) {
+    const base: Path = ['mailboxes', id];
+    checkAuth(mb.auth, [...base, 'auth']);
+    const inbound = mb.inbound;
+    if (inbound) {
+      const ip: Path = [...base, 'inbound'];
+      const preset = presetFor(mb.provider);
+      if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset`, true);
+      const explicit = inbound.afterFetch;
+      const effective = explicit ?? cfg.defaults?.inbound?.afterFetch ?? 'keep';
+      if (inbound.protocol === 'pop3' && explicit && (explicit === 'move' || explicit === 'seen'))
+        err([...ip, 'afterFetch'], `afterFetch: ${explicit} is not possible over POP3 (POP3 offers keep and delete)`);
+      if (inbound.protocol === 'pop3' && inbound.moveTo) err([...ip, 'moveTo'], 'moveTo has no meaning over POP3', true);
+      if (inbound.protocol === 'imap' && effective === 'move' && !inbound.moveTo)
+        err(explicit ? [...ip, 'afterFetch'] : ip, 'afterFetch: move needs moveTo (the folder to move to)', !explicit);
+      if (inbound.verifyCertificate === false) warn([...ip, 'verifyCertificate'], `mailbox "${id}": verifyCertificate: false accepts any certificate (use caFile for a private CA)`);
+      if (!mb.auth) err(base, `inbound mailbox "${id}" has no auth`, true);
+      if (inbound.fallbackCompany !== undefined) known('company', companies, inbound.fallbackCompany, [...ip, 'fallbackCompany']);
+      const owners = claimedBy.get(id);
+      if (owners && owners.size > 1 && !inbound.fallbackCompany)
+        err(ip, `mailbox "${id}" is shared by companies ${[...owners].join(', ')}: set inbound.fallbackCompany for mail from a domain none of them claims`, true);
+      if (!owners && !inbound.fallbackCompany && mb.enabled !== false)
+        warn(ip, `mailbox "${id}" is read but no contract lists it: its mail belongs to no company unless a route sets one (add it to a contract or set fallbackCompany)`, true);
+    }
+    if (mb.outbound) {
+      if (!mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
+      checkOutboundServer(mb.outbound, [...base, 'outbound']);
+    }
+  }
+
+  // --- defaults ---
+  if (cfg.defaults?.outbound) {
+    if (!cfg.defaults.outbound.host) err(['defaults', 'outbound'], 'defaults.outbound needs a host', true);
+    checkOutboundServer(cfg.defaults.outbound, ['defaults', 'outbound']);
+  }
+
+  // --- schedules ---
+  for (const [sid, s] of Object.entries(schedules)) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: s.timezone });
+    } catch {
+      err(['schedules', sid, 'timezone'], `unknown IANA timezone "${s.timezone}" (e.g. America/Sao_Paulo)`);
+    }
+    for (const [days, ranges] of Object.entries(s.weekly ?? {}))
+      ranges.forEach((r, i) => {
+        const problem = timeRangeProblem(r);
+        if (problem) err(['schedules', sid, 'weekly', days, i], `malformed time range "${r}": ${problem}`);
+      });
+  }
+
+  // --- workflows ---
+  for (const [wid, w] of Object.entries(cfg.workflows ?? {})) {
+    if (w.outbound === undefined || w.outbound === 'contract') continue;
+    if (w.outbound === 'default') {
+      if (!cfg.defaults?.outbound) err(['workflows', wid, 'outbound'], 'outbound: default needs defaults.outbound');
+      continue;
+    }
+    knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
+  }
+
+  // --- webhooks ---
+  for (const [wid, w] of Object.entries(webhooks)) {
+    secretPair(w.secret, w.secretFile, ['webhooks', wid], 'secret');
+    if (w.secret === undefined && w.secretFile === undefined) err(['webhooks', wid], `webhook "${wid}" needs secret or secretFile (deliveries are signed)`, true);
+  }
+
+  // --- routes ---
+  const routeNames = new Map<string, number>();
+  (cfg.routes ?? []).forEach((route, i) => {
+    const rp: Path = ['routes', i];
+    const prev = routeNames.get(route.name);
+    if (prev !== undefined) err([...rp, 'name'], `route name "${route.name}" is used twice (first at routes[${prev}])`);
+    else routeNames.set(route.name, i);
+    const m = route.match ?? {};
+    const mbs = m.mailbox === undefined ? [] : Array.isArray(m.mailbox) ? m.mailbox : [m.mailbox];
+    mbs.forEach((mb, j) => known('mailbox', mailboxes, mb, Array.isArray(m.mailbox) ? [...rp, 'match', 'mailbox', j] : [...rp, 'match', 'mailbox']));
+    if (m.during !== undefined) known('schedule', schedules, m.during, [...rp, 'match', 'during']);
+    if (m.outside !== undefined) known('schedule', schedules, m.outside, [...rp, 'match', 'outside']);
+    for (const field of ['from', 'to', 'cc', 'subject', 'body'] as const) {
+      const pat = m[field];
+      if (pat !== undefined) patternCheck(pat, [...rp, 'match', field]);
+    }
+    for (const [h, pat] of Object.entries(m.header ?? {})) patternCheck(pat, [...rp, 'match', 'header', h]);
+    (route.deliver ?? []).forEach((d, j) => {
+      if (d.startsWith('webhook:')) known('webhook', webhooks, d.slice(8), [...rp, 'deliver', j]);
+    });
+    if (route.set?.company !== undefined) known('company', companies, route.set.company, [...rp, 'set', 'company']);
+    if (route.set?.contract !== undefined) {
+      const owner = route.set.company;
+      const pool = owner ? (companies[owner]?.contracts ?? {}) : Object.assign({}, ...Object.values(companies).map((c) => c.contracts ?? {}));
+      if (!owner || companies[owner]) known('contract', pool, route.set.contract, [...rp, 'set', 'contract']);
+    }
+    if (route.drop !== undefined && route.deliver !== undefined) err([...rp, 'drop'], 'a route cannot both drop and deliver', true);
+  });
+
+  // --- server ---
+  (cfg.server?.apiTokens ?? []).forEach((t, i) => {
+    const tp: Path = ['server', 'apiTokens', i];
+    secretPair(t.token, t.tokenFile, tp, 'token');
+    if (t.token === undefined && t.tokenFile === undefined) err(tp, `API token "${t.name}" needs token or tokenFile`, true);
+    t.companies.forEach((c, j) => {
+      if (c !== '*') known('company', companies, c, [...tp, 'companies', j]);
+    });
+  });
+
+  return problems;
+
+  function checkAuth(auth: Auth | undefined, path: Path) {
+    if (!auth) return;
+    secretPair(auth.password, auth.passwordFile, path, 'password');
+    if (auth.oauth2 && (auth.password !== undefined || auth.passwordFile !== undefined)) err(path, 'give either a password or oauth2, not both', true);
+    const o = auth.oauth2;
+    if (o) {
+      secretPair(o.clientSecret, o.clientSecretFile, [...path, 'oauth2'], 'clientSecret');
+      secretPair(o.refreshToken, o.refreshTokenFile, [...path, 'oauth2'], 'refreshToken');
+      if (o.flow === 'refresh_token' && o.refreshToken === undefined && o.refreshTokenFile === undefined)
+        err([...path, 'oauth2'], 'flow: refresh_token needs refreshToken or refreshTokenFile', true);
+      if (o.flow === 'client_credentials' && o.clientSecret === undefined && o.clientSecretFile === undefined)
+        err([...path, 'oauth2'], 'flow: client_credentials needs clientSecret or clientSecretFile', true);
+    }
+  }
+
+  function checkOutboundServer(o: OutboundServer | undefined, path: Path) {
+    if (!o) return;
+    if (o.timeout !== undefined && parseDuration(o.timeout) < MIN_SMTP_TIMEOUT_MS) err([...path, 'timeout'], `timeout ${o.timeout} is under the 10s minimum`);
+    if (o.verifyCertificate === false) warn([...path, 'verifyCertificate'], 'verifyCertificate: false accepts any certificate (use caFile for a private CA)');
+    checkAuth(o.auth, [...path, 'auth']);
+  }
+
+  function secretPair(inline: string | undefined, file: string | undefined, path: Path, field: string) {
+    if (inline !== undefined && file !== undefined) err([...path, `${field}File`], `give ${field} or ${field}File, not both`, true);
+    if (inline !== undefined && !locations.get(pointer([...path, field]))?.fromEnv)
+      warn([...path, field], `${field} is written inline: use \${ENV_VAR} or ${field}File so it stays out of Git`);
+  }
+
+  function patternCheck(pat: string, path: Path) {
+    const r = compilePattern(pat);
+    if ('error' in r) err(path, `invalid regular expression ${pat}: ${r.error}`);
+  }
+}
+
+export function timeRangeProblem(range: string): string | null {
+  const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(range);
+  if (!m) return 'expected HH:MM-HH:MM';
+  const [h1, m1, h2, m2] = m.slice(1).map(Number) as [number, number, number, number];
+  if (h1 > 23 || m1 > 59 || h2 > 24 || m2 > 59 || (h2 === 24 && m2 > 0)) return 'hours 00-23 (24:00 as an end), minutes 00-59';
+  if (h2 * 60 + m2 <= h1 * 60 + m1) return 'the end must be after the start';
+  return null;
+}
+
+function suggest(id: string, candidates: string[]): string {
+  const close = candidates.find((c) => levenshtein(c, id) <= 2);
+  return close ? ` (did you mean "${close}"?)` : '';
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}

@@ -1,0 +1,823 @@
+// GENERATED from schemas/mailroom.schema.json by scripts/gen-types.ts: do not edit, run `npm run gen`.
+/* eslint-disable */
+
+/**
+ * An SMTP server and sender. Used for the global default, company overrides and mailbox outbound sides; fields left out are inherited from the layer below.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "OutboundServer".
+ */
+export type OutboundServer = OutboundFields
+/**
+ * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Security".
+ */
+export type Security = ("tls" | "starttls" | "none")
+/**
+ * SMTP timeout (connection, greeting, socket). Default 180s, minimum 10s.
+ */
+export type Duration = string
+/**
+ * Group sends per window (e.g. `2s`); `0s` sends at once.
+ */
+export type Duration1 = string
+/**
+ * How often to poll when IDLE is not used. Default 60s.
+ */
+export type Duration2 = string
+/**
+ * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "AfterFetch".
+ */
+export type AfterFetch = ("keep" | "seen" | "move" | "delete")
+/**
+ * Messages over this size become a ticket flagged too-big with their headers. Default 25MB.
+ */
+export type Size = (number | string)
+/**
+ * Per-request timeout. Default 10s.
+ */
+export type Duration3 = string
+/**
+ * First retry delay (doubles each try, with jitter). Default 30s.
+ */
+export type Duration4 = string
+/**
+ * Longest retry delay. Default 1h.
+ */
+export type Duration5 = string
+/**
+ * Attachments up to this size are sent inline as base64; larger ones as download URLs. Default 0 (never inline).
+ */
+export type Size1 = (number | string)
+/**
+ * The company's override of the global default: pick a `mailbox`, or override fields (e.g. only `from.name`).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "CompanyOutbound".
+ */
+export type CompanyOutbound = (OutboundFields & CompanyOutbound1)
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Id".
+ */
+export type Id = string
+/**
+ * Provider preset that fills hosts, ports, TLS mode and OAuth2 endpoints and scopes for IMAP, POP3 and SMTP. Explicit fields win over the preset.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Provider".
+ */
+export type Provider = ("office365" | "outlook" | "gmail" | "yahoo" | "zoho" | "custom")
+/**
+ * Poll interval for this mailbox.
+ */
+export type Duration6 = string
+/**
+ * Size limit for this mailbox.
+ */
+export type Size2 = (number | string)
+/**
+ * How mail is sent through this mailbox (SMTP). Host, port and TLS default from the provider preset; auth from the mailbox.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "MailboxOutbound".
+ */
+export type MailboxOutbound = OutboundFields
+/**
+ * Sender: an address, `@domain`, or a pattern.
+ */
+export type Pattern = string
+/**
+ * Any To recipient: an address, `@domain`, or a pattern.
+ */
+export type Pattern1 = string
+/**
+ * Any Cc recipient: an address, `@domain`, or a pattern.
+ */
+export type Pattern2 = string
+/**
+ * Subject pattern.
+ */
+export type Pattern3 = string
+/**
+ * Plain-text body pattern.
+ */
+export type Pattern4 = string
+/**
+ * A case-insensitive substring, or `/regex/flags`.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Pattern".
+ */
+export type Pattern5 = string
+/**
+ * At least this size.
+ */
+export type Size3 = (number | string)
+/**
+ * At most this size.
+ */
+export type Size4 = (number | string)
+/**
+ * A duration such as `500ms`, `30s`, `5m`, `2h`, `1d`.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Duration".
+ */
+export type Duration7 = string
+/**
+ * A size in bytes, or with a unit: `512KB`, `25MB`, `1GB` (powers of 1024).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Size".
+ */
+export type Size5 = (number | string)
+
+/**
+ * mailroom configuration: one file or a directory of YAML files merged by their top-level maps. The single source of truth for validation, editor completion and docs/configuration.md.
+ */
+export interface MailroomConfig {
+/**
+ * Configuration format version. Only 1 exists.
+ */
+version?: 1
+server?: ServerConfig
+store?: StoreConfig
+log?: LogConfig
+defaults?: Defaults
+/**
+ * Named business-hours calendars, used by routes (`during` / `outside`).
+ */
+schedules?: {
+[k: string]: Schedule
+}
+/**
+ * Named HTTP endpoints that routes deliver to with `deliver: [webhook:<id>]`.
+ */
+webhooks?: {
+[k: string]: Webhook
+}
+/**
+ * Named workflows of the platform (approval request, password reset ...) and the mailbox their mail leaves through.
+ */
+workflows?: {
+[k: string]: Workflow
+}
+/**
+ * Tenants of the platform, keyed by company id. One file per company is the usual GitOps layout.
+ */
+companies?: {
+[k: string]: Company
+}
+/**
+ * Mail accounts, keyed by mailbox id: inbound (IMAP/POP3), outbound (SMTP) or both.
+ */
+mailboxes?: {
+[k: string]: Mailbox
+}
+/**
+ * Routing rules, evaluated in order (files concatenated in file-name order). Every matching route applies its actions; a matching route with `stop: true` ends the evaluation.
+ */
+routes?: Route[]
+}
+/**
+ * The daemon's HTTP endpoint: health, readiness, reload, metrics and the /v1 API.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Server".
+ */
+export interface ServerConfig {
+/**
+ * `host:port` to listen on, e.g. `127.0.0.1:9465` or `0.0.0.0:9465`. Changing it needs a restart.
+ */
+listen?: string
+/**
+ * Base URL under which the API is reachable from outside (used in links sent to webhooks, e.g. attachment download URLs).
+ */
+publicUrl?: string
+/**
+ * Bearer tokens for the /v1 API and POST /-/reload, each scoped to companies.
+ */
+apiTokens?: ApiToken[]
+}
+/**
+ * A bearer token for the API. Give exactly one of `token` and `tokenFile`.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "ApiToken".
+ */
+export interface ApiToken {
+/**
+ * Name of the token's holder, shown in logs (never the token).
+ */
+name: string
+/**
+ * The token itself; write it as `${ENV_VAR}`, never literally in Git.
+ */
+token?: string
+/**
+ * File holding the token (read when used, so rotation needs no reload).
+ */
+tokenFile?: string
+/**
+ * Companies this token may see; `"*"` means all (and allows POST /-/reload).
+ * 
+ * @minItems 1
+ * 
+ * Items: A company id, or `*`.
+ */
+companies: [string, ...(string)[]]
+}
+/**
+ * Where tickets, checkpoints, queues and spooled raw mail are kept. Changing it needs a restart.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Store".
+ */
+export interface StoreConfig {
+/**
+ * Storage driver. `lowdb`: embedded JSON files under `path` (single replica).
+ */
+driver?: "lowdb"
+/**
+ * Data directory, relative to the working directory. Default `./data`.
+ */
+path?: string
+}
+/**
+ * Logging. The environment variable MAILROOM_LOG_LEVEL wins over this.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Log".
+ */
+export interface LogConfig {
+/**
+ * Minimum level logged.
+ */
+level?: ("trace" | "debug" | "info" | "warn" | "error" | "fatal")
+}
+/**
+ * Global defaults: the default outbound server (system mail, and every company without an override) and inbound defaults for every mailbox.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Defaults".
+ */
+export interface Defaults {
+outbound?: OutboundServer
+inbound?: InboundDefaults
+}
+/**
+ * The fields of an SMTP server and sender (shared by OutboundServer and CompanyOutbound).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "OutboundFields".
+ */
+export interface OutboundFields {
+/**
+ * SMTP host.
+ */
+host?: string
+/**
+ * SMTP port (465 tls, 587 starttls, 25).
+ */
+port?: number
+security?: Security
+/**
+ * Verify the server's TLS certificate. Default true; false is warned about.
+ */
+verifyCertificate?: boolean
+/**
+ * PEM file of a private CA to trust for this server.
+ */
+caFile?: string
+auth?: Auth
+from?: Address
+/**
+ * `mailbox` (default): From is the mailbox, Reply-To the person. `user`: From is the person, Sender the mailbox (the server must allow sending on behalf).
+ */
+sendAs?: ("mailbox" | "user")
+timeout?: Duration
+batchWindow?: Duration1
+/**
+ * Rate limit for this server.
+ */
+maxPerMinute?: number
+/**
+ * Pooled SMTP connections to this server.
+ */
+maxConnections?: number
+}
+/**
+ * Credentials of a mail account: a password (app password) given as `${VAR}` or `passwordFile`, or OAuth2. Passwords never belong literally in the config.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Auth".
+ */
+export interface Auth {
+/**
+ * Login name, usually the address.
+ */
+user?: string
+/**
+ * Password; write `${ENV_VAR}`. Mutually exclusive with `passwordFile` and `oauth2`.
+ */
+password?: string
+/**
+ * File holding the password (read when used: rotation needs no reload).
+ */
+passwordFile?: string
+oauth2?: OAuth2
+}
+/**
+ * OAuth2 token source for XOAUTH2 (Microsoft 365, Google, other providers).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "OAuth2".
+ */
+export interface OAuth2 {
+/**
+ * `client_credentials` (Microsoft 365 app-only) or `refresh_token` (delegated, Google and Microsoft).
+ */
+flow: ("client_credentials" | "refresh_token")
+/**
+ * Microsoft Entra tenant id (office365 preset).
+ */
+tenantId?: string
+/**
+ * Application (client) id.
+ */
+clientId: string
+/**
+ * Client secret; write `${ENV_VAR}`. Mutually exclusive with `clientSecretFile`.
+ */
+clientSecret?: string
+/**
+ * File holding the client secret.
+ */
+clientSecretFile?: string
+/**
+ * Date the client secret expires (warning state and metric ahead of it).
+ */
+clientSecretExpires?: string
+/**
+ * Initial refresh token (refresh_token flow); write `${ENV_VAR}`. Rotated tokens are kept in mailroom's state, never written back here.
+ */
+refreshToken?: string
+/**
+ * File holding the initial refresh token.
+ */
+refreshTokenFile?: string
+/**
+ * Token endpoint; defaults from the provider preset.
+ */
+tokenUrl?: string
+/**
+ * Scopes requested, space separated; defaults from the provider preset.
+ */
+scope?: string
+}
+/**
+ * A sender identity. Either field may be omitted in an override to keep the inherited one.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Address".
+ */
+export interface Address {
+/**
+ * Display name, e.g. `ACME Suporte`.
+ */
+name?: string
+/**
+ * E-mail address, e.g. `suporte@acme.com.br`.
+ */
+address?: string
+}
+/**
+ * Defaults for every inbound mailbox.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "InboundDefaults".
+ */
+export interface InboundDefaults {
+pollInterval?: Duration2
+/**
+ * Use IMAP IDLE where the server offers it. Default true.
+ */
+idle?: boolean
+afterFetch?: AfterFetch
+maxMessageSize?: Size
+/**
+ * New tickets per sender per hour before further ones are held (loop protection). Default 20.
+ */
+senderRateLimit?: number
+}
+/**
+ * Business hours in an IANA timezone, with holidays.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Schedule".
+ */
+export interface Schedule {
+/**
+ * IANA timezone, e.g. `America/Sao_Paulo`.
+ */
+timezone: string
+/**
+ * Open ranges per day or day range: `mon-fri: ["08:00-12:00", "13:00-18:00"]`.
+ */
+weekly: {
+/**
+ * Time ranges `HH:MM-HH:MM`.
+ * 
+ * Items: `HH:MM-HH:MM`, end after start.
+ */
+[k: string]: string[]
+}
+/**
+ * Closed dates (YYYY-MM-DD).
+ * 
+ * Items: A date.
+ */
+holidays?: string[]
+}
+/**
+ * An HTTP endpoint receiving signed JSON deliveries.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Webhook".
+ */
+export interface Webhook {
+/**
+ * http(s) URL.
+ */
+url: string
+/**
+ * HMAC-SHA256 signing secret; write `${ENV_VAR}`. Mutually exclusive with `secretFile`.
+ */
+secret?: string
+/**
+ * File holding the signing secret.
+ */
+secretFile?: string
+timeout?: Duration3
+/**
+ * Tries before a delivery is dead-lettered. Default 10.
+ */
+maxAttempts?: number
+initialBackoff?: Duration4
+maxBackoff?: Duration5
+/**
+ * Parallel requests to this webhook. Default 4.
+ */
+concurrency?: number
+inlineAttachmentsUpTo?: Size1
+}
+/**
+ * A workflow of the platform and where its mail leaves from.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Workflow".
+ */
+export interface Workflow {
+/**
+ * Free text.
+ */
+description?: string
+/**
+ * `contract` (the contract's outbound mailbox), `default` (the global default, system sender) or a mailbox id.
+ */
+outbound?: string
+}
+/**
+ * A tenant of the platform.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Company".
+ */
+export interface Company {
+/**
+ * Display name.
+ */
+name?: string
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+extends?: string
+/**
+ * Ticket id prefix, e.g. `ACME` for `ACME-000123`. Default: the id, upper-cased.
+ */
+ticketPrefix?: string
+/**
+ * Sender domains of this company, for mailboxes shared by several companies.
+ * 
+ * Items: A domain, e.g. `acme.com.br`.
+ */
+domains?: string[]
+/**
+ * Notification recipients.
+ */
+notify?: Notify[]
+outbound?: CompanyOutbound
+acknowledge?: Acknowledge
+/**
+ * Contracts, keyed by contract id.
+ */
+contracts?: {
+[k: string]: Contract
+}
+}
+/**
+ * Who is told when something goes wrong for this company.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Notify".
+ */
+export interface Notify {
+/**
+ * Address notified.
+ */
+address: string
+/**
+ * Events sent to this address (default all).
+ * 
+ * Items: An event.
+ */
+events?: ("mailbox-suspended" | "delivery-failed" | "credential-expiring" | "mailbox-down")[]
+}
+export interface CompanyOutbound1 {
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+mailbox?: string
+}
+/**
+ * Acknowledgement sent when a ticket is created (never to auto-replies, bounces, lists or loops).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Acknowledge".
+ */
+export interface Acknowledge {
+/**
+ * Send acknowledgements. Default true when this block exists.
+ */
+enabled?: boolean
+/**
+ * Subject template, e.g. `We received your request [{{ticket.id}}]`.
+ */
+subject: string
+/**
+ * Body template.
+ */
+text: string
+}
+/**
+ * A contract of a company, with its own inbound and outbound mailboxes.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Contract".
+ */
+export interface Contract {
+/**
+ * Display name.
+ */
+name?: string
+/**
+ * Mail read from these mailboxes belongs to this contract.
+ */
+inbound?: Id[]
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+outbound?: string
+ticket?: TicketDefaults
+acknowledge?: Acknowledge
+}
+/**
+ * Ticket fields given to tickets of this contract unless a route sets them.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "TicketDefaults".
+ */
+export interface TicketDefaults {
+/**
+ * Ticket type, e.g. `incident`.
+ */
+type?: string
+/**
+ * Service group, e.g. `n1`.
+ */
+group?: string
+/**
+ * Priority, e.g. `normal`.
+ */
+priority?: string
+/**
+ * Tags.
+ * 
+ * Items: A tag.
+ */
+tags?: string[]
+}
+/**
+ * A mail account with an inbound side, an outbound side, or both.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Mailbox".
+ */
+export interface Mailbox {
+/**
+ * Free text for people.
+ */
+description?: string
+/**
+ * false: configured but not polled nor used to send. Default true.
+ */
+enabled?: boolean
+provider?: Provider
+/**
+ * The mailbox's own address.
+ */
+address?: string
+auth?: Auth
+inbound?: Inbound
+outbound?: MailboxOutbound
+}
+/**
+ * How mail is read from this mailbox.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Inbound".
+ */
+export interface Inbound {
+/**
+ * `imap` or `pop3`.
+ */
+protocol: ("imap" | "pop3")
+/**
+ * Server host; defaults from the provider preset.
+ */
+host?: string
+/**
+ * Server port; defaults from security (993/143, 995/110) or the preset.
+ */
+port?: number
+security?: Security
+/**
+ * Verify the server's TLS certificate. Default true; false is warned about.
+ */
+verifyCertificate?: boolean
+/**
+ * PEM file of a private CA to trust for this server.
+ */
+caFile?: string
+/**
+ * IMAP folder to read. Default INBOX.
+ */
+folder?: string
+/**
+ * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header).
+ */
+since?: string
+afterFetch?: AfterFetch
+/**
+ * Folder for `afterFetch: move`.
+ */
+moveTo?: string
+/**
+ * Tickets from this mailbox wait for approval before they enter the queue.
+ */
+hold?: boolean
+pollInterval?: Duration6
+/**
+ * Use IMAP IDLE for this mailbox.
+ */
+idle?: boolean
+maxMessageSize?: Size2
+/**
+ * Messages fetched per batch (memory stays bounded). Default 100.
+ */
+batchSize?: number
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+fallbackCompany?: string
+}
+/**
+ * A routing rule: conditions and actions.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Route".
+ */
+export interface Route {
+/**
+ * Unique name, shown by `mailroom route` and in tickets.
+ */
+name: string
+match?: RouteMatch
+/**
+ * Ticket fields to set.
+ */
+set?: {
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+company?: string
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+contract?: string
+/**
+ * Ticket type.
+ */
+type?: string
+/**
+ * Service group.
+ */
+group?: string
+/**
+ * Priority.
+ */
+priority?: string
+/**
+ * Tags added.
+ * 
+ * Items: A tag.
+ */
+tags?: string[]
+}
+/**
+ * Ticket field → template over mail fields: `{{subject}}`, `{{from.address}}`, `{{from.name}}`, `{{text}}`, `{{header.X-Foo}}`, `{{mailbox}}`.
+ */
+fields?: {
+[k: string]: string
+}
+/**
+ * Hold the ticket for approval.
+ */
+hold?: boolean
+/**
+ * Drop the message with this reason (counted; raw kept).
+ */
+drop?: string
+/**
+ * Destinations: `store`, `webhook:<id>`. Default `[store]`.
+ * 
+ * @minItems 1
+ * 
+ * Items: `store` or `webhook:<id>`.
+ */
+deliver?: [string, ...(string)[]]
+/**
+ * Stop evaluating later routes when this one matches.
+ */
+stop?: boolean
+}
+/**
+ * Conditions, all of which must hold.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "RouteMatch".
+ */
+export interface RouteMatch {
+/**
+ * Mailbox id (or list of ids) the message was read from.
+ */
+mailbox?: (Id | Id[])
+from?: Pattern
+to?: Pattern1
+cc?: Pattern2
+subject?: Pattern3
+body?: Pattern4
+/**
+ * Header name → pattern; the header must exist and match.
+ */
+header?: {
+[k: string]: Pattern5
+}
+/**
+ * Whether the message has (non-inline) attachments.
+ */
+hasAttachment?: boolean
+/**
+ * Raw size bounds.
+ */
+size?: {
+min?: Size3
+max?: Size4
+}
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+during?: string
+/**
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ */
+outside?: string
+}

@@ -1,0 +1,85 @@
+// Runs the schema over the merged config and turns ajv's errors into located, readable problems.
+import { configValidator, type ErrorObject } from './schema.js';
+import { locate } from './merge.js';
+import type { Problem } from './problems.js';
+import type { NodeLocation } from './yaml-file.js';
+
+export function pointerToDotted(ptr: string): string {
+  return ptr
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+function describe(e: ErrorObject): { ptr: string; message: string; preferKey: boolean } {
+  const ptr = e.instancePath;
+  const at = pointerToDotted(ptr) || '(top level)';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+    case 'unevaluatedProperties': {
+      const prop = String(p.additionalProperty ?? p.unevaluatedProperty);
+      return { ptr: `${ptr}/${prop.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `${at}: unknown field "${prop}"`, preferKey: true };
+    }
+    case 'required':
+      return { ptr, message: `${at}: missing required field "${String(p.missingProperty)}"`, preferKey: true };
+    case 'enum':
+      return { ptr, message: `${at}: must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`, preferKey: false };
+    case 'const':
+      return { ptr, message: `${at}: must be ${JSON.stringify(p.allowedValue)}`, preferKey: false };
+    case 'type':
+      return { ptr, message: `${at}: must be ${String(p.type)}`, preferKey: false };
+    case 'format':
+      return { ptr, message: `${at}: must be a valid ${String(p.format)}`, preferKey: false };
+    case 'propertyNames':
+      return { ptr: `${ptr}/${String(p.propertyName)}`, message: `${at}: invalid name "${String(p.propertyName)}"`, preferKey: true };
+    case 'pattern':
+      return { ptr, message: `${at}: ${friendlyPattern(String(p.pattern))}`, preferKey: false };
+    default:
+      return { ptr, message: `${at}: ${e.message ?? e.keyword}`, preferKey: false };
+  }
+}
+
+function friendlyPattern(pattern: string): string {
+  if (pattern.includes('(ms|s|m|h|d)')) return 'must be a duration such as 30s, 5m, 2h';
+  if (pattern.includes('KiB')) return 'must be a size such as 512KB or 25MB';
+  if (pattern.startsWith('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}')) return 'must be an id (letters, digits, -, _, .)';
+  if (pattern.startsWith('^(store|webhook:')) return 'must be "store" or "webhook:<id>"';
+  if (pattern.startsWith('^https?://')) return 'must be an http(s) URL';
+  return `must match ${pattern}`;
+}
+
+export function validateSchema(data: unknown, locations: Map<string, NodeLocation>): Problem[] {
+  const validate = configValidator();
+  if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // anyOf / propertyNames produce one error per failed branch plus a summary: keep the most specific.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'if' || e.keyword === 'allOf') continue;
+    if (e.keyword === 'propertyNames') continue; // the inner pattern error carries the propertyName
+    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
+    let d = describe(e);
+    if (e.keyword === 'anyOf') d = { ...d, message: `${pointerToDotted(e.instancePath)}: ${anyOfHint(e)}` };
+    if (e.keyword === 'pattern' && e.propertyName !== undefined) {
+      d = { ptr: `${e.instancePath}/${e.propertyName}`, message: `${pointerToDotted(e.instancePath) || '(top level)'}: invalid name "${e.propertyName}" (${friendlyPattern(String((e.params as { pattern: string }).pattern))})`, preferKey: true };
+    }
+    const key = `${d.ptr}\u0000${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ severity: 'error', message: d.message, path: pointerToDotted(d.ptr), ...locate(locations, d.ptr, d.preferKey) });
+  }
+  return problems;
+}
+
+function anyOfHint(e: ErrorObject): string {
+  const ref = String(e.schemaPath);
+  if (ref.includes('Size')) return 'must be a size such as 512KB or 25MB (or a number of bytes)';
+  if (ref.includes('mailbox')) return 'must be a mailbox id or a list of mailbox ids';
+  return 'does not match any allowed form';
+}
