@@ -1,0 +1,13 @@
+// Command-line usage text and the usage error (exit code 2).
+export const USAGE = `mailroom — configuration-as-code mailroom for multi-tenant platforms
+
+Usage:
+  mailroom run     --config <file|dir>
+  mailroom check   --config <file|dir> [--strict] [--format text|json] [--skip-env]
+  mailroom explain --config <file|dir> --company <id> [--contract <id>] [--workflow <id>] [--mailbox <id>] [--kind user|system]
+  mailroom explain --config <file|dir> --mailbox <id>
+  mailroom diff    --config <new> --against <old>
+
+Exit codes: 0 ok, 1 invalid configuration or failure, 2 usage error.`;
+
+export class UsageError extends Error {}

@@ -1,0 +1,95 @@
+// The daemon's HTTP endpoint: a tiny router over node:http. Health and readiness are answered
+// without I/O; other handlers (metrics, status, API) are registered by the parts that own them.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../observability/logger.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>, url: URL) => Promise<void> | void;
+
+interface RouteEntry {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+}
+
+export class HttpServer {
+  private routes: RouteEntry[] = [];
+  private server: Server;
+  ready = false;
+
+  constructor(private log: Logger) {
+    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.server.keepAliveTimeout = 5000;
+    this.on('GET', '/-/healthy', (_q, res) => sendJson(res, 200, { status: 'ok' }));
+    this.on('GET', '/-/ready', (_q, res) => sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : 'not ready' }));
+  }
+
+  /** Register a route; `:name` segments become params. */
+  on(method: string, path: string, handler: Handler): void {
+    const keys: string[] = [];
+    const pattern = new RegExp('^' + path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)')) + '$');
+    this.routes.push({ method, pattern, keys, handler });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendJson(res, 400, { error: 'bad request line' });
+    }
+    const matching = this.routes.filter((r) => r.pattern.test(url.pathname));
+    const route = matching.find((r) => r.method === req.method || (req.method === 'HEAD' && r.method === 'GET'));
+    if (!route) return sendJson(res, matching.length ? 405 : 404, { error: matching.length ? 'method not allowed' : 'not found' });
+    const m = route.pattern.exec(url.pathname)!;
+    const params: Record<string, string> = {};
+    route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')));
+    try {
+      await route.handler(req, res, params, url);
+    } catch (err) {
+      this.log.error({ err, path: url.pathname }, 'http handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    }
+  }
+
+  listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } | null {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
+    });
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

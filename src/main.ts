@@ -1,0 +1,57 @@
+// CLI entry: parses arguments and dispatches to run | check | explain | diff.
+import { parseArgs } from 'node:util';
+import { checkCommand } from './cli/check.js';
+import { diffCommand } from './cli/diff.js';
+import { explainCommand } from './cli/explain.js';
+import { runCommand } from './cli/run.js';
+import { USAGE, UsageError } from './cli/usage.js';
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  against: { type: 'string' },
+  strict: { type: 'boolean', default: false },
+  format: { type: 'string', default: 'text' },
+  'skip-env': { type: 'boolean', default: false },
+  company: { type: 'string' },
+  contract: { type: 'string' },
+  workflow: { type: 'string' },
+  mailbox: { type: 'string' },
+  kind: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number | undefined> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const [command] = positionals;
+    if (values.help || !command) {
+      out(USAGE);
+      return values.help ? 0 : 2;
+    }
+    const need = (name: 'config' | 'against'): string => {
+      const v = values[name];
+      if (!v) throw new UsageError(`${command} needs --${name}`);
+      return v;
+    };
+    const format = values.format === 'json' ? 'json' : values.format === 'text' ? 'text' : null;
+    if (!format) throw new UsageError('--format is text or json');
+    switch (command) {
+      case 'run':
+        return await runCommand({ config: need('config') }, err);
+      case 'check':
+        return await checkCommand({ config: need('config'), strict: values.strict, format, skipEnv: values['skip-env'] }, out);
+      case 'explain':
+        return await explainCommand({ config: need('config'), ...values, skipEnv: values['skip-env'] }, out);
+      case 'diff':
+        return await diffCommand({ config: need('config'), against: need('against'), skipEnv: values['skip-env'], format }, out);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`mailroom: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}

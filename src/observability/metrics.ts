@@ -1,0 +1,39 @@
+// The Prometheus registry and every mailroom_* metric, in one place so names and labels stay bounded
+// (ids from config only, never addresses or subjects).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  return {
+    registry,
+    configLastReloadSuccessful: new Gauge({ name: 'mailroom_config_last_reload_successful', help: '1 if the last config load or reload was applied, 0 if it was rejected.', registers: r }),
+    configLastReloadSuccessTimestamp: new Gauge({ name: 'mailroom_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last applied config.', registers: r }),
+    configReloadsTotal: new Counter({ name: 'mailroom_config_reloads_total', help: 'Config reload attempts by result.', labelNames: ['result'] as const, registers: r }),
+    configInfo: new Gauge({ name: 'mailroom_config_info', help: 'Hash of the applied config (value always 1).', labelNames: ['hash'] as const, registers: r }),
+    mailboxUp: new Gauge({ name: 'mailroom_mailbox_up', help: '1 if the mailbox\'s last poll succeeded.', labelNames: ['mailbox', 'company'] as const, registers: r }),
+    mailboxSuspended: new Gauge({ name: 'mailroom_mailbox_suspended', help: '1 if the mailbox is suspended (credentials revoked).', labelNames: ['mailbox', 'company'] as const, registers: r }),
+    mailboxLastSuccess: new Gauge({ name: 'mailroom_mailbox_last_success_timestamp_seconds', help: 'Unix time of the last successful poll.', labelNames: ['mailbox'] as const, registers: r }),
+    messagesIngested: new Counter({ name: 'mailroom_messages_ingested_total', help: 'Messages committed from a mailbox.', labelNames: ['mailbox'] as const, registers: r }),
+    ingestErrors: new Counter({ name: 'mailroom_ingest_errors_total', help: 'Ingest errors by class (dns, tcp, tls, auth, protocol, busy, other).', labelNames: ['mailbox', 'class'] as const, registers: r }),
+    pollDuration: new Histogram({ name: 'mailroom_poll_duration_seconds', help: 'Duration of one poll of a mailbox.', labelNames: ['mailbox'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: r }),
+    ingestLag: new Histogram({ name: 'mailroom_ingest_lag_seconds', help: 'Server arrival (INTERNALDATE) to commit.', labelNames: ['mailbox'] as const, buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600], registers: r }),
+    webhookQueueDepth: new Gauge({ name: 'mailroom_webhook_queue_depth', help: 'Deliveries waiting per webhook.', labelNames: ['webhook'] as const, registers: r }),
+    webhookDeadLetters: new Gauge({ name: 'mailroom_webhook_dead_letters', help: 'Dead-lettered deliveries per webhook.', labelNames: ['webhook'] as const, registers: r }),
+    webhookDeliveries: new Counter({ name: 'mailroom_webhook_deliveries_total', help: 'Webhook delivery attempts by result.', labelNames: ['webhook', 'result'] as const, registers: r }),
+    outboxQueueDepth: new Gauge({ name: 'mailroom_outbox_queue_depth', help: 'Messages waiting in the outbox.', registers: r }),
+    outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
+export function forgetMailbox(m: Metrics, mailbox: string): void {
+  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent]) {
+    (metric as unknown as { remove(labels: Record<string, string>): void; hashMap?: Record<string, { labels: Record<string, string> }> });
+    const internal = (metric as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap ?? {};
+    for (const entry of Object.values(internal)) if (entry.labels.mailbox === mailbox) (metric as unknown as { remove(l: Record<string, string>): void }).remove(entry.labels);
+  }
+}
