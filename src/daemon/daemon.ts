@@ -5,6 +5,10 @@ import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
+import type { PollerOptions } from '../inbound/poller.js';
+import { openTicketStore, type TicketStore } from '../store/index.js';
+import { Supervisor } from './supervisor.js';
 
 export class ConfigInvalidError extends Error {
   constructor(public problems: Problem[]) {
@@ -17,6 +21,9 @@ export interface DaemonOptions extends LoadOptions {
   logger?: Logger;
   /** Override server.listen (tests). */
   listen?: { host: string; port: number };
+  /** Worker threads for MIME parsing (default: one per core; 0 = in-process). */
+  parseWorkers?: number;
+  pollerOptions?: PollerOptions;
 }
 
 export class Daemon {
@@ -25,6 +32,9 @@ export class Daemon {
   readonly http: HttpServer;
   snapshot: Snapshot | null = null;
   private stopping: Promise<void> | null = null;
+  store: TicketStore | null = null;
+  parser: ParsePool | null = null;
+  supervisor: Supervisor | null = null;
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
@@ -44,9 +54,20 @@ export class Daemon {
       throw new ConfigInvalidError(problems);
     }
     this.snapshot = snapshot;
-    this.log.level = snapshot.log.level;
+    if (!this.opts.logger) this.log.level = snapshot.log.level;
     const listen = this.opts.listen ?? snapshot.server.listen;
     await this.http.listen(listen.host, listen.port);
+    this.store = await openTicketStore(snapshot.store.path);
+    this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
+    this.supervisor = new Supervisor({
+      store: this.store,
+      parser: this.parser,
+      log: this.log,
+      metrics: this.metrics,
+      snapshot: () => this.snapshot!,
+      ...(this.opts.pollerOptions && { pollerOptions: this.opts.pollerOptions }),
+    });
+    await this.supervisor.apply(snapshot);
     this.markApplied(snapshot);
     this.http.ready = true;
     this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length }, 'mailroom started');
@@ -64,6 +85,9 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.http.ready = false;
       this.log.info('mailroom stopping');
+      await this.supervisor?.stop();
+      await this.parser?.close();
+      await this.store?.close();
       await this.http.close();
       this.log.info('mailroom stopped');
       this.log.flush?.();

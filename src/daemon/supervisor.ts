@@ -1,0 +1,77 @@
+// Keeps one poller per enabled inbound mailbox of the current snapshot. On a new snapshot only the
+// mailboxes whose resolved settings changed are restarted; the others keep their connections.
+import { canonical } from '../config/diff.js';
+import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
+import type { ParsePool } from '../ingest/parse-pool.js';
+import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
+import { initialStatus, type MailboxStatus } from '../inbound/status.js';
+import type { Logger } from '../observability/logger.js';
+import { forgetMailbox, type Metrics } from '../observability/metrics.js';
+import type { TicketStore } from '../store/index.js';
+
+export interface SupervisorDeps {
+  store: TicketStore;
+  parser: ParsePool;
+  log: Logger;
+  metrics: Metrics;
+  snapshot: () => Snapshot;
+  pollerOptions?: PollerOptions;
+}
+
+/** What makes a poller's behaviour: its resolved mailbox (incl. secrets, by fingerprint). */
+const pollerKey = (mb: ResolvedMailbox) => canonical({ inbound: mb.inbound, auth: mb.auth, owners: mb.owners, enabled: mb.enabled });
+
+export class Supervisor {
+  private pollers = new Map<string, { poller: MailboxPoller; key: string }>();
+  private disabled = new Map<string, MailboxStatus>();
+
+  constructor(private deps: SupervisorDeps) {}
+
+  /** Bring the running pollers in line with the snapshot; returns what it did. */
+  async apply(snap: Snapshot): Promise<{ started: string[]; stopped: string[]; restarted: string[]; kept: string[] }> {
+    const wanted = new Map(Object.values(snap.mailboxes).filter((m) => m.inbound && m.enabled).map((m) => [m.id, m]));
+    const started: string[] = [];
+    const stopped: string[] = [];
+    const restarted: string[] = [];
+    const kept: string[] = [];
+    const stops: Promise<void>[] = [];
+    for (const [id, entry] of this.pollers) {
+      const mb = wanted.get(id);
+      if (!mb || pollerKey(mb) !== entry.key) {
+        this.pollers.delete(id);
+        stops.push(entry.poller.stop());
+        (mb ? restarted : stopped).push(id);
+        if (!mb && !snap.mailboxes[id]) forgetMailbox(this.deps.metrics, id);
+      }
+    }
+    await Promise.all(stops);
+    this.disabled.clear();
+    for (const mb of Object.values(snap.mailboxes)) {
+      if (mb.inbound && !mb.enabled) this.disabled.set(mb.id, initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound.protocol, 'disabled'));
+    }
+    for (const [id, mb] of wanted) {
+      if (this.pollers.has(id)) {
+        kept.push(id);
+        continue;
+      }
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb }, this.deps.pollerOptions);
+      this.pollers.set(id, { poller, key: pollerKey(mb) });
+      poller.start();
+      if (!restarted.includes(id)) started.push(id);
+    }
+    return { started, stopped, restarted, kept };
+  }
+
+  statuses(): MailboxStatus[] {
+    return [...[...this.pollers.values()].map((e) => e.poller.status), ...this.disabled.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
+  }
+
+  poller(id: string): MailboxPoller | undefined {
+    return this.pollers.get(id)?.poller;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.pollers.values()].map((e) => e.poller.stop()));
+    this.pollers.clear();
+  }
+}

@@ -1,0 +1,236 @@
+// IMAP over imapflow: checkpoint = UIDVALIDITY + last committed UID per folder (never \Seen),
+// SINCE on the first run, bounded batches, server actions only after the commit, IDLE when offered.
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import { ingestBatch, type FetchedMessage } from '../ingest/pipeline.js';
+import type { AfterFetch, PendingAction } from '../store/index.js';
+import { credentialsFor, tlsOptionsFor } from './credentials.js';
+import { batches, canSkipSync, planSync, uidSet } from './imap-plan.js';
+import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+
+export class ImapSession implements ProtocolSession {
+  private client: ImapFlow | null = null;
+  private createdFolders = new Set<string>();
+  /** The server announced new mail (EXISTS) since the last sync began. */
+  private news = false;
+
+  constructor(private ctx: SessionContext) {}
+
+  get connected(): boolean {
+    return Boolean(this.client?.usable);
+  }
+
+  private get inbound() {
+    return this.ctx.mailbox.inbound!;
+  }
+
+  async connect(): Promise<void> {
+    const i = this.inbound;
+    const creds = await credentialsFor(this.ctx.mailbox.id, this.ctx.mailbox.auth);
+    const client = new ImapFlow({
+      host: i.host,
+      port: i.port,
+      secure: i.security === 'tls',
+      doSTARTTLS: i.security === 'starttls' ? true : i.security === 'none' ? false : undefined,
+      auth: creds,
+      tls: await tlsOptionsFor(i),
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: 30_000,
+      greetingTimeout: 15_000,
+      socketTimeout: 5 * 60_000,
+    });
+    client.on('exists', () => (this.news = true));
+    client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: err.message } }, 'imap connection error'));
+    await client.connect();
+    this.client = client;
+    await client.mailboxOpen(i.folder);
+  }
+
+  async sync(signal: AbortSignal): Promise<SyncResult> {
+    const client = this.client!;
+    const { mailbox, store } = this.ctx;
+    const i = this.inbound;
+    const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
+    this.news = false;
+    // Re-read the folder state (NOOP brings EXISTS/UIDNEXT up to date while selected).
+    await client.noop();
+    const box = client.mailbox;
+    if (!box) throw Object.assign(new Error(`folder ${i.folder} is not selected`), { code: 'EPROTOCOL' });
+    const status = { uidValidity: Number(box.uidValidity), uidNext: box.uidNext, exists: box.exists };
+
+    let cp = store.getCheckpoint(mailbox.id, i.folder);
+    const plan = planSync(cp, status, i.since);
+    if (plan.reset && cp) {
+      this.ctx.log.warn({ folder: i.folder, before: cp.uidValidity, after: status.uidValidity }, 'UIDVALIDITY changed: rescanning folder');
+      await store.resetCheckpoint(mailbox.id, i.folder, status.uidValidity);
+      cp = null;
+    }
+    await this.finishPending(status.uidValidity);
+    this.ctx.status.checkpoint = cp ? { folder: i.folder, ...cp } : null;
+    if (canSkipSync(cp, status)) {
+      this.ctx.status.backlog = 0;
+      return result;
+    }
+
+    const query: Record<string, unknown> = { uid: `${plan.afterUid + 1}:*` };
+    if (plan.since) query.since = plan.since;
+    const found = (await client.search(query, { uid: true })) || [];
+    const keyOf = (uid: number) => `imap:${mailbox.id}:${status.uidValidity}:${uid}`;
+    const todo = found.filter((u) => u > plan.afterUid && !store.hasKey(keyOf(u))).sort((a, b) => a - b);
+    this.ctx.status.backlog = todo.length;
+
+    for (const batch of batches(todo, i.batchSize)) {
+      if (signal.aborted) break;
+      const fetched = await this.fetchBatch(batch, status.uidValidity, keyOf);
+      const outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
+      const actions: PendingAction[] = [];
+      for (const o of outcomes) {
+        result.fetched++;
+        if (o.result.duplicate) result.duplicates++;
+        else {
+          result.created++;
+          this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
+          if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
+        }
+        this.ctx.status.ingested += o.result.duplicate ? 0 : 1;
+      }
+      const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
+      for (const a of store.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
+      await this.applyActions(actions);
+      this.ctx.status.backlog = Math.max(0, (this.ctx.status.backlog ?? 0) - batch.length);
+      const last = batch[batch.length - 1]!;
+      this.ctx.status.checkpoint = { folder: i.folder, uidValidity: status.uidValidity, uid: last };
+    }
+    return result;
+  }
+
+  /** Server actions recorded by an earlier commit but not done (crash, disconnect): do them now. */
+  private async finishPending(uidValidity: number): Promise<void> {
+    const pending = this.ctx.store.pendingActions(this.ctx.mailbox.id).filter((a) => a.kind === 'imap' && a.folder === this.inbound.folder);
+    const stale = pending.filter((a) => a.uidValidity !== uidValidity);
+    // UIDs of another UIDVALIDITY name nothing any more: acting on them could hit other messages.
+    if (stale.length) await this.ctx.store.completeActions(stale.map((a) => a.id));
+    const live = pending.filter((a) => a.uidValidity === uidValidity);
+    if (live.length) {
+      this.ctx.log.info({ count: live.length }, 'finishing server actions left pending');
+      await this.applyActions(live);
+    }
+  }
+
+  private async fetchBatch(batch: number[], uidValidity: number, keyOf: (uid: number) => string): Promise<FetchedMessage[]> {
+    const client = this.client!;
+    const i = this.inbound;
+    const sizes = new Map<number, { size: number; date: Date | null }>();
+    for await (const m of client.fetch(uidSet(batch), { uid: true, size: true, internalDate: true }, { uid: true }))
+      sizes.set(m.uid, { size: m.size ?? 0, date: toDate(m.internalDate) });
+    const small = batch.filter((u) => (sizes.get(u)?.size ?? 0) <= i.maxMessageSize);
+    const big = batch.filter((u) => sizes.has(u) && (sizes.get(u)?.size ?? 0) > i.maxMessageSize);
+    const raws = new Map<number, { raw: Buffer; tooBig: boolean }>();
+    if (small.length)
+      for await (const m of client.fetch(uidSet(small), { uid: true, source: true }, { uid: true }) as AsyncIterable<FetchMessageObject>)
+        if (m.source) raws.set(m.uid, { raw: m.source, tooBig: false });
+    if (big.length)
+      for await (const m of client.fetch(uidSet(big), { uid: true, headers: true }, { uid: true }) as AsyncIterable<FetchMessageObject>)
+        raws.set(m.uid, { raw: Buffer.concat([m.headers ?? Buffer.alloc(0), Buffer.from(`\r\n[message of ${sizes.get(m.uid)?.size} bytes over maxMessageSize ${i.maxMessageSize}: body not fetched]\r\n`)]), tooBig: true });
+    const out: FetchedMessage[] = [];
+    for (const uid of batch) {
+      const r = raws.get(uid);
+      if (!r) continue; // expunged meanwhile
+      const action = i.afterFetch;
+      const afterFetch: AfterFetch | undefined =
+        action === 'keep' ? undefined : { mailbox: this.ctx.mailbox.id, kind: 'imap', folder: i.folder, uidValidity, uid, action, ...(i.moveTo && { moveTo: i.moveTo }) };
+      out.push({
+        dedupeKey: keyOf(uid),
+        raw: r.raw,
+        tooBig: r.tooBig,
+        size: sizes.get(uid)?.size ?? r.raw.length,
+        serverDate: sizes.get(uid)?.date ?? null,
+        ...(afterFetch && { afterFetch }),
+        checkpoint: { mailbox: this.ctx.mailbox.id, folder: i.folder, uidValidity, uid },
+      });
+    }
+    return out;
+  }
+
+  /** keep | seen | move | delete, grouped into one command per kind; idempotent on replay. */
+  private async applyActions(actions: PendingAction[]): Promise<void> {
+    if (actions.length === 0) return;
+    const client = this.client!;
+    const byKind = new Map<string, PendingAction[]>();
+    for (const a of actions) {
+      const k = a.action === 'move' ? `move:${a.moveTo}` : a.action;
+      (byKind.get(k) ?? byKind.set(k, []).get(k)!).push(a);
+    }
+    for (const [kind, list] of byKind) {
+      const set = uidSet(list.map((a) => a.uid!));
+      if (kind === 'seen') await client.messageFlagsAdd(set, ['\\Seen'], { uid: true });
+      else if (kind === 'delete') await client.messageDelete(set, { uid: true });
+      else if (kind.startsWith('move:')) await this.move(set, list[0]!.moveTo!);
+      await this.ctx.store.completeActions(list.map((a) => a.id));
+    }
+  }
+
+  private async move(set: string, target: string): Promise<void> {
+    const client = this.client!;
+    if (!this.createdFolders.has(target)) {
+      const exists = (await client.list()).some((f) => f.path === target);
+      if (!exists) {
+        await client.mailboxCreate(target).catch((e: { serverResponseCode?: string }) => {
+          if (e.serverResponseCode !== 'ALREADYEXISTS') throw e;
+        });
+        this.ctx.log.info({ folder: target }, 'created folder for afterFetch: move');
+      }
+      this.createdFolders.add(target);
+    }
+    // imapflow uses UID MOVE when offered, else COPY + \Deleted + EXPUNGE.
+    const moved = await client.messageMove(set, target, { uid: true });
+    if (moved === false) throw Object.assign(new Error(`moving messages to ${target} failed`), { code: 'EPROTOCOL' });
+  }
+
+  async waitForNews(ms: number, signal: AbortSignal): Promise<void> {
+    const client = this.client;
+    if (this.news) return;
+    if (!client || !this.inbound.idle || !client.capabilities.has('IDLE')) return abortableSleep(ms, signal);
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        client.off('exists', finish);
+        client.off('close', finish);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      // IDLE is refreshed at least every pollInterval (and well under the 29-minute server limit).
+      const timer = setTimeout(finish, Math.min(ms, 25 * 60_000));
+      client.on('exists', finish);
+      client.on('close', finish);
+      signal.addEventListener('abort', finish, { once: true });
+      this.ctx.status.state = 'idle-waiting';
+      client.idle().catch(finish);
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    try {
+      if (client.usable) await Promise.race([client.logout(), new Promise((r) => setTimeout(r, 5000))]);
+    } catch {
+      /* connection already gone */
+    } finally {
+      client.close();
+    }
+  }
+}
+
+function toDate(v: unknown): Date | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v;
+  if (typeof v === 'string') {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  return null;
+}

@@ -1,0 +1,118 @@
+// One loop per inbound mailbox, isolated: its own connection, backoff with jitter on errors
+// classified by origin, the last error kept for status. One failing server never delays another.
+import type { Logger } from '../observability/logger.js';
+import { backoffDelay } from './backoff.js';
+import { classifyError, hintFor } from './errors.js';
+import { ImapSession } from './imap-session.js';
+import { Pop3Session } from './pop3-session.js';
+import { abortableSleep, type ProtocolSession, type SessionContext } from './session.js';
+import { initialStatus, type MailboxStatus } from './status.js';
+
+export interface PollerOptions {
+  backoff?: { baseMs?: number; maxMs?: number };
+}
+
+export class MailboxPoller {
+  readonly status: MailboxStatus;
+  private abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private session: ProtocolSession;
+  private log: Logger;
+  private wake: (() => void) | null = null;
+
+  constructor(private ctx: Omit<SessionContext, 'status'>, private opts: PollerOptions = {}) {
+    const mb = ctx.mailbox;
+    this.status = initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound?.protocol ?? null, 'idle');
+    this.log = ctx.log.child({ mailbox: mb.id });
+    const sctx: SessionContext = { ...ctx, status: this.status, log: this.log };
+    this.session = mb.inbound?.protocol === 'pop3' ? new Pop3Session(sctx) : new ImapSession(sctx);
+  }
+
+  get id(): string {
+    return this.ctx.mailbox.id;
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((err: unknown) => {
+      // The loop itself never throws; this is a bug guard so one mailbox cannot take the daemon down.
+      this.log.error({ err }, 'poller loop crashed');
+      this.status.state = 'stopped';
+    });
+  }
+
+  /** Poll now instead of waiting (tests, API). */
+  pollNow(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    await this.session.close();
+    this.status.state = 'stopped';
+    this.setUp(null);
+  }
+
+  private setUp(up: boolean | null): void {
+    const m = this.ctx.metrics;
+    for (const company of this.status.companies.length ? this.status.companies : ['']) {
+      if (up === null) m.mailboxUp.remove({ mailbox: this.id, company });
+      else m.mailboxUp.set({ mailbox: this.id, company }, up ? 1 : 0);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const inbound = this.ctx.mailbox.inbound!;
+    while (!signal.aborted) {
+      try {
+        if (!this.session.connected) {
+          this.status.state = 'polling';
+          await this.session.close();
+          await this.session.connect();
+          this.log.info({ protocol: inbound.protocol, host: inbound.host, port: inbound.port }, 'mailbox connected');
+        }
+        this.status.state = 'polling';
+        const end = this.ctx.metrics.pollDuration.startTimer({ mailbox: this.id });
+        const r = await this.session.sync(signal);
+        end();
+        if (r.fetched) this.log.info({ fetched: r.fetched, created: r.created, duplicates: r.duplicates }, 'mailbox synced');
+        this.status.lastSuccess = new Date().toISOString();
+        this.status.consecutiveFailures = 0;
+        this.status.nextAttemptAt = null;
+        this.ctx.metrics.mailboxLastSuccess.set({ mailbox: this.id }, Date.now() / 1000);
+        this.setUp(true);
+        if (signal.aborted) break;
+        this.status.state = 'idle';
+        await this.waitOrWake(inbound.pollIntervalMs, signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        const c = classifyError(err);
+        this.status.consecutiveFailures++;
+        this.status.lastError = { class: c.class, message: c.message, at: new Date().toISOString(), hint: hintFor(c.class) };
+        this.ctx.metrics.ingestErrors.inc({ mailbox: this.id, class: c.class });
+        this.setUp(false);
+        await this.session.close();
+        const delay = backoffDelay(this.status.consecutiveFailures, this.opts.backoff);
+        this.status.state = 'backoff';
+        this.status.nextAttemptAt = new Date(Date.now() + delay).toISOString();
+        this.log.warn({ class: c.class, error: c.message, attempt: this.status.consecutiveFailures, retryInMs: delay }, 'mailbox poll failed');
+        await this.waitOrWake(delay, signal, true);
+      }
+    }
+  }
+
+  private async waitOrWake(ms: number, signal: AbortSignal, sleepOnly = false): Promise<void> {
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.wake = () => local.abort();
+    try {
+      if (sleepOnly) await abortableSleep(ms, local.signal);
+      else await this.session.waitForNews(ms, local.signal);
+    } finally {
+      this.wake = null;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// POP3: state is the set of committed UIDLs; `since` judged from the Date header (via TOP); DELE only
+// for committed messages, and their pending actions are completed only after QUIT succeeded (DELE
+// takes effect at QUIT). One connection per poll: POP3 servers lock the maildrop while connected.
+import { ingestBatch, type FetchedMessage } from '../ingest/pipeline.js';
+import { batches } from './imap-plan.js';
+import { credentialsFor, tlsOptionsFor } from './credentials.js';
+import { Pop3Client } from './pop3-client.js';
+import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+
+export class Pop3Session implements ProtocolSession {
+  /** UIDLs seen older than `since` (judged once per process; they are never fetched). */
+  private tooOld = new Set<string>();
+
+  constructor(private ctx: SessionContext) {}
+
+  get connected(): boolean {
+    return true; // connects per sync
+  }
+
+  async connect(): Promise<void> {
+    /* per sync */
+  }
+
+  private async open(): Promise<Pop3Client> {
+    const i = this.ctx.mailbox.inbound!;
+    return Pop3Client.connect({
+      host: i.host,
+      port: i.port,
+      security: i.security,
+      tls: await tlsOptionsFor(i),
+      credentials: await credentialsFor(this.ctx.mailbox.id, this.ctx.mailbox.auth),
+    });
+  }
+
+  async sync(signal: AbortSignal): Promise<SyncResult> {
+    const { mailbox, store } = this.ctx;
+    const i = mailbox.inbound!;
+    const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
+    const pop = await this.open();
+    let quitDone = false;
+    try {
+      const uidls = await pop.uidl();
+      const numberOf = new Map([...uidls].map(([n, u]) => [u, n]));
+      const sizes = await pop.list();
+      const doneIds: string[] = [];
+      // Deletes recorded by an earlier commit but not yet effective (crash, lost connection).
+      for (const a of store.pendingActions(mailbox.id).filter((x) => x.kind === 'pop3')) {
+        const n = a.uidl ? numberOf.get(a.uidl) : undefined;
+        if (a.action === 'delete' && n !== undefined) await pop.dele(n);
+        doneIds.push(a.id);
+      }
+      const todo = [...uidls].filter(([, u]) => !store.hasUidl(mailbox.id, u) && !store.hasKey(`pop3:${mailbox.id}:${u}`) && !this.tooOld.has(u)).map(([n]) => n);
+      this.ctx.status.backlog = todo.length;
+      for (const batch of batches(todo, i.batchSize)) {
+        if (signal.aborted) break;
+        const fetched: FetchedMessage[] = [];
+        for (const n of batch) {
+          const uidl = uidls.get(n)!;
+          const size = sizes.get(n) ?? 0;
+          if (i.since && (await this.olderThanSince(pop, n, i.since))) {
+            this.tooOld.add(uidl);
+            continue;
+          }
+          const tooBig = size > i.maxMessageSize;
+          const raw = tooBig
+            ? Buffer.concat([await pop.top(n, 0), Buffer.from(`\r\n[message of ${size} bytes over maxMessageSize ${i.maxMessageSize}: body not fetched]\r\n`)])
+            : await pop.retr(n);
+          fetched.push({
+            dedupeKey: `pop3:${mailbox.id}:${uidl}`,
+            raw,
+            tooBig,
+            size,
+            serverDate: null,
+            pop3Uidl: { mailbox: mailbox.id, uidl },
+            ...(i.afterFetch === 'delete' && { afterFetch: { mailbox: mailbox.id, kind: 'pop3' as const, uidl, action: 'delete' as const } }),
+          });
+        }
+        const outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
+        for (const o of outcomes) {
+          result.fetched++;
+          if (o.result.duplicate) result.duplicates++;
+          else {
+            result.created++;
+            this.ctx.status.ingested++;
+            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
+          }
+          if (o.result.actionId && o.message.pop3Uidl) {
+            await pop.dele(numberOf.get(o.message.pop3Uidl.uidl)!);
+            doneIds.push(o.result.actionId);
+          }
+        }
+        this.ctx.status.backlog = Math.max(0, (this.ctx.status.backlog ?? 0) - batch.length);
+      }
+      await pop.quit();
+      quitDone = true;
+      if (doneIds.length) await store.completeActions(doneIds);
+      // Forget UIDLs the server no longer has (keeps the set bounded); deleted ones included.
+      const remaining = new Set(uidls.values());
+      await store.pruneUidls(mailbox.id, remaining);
+      this.ctx.status.checkpoint = { uidls: store.uidls(mailbox.id).size };
+      return result;
+    } finally {
+      if (!quitDone) pop.destroy(); // no QUIT: no DELE takes effect, pending actions stay pending
+    }
+  }
+
+  private async olderThanSince(pop: Pop3Client, n: number, since: string): Promise<boolean> {
+    const head = (await pop.top(n, 0)).toString('latin1');
+    const m = /^Date:[ \t]*(.+(?:\r?\n[ \t].+)*)/im.exec(head);
+    if (!m) return false; // no usable date: better fetched than lost
+    const date = new Date(m[1]!.replace(/\r?\n[ \t]+/g, ' ').trim());
+    return !Number.isNaN(date.getTime()) && date.getTime() < new Date(`${since}T00:00:00Z`).getTime();
+  }
+
+  waitForNews(ms: number, signal: AbortSignal): Promise<void> {
+    return abortableSleep(ms, signal);
+  }
+
+  async close(): Promise<void> {
+    /* nothing held between polls */
+  }
+}
