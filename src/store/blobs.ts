@@ -1,0 +1,91 @@
+// Why this file exists: raw .eml spool and attachments are stored once, content-addressed by sha256
+// under <store.path>/blobs/ab/cdef..., outside the JSON segments (which must stay small to keep writes
+// cheap). Writes are durable (temp + fsync + rename + fsync dir) and idempotent, so a poller can put the
+// raw message before committing its ticket and simply put it again after a crash.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir, mkdirDurable, removeStaleTemps, writeFileDurable } from './durable-file.js';
+
+const SHA_RE = /^[0-9a-f]{64}$/;
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class BlobStore {
+  /** shas known to exist on disk (durably) — avoids a stat per put of a repeated attachment */
+  readonly #known = new Set<string>();
+  readonly #inflight = new Map<string, Promise<string>>();
+  readonly #dirs = new Set<string>();
+
+  /** root is the blobs directory itself, e.g. <store.path>/blobs */
+  constructor(readonly root: string) {}
+
+  path(sha: string): string {
+    const s = sha.toLowerCase();
+    if (!SHA_RE.test(s)) throw new Error(`blob id is not a sha256 hex digest: ${JSON.stringify(sha)}`);
+    return path.join(this.root, s.slice(0, 2), s.slice(2));
+  }
+
+  /** Store bytes; resolves with their sha256 once durable. Idempotent: skips the write if present. */
+  put(bytes: Uint8Array | string): Promise<string> {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const sha = sha256Hex(data);
+    if (this.#known.has(sha)) return Promise.resolve(sha);
+    const running = this.#inflight.get(sha);
+    if (running) return running;
+    const p = this.#write(sha, data).finally(() => this.#inflight.delete(sha));
+    this.#inflight.set(sha, p);
+    return p;
+  }
+
+  async #write(sha: string, data: Uint8Array): Promise<string> {
+    const file = this.path(sha);
+    if (await this.has(sha)) return sha;
+    const dir = path.dirname(file);
+    if (!this.#dirs.has(dir)) {
+      try {
+        await mkdir(dir);
+        await fsyncDir(this.root); // the new fan-out directory must itself survive a crash
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      this.#dirs.add(dir);
+    }
+    await writeFileDurable(file, data);
+    this.#known.add(sha);
+    return sha;
+  }
+
+  async get(sha: string): Promise<Buffer> {
+    return readFile(this.path(sha));
+  }
+
+  async has(sha: string): Promise<boolean> {
+    const s = sha.toLowerCase();
+    if (this.#known.has(s)) return true;
+    try {
+      await stat(this.path(s));
+      this.#known.add(s);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /** Remove temp files a crash left in the fan-out directories (never-acknowledged partial writes). */
+  async removeStaleTemps(): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < 256; i++) n += await removeStaleTemps(path.join(this.root, i.toString(16).padStart(2, '0')));
+    return n;
+  }
+}
+
+/** Open (creating if needed) the blob store of a store directory: <storePath>/blobs. */
+export async function openBlobStore(storePath: string): Promise<BlobStore> {
+  const root = path.join(storePath, 'blobs');
+  await mkdirDurable(root);
+  return new BlobStore(root);
+}
