@@ -5,7 +5,7 @@ import { formatProblem } from '../config/problems.js';
 
 export async function runCommand(opts: { config: string }, err: (s: string) => void): Promise<number | undefined> {
   const daemon = new Daemon({ configPath: opts.config });
-  installSignalHandlers(daemon, daemon.log);
+  installSignalHandlers({ stop: () => daemon.stop(), reload: () => daemon.reload('signal') }, daemon.log);
   try {
     await daemon.start();
   } catch (e) {

@@ -1,14 +1,18 @@
-// The running daemon: loads the config, serves HTTP, runs the supervised parts, stops cleanly.
+// The running daemon: loads the config, serves HTTP, runs the supervised parts, reloads on change,
+// stops cleanly. Reload = load → validate → diff → apply; a failed reload changes nothing.
+import { diffSnapshots, type EntityChange } from '../config/diff.js';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
-import { createLogger, type Logger } from '../observability/logger.js';
-import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { registerOpsRoutes } from '../http/ops-routes.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { openTicketStore, type TicketStore } from '../store/index.js';
 import { Supervisor } from './supervisor.js';
+import { watchConfig, type ConfigWatcher } from './watch.js';
 
 export class ConfigInvalidError extends Error {
   constructor(public problems: Problem[]) {
@@ -24,6 +28,22 @@ export interface DaemonOptions extends LoadOptions {
   /** Worker threads for MIME parsing (default: one per core; 0 = in-process). */
   parseWorkers?: number;
   pollerOptions?: PollerOptions;
+  /** Watch the config path for changes (default true). */
+  watch?: boolean;
+  watchDebounceMs?: number;
+}
+
+export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
+
+export interface ReloadResult {
+  status: 'applied' | 'unchanged' | 'invalid' | 'failed';
+  trigger: ReloadTrigger;
+  at: string;
+  hash: string | null;
+  changes: EntityChange[];
+  restartRequired: EntityChange[];
+  problems: Problem[];
+  error?: string;
 }
 
 export class Daemon {
@@ -31,19 +51,22 @@ export class Daemon {
   readonly metrics: Metrics = createMetrics();
   readonly http: HttpServer;
   snapshot: Snapshot | null = null;
-  private stopping: Promise<void> | null = null;
   store: TicketStore | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
+  lastReload: ReloadResult | null = null;
+  /** Settings changed in config that only take effect after a restart (kept as running). */
+  pendingRestart: EntityChange[] = [];
+  private stopping: Promise<void> | null = null;
+  private watcher: ConfigWatcher | null = null;
+  private reloading: Promise<ReloadResult> = Promise.resolve(null as unknown as ReloadResult);
+  /** The settings the process started with and keeps until restart. */
+  private running: { listen: Snapshot['server']['listen']; store: Snapshot['store'] } | null = null;
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
     this.http = new HttpServer(this.log);
-    this.http.on('GET', '/metrics', async (_req, res) => {
-      const body = await this.metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-      res.end(body);
-    });
+    registerOpsRoutes(this);
   }
 
   async start(): Promise<void> {
@@ -56,6 +79,7 @@ export class Daemon {
     this.snapshot = snapshot;
     if (!this.opts.logger) this.log.level = snapshot.log.level;
     const listen = this.opts.listen ?? snapshot.server.listen;
+    this.running = { listen, store: snapshot.store };
     await this.http.listen(listen.host, listen.port);
     this.store = await openTicketStore(snapshot.store.path);
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
@@ -69,8 +93,60 @@ export class Daemon {
     });
     await this.supervisor.apply(snapshot);
     this.markApplied(snapshot);
+    this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
+    if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
     this.http.ready = true;
-    this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length }, 'mailroom started');
+    this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length, mailboxes: Object.keys(snapshot.mailboxes).length }, 'mailroom started');
+  }
+
+  /** Reloads are serialized: a trigger during a reload waits for it, then re-reads. */
+  reload(trigger: ReloadTrigger): Promise<ReloadResult> {
+    const next = this.reloading.catch(() => undefined).then(() => this.doReload(trigger));
+    this.reloading = next;
+    return next;
+  }
+
+  private async doReload(trigger: ReloadTrigger): Promise<ReloadResult> {
+    const at = new Date().toISOString();
+    const current = this.snapshot;
+    if (!current || this.stopping) return { status: 'failed', trigger, at, hash: null, changes: [], restartRequired: [], problems: [], error: 'not running' };
+    const { snapshot, problems, hash } = await loadConfig(this.opts.configPath, this.opts);
+    if (hash === current.hash && snapshot) {
+      this.log.debug({ trigger }, 'config unchanged');
+      return { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };
+    }
+    if (!snapshot) {
+      for (const p of problems) this.log.error({ trigger, problem: formatProblem(p) }, 'config reload rejected');
+      this.metrics.configReloadsTotal.inc({ result: 'invalid' });
+      this.metrics.configLastReloadSuccessful.set(0);
+      return this.record({ status: 'invalid', trigger, at, hash, changes: [], restartRequired: [], problems });
+    }
+    const changes = diffSnapshots(current, snapshot);
+    const restartRequired = changes.filter((c) => c.restartRequired);
+    // Keep what needs a restart as it runs, apply the rest: never half-applied.
+    const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: this.running!.listen }, store: this.running!.store });
+    try {
+      this.snapshot = applied;
+      const r = await this.supervisor!.apply(applied);
+      this.markApplied(applied);
+      this.metrics.configReloadsTotal.inc({ result: 'success' });
+      this.pendingRestart = restartRequired;
+      for (const c of restartRequired) this.log.warn({ kind: c.kind, id: c.id }, 'config change needs a restart to take effect');
+      this.log.info({ trigger, hash: hash?.slice(0, 12), changes: changes.length, ...r }, 'config reloaded');
+      return this.record({ status: 'applied', trigger, at, hash, changes, restartRequired, problems });
+    } catch (err) {
+      this.log.error({ err, trigger }, 'config apply failed: rolling back');
+      this.snapshot = current;
+      await this.supervisor!.apply(current).catch((e: unknown) => this.log.error({ err: e }, 'rollback failed'));
+      this.metrics.configReloadsTotal.inc({ result: 'failed' });
+      this.metrics.configLastReloadSuccessful.set(0);
+      return this.record({ status: 'failed', trigger, at, hash, changes, restartRequired, problems, error: (err as Error).message });
+    }
+  }
+
+  private record(r: ReloadResult): ReloadResult {
+    this.lastReload = r;
+    return r;
   }
 
   private markApplied(snapshot: Snapshot): void {
@@ -80,11 +156,13 @@ export class Daemon {
     this.metrics.configInfo.set({ hash: snapshot.hash.slice(0, 12) }, 1);
   }
 
-  /** Stop taking work, finish in-flight commits, close everything. Idempotent. */
+  /** Stop taking work, finish in-flight commits and server actions, close everything. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.http.ready = false;
       this.log.info('mailroom stopping');
+      await this.watcher?.close();
+      await this.reloading.catch(() => undefined);
       await this.supervisor?.stop();
       await this.parser?.close();
       await this.store?.close();

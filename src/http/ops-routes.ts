@@ -1,0 +1,43 @@
+// Operational endpoints: /metrics, POST /-/reload (token with companies ["*"]), GET /v1/status.
+import type { Daemon } from '../daemon/daemon.js';
+import { formatProblem } from '../config/problems.js';
+import { authenticate, canSee } from './auth.js';
+import { sendJson } from './server.js';
+
+export function registerOpsRoutes(d: Daemon): void {
+  const http = d.http;
+  http.on('GET', '/metrics', async (_req, res) => {
+    const body = await d.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': d.metrics.registry.contentType });
+    res.end(body);
+  });
+
+  http.on('POST', '/-/reload', async (req, res) => {
+    if (!d.snapshot) return sendJson(res, 503, { error: 'not started' });
+    const who = await authenticate(req, d.snapshot);
+    if (!who) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
+    if (who.companies !== '*') return sendJson(res, 403, { error: 'reload needs a token with companies ["*"]' });
+    const r = await d.reload('api');
+    const body = { status: r.status, hash: r.hash, changes: r.changes, restartRequired: r.restartRequired, problems: r.problems.map(formatProblem), ...(r.error && { error: r.error }) };
+    sendJson(res, r.status === 'applied' || r.status === 'unchanged' ? 200 : r.status === 'invalid' ? 422 : 500, body);
+  });
+
+  http.on('GET', '/v1/status', async (req, res) => {
+    if (!d.snapshot) return sendJson(res, 503, { error: 'not started' });
+    const who = await authenticate(req, d.snapshot);
+    if (!who) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
+    const mailboxes = (d.supervisor?.statuses() ?? []).filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));
+    const r = d.lastReload;
+    sendJson(res, 200, {
+      ready: d.http.ready,
+      config: {
+        hash: d.snapshot.hash,
+        files: d.snapshot.files,
+        lastReload: r && { status: r.status, trigger: r.trigger, at: r.at, hash: r.hash, problems: r.problems.map(formatProblem), ...(r.error && { error: r.error }) },
+        restartRequired: d.pendingRestart.map((c) => `${c.kind} ${c.id}`),
+      },
+      mailboxes,
+      store: who.companies === '*' ? d.store?.stats() : undefined,
+    });
+  });
+}

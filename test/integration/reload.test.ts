@@ -1,0 +1,120 @@
+// Hot reload against a real Dovecot: only changed mailboxes reconnect, invalid configs change
+// nothing, every trigger works, removed mailboxes leave /metrics.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+
+const TOKEN = 'reload-test-token-0123456789';
+let dovecot: Dovecot;
+let daemon: Daemon;
+let cfg: { dir: string; dataDir: string };
+let base: string;
+
+async function editConfig(fn: (c: Record<string, any>) => void): Promise<void> {
+  const file = join(cfg.dir, 'mailroom.yaml');
+  const c = parse(await readFile(file, 'utf8')) as Record<string, any>;
+  fn(c);
+  await writeFile(file, stringify(c));
+}
+
+beforeAll(async () => {
+  dovecot = await startDovecot();
+  cfg = await writeTestConfig(
+    dovecot,
+    [
+      { id: 'stable', user: 'alice', protocol: 'imap', inbound: { idle: true, pollInterval: '60s' } },
+      { id: 'changing', user: 'bob', protocol: 'imap', inbound: { idle: false } },
+    ],
+    { server: { listen: '127.0.0.1:0', apiTokens: [{ name: 'ops', token: TOKEN, companies: ['*'] }] } },
+  );
+  daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watchDebounceMs: 100 });
+  await daemon.start();
+  const a = daemon.http.address()!;
+  base = `http://127.0.0.1:${a.port}`;
+  await waitFor(() => daemon.supervisor!.statuses().every((s) => s.lastSuccess), 10_000, 'first polls');
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await dovecot?.destroy();
+});
+
+describe('reload', () => {
+  it('restarts only the changed mailbox: the other keeps its connection (Dovecot login count)', async () => {
+    const aliceBefore = await dovecot.logins('alice');
+    const bobBefore = await dovecot.logins('bob');
+    await editConfig((c) => (c.mailboxes.changing.inbound.batchSize = 7));
+    const r = await daemon.reload('manual');
+    expect(r.status).toBe('applied');
+    expect(r.changes).toContainEqual({ kind: 'mailbox', id: 'changing', change: 'changed' });
+    await waitFor(async () => (await dovecot.logins('bob')) > bobBefore, 10_000, 'bob re-login');
+    // The untouched mailbox still ingests over its old connection.
+    await dovecot.append('alice', message(1));
+    await waitFor(() => daemon.store!.stats().tickets >= 1, 10_000, 'ticket via kept connection');
+    expect(await dovecot.logins('alice')).toBe(aliceBefore);
+  });
+
+  it('identical content is a no-op', async () => {
+    const r = await daemon.reload('manual');
+    expect(r.status).toBe('unchanged');
+  });
+
+  it('an invalid config leaves the running one untouched and is reported', async () => {
+    const hash = daemon.snapshot!.hash;
+    const file = join(cfg.dir, 'mailroom.yaml');
+    const good = await readFile(file, 'utf8');
+    await writeFile(join(cfg.dir, 'broken.yaml'), 'routes:\n  - name: r1\n    match: { mailbox: nope }\n');
+    try {
+      const res = await fetch(`${base}/-/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { problems: string[] };
+      expect(body.problems.join('\n')).toMatch(/broken\.yaml:3:\d+: error: mailbox "nope" is not defined/);
+      expect(daemon.snapshot!.hash).toBe(hash);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^mailroom_config_last_reload_successful 0$/m);
+      expect((await fetch(`${base}/-/ready`)).status).toBe(200);
+      const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+      expect(status.config.lastReload.status).toBe('invalid');
+      expect(status.config.lastReload.problems[0]).toMatch(/broken\.yaml:3/);
+    } finally {
+      const { rm } = await import('node:fs/promises');
+      await rm(join(cfg.dir, 'broken.yaml'));
+      expect(await readFile(file, 'utf8')).toBe(good);
+    }
+    expect((await daemon.reload('manual')).status).toBe('unchanged');
+  });
+
+  it('the reload endpoint needs a token', async () => {
+    expect((await fetch(`${base}/-/reload`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${base}/-/reload`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+  });
+
+  it('a file change is picked up by the watcher; a removed mailbox leaves /metrics', async () => {
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/mailroom_mailbox_up\{mailbox="changing"/);
+    await editConfig((c) => {
+      delete c.mailboxes.changing;
+      c.companies.acme.contracts.main.inbound = ['stable'];
+    });
+    await waitFor(() => !daemon.snapshot!.mailboxes.changing, 10_000, 'watcher reload');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/mailbox="changing"/);
+    expect(metrics).toMatch(/mailroom_mailbox_up\{mailbox="stable",company="acme"\} 1/);
+    expect(metrics).toMatch(/mailroom_config_reloads_total\{result="success"\} [1-9]/);
+  });
+
+  it('listen address changes are reported as needing a restart, not half-applied', async () => {
+    const port = daemon.http.address()!.port;
+    await editConfig((c) => (c.server.listen = '127.0.0.1:1'));
+    const r = await daemon.reload('manual');
+    expect(r.status).toBe('applied');
+    expect(r.restartRequired).toEqual([{ kind: 'server', id: 'listen', change: 'changed', restartRequired: true }]);
+    expect(daemon.http.address()!.port).toBe(port);
+    const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+    expect(status.config.restartRequired).toEqual(['server listen']);
+  });
+});
