@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { diffCommand } from './cli/diff.js';
 import { explainCommand } from './cli/explain.js';
+import { routeCommand } from './cli/route.js';
 import { runCommand } from './cli/run.js';
 import { USAGE, UsageError } from './cli/usage.js';
 
@@ -17,6 +18,7 @@ const OPTIONS = {
   workflow: { type: 'string' },
   mailbox: { type: 'string' },
   kind: { type: 'string' },
+  at: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -44,6 +46,8 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
         return await explainCommand({ config: need('config'), ...values, skipEnv: values['skip-env'] }, out);
       case 'diff':
         return await diffCommand({ config: need('config'), against: need('against'), skipEnv: values['skip-env'], format }, out);
+      case 'route':
+        return await routeCommand({ config: need('config'), ...(values.mailbox && { mailbox: values.mailbox }), ...(values.at && { at: values.at }), files: positionals.slice(1), skipEnv: values['skip-env'], format }, out);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

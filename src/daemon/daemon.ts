@@ -6,6 +6,7 @@ import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
+import { SenderRate } from '../ingest/classify.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -89,6 +90,7 @@ export class Daemon {
       log: this.log,
       metrics: this.metrics,
       snapshot: () => this.snapshot!,
+      senderRate: new SenderRate(),
       ...(this.opts.pollerOptions && { pollerOptions: this.opts.pollerOptions }),
     });
     await this.supervisor.apply(snapshot);

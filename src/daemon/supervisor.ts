@@ -2,6 +2,7 @@
 // mailboxes whose resolved settings changed are restarted; the others keep their connections.
 import { canonical } from '../config/diff.js';
 import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
+import type { SenderRate } from '../ingest/classify.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
@@ -15,6 +16,7 @@ export interface SupervisorDeps {
   log: Logger;
   metrics: Metrics;
   snapshot: () => Snapshot;
+  senderRate?: SenderRate;
   pollerOptions?: PollerOptions;
 }
 

@@ -1,8 +1,11 @@
-// Which company, contract and ticket a message belongs to (pure). Without routing rules a message
+// Which company, contract and ticket a message belongs to (pure over its lookups). Without routes a message
 // belongs to its mailbox's contract and company; a mailbox shared by several companies is decided
 // by the sender's domain, and mail no company claims lands in the fallback company, never nowhere.
 import type { Snapshot } from '../config/snapshot.js';
+import { classifyMessage, type LoopFlag, type SenderRate } from './classify.js';
 import type { ParsedMessage } from './parsed-message.js';
+import { evaluateRoutes } from './route.js';
+import { findThread, type ThreadLookups } from './thread.js';
 
 /** Company that receives mail no configured company claims (no owner and no fallbackCompany). */
 export const UNASSIGNED_COMPANY = '_unassigned';
@@ -11,7 +14,7 @@ export interface TicketDecision {
   company: string;
   contract: string | null;
   prefix: string;
-  status: 'open' | 'held';
+  status: 'open' | 'held' | 'dropped';
   type?: string;
   group?: string;
   priority?: string;
@@ -46,20 +49,72 @@ export function decideOwner(snap: Snapshot, mailboxId: string, parsed: Pick<Pars
   return { company: UNASSIGNED_COMPANY, contract: null, reason: `mailbox ${mailboxId} belongs to no company and has no fallbackCompany` };
 }
 
-export function decideTicket(snap: Snapshot, mailboxId: string, parsed: Pick<ParsedMessage, 'from'>): TicketDecision {
+export interface DecideInput {
+  snap: Snapshot;
+  mailboxId: string;
+  parsed: ParsedMessage;
+  now: Date;
+  lookups?: ThreadLookups;
+  senderRate?: SenderRate;
+}
+
+export interface Decision {
+  ticket: TicketDecision;
+  /** Existing ticket this message is a reply to (new article instead of a new ticket). */
+  threadTo: string | null;
+  flags: LoopFlag[];
+  drop: string | null;
+  /** `store`, `webhook:<id>` ... (default [store]). */
+  deliver: string[];
+  matchedRoutes: string[];
+}
+
+/** The whole decision for one message: owner, routes, loop flags, thread, hold. */
+export function decide(input: DecideInput): Decision {
+  const { snap, mailboxId, parsed, now } = input;
   const owner = decideOwner(snap, mailboxId, parsed);
-  const company = snap.companies[owner.company];
-  const defaults = owner.contract ? (company?.contracts[owner.contract]?.ticket ?? {}) : {};
-  const hold = snap.mailboxes[mailboxId]?.inbound?.hold ?? false;
-  return {
-    company: owner.company,
-    contract: owner.contract,
-    prefix: company?.ticketPrefix ?? 'MAIL',
-    status: hold ? 'held' : 'open',
-    ...(defaults.type !== undefined && { type: defaults.type }),
-    ...(defaults.group !== undefined && { group: defaults.group }),
-    ...(defaults.priority !== undefined && { priority: defaults.priority }),
-    ...(defaults.tags !== undefined && { tags: [...defaults.tags] }),
-    reasons: [owner.reason, ...(hold ? [`mailbox ${mailboxId} holds tickets for approval`] : [])],
+  const routed = evaluateRoutes(snap, mailboxId, parsed, now);
+  const reasons = [owner.reason];
+  let companyId = owner.company;
+  let contractId = owner.contract;
+  if (routed.set.company && routed.set.company !== companyId) {
+    companyId = routed.set.company;
+    contractId = Object.values(snap.companies[companyId]?.contracts ?? {}).find((k) => k.inbound.includes(mailboxId))?.id ?? null;
+    reasons.push(`route set company ${companyId}`);
+  }
+  if (routed.set.contract) contractId = routed.set.contract;
+  const company = snap.companies[companyId];
+  const defaults = contractId ? (company?.contracts[contractId]?.ticket ?? {}) : {};
+  const flags = classifyMessage(parsed);
+  const prefix = company?.ticketPrefix ?? 'MAIL';
+  const thread = input.lookups ? findThread(companyId, prefix, parsed, input.lookups) : null;
+  if (thread) reasons.push(`reply to ${thread.ticketId} (by ${thread.by})`);
+  if (routed.matched.length) reasons.push(`routes matched: ${routed.matched.join(', ')}`);
+  if (flags.length) reasons.push(`marked ${flags.join(', ')}`);
+
+  let status: TicketDecision['status'] = 'open';
+  if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
+  if (routed.hold) (status = 'held'), reasons.push('a route holds it for approval');
+  const limit = snap.mailboxes[mailboxId]?.inbound?.senderRateLimit ?? 20;
+  if (!thread && parsed.from?.address && input.senderRate?.hit(`${companyId}:${parsed.from.address}`, limit, now.getTime())) {
+    status = 'held';
+    if (!flags.includes('loop')) flags.push('loop');
+    reasons.push(`more than ${limit} new tickets from ${parsed.from.address} within an hour: held`);
+  }
+  if (routed.drop) reasons.push(`dropped: ${routed.drop}`);
+  const tags = [...new Set([...(defaults.tags ?? []), ...routed.set.tags])];
+  const pick = <K extends 'type' | 'group' | 'priority'>(k: K) => routed.set[k] ?? defaults[k];
+  const ticket: TicketDecision = {
+    company: companyId,
+    contract: contractId,
+    prefix,
+    status: routed.drop ? 'dropped' : status,
+    ...(pick('type') !== undefined && { type: pick('type') }),
+    ...(pick('group') !== undefined && { group: pick('group') }),
+    ...(pick('priority') !== undefined && { priority: pick('priority') }),
+    ...(tags.length && { tags }),
+    ...(Object.keys(routed.fields).length && { fields: routed.fields }),
+    reasons,
   };
+  return { ticket, threadTo: thread?.ticketId ?? null, flags, drop: routed.drop, deliver: routed.deliver ?? ['store'], matchedRoutes: routed.matched };
 }

@@ -3,7 +3,8 @@
 // references them; the commit records the server action and checkpoint in the same durable write.
 import type { Snapshot } from '../config/snapshot.js';
 import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, TicketStore } from '../store/index.js';
-import { decideTicket } from './decide.js';
+import type { SenderRate } from './classify.js';
+import { decide, type Decision } from './decide.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
 
@@ -26,6 +27,8 @@ export interface PipelineContext {
   store: TicketStore;
   parser: ParsePool;
   snapshot: () => Snapshot;
+  /** Per-sender new-ticket cap (loop guard), shared by all mailboxes. */
+  senderRate?: SenderRate;
 }
 
 export interface IngestOutcome {
@@ -36,24 +39,52 @@ export interface IngestOutcome {
 
 export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch: FetchedMessage[]): Promise<IngestOutcome[]> {
   if (batch.length === 0) return [];
-  const prepared = await Promise.all(batch.map((m) => prepare(ctx, mailboxId, m)));
-  const results = await ctx.store.commit(prepared.map((p) => p.item));
-  return prepared.map((p, i) => ({ message: batch[i]!, result: results[i]!, parsed: p.parsed }));
+  const parsedAll = await Promise.all(batch.map((m) => spoolAndParse(ctx, m)));
+  // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
+  // id, which exists only once committed: commit the batch so far first, then decide it.
+  const results: CommitResult[] = [];
+  let pending: CommitItem[] = [];
+  let pendingIds = new Set<string>();
+  const flush = async () => {
+    if (pending.length) results.push(...(await ctx.store.commit(pending)));
+    pending = [];
+    pendingIds = new Set();
+  };
+  for (let i = 0; i < batch.length; i++) {
+    const { parsed, rawRef } = parsedAll[i]!;
+    if ([...parsed.inReplyTo, ...parsed.references].some((id) => pendingIds.has(id))) await flush();
+    pending.push(buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef));
+    if (parsed.messageId) pendingIds.add(parsed.messageId);
+  }
+  await flush();
+  return batch.map((m, i) => ({ message: m, result: results[i]!, parsed: parsedAll[i]!.parsed }));
 }
 
-async function prepare(ctx: PipelineContext, mailboxId: string, m: FetchedMessage): Promise<{ item: CommitItem; parsed: ParsedMessage }> {
+async function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<{ parsed: ParsedMessage; rawRef: string }> {
   // Spool first: the raw is durable before anything refers to it. parse() may transfer the buffer
   // to a worker, so hand it a copy.
   const rawRef = await ctx.store.blobs.put(m.raw);
   const parsed = await ctx.parser.parse(new Uint8Array(m.raw));
   await Promise.all(parsed.attachments.filter((a) => a.content.length > 0).map((a) => ctx.store.blobs.put(a.content)));
-  const snap = ctx.snapshot();
-  const decision = decideTicket(snap, mailboxId, parsed);
-  const flags = [...parsed.problems.filter((p) => p === 'unparsed'), ...(m.tooBig ? ['too-big'] : [])];
+  return { parsed, rawRef };
+}
+
+function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): CommitItem {
+  const store = ctx.store;
+  const d: Decision = decide({
+    snap: ctx.snapshot(),
+    mailboxId,
+    parsed,
+    now: new Date(),
+    lookups: { findByMessageIds: (c, ids) => store.findByMessageIds(c, ids), findTicket: (id) => store.findByTicketId(id) },
+    ...(ctx.senderRate && { senderRate: ctx.senderRate }),
+  });
+  const decision = d.ticket;
+  const flags = [...parsed.problems.filter((p) => p === 'unparsed'), ...(m.tooBig ? ['too-big'] : []), ...d.flags, ...(d.drop ? [`dropped:${d.drop}`] : [])];
   const dedupeKeys = [m.dedupeKey];
   if (parsed.messageId && !m.tooBig) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
   const { reasons: _reasons, prefix, ...ticket } = decision;
-  const item: CommitItem = {
+  return {
     article: {
       dedupeKeys,
       mailbox: mailboxId,
@@ -75,9 +106,9 @@ async function prepare(ctx: PipelineContext, mailboxId: string, m: FetchedMessag
       flags: [...new Set([...flags, ...parsed.problems.map((p) => `parse:${p}`)])],
     },
     ticket: { ...ticket, prefix },
+    ...(d.threadTo && { threadTo: d.threadTo }),
     ...(m.afterFetch && { afterFetch: m.afterFetch }),
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
   };
-  return { item, parsed };
 }
