@@ -1,0 +1,351 @@
+// Raw mail bytes → ParsedMessage. Exists so that every mailbox reader has exactly one way to turn
+// bytes into a message that never throws, never hangs and never silently loses content.
+//
+// Split of work: header-derived fields (ids, subject, addresses, date, the routing `headers` map)
+// come from our own bounded scan of the top-level header block (charset.ts), which also serves as
+// the fallback. mailparser does the MIME tree, transfer decoding, html→text and attachments; two
+// instance-level hooks make its text-part decoding sniff charsets (mailparser by itself turns
+// invalid UTF-8 / unknown charsets into U+FFFD). If mailparser fails, emits an error or runs past
+// the timeout, a tolerant MIME walker (walk()) produces the body instead and 'unparsed' is noted.
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { MailParser, parseAddressHeader } from 'mailparser';
+import type { AttachmentStream, MessageText } from 'mailparser';
+import {
+  decodeBytes, decodeTransfer, decodeWords, fixC1, htmlToText, isUtf8Like, isValidUtf8, normalizeCharsetName,
+  parseStructured, scanHeaders, sniffDecode, splitHead, toBuffer, type HeaderField,
+} from './charset.js';
+import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
+
+export type { ParsedMessage, ParseOptions } from './parsed-message.js';
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const MAX_DEPTH = 64;
+const MAX_PARTS = 2000;
+const SNIFF = 'x-mailroom-sniff';
+const TEXT_TYPES = new Set(['text/plain', 'text/html', 'message/delivery-status']);
+
+interface Body { text: string; html: string | null; attachments: ParsedAttachment[] }
+
+export async function parseMessage(raw: Uint8Array, opts: ParseOptions = {}): Promise<ParsedMessage> {
+  const problems: string[] = [];
+  try {
+    const buf = toBuffer(raw);
+    const { headEnd, bodyStart } = splitHead(buf);
+    const fields = scanHeaders(buf.subarray(0, headEnd), problems);
+    // mailparser only gets the MIME fields of the top-level header: everything else comes from
+    // our own scan, so it does not parse addresses twice, and a huge header block cannot trip
+    // mailsplit's 1 MB header limit
+    const mime = fields.filter((f) => f.name.startsWith('content-') || f.name === 'mime-version');
+    const head = Buffer.from(mime.map((f) => `${f.name}: ${f.value.slice(0, 16384)}\r\n`).join('') + '\r\n');
+    let body: Body;
+    try {
+      const mp = await runMailparser([head, buf.subarray(bodyStart)], opts, problems);
+      body = mp.body;
+      const empty = !body.text.trim() && !body.html && body.attachments.length === 0;
+      if (mp.missingBoundary || (empty && /\S/.test(buf.subarray(bodyStart, bodyStart + 65536).toString('latin1')))) {
+        body = recover(body, walkTop(buf, bodyStart, fields, opts, problems), problems);
+      }
+    } catch (err) {
+      problems.push('unparsed');
+      if (err instanceof Error && err.message === 'timeout') problems.push('timeout');
+      body = walkTop(buf, bodyStart, fields, opts, problems);
+    }
+    return assemble(buf, fields, body, problems);
+  } catch {
+    return emergency(raw, problems);
+  }
+}
+
+/** Tolerant parse without mailparser (synchronous, bounded). Used by the pool when a worker dies. */
+export function parseFallback(raw: Uint8Array, extraProblems: string[] = [], opts: ParseOptions = {}): ParsedMessage {
+  const problems = ['unparsed', ...extraProblems];
+  try {
+    const buf = toBuffer(raw);
+    const { headEnd, bodyStart } = splitHead(buf);
+    const fields = scanHeaders(buf.subarray(0, headEnd), problems);
+    return assemble(buf, fields, walkTop(buf, bodyStart, fields, opts, problems), problems);
+  } catch {
+    return emergency(raw, problems);
+  }
+}
+
+// ---------------------------------------------------------------- mailparser
+
+interface Hooked { decoder?: { decodeStream(charset: string): Transform & { supported?: boolean } }; createNode?: (node: unknown) => unknown }
+
+/** Buffers a text part, then decodes it: valid UTF-8 as is, else Windows-1252 / sniffed unknown charset. */
+class SniffStream extends Transform {
+  private chunks: Buffer[] = [];
+  constructor(private readonly declared: string, private readonly problems: string[]) { super(); }
+  override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    const buf = Buffer.concat(this.chunks);
+    this.chunks = [];
+    if (!this.declared && isValidUtf8(buf)) return cb(null, buf);
+    const d = this.declared ? decodeBytes(buf, this.declared) : sniffDecode(buf);
+    this.problems.push(...d.problems);
+    cb(null, Buffer.from(d.text, 'utf8'));
+  }
+}
+
+function installHooks(parser: MailParser, problems: string[], state: { missingBoundary: boolean }): void {
+  const p = parser as unknown as Hooked;
+  const orig = p.decoder;
+  const create = p.createNode;
+  if (!orig || typeof orig.decodeStream !== 'function' || typeof create !== 'function') {
+    problems.push('charset-hooks-unavailable'); // mailparser internals changed: tests will say so
+    return;
+  }
+  p.createNode = function (this: unknown, node: unknown) {
+    const n = create.call(this, node) as { isAttachment?: boolean; contentType?: string; charset?: string };
+    const src = node as { multipart?: unknown; _boundary?: unknown };
+    if (src.multipart && !src._boundary) state.missingBoundary = true;
+    if (n && !n.isAttachment && TEXT_TYPES.has(n.contentType ?? '') && isUtf8Like(normalizeCharsetName(n.charset))) {
+      n.charset = SNIFF; // makes mailparser route the part through decodeStream below
+    }
+    return n;
+  };
+  p.decoder = {
+    decodeStream(charset: string) {
+      if (charset === SNIFF) return new SniffStream('', problems);
+      const s = orig.decodeStream(charset);
+      return s.supported === false ? new SniffStream(normalizeCharsetName(charset), problems) : s;
+    },
+  };
+}
+
+function runMailparser(input: [Buffer, Buffer], opts: ParseOptions, problems: string[]): Promise<{ body: Body; missingBoundary: boolean }> {
+  return new Promise((resolve, reject) => {
+    const state = { missingBoundary: false };
+    const parser = new MailParser({
+      skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true,
+      checksumAlgo: 'sha256', skipHtmlToText: true, // htmlToText() below is ~100× faster
+    });
+    installHooks(parser, problems, state);
+    const atts: Promise<ParsedAttachment>[] = [];
+    let textObj: MessageText | null = null;
+    let done = false;
+    const finish = (err: unknown, body?: Body): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err || !body) {
+        parser.removeAllListeners('data');
+        parser.on('error', () => {});
+        parser.destroy();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      } else resolve({ body, missingBoundary: state.missingBoundary });
+    };
+    const timer = setTimeout(() => finish(new Error('timeout')), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    parser.on('data', (data: AttachmentStream | MessageText) => {
+      if (data.type === 'attachment') atts.push(collect(data, atts.length, opts.maxAttachmentBytes, problems));
+      else textObj = data;
+    });
+    parser.on('error', (err: unknown) => finish(err));
+    parser.on('end', () => {
+      Promise.all(atts).then((attachments) => {
+        const t = textObj as MessageText | null;
+        const html = typeof t?.html === 'string' ? t.html : null;
+        let text = t?.text ?? '';
+        if (!text.trim() && html) text = htmlToText(html);
+        finish(null, { text, html, attachments });
+      }, (err: unknown) => finish(err));
+    });
+    try { parser.write(input[0]); parser.end(input[1]); } catch (err) { finish(err); }
+  });
+}
+
+function collect(att: AttachmentStream, index: number, max: number | undefined, problems: string[]): Promise<ParsedAttachment> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    att.content.on('data', (c: Buffer) => { size += c.length; if (max === undefined || size <= max) chunks.push(c); });
+    att.content.once('error', reject);
+    att.content.once('end', () => {
+      const content = concat(chunks, size, max);
+      const filename = fixC1(att.filename ?? '') || defaultName(index, att.contentType);
+      if (max !== undefined && size > max) problems.push(`attachment-too-large:${filename}`);
+      resolve({
+        id: att.checksum ?? createHash('sha256').update(content).digest('hex'),
+        filename, contentType: (att.contentType || 'application/octet-stream').toLowerCase(), size,
+        ...(att.cid ? { contentId: att.cid } : {}),
+        inline: att.contentDisposition === 'inline' || (!!att.cid && !!att.related),
+        content,
+      });
+      att.release?.();
+    });
+  });
+}
+
+/** Own-buffer Uint8Array (never a pooled Buffer slab) so the pool can transfer it. */
+function concat(chunks: Uint8Array[], size: number, max?: number): Uint8Array {
+  if (max !== undefined && size > max) return new Uint8Array(0);
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+
+// ---------------------------------------------------------------- tolerant MIME walker
+
+interface WalkState { body: Body; parts: number; problems: string[]; opts: ParseOptions }
+
+function walkTop(buf: Buffer, bodyStart: number, fields: HeaderField[], opts: ParseOptions, problems: string[]): Body {
+  const st: WalkState = { body: { text: '', html: null, attachments: [] }, parts: 0, problems, opts };
+  walk(buf.subarray(bodyStart), fields, 0, st);
+  if (!st.body.text && st.body.html) st.body.text = htmlToText(st.body.html);
+  return st.body;
+}
+
+function walk(body: Buffer, fields: HeaderField[], depth: number, st: WalkState): void {
+  if (++st.parts > MAX_PARTS) { st.problems.push('truncated-parts'); return; }
+  const get = (n: string): string => fields.find((f) => f.name === n)?.value ?? '';
+  const ct = parseStructured(get('content-type') || 'text/plain');
+  const cd = parseStructured(get('content-disposition'));
+  const type = ct.value.includes('/') ? ct.value : 'text/plain';
+  if (type.startsWith('multipart/')) {
+    const boundary = ct.params['boundary']?.trim() || inferBoundary(body);
+    const pieces = boundary && depth < MAX_DEPTH ? splitMultipart(body, boundary) : [];
+    if (!ct.params['boundary']) st.problems.push('missing-boundary');
+    if (depth >= MAX_DEPTH) st.problems.push('truncated-nesting');
+    for (const piece of pieces) {
+      const h = splitHead(piece);
+      walk(piece.subarray(h.bodyStart), scanHeaders(piece.subarray(0, h.headEnd), st.problems), depth + 1, st);
+    }
+    if (pieces.length) return;
+  }
+  const data = decodeTransfer(body, get('content-transfer-encoding'));
+  if (TEXT_TYPES.has(type) && cd.value !== 'attachment') {
+    const d = decodeBytes(data, ct.params['charset']);
+    st.problems.push(...d.problems);
+    if (type === 'text/html') st.body.html = (st.body.html ?? '') + d.text;
+    else st.body.text += (st.body.text ? '\n' : '') + d.text;
+    return;
+  }
+  const n = st.body.attachments.length;
+  const filename = cd.params['filename'] || ct.params['name'] || defaultName(n, type);
+  const max = st.opts.maxAttachmentBytes;
+  const big = max !== undefined && data.length > max;
+  if (big) st.problems.push(`attachment-too-large:${filename}`);
+  const cid = get('content-id').replace(/^\s*<|>\s*$/g, '');
+  st.body.attachments.push({
+    id: createHash('sha256').update(data).digest('hex'), filename, contentType: type, size: data.length,
+    ...(cid ? { contentId: cid } : {}), inline: cd.value === 'inline', content: big ? new Uint8Array(0) : new Uint8Array(data),
+  });
+}
+
+function inferBoundary(body: Buffer): string {
+  const m = /^--([\x21-\x7e][\x20-\x7e]{0,69}?)[ \t]*\r?$/m.exec(body.subarray(0, 65536).toString('latin1'));
+  return m?.[1]?.replace(/--$/, '') ?? '';
+}
+
+function splitMultipart(body: Buffer, boundary: string): Buffer[] {
+  const delim = Buffer.from('--' + boundary, 'latin1');
+  const out: Buffer[] = [];
+  let start = -1;
+  let i = body.indexOf(delim);
+  while (i >= 0) {
+    if (i === 0 || body[i - 1] === 0x0a) {
+      if (start >= 0) out.push(body.subarray(start, i - (body[i - 2] === 0x0d ? 2 : 1)));
+      const closing = body[i + delim.length] === 0x2d && body[i + delim.length + 1] === 0x2d;
+      const eol = body.indexOf(0x0a, i);
+      if (closing) return out;
+      start = eol < 0 ? body.length : eol + 1;
+    }
+    i = body.indexOf(delim, i + delim.length);
+  }
+  if (start >= 0) out.push(body.subarray(start));
+  return out;
+}
+
+/** mailparser lost part of the body (e.g. nested multipart without boundary): add what the walker found. */
+function recover(mp: Body, fb: Body, problems: string[]): Body {
+  const ids = new Set(mp.attachments.map((a) => a.id));
+  const extra = fb.attachments.filter((a) => !ids.has(a.id));
+  const longer = fb.text.trim().length > mp.text.trim().length;
+  if (!longer && !extra.length && (mp.html || !fb.html)) return mp;
+  problems.push('body-recovered');
+  return { text: longer ? fb.text : mp.text, html: mp.html ?? fb.html, attachments: [...mp.attachments, ...extra] };
+}
+
+// ---------------------------------------------------------------- assembly
+
+function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: string[]): ParsedMessage {
+  const headers: Record<string, string[]> = {};
+  for (const f of fields) {
+    if (!Object.prototype.hasOwnProperty.call(headers, f.name)) {
+      Object.defineProperty(headers, f.name, { value: [], enumerable: true, writable: true, configurable: true });
+    }
+    headers[f.name]?.push(clean(decodeWords(f.value, problems)));
+  }
+  const all = (n: string): string[] => fields.filter((f) => f.name === n).map((f) => f.value);
+  const messageId = ids(all('message-id')[0] ?? '')[0] ?? null;
+  if (!messageId) problems.push('no-message-id');
+  const dateRaw = all('date')[0];
+  const date = parseDate(dateRaw);
+  if (dateRaw && !date) problems.push('invalid-date');
+  if (buf.indexOf(0) >= 0) problems.push('nul-bytes');
+  const contentType = parseStructured(all('content-type')[0] ?? '').value;
+  return {
+    messageId, inReplyTo: ids(all('in-reply-to').join(' ')), references: ids(all('references').join(' ')),
+    subject: headers['subject']?.[0] ?? '',
+    from: addresses(all('from'))[0] ?? null, to: addresses(all('to')), cc: addresses(all('cc')), replyTo: addresses(all('reply-to')),
+    date, headers, text: clean(body.text), html: body.html === null ? null : clean(body.html),
+    attachments: body.attachments.map((a) => ({ ...a, filename: clean(a.filename) })),
+    size: buf.length, contentType: contentType.includes('/') ? contentType : 'text/plain',
+    problems: [...new Set(problems)],
+  };
+}
+
+function emergency(raw: Uint8Array, problems: string[]): ParsedMessage {
+  let text = '';
+  try { text = clean(sniffDecode(raw).text); } catch { /* nothing left to try */ }
+  return {
+    messageId: null, inReplyTo: [], references: [], subject: '', from: null, to: [], cc: [], replyTo: [], date: null,
+    headers: {}, text, html: null, attachments: [], size: raw.byteLength, contentType: 'text/plain',
+    problems: [...new Set([...problems, 'unparsed', 'no-message-id'])],
+  };
+}
+
+const clean = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '') : s);
+
+function ids(value: string): string[] {
+  const v = clean(value);
+  let out = [...v.matchAll(/<([^<>]*)>/g)].map((m) => (m[1] ?? '').replace(/\s+/g, ''));
+  if (!out.length) out = v.split(/[\s,]+/).filter((t) => t.includes('@'));
+  return [...new Set(out.filter((t) => t.length > 0))];
+}
+
+function addresses(values: string[]): Address[] {
+  if (!values.length) return [];
+  try {
+    return parseAddressHeader(values.map(clean), { flatten: true }).value
+      .filter((a) => a.name || a.address)
+      .map((a) => ({
+        name: clean(a.name ?? ''),
+        address: (a.address ?? '').replace(/@([^@]*)$/, (_m, d: string) => '@' + d.toLowerCase()),
+      }));
+  } catch {
+    return [];
+  }
+}
+
+function parseDate(value: string | undefined): string | null {
+  if (!value) return null;
+  const d = new Date(value.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim());
+  const t = d.getTime();
+  return Number.isNaN(t) || t < 0 || t > 4102444800000 ? null : d.toISOString();
+}
+
+const EXT: Record<string, string> = {
+  'application/pdf': '.pdf', 'text/plain': '.txt', 'text/html': '.html', 'message/rfc822': '.eml',
+  'image/png': '.png', 'image/jpeg': '.jpg', 'image/gif': '.gif', 'message/delivery-status': '.txt',
+  'text/rfc822-headers': '.txt', 'text/calendar': '.ics',
+};
+function defaultName(index: number, contentType: string): string {
+  return `attachment-${index + 1}${EXT[contentType.toLowerCase()] ?? '.bin'}`;
+}

@@ -1,0 +1,64 @@
+// Shape of a parsed e-mail as the rest of mailroom sees it. It exists as its own module so that
+// routing, ticketing and the worker pool can share the types without importing mailparser, and
+// everything in it is plain data (strings, arrays, Uint8Array) so it survives structuredClone /
+// postMessage between worker_threads unchanged.
+
+export interface Address {
+  name: string;
+  /** local@domain with the domain part lower-cased; '' when the header gave a name but no address */
+  address: string;
+}
+
+export interface ParsedAttachment {
+  /** sha256 hex of the full decoded content (also when `content` was dropped for size) */
+  id: string;
+  filename: string;
+  contentType: string;
+  /** decoded byte length of the full content */
+  size: number;
+  /** Content-ID without <> */
+  contentId?: string;
+  inline: boolean;
+  /** decoded content; empty when over `maxAttachmentBytes` */
+  content: Uint8Array;
+}
+
+export interface ParsedMessage {
+  /** without <>; null if absent/unparseable */
+  messageId: string | null;
+  /** ids without <> */
+  inReplyTo: string[];
+  references: string[];
+  /** '' if none, RFC 2047 decoded */
+  subject: string;
+  from: Address | null;
+  to: Address[];
+  cc: Address[];
+  replyTo: Address[];
+  /** ISO 8601, from the Date header when valid */
+  date: string | null;
+  /** lower-cased header names → decoded values (all occurrences, in order), for routing rules */
+  headers: Record<string, string[]>;
+  /** plain text body (converted from html if there is only html) */
+  text: string;
+  html: string | null;
+  attachments: ParsedAttachment[];
+  /** raw byte length */
+  size: number;
+  /** top-level, lower-cased, e.g. 'multipart/report' */
+  contentType: string;
+  /**
+   * Machine-readable notes, e.g. 'unparsed', 'timeout', 'charset-fallback:windows-1252',
+   * 'unknown-charset:x-foo', 'header-charset-fallback:windows-1252', 'no-message-id', 'nul-bytes',
+   * 'truncated-headers', 'missing-boundary', 'body-recovered', 'attachment-too-large:<filename>',
+   * 'worker-crashed', 'worker-timeout'.
+   */
+  problems: string[];
+}
+
+export interface ParseOptions {
+  /** attachments larger than this keep their metadata but get an empty `content` */
+  maxAttachmentBytes?: number;
+  /** give up on mailparser after this long and use the tolerant fallback (default 5000) */
+  timeoutMs?: number;
+}
