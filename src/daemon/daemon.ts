@@ -6,6 +6,7 @@ import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
+import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { SenderRate } from '../ingest/classify.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
@@ -68,6 +69,7 @@ export class Daemon {
     this.log = opts.logger ?? createLogger();
     this.http = new HttpServer(this.log);
     registerOpsRoutes(this);
+    registerTicketRoutes(this);
   }
 
   async start(): Promise<void> {
