@@ -52,11 +52,10 @@ export class ImapSession implements ProtocolSession {
     const i = this.inbound;
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
     this.news = false;
-    // Re-read the folder state (NOOP brings EXISTS/UIDNEXT up to date while selected).
-    await client.noop();
-    const box = client.mailbox;
-    if (!box) throw Object.assign(new Error(`folder ${i.folder} is not selected`), { code: 'EPROTOCOL' });
-    const status = { uidValidity: Number(box.uidValidity), uidNext: box.uidNext, exists: box.exists };
+    // Re-read the folder state. NOOP is not enough: an untagged EXISTS does not carry UIDNEXT, so
+    // imapflow's selected-mailbox uidNext stays as it was at SELECT and new mail would look like
+    // "nothing above the checkpoint" forever. STATUS of the selected folder returns it fresh.
+    const status = await this.folderStatus();
 
     let cp = store.getCheckpoint(mailbox.id, i.folder);
     const plan = planSync(cp, status, i.since);
@@ -102,6 +101,22 @@ export class ImapSession implements ProtocolSession {
       this.ctx.status.checkpoint = { folder: i.folder, uidValidity: status.uidValidity, uid: last };
     }
     return result;
+  }
+
+  /** UIDVALIDITY, UIDNEXT and message count of the folder, fresh from the server (STATUS). */
+  private async folderStatus(): Promise<{ uidValidity: number; uidNext: number; exists: number }> {
+    const client = this.client!;
+    const folder = this.inbound.folder;
+    const st = await client.status(folder, { uidNext: true, uidValidity: true, messages: true });
+    if (!st || st.uidValidity === undefined || st.uidNext === undefined)
+      throw Object.assign(new Error(`STATUS ${folder} failed: protocol error`), { code: 'EPROTOCOL' });
+    const box = client.mailbox;
+    if (!box || box.path !== st.path || BigInt(box.uidValidity) !== BigInt(st.uidValidity)) {
+      // The folder was recreated under us (new UIDVALIDITY): UID commands must run on the new one.
+      const reopened = await client.mailboxOpen(folder);
+      return { uidValidity: Number(reopened.uidValidity), uidNext: reopened.uidNext, exists: reopened.exists };
+    }
+    return { uidValidity: Number(st.uidValidity), uidNext: Number(st.uidNext), exists: st.messages ?? box.exists };
   }
 
   /** Server actions recorded by an earlier commit but not done (crash, disconnect): do them now. */

@@ -30,8 +30,12 @@ export async function writeTestConfig(dovecot: Dovecot, mailboxes: TestMailbox[]
     const user = dovecot.users.find((u) => u.user === m.user);
     const pwFile = join(passwordsDir, m.id);
     await writeFile(pwFile, `${m.password ?? user?.password ?? 'nope'}\n`);
+    // An inbound key set to null in `m.inbound` is left out (e.g. `caFile: null`: no private CA).
+    const inbound = Object.fromEntries(
+      Object.entries({ protocol: m.protocol, host: '127.0.0.1', port, security, caFile: dovecot.caFile, pollInterval: '1s', ...m.inbound }).filter(([, v]) => v !== null),
+    );
     mbs[m.id] = {
-      inbound: { protocol: m.protocol, host: '127.0.0.1', port, security, caFile: dovecot.caFile, pollInterval: '1s', ...m.inbound },
+      inbound,
       auth: { user: m.user, passwordFile: pwFile },
     };
     const company = m.company ?? 'acme';
