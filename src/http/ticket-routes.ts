@@ -63,7 +63,7 @@ function decodeSegment(s: string): string | null {
 
 /** Media type we are willing to put in Content-Type (parameters dropped); else octet-stream. */
 export function safeContentType(ct: string): string {
-  const t = ct.trim().toLowerCase();
+  const t = (ct.split(';')[0] ?? '').trim().toLowerCase();
   return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/.test(t) ? t : 'application/octet-stream';
 }
 

@@ -112,9 +112,15 @@ export function describeErrors(errors: ErrorObject[] | null | undefined, v: ApiV
         message = `must be one of ${(p['allowedValues'] as unknown[]).map(String).join(', ')}`;
         break;
       case 'pattern':
-      case 'format': {
+      case 'format':
+      case 'minLength':
+      case 'maxLength': {
+        // A field's own wording (x-message in its schema) says what a valid value looks like.
         const custom = (e.parentSchema as PropertySchema | undefined)?.['x-message'];
-        message = typeof custom === 'string' ? custom : e.keyword === 'format' ? `must be a valid ${String(p['format'])}` : 'has an invalid format';
+        if (typeof custom === 'string') message = custom;
+        else if (e.keyword === 'format') message = `must be a valid ${String(p['format'])}`;
+        else if (e.keyword === 'pattern') message = 'has an invalid format';
+        else message = e.message ?? `fails ${e.keyword}`;
         break;
       }
       default:
