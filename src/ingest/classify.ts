@@ -16,7 +16,11 @@ export function classifyMessage(m: Pick<ParsedMessage, 'headers' | 'contentType'
   const precedence = h('precedence');
   if (precedence.some((v) => v === 'bulk' || v === 'junk')) flags.add('bulk');
   if (precedence.includes('list') || h('list-id').length || h('list-unsubscribe').length) flags.add('list');
-  if (m.contentType === 'multipart/report' || h('content-type').some((v) => v.includes('report-type=delivery-status'))) flags.add('bounce');
+  // multipart/report (RFC 6522): a delivery status report is a bounce; other reports (read
+  // receipts = disposition-notification, abuse feedback ...) are machine-generated replies.
+  const reportType = /report-type\s*=\s*"?([\w.-]+)/.exec(h('content-type').join(';'))?.[1];
+  if (reportType === 'delivery-status') flags.add('bounce');
+  else if (m.contentType === 'multipart/report') flags.add(reportType === undefined ? 'bounce' : 'auto-reply');
   const from = m.from?.address.toLowerCase() ?? '';
   if (/^(mailer-daemon|postmaster)@/.test(from) || (h('return-path').some((v) => v === '<>') && /undeliver|delivery status|returned mail|failure notice/i.test(m.subject))) flags.add('bounce');
   if (m.messageId?.toLowerCase().includes(OWN_MESSAGE_ID_MARK)) flags.add('own-message');

@@ -6,7 +6,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { Route } from '../config/types.generated.js';
 import type { ParsedMessage } from './parsed-message.js';
 import { isOpen } from './schedule.js';
-import { renderTemplate } from './template.js';
+import { headerValues, renderTemplate } from './template.js';
 
 export type RoutableMessage = Pick<ParsedMessage, 'subject' | 'from' | 'to' | 'cc' | 'text' | 'headers' | 'attachments' | 'size' | 'messageId' | 'date'>;
 
@@ -54,8 +54,8 @@ export function routeMatches(snap: Snapshot, route: Route, mailbox: string, msg:
   if (m.subject !== undefined && !cachedMatcher(route, 'subject', m.subject)(msg.subject)) return false;
   if (m.body !== undefined && !cachedMatcher(route, 'body', m.body)(msg.text)) return false;
   for (const [name, p] of Object.entries(m.header ?? {})) {
-    const values = msg.headers[name.toLowerCase()];
-    if (!values?.length || !values.some(cachedMatcher(route, `h:${name}`, p))) return false;
+    const values = headerValues(msg.headers, name);
+    if (!values.length || !values.some(cachedMatcher(route, `h:${name}`, p))) return false;
   }
   if (m.hasAttachment !== undefined && msg.attachments.some((a) => !a.inline) !== m.hasAttachment) return false;
   if (m.size?.min !== undefined && msg.size < parseSize(m.size.min)) return false;
