@@ -1,0 +1,36 @@
+// The mailroom process of the crash tests (test/integration/inbound-crash.test.ts), run from source:
+//   node --import tsx test/support/crash-child.ts run --config <dir>
+// Without MAILROOM_CRASH_AFTER_COMMITS it is exactly `bin/mailroom.js` (the CLI's main()), only
+// from src/ instead of dist/. With MAILROOM_CRASH_AFTER_COMMITS=<n> it runs the daemon and SIGKILLs
+// itself right after its n-th store commit has become durable, before the server actions of that
+// batch (IMAP move/delete/seen, POP3 DELE + QUIT) are done: the crash window "commit done, server
+// action not yet done" hit exactly, instead of by luck.
+import { Daemon } from '../../src/daemon/daemon.js';
+import { main } from '../../src/main.js';
+
+const crashAfter = Number(process.env.MAILROOM_CRASH_AFTER_COMMITS ?? 0);
+
+if (!crashAfter) {
+  main(process.argv.slice(2)).then((code) => {
+    if (typeof code === 'number') process.exitCode = code;
+  });
+} else {
+  const configPath = process.argv[process.argv.indexOf('--config') + 1];
+  if (!configPath) throw new Error('crash-child: --config <dir> is required');
+  const daemon = new Daemon({ configPath, parseWorkers: 0 });
+  await daemon.start();
+  // The pollers hold this very store object; they cannot have committed yet (connecting to the
+  // server takes I/O, and this runs in the continuation right after start()).
+  const store = daemon.store!;
+  const commit = store.commit.bind(store);
+  let commits = 0;
+  store.commit = async (items) => {
+    const results = await commit(items);
+    if (++commits >= crashAfter) {
+      process.stderr.write(`crash-child: SIGKILL after commit ${commits} (${items.length} items)\n`);
+      process.kill(process.pid, 'SIGKILL');
+      await new Promise(() => undefined); // never returns to the poller
+    }
+    return results;
+  };
+}
