@@ -113,11 +113,11 @@ beforeAll(async () => {
       { id: pdfSha, filename: 'evil.html', contentType: 'text/html', size: PDF.length, inline: false },
     ],
   };
-  [acmeRich] = await seed([rich]);
+  acmeRich = (await seed([rich]))[0]!;
   acmeOpen = await seed([item('acme'), item('acme'), item('acme')]);
   globexIds = await seed([item('globex'), item('globex')]);
   held = await seed([item('acme', { status: 'held' }), item('acme', { status: 'held' }), item('acme', { status: 'held' }), item('acme', { status: 'held' })]);
-  [globexHeld] = await seed([item('globex', { status: 'held' })]);
+  globexHeld = (await seed([item('globex', { status: 'held' })]))[0]!;
 });
 
 afterAll(async () => {
