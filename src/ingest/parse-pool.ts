@@ -22,7 +22,7 @@ export interface ParsePoolOptions {
   maxAttachmentBytes?: number;
   /** soft timeout inside parseMessage (default 5000 ms) */
   timeoutMs?: number;
-  /** a worker busy longer than this on one message is terminated (default 20000 ms) */
+  /** a worker busy longer than this (+200 ms per MB) on one message is terminated (default 20000 ms) */
   hardTimeoutMs?: number;
   /** V8 old-space limit per worker, so one monstrous message kills a worker, not the daemon */
   maxWorkerMemoryMb?: number;
@@ -136,7 +136,7 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
   const armTimer = (slot: Slot): void => {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = slot.jobs.length
-      ? setTimeout(() => { slot.timedOut = true; void slot.worker.terminate(); }, hardTimeoutMs)
+      ? setTimeout(() => { slot.timedOut = true; void slot.worker.terminate(); }, hardTimeoutMs + (slot.jobs[0]?.raw.byteLength ?? 0) / 5000)
       : null;
   };
 

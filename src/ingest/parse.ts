@@ -2,24 +2,26 @@
 // bytes into a message that never throws, never hangs and never silently loses content.
 //
 // Split of work: header-derived fields (ids, subject, addresses, date, the routing `headers` map)
-// come from our own bounded scan of the top-level header block (charset.ts), which also serves as
-// the fallback. mailparser does the MIME tree, transfer decoding, html→text and attachments; two
-// instance-level hooks make its text-part decoding sniff charsets (mailparser by itself turns
-// invalid UTF-8 / unknown charsets into U+FFFD). If mailparser fails, emits an error or runs past
-// the timeout, a tolerant MIME walker (walk()) produces the body instead and 'unparsed' is noted.
+// come from our own bounded scan of the top-level header block (charset.ts), which also serves the
+// fallback. mailparser does the MIME tree, transfer decoding and attachments; two instance-level
+// hooks make its text-part decoding sniff charsets (by itself it turns invalid UTF-8 and unknown
+// charsets into U+FFFD). html→text is ours (charset.ts), mailparser's is ~100× slower. If mailparser
+// throws, emits an error or runs past the timeout, a tolerant MIME walker (walk()) produces the
+// body instead and 'unparsed' is noted; if it silently drops content (multipart without boundary)
+// the walker's findings are merged in ('body-recovered').
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AttachmentStream, MessageText } from 'mailparser';
 import {
   decodeBytes, decodeTransfer, decodeWords, fixC1, htmlToText, isUtf8Like, isValidUtf8, normalizeCharsetName,
-  parseStructured, scanHeaders, sniffDecode, splitHead, toBuffer, type HeaderField,
+  parseDate, parseIds, parseStructured, scanHeaders, sniffDecode, splitHead, stripNul, toBuffer, type HeaderField,
 } from './charset.js';
 import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
 
 export type { ParsedMessage, ParseOptions } from './parsed-message.js';
 
-const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = 5000; // plus 100 ms per MB of body
 const MAX_DEPTH = 64;
 const MAX_PARTS = 2000;
 const SNIFF = 'x-mailroom-sniff';
@@ -140,7 +142,7 @@ function runMailparser(input: [Buffer, Buffer], opts: ParseOptions, problems: st
         reject(err instanceof Error ? err : new Error(String(err)));
       } else resolve({ body, missingBoundary: state.missingBoundary });
     };
-    const timer = setTimeout(() => finish(new Error('timeout')), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timer = setTimeout(() => finish(new Error('timeout')), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS + input[1].length / 10_000);
     parser.on('data', (data: AttachmentStream | MessageText) => {
       if (data.type === 'attachment') atts.push(collect(data, atts.length, opts.maxAttachmentBytes, problems));
       else textObj = data;
@@ -283,7 +285,7 @@ function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: stri
     headers[f.name]?.push(clean(decodeWords(f.value, problems)));
   }
   const all = (n: string): string[] => fields.filter((f) => f.name === n).map((f) => f.value);
-  const messageId = ids(all('message-id')[0] ?? '')[0] ?? null;
+  const messageId = parseIds(all('message-id')[0] ?? '')[0] ?? null;
   if (!messageId) problems.push('no-message-id');
   const dateRaw = all('date')[0];
   const date = parseDate(dateRaw);
@@ -291,7 +293,7 @@ function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: stri
   if (buf.indexOf(0) >= 0) problems.push('nul-bytes');
   const contentType = parseStructured(all('content-type')[0] ?? '').value;
   return {
-    messageId, inReplyTo: ids(all('in-reply-to').join(' ')), references: ids(all('references').join(' ')),
+    messageId, inReplyTo: parseIds(all('in-reply-to').join(' ')), references: parseIds(all('references').join(' ')),
     subject: headers['subject']?.[0] ?? '',
     from: addresses(all('from'))[0] ?? null, to: addresses(all('to')), cc: addresses(all('cc')), replyTo: addresses(all('reply-to')),
     date, headers, text: clean(body.text), html: body.html === null ? null : clean(body.html),
@@ -311,14 +313,7 @@ function emergency(raw: Uint8Array, problems: string[]): ParsedMessage {
   };
 }
 
-const clean = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '') : s);
-
-function ids(value: string): string[] {
-  const v = clean(value);
-  let out = [...v.matchAll(/<([^<>]*)>/g)].map((m) => (m[1] ?? '').replace(/\s+/g, ''));
-  if (!out.length) out = v.split(/[\s,]+/).filter((t) => t.includes('@'));
-  return [...new Set(out.filter((t) => t.length > 0))];
-}
+const clean = stripNul;
 
 function addresses(values: string[]): Address[] {
   if (!values.length) return [];
@@ -332,13 +327,6 @@ function addresses(values: string[]): Address[] {
   } catch {
     return [];
   }
-}
-
-function parseDate(value: string | undefined): string | null {
-  if (!value) return null;
-  const d = new Date(value.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim());
-  const t = d.getTime();
-  return Number.isNaN(t) || t < 0 || t > 4102444800000 ? null : d.toISOString();
 }
 
 const EXT: Record<string, string> = {

@@ -59,6 +59,6 @@ export interface ParsedMessage {
 export interface ParseOptions {
   /** attachments larger than this keep their metadata but get an empty `content` */
   maxAttachmentBytes?: number;
-  /** give up on mailparser after this long and use the tolerant fallback (default 5000) */
+  /** give up on mailparser after this long and use the tolerant fallback (default 5000 + 100 per MB) */
   timeoutMs?: number;
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { decodeWords, htmlToText } from '../../src/ingest/charset.js';
 import { parseFallback, parseMessage } from '../../src/ingest/parse.js';
 import type { ParsedMessage } from '../../src/ingest/parsed-message.js';
 
@@ -294,7 +295,7 @@ describe('parseMessage: pathological input', () => {
 
   it('truncations and byte flips of every fixture parse without throwing', async () => {
     let seed = 42;
-    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
     for (const f of fixtures) {
       const raw = load(f);
       for (let i = 0; i < 6; i++) {
@@ -307,6 +308,33 @@ describe('parseMessage: pathological input', () => {
           expect(() => structuredClone(m)).not.toThrow();
         }
       }
+    }
+  });
+});
+
+describe('charset helpers', () => {
+  it('decodeWords: adjacent words joined, split multi-byte char, unknown charset sniffed', () => {
+    expect(decodeWords('=?UTF-8?B?w6c=?= =?UTF-8?B?w6M=?=o')).toBe('ção');
+    expect(decodeWords('=?UTF-8?B?w6fD?= =?UTF-8?B?o28=?=')).toBe('ção'); // "ã" split across words
+    expect(decodeWords('=?iso-8859-1?q?N=E3o?= pode')).toBe('Não pode');
+    const problems: string[] = [];
+    expect(decodeWords('=?x-mailroom-unknown?Q?N=E3o?=', problems)).toBe('Não');
+    expect(problems).toEqual(['unknown-charset:x-mailroom-unknown', 'charset-fallback:windows-1252']);
+    expect(decodeWords('plain =?broken')).toBe('plain =?broken');
+  });
+
+  it('htmlToText: blocks, lists, links, entities, script/style skipped, stray "<" kept', () => {
+    const t = htmlToText('<html><head><style>p{}</style></head><body><h1>Pedido  enviado</h1><p>Ol&aacute; Jo&atilde;o &amp; cia&nbsp;&#8220;x&#x201D;</p>' +
+      '<ul><li>um</li><li>dois</li></ul><p><a href="https://t.example/?a=1&amp;b=2">rastreio</a> <a href="https://t.example/">https://t.example/</a></p>' +
+      '<script>alert(1)</script><p>a < b</p></body></html>');
+    expect(t).toBe('Pedido enviado\n\nOlá João & cia “x”\n\n* um\n* dois\n\nrastreio [https://t.example/?a=1&b=2] https://t.example/\n\na < b');
+  });
+
+  it('htmlToText stays linear on hostile markup', () => {
+    for (const hostile of ['<'.repeat(300_000), '<a '.repeat(100_000), '<a href="https://x.example/">x</a>'.repeat(20_000)]) {
+      const t0 = performance.now();
+      htmlToText(hostile);
+      expect(performance.now() - t0).toBeLessThan(3000);
     }
   });
 });
