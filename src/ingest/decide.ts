@@ -82,7 +82,18 @@ export function decide(input: DecideInput): Decision {
     contractId = Object.values(snap.companies[companyId]?.contracts ?? {}).find((k) => k.inbound.includes(mailboxId))?.id ?? null;
     reasons.push(`route set company ${companyId}`);
   }
-  if (routed.set.contract) contractId = routed.set.contract;
+  if (routed.set.contract && routed.set.contract !== contractId) {
+    // `set.contract` alone may name a contract of another company (the config check accepts any
+    // company's contract then): the ticket follows the contract, never company X with Y's contract.
+    const wanted = routed.set.contract;
+    const holders = snap.companies[companyId]?.contracts[wanted] ? [] : Object.values(snap.companies).filter((c) => c.contracts[wanted]);
+    if (holders.length === 1) {
+      companyId = holders[0]!.id;
+      reasons.push(`route set contract ${wanted} of company ${companyId}`);
+    }
+    if (snap.companies[companyId]?.contracts[wanted]) contractId = wanted;
+    else reasons.push(`route set contract ${wanted}, which company ${companyId} does not have: ignored`);
+  }
   const company = snap.companies[companyId];
   const defaults = contractId ? (company?.contracts[contractId]?.ticket ?? {}) : {};
   const flags = classifyMessage(parsed);
