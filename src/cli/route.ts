@@ -22,8 +22,7 @@ export async function routeCommand(opts: { config: string; mailbox?: string; fil
     out(`error: --mailbox ${mailbox} is not defined in ${opts.config}`);
     return 1;
   }
-  const now = opts.at ? new Date(opts.at) : new Date();
-  if (Number.isNaN(now.getTime())) throw new UsageError('--at must be an ISO date-time');
+  const now = opts.at !== undefined ? parseAt(opts.at) : new Date();
   const results = [];
   for (const file of opts.files) {
     let raw: Buffer;
@@ -51,4 +50,14 @@ export async function routeCommand(opts: { config: string; mailbox?: string; fil
       for (const reason of x.reasons) out(`  · ${reason}`);
     }
   return 0;
+}
+
+/** `--at` must name one instant: an ISO 8601 date-time WITH its offset (`Z` or `±hh:mm`). Without
+ * one, JavaScript would read it in the machine's timezone and a CI run would depend on where it runs. */
+function parseAt(at: string): Date {
+  const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.exec(at.trim());
+  const d = new Date(at.trim());
+  if (!m) throw new UsageError(`--at ${at}: expected an ISO date-time with an offset, e.g. 2026-05-04T20:00:00-03:00 or 2026-05-04T23:00:00Z`);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--at ${at}: not a valid date-time`);
+  return d;
 }
