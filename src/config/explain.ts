@@ -71,7 +71,7 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   if (mb.auth) {
     fields.push({ field: 'auth.user', value: mb.auth.user, layer: `mailbox ${id}`, at: where(locate(snap.locations, pointer(['mailboxes', id, 'auth', 'user']))) });
     const kind = mb.auth.oauth2 ? `oauth2 ${mb.auth.oauth2.flow}` : mb.auth.password?.kind === 'file' ? `password from file ${mb.auth.password.path}` : mb.auth.password ? `password ${REDACTED}` : 'none';
-    fields.push({ field: 'auth.method', value: kind, layer: `mailbox ${id}`, at: where(locate(snap.locations, pointer(['mailboxes', id, 'auth']))) });
+    fields.push({ field: 'auth.method', value: kind, layer: `mailbox ${id}`, at: where(locate(snap.locations, pointer(['mailboxes', id, 'auth']), true)) });
   }
   const owners = mb.owners.map((o) => `${o.company}/${o.contract}`);
   return {

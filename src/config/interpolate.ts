@@ -4,6 +4,8 @@ export interface InterpolationResult {
   /** Problems, without location (the caller knows where the string sits). */
   errors: string[];
   usedVars: string[];
+  /** Variables left as `${VAR}` because of skipEnv: the value is unknown, so it is not checked further. */
+  unresolved: string[];
 }
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g;
@@ -15,6 +17,7 @@ export function interpolate(
 ): InterpolationResult {
   const errors: string[] = [];
   const usedVars: string[] = [];
+  const unresolved: string[] = [];
   const value = input.replace(PLACEHOLDER, (_m, name: string, op: string | undefined, arg: string | undefined) => {
     usedVars.push(name);
     const v = env[name];
@@ -26,14 +29,17 @@ export function interpolate(
       return v;
     }
     if (op === ':-') return arg ?? '';
-    if (opts.skipEnv) return `\${${name}}`;
+    if (opts.skipEnv) {
+      unresolved.push(name);
+      return `\${${name}}`;
+    }
     if (op === ':?') errors.push(`environment variable ${name} is not set: ${arg || 'required'}`);
     else errors.push(`environment variable ${name} is not set (use \${${name}:-default} for a default)`);
     return '';
   });
-  if (/\$\{/.test(value.replace(PLACEHOLDER, '')) && errors.length === 0 && !opts.skipEnv) {
+  if (/\$\{/.test(value.replace(PLACEHOLDER, '')) && errors.length === 0) {
     // A `${` that did not parse as a placeholder: most likely a typo such as `${VAR`.
-    if (/\$\{(?![A-Za-z_][A-Za-z0-9_]*(?::[-?][^}]*)?\})/.test(input)) errors.push('malformed ${...} placeholder');
+    if (/\$\{(?![A-Za-z_][A-Za-z0-9_]*(?::[-?][^}]*)?\})/.test(input)) errors.push('malformed ${...} placeholder: write ${NAME}, ${NAME:-default} or ${NAME:?message}');
   }
-  return { value, errors, usedVars };
+  return { value, errors, usedVars, unresolved };
 }

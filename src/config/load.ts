@@ -4,12 +4,13 @@ import { createHash } from 'node:crypto';
 import { checkSemantics } from './semantic.js';
 import { mergeFiles } from './merge.js';
 import { hasErrors, sortProblems, type Problem } from './problems.js';
-import { resolveSnapshot } from './resolve.js';
+import { resolveSnapshot, SECRET_FIELDS } from './resolve.js';
+import { REDACTED } from './secret.js';
 import { readSources, type SourceFile } from './sources.js';
 import type { MailroomConfig } from './types.generated.js';
 import type { Snapshot } from './snapshot.js';
-import { validateSchema } from './validate-schema.js';
-import { parseYamlFile } from './yaml-file.js';
+import { pointerToDotted, validateSchema } from './validate-schema.js';
+import { parseYamlFile, type NodeLocation } from './yaml-file.js';
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
@@ -49,10 +50,10 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
   const parsed = sources.map((s) => parseYamlFile(s, { env, skipEnv: opts.skipEnv }));
   const merged = mergeFiles(parsed);
   const problems: Problem[] = [...parsed.flatMap((p) => p.problems), ...merged.problems];
-  const schemaProblems = validateSchema(merged.data, merged.locations);
+  const schemaProblems = withoutUnchecked(validateSchema(merged.data, merged.locations), merged.locations);
   problems.push(...schemaProblems);
-  if (!parsed.some((p) => p.data === undefined)) problems.push(...semanticsBeside(merged.data, merged.locations, schemaProblems));
-  const sorted = sortProblems(problems);
+  if (!parsed.some((p) => p.data === undefined)) problems.push(...withoutUnchecked(semanticsBeside(merged.data, merged.locations, schemaProblems), merged.locations));
+  const sorted = sortProblems(redactSecretValues(problems, merged.locations, env));
   if (hasErrors(sorted)) return { snapshot: null, problems: sorted, hash };
   const snapshot = resolveSnapshot(merged.data as MailroomConfig, {
     hash,
@@ -61,6 +62,38 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
     warnings: sorted,
   });
   return { snapshot, problems: sorted, hash };
+}
+
+const normPath = (p: string | undefined) => (p ?? '').replace(/\[(\d+)\]/g, '.$1');
+const covers = (outer: string, inner: string) => inner === outer || inner.startsWith(outer + '.');
+
+/** A value whose `${VAR}` failed (already reported) or was skipped (--skip-env) is not known:
+ * schema and semantic checks about it would only be noise (e.g. "too short" for an unset token). */
+function withoutUnchecked(problems: Problem[], locations: Map<string, NodeLocation>): Problem[] {
+  const unchecked = [...locations].filter(([, l]) => l.unchecked).map(([ptr]) => normPath(pointerToDotted(ptr)));
+  if (unchecked.length === 0) return problems;
+  return problems.filter((p) => !p.path || !unchecked.some((u) => covers(u, normPath(p.path))));
+}
+
+const SECRET_VAR_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY/i;
+
+/** Messages quote values (an unknown id, a bad timezone ...). A value that came from an environment
+ * variable holding a secret (used in an x-secret field, or named like one) is never echoed. */
+function redactSecretValues(problems: Problem[], locations: Map<string, NodeLocation>, env: Record<string, string | undefined>): Problem[] {
+  const secretVars = new Set<string>();
+  for (const [ptr, l] of locations) {
+    const field = ptr.slice(ptr.lastIndexOf('/') + 1);
+    for (const v of l.vars ?? []) if ((SECRET_FIELDS as readonly string[]).includes(field) || SECRET_VAR_NAME.test(v)) secretVars.add(v);
+  }
+  const values = [...secretVars]
+    .map((v) => env[v])
+    .filter((v): v is string => typeof v === 'string' && v.length >= 4)
+    .sort((a, b) => b.length - a.length);
+  if (values.length === 0) return problems;
+  return problems.map((p) => {
+    const message = values.reduce((m, v) => m.split(v).join(REDACTED), p.message);
+    return message === p.message ? p : { ...p, message };
+  });
 }
 
 /** Semantic checks also run beside schema errors (all problems in one pass), minus those about a

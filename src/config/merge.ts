@@ -14,6 +14,7 @@ export interface MergedConfig {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const fmt = (l: SourceLocation | undefined) => (l ? `${l.file}:${l.line}:${l.col}` : 'unknown place');
+const SINGULAR: Record<string, string> = { companies: 'company', mailboxes: 'mailbox', webhooks: 'webhook', schedules: 'schedule', workflows: 'workflow' };
 
 export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
   const data: Record<string, unknown> = {};
@@ -31,8 +32,9 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
     if (file.data === undefined) continue; // syntax errors already reported
     const where = file.locations.get('');
     if (!isPlainObject(file.data)) {
-      if (file.data === null || (isPlainObject(file.data) === false && Object.keys(file.data as object).length === 0)) continue;
-      problems.push({ severity: 'error', message: 'a config file must be a map of sections (companies:, mailboxes:, ...)', ...where?.value });
+      if (file.data === null) continue; // an empty file
+      const found = Array.isArray(file.data) ? 'a list' : `a ${typeof file.data}`;
+      problems.push({ severity: 'error', message: `the top level of this file is ${found}: a config file must be a map of sections (companies:, mailboxes:, ...)`, ...where?.value });
       continue;
     }
     if (!locations.has('')) locations.set('', where ?? { value: { file: file.source.name, line: 1, col: 1 } });
@@ -48,7 +50,7 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
           if (id in target) {
             problems.push({
               severity: 'error',
-              message: `${section.replace(/s$/, '').replace(/ie$/, 'y')} "${id}" is defined twice: here and at ${fmt(owner.get(ptr))}`,
+              message: `${SINGULAR[section] ?? section} "${id}" is defined twice: here and at ${fmt(owner.get(ptr))}`,
               path: `${section}.${id}`,
               ...(loc?.key ?? loc?.value),
             });

@@ -55,7 +55,12 @@ function apply(fields: OutboundFields, obj: unknown, layer: string, ptrBase: (st
     if (name === 'auth.passwordFile') fields.delete('auth.password');
     fields.set(name, { value: v, layer, loc: locate(locations, pointer([...ptrBase, ...keys])) });
   };
+  // A preset's port belongs to the preset's security: overriding only the security (gmail with
+  // starttls) must not keep port 465, so the port falls back to the built-in default for it.
+  const presetPort = fields.get('port')?.layer.startsWith('preset ');
+  const securityBefore = fields.get('security')?.value;
   walk(obj, []);
+  if (presetPort && isObj(obj) && obj.security !== undefined && obj.security !== securityBefore && obj.port === undefined) fields.delete('port');
 }
 
 /** Replace everything with a mailbox's own sending settings (preset, mailbox auth, mailbox outbound). */

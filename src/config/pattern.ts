@@ -8,7 +8,8 @@ export function compilePattern(pattern: string): CompiledPattern | { error: stri
       const re = new RegExp(m[1]!, m[2]);
       return { source: pattern, test: (v) => { re.lastIndex = 0; return re.test(v); } };
     } catch (e) {
-      return { error: (e as Error).message.replace(/^Invalid regular expression: /, '') };
+      // V8 says "Invalid regular expression: /src/flags: reason"; the caller already shows the pattern.
+      return { error: (e as Error).message.replace(/^Invalid regular expression: /, '').replace(/^\/.*\/[a-z]*: /s, '') };
     }
   }
   const needle = pattern.toLowerCase();

@@ -13,7 +13,8 @@ export function loadSchema(): Record<string, unknown> {
 
 /** Fields marked `x-secret` in the schema: their values are wrapped in Secret and never printed. */
 export function newAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
+  // verbose: errors carry their parentSchema, so "unknown field" can suggest the field that was meant.
+  const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, verbose: true });
   const addFormats = addFormatsModule as unknown as (a: Ajv2020) => void;
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });

@@ -3,7 +3,7 @@
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
-import { presetFor } from './presets.js';
+import { PRESETS, presetFor } from './presets.js';
 import { compilePattern } from './pattern.js';
 import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
 import { pointer, type NodeLocation } from './yaml-file.js';
@@ -22,12 +22,20 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   const companies = cfg.companies ?? {};
   const schedules = cfg.schedules ?? {};
   const webhooks = cfg.webhooks ?? {};
+  // One malformed entry (already reported by the schema) must not stop the checks of all the others.
+  const guard = (check: () => void) => {
+    try {
+      check();
+    } catch {
+      /* a shape the schema rejected */
+    }
+  };
   const known = (kind: string, map: object, id: string, path: Path) => {
     if (!(id in map)) err(path, `${kind} "${id}" is not defined${suggest(id, Object.keys(map))}`);
   };
 
   // --- companies, contracts, extends ---
-  for (const [cid, company] of Object.entries(companies)) {
+  for (const [cid, company] of Object.entries(companies)) guard(() => {
     if (company.extends !== undefined) {
       known('company', companies, company.extends, ['companies', cid, 'extends']);
       const chain = [cid];
@@ -50,7 +58,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       });
       if (contract.outbound !== undefined) knownOutbound(contract.outbound, ['companies', cid, 'contracts', kid, 'outbound']);
     }
-  }
+  });
 
   function knownOutbound(id: string, path: Path) {
     known('mailbox', mailboxes, id, path);
@@ -61,24 +69,31 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   // --- mailboxes ---
   const claimedBy = new Map<string, Set<string>>();
   for (const [cid, company] of Object.entries(companies))
-    for (const contract of Object.values(company.contracts ?? {}))
-      for (const mb of contract.inbound ?? []) (claimedBy.get(mb) ?? claimedBy.set(mb, new Set()).get(mb)!).add(cid);
+    guard(() => {
+      for (const contract of Object.values(company.contracts ?? {}))
+        for (const mb of contract.inbound ?? []) (claimedBy.get(mb) ?? claimedBy.set(mb, new Set()).get(mb)!).add(cid);
+    });
 
-  for (const [id, mb] of Object.entries(mailboxes)) {
+  for (const [id, mb] of Object.entries(mailboxes)) guard(() => {
     const base: Path = ['mailboxes', id];
     checkAuth(mb.auth, [...base, 'auth']);
     const inbound = mb.inbound;
     if (inbound) {
       const ip: Path = [...base, 'inbound'];
       const preset = presetFor(mb.provider);
-      if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset`, true);
+      if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
       const explicit = inbound.afterFetch;
       const effective = explicit ?? cfg.defaults?.inbound?.afterFetch ?? 'keep';
       if (inbound.protocol === 'pop3' && explicit && (explicit === 'move' || explicit === 'seen'))
         err([...ip, 'afterFetch'], `afterFetch: ${explicit} is not possible over POP3 (POP3 offers keep and delete)`);
       if (inbound.protocol === 'pop3' && inbound.moveTo) err([...ip, 'moveTo'], 'moveTo has no meaning over POP3', true);
-      if (inbound.protocol === 'imap' && effective === 'move' && !inbound.moveTo)
-        err(explicit ? [...ip, 'afterFetch'] : ip, 'afterFetch: move needs moveTo (the folder to move to)', !explicit);
+      if (inbound.protocol === 'imap' && effective === 'move' && !inbound.moveTo) {
+        if (explicit) err([...ip, 'afterFetch'], 'afterFetch: move needs moveTo (the folder to move to)');
+        else {
+          const d = locate(locations, pointer(['defaults', 'inbound', 'afterFetch']));
+          err(ip, `afterFetch: move (inherited from defaults.inbound.afterFetch${d ? ` at ${d.file}:${d.line}` : ''}) needs moveTo here, or set afterFetch for this mailbox`, true);
+        }
+      }
       if (inbound.verifyCertificate === false) warn([...ip, 'verifyCertificate'], `mailbox "${id}": verifyCertificate: false accepts any certificate (use caFile for a private CA)`);
       if (!mb.auth) err(base, `inbound mailbox "${id}" has no auth`, true);
       if (inbound.fallbackCompany !== undefined) known('company', companies, inbound.fallbackCompany, [...ip, 'fallbackCompany']);
@@ -92,16 +107,17 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       if (!mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
       checkOutboundServer(mb.outbound, [...base, 'outbound']);
     }
-  }
+  });
 
   // --- defaults ---
-  if (cfg.defaults?.outbound) {
+  guard(() => {
+    if (!cfg.defaults?.outbound) return;
     if (!cfg.defaults.outbound.host) err(['defaults', 'outbound'], 'defaults.outbound needs a host', true);
     checkOutboundServer(cfg.defaults.outbound, ['defaults', 'outbound']);
-  }
+  });
 
   // --- schedules ---
-  for (const [sid, s] of Object.entries(schedules)) {
+  for (const [sid, s] of Object.entries(schedules)) guard(() => {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: s.timezone });
     } catch {
@@ -112,27 +128,27 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         const problem = timeRangeProblem(r);
         if (problem) err(['schedules', sid, 'weekly', days, i], `malformed time range "${r}": ${problem}`);
       });
-  }
+  });
 
   // --- workflows ---
-  for (const [wid, w] of Object.entries(cfg.workflows ?? {})) {
-    if (w.outbound === undefined || w.outbound === 'contract') continue;
+  for (const [wid, w] of Object.entries(cfg.workflows ?? {})) guard(() => {
+    if (w.outbound === undefined || w.outbound === 'contract') return;
     if (w.outbound === 'default') {
       if (!cfg.defaults?.outbound) err(['workflows', wid, 'outbound'], 'outbound: default needs defaults.outbound');
-      continue;
+      return;
     }
     knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
-  }
+  });
 
   // --- webhooks ---
-  for (const [wid, w] of Object.entries(webhooks)) {
+  for (const [wid, w] of Object.entries(webhooks)) guard(() => {
     secretPair(w.secret, w.secretFile, ['webhooks', wid], 'secret');
     if (w.secret === undefined && w.secretFile === undefined) err(['webhooks', wid], `webhook "${wid}" needs secret or secretFile (deliveries are signed)`, true);
-  }
+  });
 
   // --- routes ---
   const routeNames = new Map<string, number>();
-  (cfg.routes ?? []).forEach((route, i) => {
+  (cfg.routes ?? []).forEach((route, i) => guard(() => {
     const rp: Path = ['routes', i];
     const prev = routeNames.get(route.name);
     if (prev !== undefined) err([...rp, 'name'], `route name "${route.name}" is used twice (first at routes[${prev}])`);
@@ -148,7 +164,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     }
     for (const [h, pat] of Object.entries(m.header ?? {})) patternCheck(pat, [...rp, 'match', 'header', h]);
     (route.deliver ?? []).forEach((d, j) => {
-      if (d.startsWith('webhook:')) known('webhook', webhooks, d.slice(8), [...rp, 'deliver', j]);
+      if (typeof d === 'string' && d.startsWith('webhook:')) known('webhook', webhooks, d.slice(8), [...rp, 'deliver', j]);
     });
     if (route.set?.company !== undefined) known('company', companies, route.set.company, [...rp, 'set', 'company']);
     if (route.set?.contract !== undefined) {
@@ -157,17 +173,17 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       if (!owner || companies[owner]) known('contract', pool, route.set.contract, [...rp, 'set', 'contract']);
     }
     if (route.drop !== undefined && route.deliver !== undefined) err([...rp, 'drop'], 'a route cannot both drop and deliver', true);
-  });
+  }));
 
   // --- server ---
-  (cfg.server?.apiTokens ?? []).forEach((t, i) => {
+  (cfg.server?.apiTokens ?? []).forEach((t, i) => guard(() => {
     const tp: Path = ['server', 'apiTokens', i];
     secretPair(t.token, t.tokenFile, tp, 'token');
     if (t.token === undefined && t.tokenFile === undefined) err(tp, `API token "${t.name}" needs token or tokenFile`, true);
     t.companies.forEach((c, j) => {
       if (c !== '*') known('company', companies, c, [...tp, 'companies', j]);
     });
-  });
+  }));
 
   return problems;
 
@@ -188,7 +204,10 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
 
   function checkOutboundServer(o: OutboundServer | undefined, path: Path) {
     if (!o) return;
-    if (o.timeout !== undefined && parseDuration(o.timeout) < MIN_SMTP_TIMEOUT_MS) err([...path, 'timeout'], `timeout ${o.timeout} is under the 10s minimum`);
+    guard(() => {
+      if (o.timeout !== undefined && parseDuration(o.timeout) < MIN_SMTP_TIMEOUT_MS)
+        err([...path, 'timeout'], `SMTP timeout ${o.timeout} is under the 10s minimum (default 180s)`);
+    });
     if (o.verifyCertificate === false) warn([...path, 'verifyCertificate'], 'verifyCertificate: false accepts any certificate (use caFile for a private CA)');
     checkAuth(o.auth, [...path, 'auth']);
   }
@@ -214,16 +233,23 @@ export function timeRangeProblem(range: string): string | null {
   return null;
 }
 
-function suggest(id: string, candidates: string[]): string {
-  const close = candidates.find((c) => levenshtein(c, id) <= 2);
-  return close ? ` (did you mean "${close}"?)` : '';
+export function suggest(id: string, candidates: string[]): string {
+  let best: { name: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = editDistance(c.toLowerCase(), id.toLowerCase());
+    if (d <= Math.min(2, Math.max(1, Math.floor(id.length / 3))) && (!best || d < best.d)) best = { name: c, d };
+  }
+  return best ? ` (did you mean "${best.name}"?)` : '';
 }
 
-function levenshtein(a: string, b: string): number {
+/** Levenshtein distance where swapping two neighbours counts as one edit (a common typo). */
+function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
+    for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
   return d[a.length]![b.length]!;
 }

@@ -1,5 +1,6 @@
 // Runs the schema over the merged config and turns ajv's errors into located, readable problems.
-import { configValidator, type ErrorObject } from './schema.js';
+import { configValidator, loadSchema, type ErrorObject } from './schema.js';
+import { suggest } from './semantic.js';
 import { locate } from './merge.js';
 import type { Problem } from './problems.js';
 import type { NodeLocation } from './yaml-file.js';
@@ -22,7 +23,7 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
     case 'additionalProperties':
     case 'unevaluatedProperties': {
       const prop = String(p.additionalProperty ?? p.unevaluatedProperty);
-      return { ptr: `${ptr}/${prop.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `${at}: unknown field "${prop}"`, preferKey: true };
+      return { ptr: `${ptr}/${prop.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `${at}: unknown field "${prop}"${suggest(prop, knownFields(e.parentSchema))}`, preferKey: true };
     }
     case 'required':
       return { ptr, message: `${at}: missing required field "${String(p.missingProperty)}"`, preferKey: true };
@@ -43,6 +44,24 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
   }
 }
 
+/** The property names allowed where an additional/unevaluated property was found (for "did you mean"). */
+function knownFields(parentSchema: unknown): string[] {
+  const root = loadSchema();
+  const resolve = (node: unknown): Record<string, unknown> | undefined => {
+    const n = node as Record<string, unknown> | undefined;
+    if (typeof n?.$ref !== 'string') return n;
+    const name = n.$ref.replace(/^#\/\$defs\//, '');
+    return resolve((root.$defs as Record<string, unknown>)[name]);
+  };
+  const names = new Set<string>();
+  const collect = (node: Record<string, unknown> | undefined) => {
+    for (const k of Object.keys((node?.properties as object | undefined) ?? {})) names.add(k);
+    for (const sub of (node?.allOf as unknown[] | undefined) ?? []) collect(resolve(sub));
+  };
+  collect(resolve(parentSchema));
+  return [...names];
+}
+
 function friendlyPattern(pattern: string): string {
   if (pattern.includes('(ms|s|m|h|d)')) return 'must be a duration such as 30s, 5m, 2h';
   if (pattern.includes('KiB')) return 'must be a size such as 512KB or 25MB';
@@ -58,17 +77,22 @@ export function validateSchema(data: unknown, locations: Map<string, NodeLocatio
   const errors = validate.errors ?? [];
   // anyOf / propertyNames produce one error per failed branch plus a summary: keep the most specific.
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  // A value failing both `format` and `pattern` (a webhook url) gets the pattern's friendlier message only.
+  const patternPaths = new Set(errors.filter((e) => e.keyword === 'pattern' && e.propertyName === undefined).map((e) => e.instancePath));
   const seen = new Set<string>();
   const problems: Problem[] = [];
   for (const e of errors) {
     if (e.keyword === 'if' || e.keyword === 'allOf') continue;
     if (e.keyword === 'propertyNames') continue; // the inner pattern error carries the propertyName
     if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
+    if (e.keyword === 'format' && patternPaths.has(e.instancePath)) continue;
     let d = describe(e);
     if (e.keyword === 'anyOf') d = { ...d, message: `${pointerToDotted(e.instancePath)}: ${anyOfHint(e)}` };
     if (e.keyword === 'pattern' && e.propertyName !== undefined) {
       d = { ptr: `${e.instancePath}/${e.propertyName}`, message: `${pointerToDotted(e.instancePath) || '(top level)'}: invalid name "${e.propertyName}" (${friendlyPattern(String((e.params as { pattern: string }).pattern))})`, preferKey: true };
     }
+    if (e.keyword === 'type' && locations.get(d.ptr)?.fromEnv)
+      d = { ...d, message: `${d.message} (a \${VAR} placeholder always gives a string)` };
     const key = `${d.ptr}\u0000${d.message}`;
     if (seen.has(key)) continue;
     seen.add(key);

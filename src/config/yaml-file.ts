@@ -1,6 +1,6 @@
 // Parses one YAML file into plain data plus a map of JSON-pointer paths to `line:col`,
 // interpolating `${VAR}` placeholders as it goes. Syntax errors and duplicate keys become problems.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { interpolate } from './interpolate.js';
 import type { Problem, SourceLocation } from './problems.js';
 import type { SourceFile } from './sources.js';
@@ -11,6 +11,10 @@ export interface NodeLocation {
   value: SourceLocation;
   /** The value came from a `${VAR}` placeholder (so it is not written inline in Git). */
   fromEnv?: boolean;
+  /** The environment variables the value was built from. */
+  vars?: string[];
+  /** The value is not known (a `${VAR}` that failed, or was skipped with skipEnv): later checks leave it alone. */
+  unchecked?: boolean;
 }
 
 export interface ParsedFile {
@@ -38,16 +42,16 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
     return { file: source.name, line, col };
   };
   const doc: Document = parseDocument(source.text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const seen = new Set<string>();
   for (const e of [...doc.errors, ...doc.warnings]) {
-    const pos = e.linePos?.[0];
-    const message = String(e.message).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    problems.push({
-      severity: doc.errors.includes(e as never) ? 'error' : 'warning',
-      message: `YAML: ${message}`,
-      file: source.name,
-      line: pos?.line ?? 1,
-      col: pos?.col ?? 1,
-    });
+    // prettyErrors is off (its message embeds a source excerpt), so place the error from its offset.
+    const pos = at(e.pos[0]);
+    let message = String(e.message).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (e.code === 'DUPLICATE_KEY') message = duplicateKeyMessage(doc, e.pos[0], at);
+    const key = `${pos.line}:${pos.col}:${message}`;
+    if (seen.has(key)) continue; // the parser can report one fault twice
+    seen.add(key);
+    problems.push({ severity: doc.errors.includes(e as never) ? 'error' : 'warning', message: `YAML: ${message}`, ...pos });
   }
   if (doc.errors.length > 0) return { source, data: undefined, locations, problems };
 
@@ -73,8 +77,12 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
       if (typeof v === 'string' && v.includes('${')) {
         const r = interpolate(v, opts.env, { skipEnv: opts.skipEnv });
         for (const message of r.errors) problems.push({ severity: 'error', message, ...valueLoc });
-        if (r.usedVars.length > 0) locations.set(here, { key: keyLoc, value: valueLoc, fromEnv: true });
-        return r.value;
+        const unchecked = r.errors.length > 0 || r.unresolved.length > 0 ? { unchecked: true } : {};
+        if (r.usedVars.length > 0) locations.set(here, { key: keyLoc, value: valueLoc, fromEnv: true, vars: r.usedVars, ...unchecked });
+        else if (r.errors.length > 0) locations.set(here, { key: keyLoc, value: valueLoc, ...unchecked });
+        // A failed placeholder keeps its raw text: it is already reported, and an empty string would
+        // only raise follow-on problems ("needs a host"); no snapshot is built from it anyway.
+        return r.errors.length > 0 ? v : r.value;
       }
       return v;
     }
@@ -82,4 +90,26 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
   };
   const data = walk(doc.contents, []);
   return { source, data: data ?? {}, locations, problems };
+}
+
+/** "duplicate key" naming the key and where it was first given (the parser only says keys must be unique). */
+function duplicateKeyMessage(doc: Document, offset: number, at: (offset: number | undefined) => SourceLocation): string {
+  let message = 'duplicate key (keys of a map must be unique)';
+  visit(doc, {
+    Map(_k, map) {
+      const first = new Map<string, Node>();
+      for (const pair of map.items) {
+        const keyNode = pair.key as Node | null;
+        const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+        const earlier = first.get(name);
+        if (earlier && keyNode?.range?.[0] === offset) {
+          message = `duplicate key "${name}" (first given at line ${at(earlier.range?.[0]).line}): keys of a map must be unique`;
+          return visit.BREAK;
+        }
+        if (!earlier && keyNode) first.set(name, keyNode);
+      }
+      return undefined;
+    },
+  });
+  return message;
 }
