@@ -46,7 +46,8 @@ export function classifyError(err: unknown): ClassifiedError {
 
 function describe(e: ErrLike, err: unknown): string {
   const parts = [e.message ?? String(err)];
-  if (e.responseText && !parts[0]!.includes(e.responseText)) parts.push(e.responseText);
+  // imapflow: message 'Command failed', responseText 'Authentication failed.' → 'Command failed: Authentication failed.'
+  if (e.responseText && !parts[0]!.includes(e.responseText)) parts[0] = `${parts[0]}: ${e.responseText}`;
   if (e.code && !parts[0]!.includes(e.code)) parts.push(`(${e.code})`);
   return parts.join(' ').slice(0, 500);
 }

@@ -47,7 +47,9 @@ export class Pop3Client {
       password: pass,
       timeout,
       tls: o.security === 'tls',
-      tlsOptions: { ...o.tls, ...(servername ? { servername } : {}) } as import('node:tls').TlsOptions,
+      // node-pop3 defaults servername to the host, an IP here: '' sends no SNI (RFC 6066 forbids IPs)
+      // while the certificate is still checked against the IP.
+      tlsOptions: { ...o.tls, servername: servername ?? '' } as import('node:tls').TlsOptions,
       ...(servername ? { servername } : {}),
     });
     await pop.connect(); // greeting only

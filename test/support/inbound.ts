@@ -1,7 +1,10 @@
 // Helpers for the inbound integration tests (test/integration/inbound-*.test.ts): start an
 // in-process daemon on a test config, read every ticket of its store, trigger a poll and wait until
 // it has completed, inspect a Dovecot mailbox over the public IMAP port.
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { Daemon } from '../../src/daemon/daemon.js';
 import type { MailboxStatus } from '../../src/inbound/status.js';
@@ -124,6 +127,34 @@ export async function loginLines(dovecot: Dovecot, user: string, port: number): 
   await dovecot.logins(user); // waits until the log file stops growing
   const text = await readFile(dovecot.logFile, 'latin1');
   return text.split('\n').filter((l) => /(imap|pop3)-login: (Info: )?Login: /.test(l) && l.includes(`user=<${user}>`) && new RegExp(`\\blport=${port}\\b`).test(l));
+}
+
+/** PIDs of the processes of one Dovecot instance (process titles `dovecot-<instance>/<service>`). */
+async function instancePids(dovecot: Dovecot): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ps', ['-eo', 'pid=,args=']);
+  const tag = `dovecot-${basename(dovecot.dir)}/`;
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes(tag))
+    .map((l) => Number.parseInt(l.trim(), 10))
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+/**
+ * Stop Dovecot like a real server restart does: `dovecot.stop()` ends the master, but sessions that
+ * are already logged in (imap, and imap-login proxying a STARTTLS connection) are left running as
+ * orphans and keep serving. End those too (SIGTERM: they say BYE), by PID, only of this instance.
+ */
+export async function stopDovecotHard(dovecot: Dovecot): Promise<void> {
+  await dovecot.stop();
+  for (const pid of await instancePids(dovecot)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(async () => (await instancePids(dovecot)).length === 0, 10_000, 'Dovecot sessions gone');
 }
 
 /** RSS in MB, for printing. */
