@@ -5,6 +5,7 @@ import { diffCommand } from './cli/diff.js';
 import { explainCommand } from './cli/explain.js';
 import { routeCommand } from './cli/route.js';
 import { runCommand } from './cli/run.js';
+import { webhookCommand } from './cli/webhook.js';
 import { USAGE, UsageError } from './cli/usage.js';
 
 const OPTIONS = {
@@ -19,6 +20,10 @@ const OPTIONS = {
   mailbox: { type: 'string' },
   kind: { type: 'string' },
   at: { type: 'string' },
+  webhook: { type: 'string' },
+  delivery: { type: 'string' },
+  url: { type: 'string' },
+  'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -46,6 +51,8 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
         return await explainCommand({ config: need('config'), ...values, skipEnv: values['skip-env'] }, out);
       case 'diff':
         return await diffCommand({ config: need('config'), against: need('against'), skipEnv: values['skip-env'], format }, out);
+      case 'webhook':
+        return await webhookCommand({ sub: positionals[1], config: need('config'), ...(values.webhook && { webhook: values.webhook }), ...(values.delivery && { delivery: values.delivery }), ...(values.url && { url: values.url }), ...(values['token-file'] && { tokenFile: values['token-file'] }), skipEnv: values['skip-env'] }, out);
       case 'route':
         return await routeCommand({ config: need('config'), ...(values.mailbox && { mailbox: values.mailbox }), ...(values.at && { at: values.at }), files: positionals.slice(1), skipEnv: values['skip-env'], format }, out);
       default:

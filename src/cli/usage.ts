@@ -7,6 +7,8 @@ Usage:
   mailroom explain --config <file|dir> --company <id> [--contract <id>] [--workflow <id>] [--mailbox <id>] [--kind user|system]
   mailroom explain --config <file|dir> --mailbox <id>
   mailroom diff    --config <new> --against <old>
+  mailroom webhook replay --config <file|dir> --webhook <id> [--delivery <id>] [--token-file <f>]   (token: MAILROOM_API_TOKEN)
+  mailroom webhook status --config <file|dir>
   mailroom route   --config <file|dir> [--mailbox <id>] [--at <ISO time>] [--format text|json] <file.eml>...
 
 Exit codes: 0 ok, 1 invalid configuration or failure, 2 usage error.`;

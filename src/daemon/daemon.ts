@@ -6,6 +6,7 @@ import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
+import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { SenderRate } from '../ingest/classify.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
@@ -13,6 +14,8 @@ import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { openTicketStore, type TicketStore } from '../store/index.js';
+import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
+import { WebhookQueue } from '../sinks/webhook/queue.js';
 import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 
@@ -56,6 +59,8 @@ export class Daemon {
   store: TicketStore | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
+  webhookQueue: WebhookQueue | null = null;
+  webhooks: WebhookDispatcher | null = null;
   lastReload: ReloadResult | null = null;
   /** Settings changed in config that only take effect after a restart (kept as running). */
   pendingRestart: EntityChange[] = [];
@@ -69,6 +74,7 @@ export class Daemon {
     this.log = opts.logger ?? createLogger();
     this.http = new HttpServer(this.log);
     registerOpsRoutes(this);
+    registerWebhookRoutes(this);
     registerTicketRoutes(this);
   }
 
@@ -85,6 +91,16 @@ export class Daemon {
     this.running = { listen, store: snapshot.store };
     await this.http.listen(listen.host, listen.port);
     this.store = await openTicketStore(snapshot.store.path);
+    const queue = (this.webhookQueue = await WebhookQueue.open(snapshot.store.path, this.store));
+    this.webhooks = new WebhookDispatcher({
+      queue,
+      store: this.store,
+      snapshot: () => this.snapshot!,
+      log: this.log,
+      metrics: this.metrics,
+      // A finished delivery releases its gated server action: let that mailbox poll now.
+      onFinished: (d) => this.supervisor?.poller(d.mailbox)?.pollNow(),
+    });
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
     this.supervisor = new Supervisor({
       store: this.store,
@@ -93,9 +109,12 @@ export class Daemon {
       metrics: this.metrics,
       snapshot: () => this.snapshot!,
       senderRate: new SenderRate(),
+      webhooks: { queue, kick: () => this.webhooks?.kick() },
+      actionHeld: (id) => queue.holds(id),
       ...(this.opts.pollerOptions && { pollerOptions: this.opts.pollerOptions }),
     });
     await this.supervisor.apply(snapshot);
+    this.webhooks.start();
     this.markApplied(snapshot);
     this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
@@ -168,6 +187,8 @@ export class Daemon {
       await this.watcher?.close();
       await this.reloading.catch(() => undefined);
       await this.supervisor?.stop();
+      await this.webhooks?.stop();
+      await this.webhookQueue?.close();
       await this.parser?.close();
       await this.store?.close();
       await this.http.close();

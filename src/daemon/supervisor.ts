@@ -3,6 +3,7 @@
 import { canonical } from '../config/diff.js';
 import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
 import type { SenderRate } from '../ingest/classify.js';
+import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
@@ -17,6 +18,8 @@ export interface SupervisorDeps {
   metrics: Metrics;
   snapshot: () => Snapshot;
   senderRate?: SenderRate;
+  webhooks?: { queue: WebhookQueue; kick(): void };
+  actionHeld?: (actionId: string) => boolean;
   pollerOptions?: PollerOptions;
 }
 

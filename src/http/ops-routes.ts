@@ -3,6 +3,7 @@ import type { Daemon } from '../daemon/daemon.js';
 import { formatProblem } from '../config/problems.js';
 import { authenticate, canSee } from './auth.js';
 import { sendJson } from './server.js';
+import { webhookStatus } from './webhook-routes.js';
 
 export function registerOpsRoutes(d: Daemon): void {
   const http = d.http;
@@ -37,6 +38,7 @@ export function registerOpsRoutes(d: Daemon): void {
         restartRequired: d.pendingRestart.map((c) => `${c.kind} ${c.id}`),
       },
       mailboxes,
+      webhooks: who.companies === '*' ? webhookStatus(d) : undefined,
       store: who.companies === '*' ? d.store?.stats() : undefined,
     });
   });

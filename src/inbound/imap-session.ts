@@ -168,7 +168,9 @@ export class ImapSession implements ProtocolSession {
   }
 
   /** keep | seen | move | delete, grouped into one command per kind; idempotent on replay. */
-  private async applyActions(actions: PendingAction[]): Promise<void> {
+  private async applyActions(all: PendingAction[]): Promise<void> {
+    const held = this.ctx.actionHeld;
+    const actions = held ? all.filter((a) => !held(a.id)) : all;
     if (actions.length === 0) return;
     const client = this.client!;
     const byKind = new Map<string, PendingAction[]>();

@@ -44,7 +44,7 @@ export class Pop3Session implements ProtocolSession {
       const sizes = await pop.list();
       const doneIds: string[] = [];
       // Deletes recorded by an earlier commit but not yet effective (crash, lost connection).
-      for (const a of store.pendingActions(mailbox.id).filter((x) => x.kind === 'pop3')) {
+      for (const a of store.pendingActions(mailbox.id).filter((x) => x.kind === 'pop3' && !this.ctx.actionHeld?.(x.id))) {
         const n = a.uidl ? numberOf.get(a.uidl) : undefined;
         if (a.action === 'delete' && n !== undefined) await pop.dele(n);
         doneIds.push(a.id);
@@ -84,7 +84,7 @@ export class Pop3Session implements ProtocolSession {
             this.ctx.status.ingested++;
             this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
           }
-          if (o.result.actionId && o.message.pop3Uidl) {
+          if (o.result.actionId && o.message.pop3Uidl && !this.ctx.actionHeld?.(o.result.actionId)) {
             await pop.dele(numberOf.get(o.message.pop3Uidl.uidl)!);
             doneIds.push(o.result.actionId);
           }

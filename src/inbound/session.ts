@@ -10,6 +10,8 @@ export interface SessionContext extends PipelineContext {
   log: Logger;
   metrics: Metrics;
   status: MailboxStatus;
+  /** A server action that must wait (e.g. for its webhook delivery); it stays pending until then. */
+  actionHeld?: (actionId: string) => boolean;
 }
 
 export interface SyncResult {

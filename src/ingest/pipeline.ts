@@ -5,6 +5,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, TicketStore } from '../store/index.js';
 import type { SenderRate } from './classify.js';
 import { decide, type Decision } from './decide.js';
+import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
 
@@ -29,6 +30,8 @@ export interface PipelineContext {
   snapshot: () => Snapshot;
   /** Per-sender new-ticket cap (loop guard), shared by all mailboxes. */
   senderRate?: SenderRate;
+  /** The webhook sink's durable queue (routes with deliver: [webhook:<id>]). */
+  webhooks?: { queue: WebhookQueue; kick(): void };
 }
 
 export interface IngestOutcome {
@@ -43,17 +46,43 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];
-  let pending: CommitItem[] = [];
+  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean }[] = [];
   let pendingIds = new Set<string>();
   const flush = async () => {
-    if (pending.length) results.push(...(await ctx.store.commit(pending)));
+    if (!pending.length) return;
+    const batchItems = pending;
     pending = [];
     pendingIds = new Set();
+    const hooked = batchItems.filter((p) => p.hooks.length);
+    // Webhook intent is durable before the commit: a crash in between cannot lose a delivery.
+    if (hooked.length && ctx.webhooks)
+      await ctx.webhooks.queue.intend(hooked.map((p) => ({ key: p.item.article.dedupeKeys[0]!, mailbox: mailboxId, webhooks: p.hooks, gated: !p.storeToo })));
+    const committed = await ctx.store.commit(batchItems.map((p) => p.item));
+    results.push(...committed);
+    if (hooked.length && ctx.webhooks) {
+      for (let i = 0; i < batchItems.length; i++) {
+        const p = batchItems[i]!;
+        const r = committed[i]!;
+        if (!p.hooks.length) continue;
+        // A duplicate gets no new deliveries (its first copy has them); enqueue() is idempotent anyway.
+        await ctx.webhooks.queue.enqueue({
+          key: p.item.article.dedupeKeys[0]!,
+          mailbox: mailboxId,
+          webhooks: r.duplicate ? [] : p.hooks,
+          ticketId: r.ticketId,
+          articleNo: r.articleNo,
+          gate: p.storeToo ? null : r.actionId,
+        });
+      }
+      ctx.webhooks.kick();
+    }
   };
   for (let i = 0; i < batch.length; i++) {
     const { parsed, rawRef } = parsedAll[i]!;
     if ([...parsed.inReplyTo, ...parsed.references].some((id) => pendingIds.has(id))) await flush();
-    pending.push(buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef));
+    const { item, deliver } = buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef);
+    const hooks = deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8));
+    pending.push({ item, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
     if (parsed.messageId) pendingIds.add(parsed.messageId);
   }
   await flush();
@@ -69,7 +98,7 @@ async function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<{
   return { parsed, rawRef };
 }
 
-function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): CommitItem {
+function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): { item: CommitItem; deliver: string[] } {
   const store = ctx.store;
   const d: Decision = decide({
     snap: ctx.snapshot(),
@@ -84,7 +113,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
   const dedupeKeys = [m.dedupeKey];
   if (parsed.messageId && !m.tooBig) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
   const { reasons: _reasons, prefix, ...ticket } = decision;
-  return {
+  const item: CommitItem = {
     article: {
       dedupeKeys,
       mailbox: mailboxId,
@@ -111,4 +140,5 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
   };
+  return { item, deliver: d.deliver };
 }

@@ -22,6 +22,7 @@ export function createMetrics() {
     webhookQueueDepth: new Gauge({ name: 'mailroom_webhook_queue_depth', help: 'Deliveries waiting per webhook.', labelNames: ['webhook'] as const, registers: r }),
     webhookDeadLetters: new Gauge({ name: 'mailroom_webhook_dead_letters', help: 'Dead-lettered deliveries per webhook.', labelNames: ['webhook'] as const, registers: r }),
     webhookDeliveries: new Counter({ name: 'mailroom_webhook_deliveries_total', help: 'Webhook delivery attempts by result.', labelNames: ['webhook', 'result'] as const, registers: r }),
+    webhookLatency: new Histogram({ name: 'mailroom_webhook_delivery_latency_seconds', help: 'Enqueue to accepted delivery.', labelNames: ['webhook'] as const, buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14400], registers: r }),
     outboxQueueDepth: new Gauge({ name: 'mailroom_outbox_queue_depth', help: 'Messages waiting in the outbox.', registers: r }),
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
   };

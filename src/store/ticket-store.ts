@@ -41,6 +41,8 @@ export interface TicketStore {
   /** Group-committed; resolves after the items (and their actions/checkpoints/UIDLs) are durable. */
   commit(items: CommitItem[]): Promise<CommitResult[]>;
   hasKey(key: string): boolean;
+  /** The article a dedupe key belongs to (sees not-yet-durable commits too). */
+  findKey(key: string): { ticketId: string; articleNo: number } | null;
   findByMessageIds(company: string, ids: string[]): string | null;
   /** Internal lookup for threading (e.g. [ACME-000123] in a subject); sees not-yet-durable tickets. */
   findByTicketId(id: string): TicketSummary | null;
@@ -142,6 +144,11 @@ class LowdbTicketStore implements TicketStore {
 
   hasKey(key: string): boolean {
     return this.ix.keys.has(key);
+  }
+
+  findKey(key: string): { ticketId: string; articleNo: number } | null {
+    const ref = this.ix.keys.get(key);
+    return ref ? { ticketId: ref.t, articleNo: ref.a } : null;
   }
 
   findByMessageIds(company: string, ids: string[]): string | null {

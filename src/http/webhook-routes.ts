@@ -1,0 +1,62 @@
+// Webhook sink operations: queue depth and dead letters, and redelivery of dead letters.
+// Admin only (a token with companies ["*"]): deliveries cross companies.
+import type { Daemon } from '../daemon/daemon.js';
+import { authenticate } from './auth.js';
+import { readBody, sendJson } from './server.js';
+
+export function registerWebhookRoutes(d: Daemon): void {
+  const admin = async (req: Parameters<typeof authenticate>[0]) => {
+    if (!d.snapshot) return 'not started' as const;
+    const who = await authenticate(req, d.snapshot);
+    if (!who) return 401;
+    return who.companies === '*' ? who : 403;
+  };
+
+  d.http.on('GET', '/v1/webhooks', async (req, res) => {
+    const who = await admin(req);
+    if (typeof who !== 'object') return deny(res, who);
+    sendJson(res, 200, { webhooks: webhookStatus(d, true) });
+  });
+
+  d.http.on('POST', '/v1/webhooks/:id/replay', async (req, res, params) => {
+    const who = await admin(req);
+    if (typeof who !== 'object') return deny(res, who);
+    if (!d.snapshot?.webhooks[params.id!]) return sendJson(res, 404, { error: `webhook ${params.id} is not configured` });
+    let delivery: string | undefined;
+    const raw = (await readBody(req, 64 * 1024)).toString('utf8').trim();
+    if (raw) {
+      try {
+        const body = JSON.parse(raw) as { delivery?: unknown };
+        if (body.delivery !== undefined && typeof body.delivery !== 'string') return sendJson(res, 400, { error: 'delivery must be a string' });
+        delivery = body.delivery as string | undefined;
+      } catch {
+        return sendJson(res, 400, { error: 'body must be JSON: {"delivery": "<id>"} or empty for all dead letters' });
+      }
+    }
+    const replayed = (await d.webhooks?.replay({ webhook: params.id!, ...(delivery && { id: delivery }) })) ?? 0;
+    sendJson(res, 200, { replayed });
+  });
+}
+
+function deny(res: Parameters<typeof sendJson>[0], why: 'not started' | 401 | 403): void {
+  if (why === 'not started') return sendJson(res, 503, { error: 'not started' });
+  if (why === 401) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
+  sendJson(res, 403, { error: 'needs a token with companies ["*"]' });
+}
+
+/** Per webhook: queue depth and dead letters (with their last error), for status and the API. */
+export function webhookStatus(d: Daemon, withDeadLetters = false): Record<string, unknown>[] {
+  const q = d.webhookQueue;
+  if (!q || !d.snapshot) return [];
+  const depth = q.depth();
+  const ids = new Set([...Object.keys(d.snapshot.webhooks), ...depth.keys()]);
+  return [...ids].sort().map((id) => ({
+    webhook: id,
+    configured: Boolean(d.snapshot!.webhooks[id]),
+    pending: depth.get(id)?.pending ?? 0,
+    deadLetters: depth.get(id)?.dead ?? 0,
+    ...(withDeadLetters && {
+      dead: q.dead(id).map((x) => ({ delivery: x.id, ticket: x.ticketId, article: x.articleNo, attempts: x.attempts, lastStatus: x.lastStatus, lastError: x.lastError, finishedAt: x.finishedAt })),
+    }),
+  }));
+}
