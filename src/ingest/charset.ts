@@ -157,17 +157,30 @@ export function decodeTransfer(body: Uint8Array, cte: string): Uint8Array {
   return body;
 }
 
-/** Where the header block ends and the body starts (first empty line). */
+/**
+ * Where the header block ends and the body starts: at the first empty line, or (broken mail) at
+ * the first line that is neither a header field nor a continuation, which then belongs to the body
+ * instead of being thrown away. A first line that is no header at all means there are no headers.
+ */
 export function splitHead(raw: Uint8Array): { headEnd: number; bodyStart: number } {
   const b = toBuffer(raw);
-  if (b[0] === 0x0a) return { headEnd: 0, bodyStart: 1 };
-  if (b[0] === 0x0d && b[1] === 0x0a) return { headEnd: 0, bodyStart: 2 };
-  const i = b.indexOf('\n\n');
-  const j = b.indexOf('\n\r\n');
-  if (i < 0 && j < 0) return { headEnd: b.length, bodyStart: b.length };
-  if (j >= 0 && (i < 0 || j < i)) return { headEnd: j + 1, bodyStart: j + 3 };
-  return { headEnd: i + 1, bodyStart: i + 2 };
+  let pos = 0;
+  while (pos < b.length) {
+    let nl = b.indexOf(0x0a, pos);
+    if (nl < 0) nl = b.length;
+    const c = b[pos];
+    if (c === 0x0a || (c === 0x0d && (pos + 1 === nl || pos + 1 === b.length))) return { headEnd: pos, bodyStart: Math.min(nl + 1, b.length) };
+    const folded = c === 0x20 || c === 0x09;
+    const start = b.subarray(pos, Math.min(nl, pos + 80)).toString('latin1');
+    if (!(folded && pos > 0) && !HEADER_START.test(start) && !(nl - pos > 80 && LONG_NAME.test(start))) {
+      if (!(pos === 0 && b.subarray(0, 5).toString('latin1') === 'From ')) return { headEnd: pos, bodyStart: pos };
+    }
+    pos = nl + 1;
+  }
+  return { headEnd: b.length, bodyStart: b.length };
 }
+const HEADER_START = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+const LONG_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
 export interface HeaderField { name: string; /** unfolded, bytes decoded (UTF-8/1252), not RFC 2047 decoded */ value: string }
 

@@ -289,8 +289,17 @@ describe('parseMessage: pathological input', () => {
     const h = await parseMessage(Buffer.from('Subject: only headers'));
     expect(h.subject).toBe('only headers');
     const j = await parseMessage(latin1('\x00\x01\x02\xff\xfe\r\n\r\n\x93x\x94'));
-    expect(j.text).toBe('“x”');
+    expect(j.text).toBe('\u0001\u0002ÿþ\n\n“x”'); // not a header block: all of it is body, NUL stripped
     expect(j.problems).toContain('nul-bytes');
+  });
+
+  it('no header block, or no blank line after the headers: the text is kept as body', async () => {
+    const bare = await parseMessage(Buffer.from('Olá, preciso de ajuda.\r\nObrigado'));
+    expect(bare.text).toBe('Olá, preciso de ajuda.\r\nObrigado'.replace(/\r\n/g, '\n'));
+    expect(bare.headers).toEqual({});
+    const glued = await parseMessage(Buffer.from('Subject: sem separador\r\nFrom: a@b.example\r\nTexto do corpo\r\nsegunda linha\r\n'));
+    expect(glued.subject).toBe('sem separador');
+    expect(glued.text).toBe('Texto do corpo\nsegunda linha\n');
   });
 
   it('truncations and byte flips of every fixture parse without throwing', async () => {
