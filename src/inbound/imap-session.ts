@@ -6,6 +6,7 @@ import type { AfterFetch, PendingAction } from '../store/index.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { batches, canSkipSync, planSync, uidSet } from './imap-plan.js';
 import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { tooBigStandIn } from './too-big.js';
 
 export class ImapSession implements ProtocolSession {
   private client: ImapFlow | null = null;
@@ -146,7 +147,7 @@ export class ImapSession implements ProtocolSession {
         if (m.source) raws.set(m.uid, { raw: m.source, tooBig: false });
     if (big.length)
       for await (const m of client.fetch(uidSet(big), { uid: true, headers: true }, { uid: true }) as AsyncIterable<FetchMessageObject>)
-        raws.set(m.uid, { raw: Buffer.concat([m.headers ?? Buffer.alloc(0), Buffer.from(`\r\n[message of ${sizes.get(m.uid)?.size} bytes over maxMessageSize ${i.maxMessageSize}: body not fetched]\r\n`)]), tooBig: true });
+        raws.set(m.uid, { raw: tooBigStandIn(m.headers ?? Buffer.alloc(0), sizes.get(m.uid)?.size ?? 0, i.maxMessageSize), tooBig: true });
     const out: FetchedMessage[] = [];
     for (const uid of batch) {
       const r = raws.get(uid);

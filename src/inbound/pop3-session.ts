@@ -6,6 +6,7 @@ import { batches } from './imap-plan.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { Pop3Client } from './pop3-client.js';
 import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { tooBigStandIn } from './too-big.js';
 
 export class Pop3Session implements ProtocolSession {
   /** UIDLs seen older than `since` (judged once per process; they are never fetched). */
@@ -63,7 +64,7 @@ export class Pop3Session implements ProtocolSession {
           }
           const tooBig = size > i.maxMessageSize;
           const raw = tooBig
-            ? Buffer.concat([await pop.top(n, 0), Buffer.from(`\r\n[message of ${size} bytes over maxMessageSize ${i.maxMessageSize}: body not fetched]\r\n`)])
+            ? tooBigStandIn(await pop.top(n, 0), size, i.maxMessageSize)
             : await pop.retr(n);
           fetched.push({
             dedupeKey: `pop3:${mailbox.id}:${uidl}`,

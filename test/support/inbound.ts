@@ -22,13 +22,17 @@ export interface TestDaemonOptions {
   /** Backoff of the pollers; default 100 ms .. 1 s so failure tests stay fast. */
   backoff?: { baseMs?: number; maxMs?: number };
   logLevel?: string;
+  /** Log lines (parsed JSON) are pushed here, at `logLevel` (default info when given). */
+  logLines?: Record<string, unknown>[];
 }
 
 /** An in-process daemon on `configDir` (parsing in-process, small backoff, warnings only). */
 export async function startTestDaemon(configDir: string, opts: TestDaemonOptions = {}): Promise<Daemon> {
   const daemon = new Daemon({
     configPath: configDir,
-    logger: createLogger(opts.logLevel ?? process.env.MAILROOM_TEST_LOG_LEVEL ?? 'silent'),
+    logger: opts.logLines
+      ? createLogger(opts.logLevel ?? 'info', { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) })
+      : createLogger(opts.logLevel ?? process.env.MAILROOM_TEST_LOG_LEVEL ?? 'silent'),
     parseWorkers: 0,
     pollerOptions: { backoff: opts.backoff ?? { baseMs: 100, maxMs: 1000 } },
   });

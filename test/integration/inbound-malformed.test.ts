@@ -1,0 +1,215 @@
+// Issue 3, "Done means" 5 (and the size rule): malformed mail, appended to a real Dovecot and read
+// over IMAP and POP3, becomes a ticket every time, crashes no poller, and is never fetched again;
+// a later normal message still arrives. A message over maxMessageSize becomes a ticket flagged
+// too-big with its headers, is never refetched, and its afterFetch is applied.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Daemon } from '../../src/daemon/daemon.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+import { allTickets, makeUsers, pollAgain, startTestDaemon, statusOf, ticketSummaries } from '../support/inbound.js';
+
+const FIXTURE_DIRS = [join(import.meta.dirname, '../fixtures/mail'), join(import.meta.dirname, '../fixtures/inbound')];
+
+interface Sample {
+  name: string;
+  raw: Buffer;
+}
+
+function fixtures(): Sample[] {
+  return FIXTURE_DIRS.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .sort()
+      .map((f) => ({ name: f, raw: readFileSync(join(dir, f)) })),
+  );
+}
+
+const crlf = (lines: string[]) => lines.join('\r\n');
+
+/** Multipart nested `depth` levels deep, the text at the bottom. */
+function deepNesting(depth: number): Buffer {
+  let body = crlf(['Content-Type: text/plain; charset=utf-8', '', 'the innermost text', '']);
+  for (let i = 0; i < depth; i++) body = crlf([`Content-Type: multipart/mixed; boundary="nest-${i}"`, '', `--nest-${i}`, body, `--nest-${i}--`, '']);
+  return Buffer.from(crlf(['From: Deep <deep@nest.example>', 'To: suporte@acme.example', `Subject: Nested ${depth} levels deep`, 'Message-ID: <deep-nesting@nest.example>', 'MIME-Version: 1.0', body]));
+}
+
+/** ~400 KB of header: thousands of fields and one References field of 3,000 ids. */
+function hugeHeaders(): Buffer {
+  const trace = Array.from({ length: 4000 }, (_, i) => `X-Trace-${i}: ${'hop'.repeat(25)} ${i}`);
+  const refs = `References: ${Array.from({ length: 3000 }, (_, i) => `<ref-${i}@huge.example>`).join('\r\n ')}`;
+  return Buffer.from(crlf(['From: Huge <huge@huge.example>', 'To: suporte@acme.example', 'Subject: Huge headers', 'Message-ID: <huge-headers@huge.example>', ...trace, refs, 'Content-Type: text/plain', '', 'small body', '']));
+}
+
+/** Bytes that are no mail at all (deterministic), with line breaks so the server accepts them. */
+function garbage(): Buffer {
+  const b = Buffer.alloc(4096);
+  let x = 12345;
+  for (let i = 0; i < b.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b[i] = i % 70 === 69 ? 0x0a : (x >> 16) & 0xff;
+  }
+  return b;
+}
+
+/** A message of about `bytes` (a base64 attachment), Message-ID `<id>`. */
+function bigMessage(id: string, bytes: number): Buffer {
+  const b64 = Buffer.alloc(Math.ceil((bytes * 3) / 4), 0x42).toString('base64').replace(/.{76}/g, '$&\r\n');
+  return Buffer.from(
+    crlf([
+      'From: Big Sender <big@bulk.example>',
+      'To: suporte@acme.example',
+      `Subject: Big one ${id}`,
+      `Message-ID: <${id}@bulk.example>`,
+      'X-Keep-This-Header: yes',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="big"',
+      '',
+      '--big',
+      'Content-Type: text/plain',
+      '',
+      'see attachment',
+      '--big',
+      'Content-Type: application/octet-stream; name="dump.bin"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      b64,
+      '--big--',
+      '',
+    ]),
+  );
+}
+
+function samples(): Sample[] {
+  return [
+    ...fixtures(),
+    { name: 'generated: deep nesting (300)', raw: deepNesting(300) },
+    { name: 'generated: huge headers', raw: hugeHeaders() },
+    { name: 'generated: binary garbage', raw: garbage() },
+    { name: 'generated: NUL bytes everywhere', raw: Buffer.from('From: nul@x.example\r\nSubject: N\0U\0L\r\nMessage-ID: <nul-everywhere@x.example>\r\n\r\n\0\0\0body\0\r\n', 'latin1') },
+    { name: 'generated: too big', raw: bigMessage('too-big-keep', 1_500_000) },
+  ];
+}
+
+let dovecot: Dovecot;
+beforeAll(async () => {
+  dovecot = await startDovecot({ users: makeUsers(['mal-imap', 'mal-pop', 'big-imap', 'big-pop']) });
+});
+afterAll(async () => {
+  await dovecot?.destroy();
+});
+
+function syncedLines(lines: Record<string, unknown>[], mailbox: string): Record<string, unknown>[] {
+  return lines.filter((l) => l.msg === 'mailbox synced' && l.mailbox === mailbox);
+}
+
+async function articlesOf(daemon: Daemon, mailbox: string) {
+  return (await allTickets(daemon.store!)).flatMap((t) => t.articles.filter((a) => a.mailbox === mailbox).map((a) => ({ ticket: t, article: a })));
+}
+
+describe('malformed mail', () => {
+  it('every message becomes a ticket over IMAP and POP3, the pollers keep going, nothing is fetched again', async () => {
+    const all = samples();
+    await dovecot.appendMany('mal-imap', all.map((s) => s.raw));
+    await dovecot.appendMany('mal-pop', all.map((s) => s.raw));
+    const uids = (await dovecot.list('mal-imap')).map((m) => m.uid);
+    expect(uids).toHaveLength(all.length);
+    // two companies, so the same Message-ID in both mailboxes makes two tickets (dedupe is per company)
+    const cfg = await writeTestConfig(dovecot, [
+      { id: 'mal-imap', user: 'mal-imap', protocol: 'imap', security: 'tls', company: 'imapco', inbound: { maxMessageSize: '1MB', batchSize: 7 } },
+      { id: 'mal-pop', user: 'mal-pop', protocol: 'pop3', security: 'tls', company: 'popco', inbound: { maxMessageSize: '1MB', batchSize: 7 } },
+    ]);
+    const logLines: Record<string, unknown>[] = [];
+    const daemon = await startTestDaemon(cfg.dir, { logLines });
+    try {
+      await waitFor(() => ticketSummaries(daemon.store!).length >= 2 * all.length, 60_000, `${2 * all.length} tickets`);
+      for (const id of ['mal-imap', 'mal-pop']) {
+        const arts = await articlesOf(daemon, id);
+        expect(arts, id).toHaveLength(all.length);
+        for (const { article } of arts) expect(article.rawRef, id).toMatch(/^[0-9a-f]{64}$/);
+        const bySubject = (re: RegExp) => arts.filter((a) => re.test(a.article.subject));
+        // spot checks of what came through the server and the pipeline
+        expect(bySubject(/^Nested 300 levels deep$/)[0]?.article.text, `${id} deep`).toContain('the innermost text');
+        expect(bySubject(/^Huge headers$/)[0]?.article.references.length, `${id} huge`).toBeGreaterThan(100);
+        expect(bySubject(/^Problema no acesso$/)[0]?.article.text, `${id} latin1`).toContain('Não foi possível acessar');
+        const big = bySubject(/^Big one too-big-keep$/)[0]!;
+        expect(big.article.flags, `${id} big`).toContain('too-big');
+        expect(big.article.headers['x-keep-this-header'], `${id} big headers`).toEqual(['yes']);
+        expect(big.article.size).toBeGreaterThan(1_000_000);
+        const raw = await daemon.store!.blobs.get(big.article.rawRef!);
+        expect(raw.length, `${id}: only the headers of a too-big message are kept`).toBeLessThan(64 * 1024);
+        expect(bySubject(/^Big one/).length).toBe(1);
+        for (const a of arts) expect(a.ticket.company).toBe(id === 'mal-imap' ? 'imapco' : 'popco');
+      }
+      for (const id of ['mal-imap', 'mal-pop']) expect(statusOf(daemon, id).lastError, id).toBeNull();
+
+      // Nothing is fetched again: further polls fetch nothing (no 'mailbox synced' line, which is
+      // logged whenever a poll fetched anything, duplicates included), the IMAP checkpoint is at the
+      // last UID and the POP3 backlog is empty.
+      const before = { imap: syncedLines(logLines, 'mal-imap').length, pop: syncedLines(logLines, 'mal-pop').length };
+      const fetched = (id: string) => syncedLines(logLines, id).reduce((n, l) => n + Number(l.fetched), 0);
+      expect(fetched('mal-imap')).toBe(all.length);
+      expect(fetched('mal-pop')).toBe(all.length);
+      await pollAgain(daemon, 'mal-imap', 3);
+      await pollAgain(daemon, 'mal-pop', 3);
+      expect(syncedLines(logLines, 'mal-imap').length).toBe(before.imap);
+      expect(syncedLines(logLines, 'mal-pop').length).toBe(before.pop);
+      expect(statusOf(daemon, 'mal-imap').checkpoint).toMatchObject({ folder: 'INBOX', uid: Math.max(...uids) });
+      expect(statusOf(daemon, 'mal-pop').backlog).toBe(0);
+      expect(ticketSummaries(daemon.store!)).toHaveLength(2 * all.length);
+
+      // and a normal message after all that still arrives
+      await dovecot.append('mal-imap', message(1, { subject: 'normal after malformed' }));
+      await dovecot.append('mal-pop', message(2, { subject: 'normal after malformed' }));
+      await waitFor(() => ticketSummaries(daemon.store!).filter((t) => t.subject === 'normal after malformed').length === 2, 15_000, 'the normal messages');
+      const errors = logLines.filter((l) => l.level === 'error' || l.level === 'fatal' || l.msg === 'poller loop crashed');
+      expect(errors).toEqual([]);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('maxMessageSize', () => {
+  it('a larger message becomes a too-big ticket with its headers, its afterFetch is applied, it is never refetched', async () => {
+    const small = message(1, { subject: 'small next to a big one' });
+    for (const user of ['big-imap', 'big-pop']) await dovecot.appendMany(user, [bigMessage(`${user}-1`, 400_000), small, bigMessage(`${user}-2`, 300_000)]);
+    const cfg = await writeTestConfig(dovecot, [
+      { id: 'big-imap', user: 'big-imap', protocol: 'imap', security: 'starttls', company: 'imapco', inbound: { maxMessageSize: '100KB', afterFetch: 'move', moveTo: 'Big' } },
+      { id: 'big-pop', user: 'big-pop', protocol: 'pop3', security: 'starttls', company: 'popco', inbound: { maxMessageSize: '100KB', afterFetch: 'delete' } },
+    ]);
+    const logLines: Record<string, unknown>[] = [];
+    const daemon = await startTestDaemon(cfg.dir, { logLines });
+    try {
+      await waitFor(() => ticketSummaries(daemon.store!).length >= 6, 20_000, '6 tickets');
+      await waitFor(async () => (await dovecot.list('big-imap')).length === 0 && (await dovecot.list('big-pop')).length === 0, 10_000, 'afterFetch applied');
+      expect((await dovecot.list('big-imap', 'Big')).length).toBe(3);
+      for (const id of ['big-imap', 'big-pop']) {
+        const arts = await articlesOf(daemon, id);
+        expect(arts.map((a) => a.article.subject).sort()).toEqual([`Big one ${id}-1`, `Big one ${id}-2`, 'small next to a big one']);
+        for (const { article } of arts) {
+          const big = article.subject.startsWith('Big one');
+          expect(article.flags.includes('too-big'), `${id} ${article.subject}`).toBe(big);
+          if (!big) continue;
+          expect(article.from?.address).toBe('big@bulk.example');
+          expect(article.messageId).toMatch(/@bulk\.example>?$/);
+          expect(article.headers['x-keep-this-header']).toEqual(['yes']);
+          expect(article.attachments).toEqual([]);
+          expect(article.text).toMatch(/message of \d+ bytes over maxMessageSize 102400: body not fetched/);
+          expect(article.headers['x-mailroom-original-content-type']?.[0]).toMatch(/^multipart\/mixed/);
+          expect((await daemon.store!.blobs.get(article.rawRef!)).length).toBeLessThan(2048);
+        }
+      }
+      const before = logLines.filter((l) => l.msg === 'mailbox synced').length;
+      await pollAgain(daemon, 'big-imap', 2);
+      await pollAgain(daemon, 'big-pop', 2);
+      expect(logLines.filter((l) => l.msg === 'mailbox synced').length).toBe(before);
+      expect(ticketSummaries(daemon.store!)).toHaveLength(6);
+      const metrics = await daemon.metrics.registry.metrics();
+      expect(metrics).toMatch(/mailroom_messages_ingested_total\{mailbox="big-imap"\} 3/);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
