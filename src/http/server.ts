@@ -43,7 +43,11 @@ export class HttpServer {
     if (!route) return sendJson(res, matching.length ? 405 : 404, { error: matching.length ? 'method not allowed' : 'not found' });
     const m = route.pattern.exec(url.pathname)!;
     const params: Record<string, string> = {};
-    route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')));
+    try {
+      route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')));
+    } catch {
+      return sendJson(res, 400, { error: 'malformed percent-encoding in the path' });
+    }
     try {
       await route.handler(req, res, params, url);
     } catch (err) {

@@ -37,7 +37,7 @@ const DOWNLOAD_HEADERS = {
 
 const NOT_FOUND = 'ticket not found';
 /** What a rejected held ticket becomes: the store has no 'rejected' status (yet). */
-export const REJECTED_STATUS: TicketStatus = 'dropped';
+export const REJECTED_STATUS: TicketStatus = 'rejected';
 
 interface Ctx {
   req: IncomingMessage;

@@ -34,6 +34,7 @@ export interface AttachmentView {
   contentType: string;
   size: number;
   inline: boolean;
+  contentId?: string;
   url: string;
 }
 
@@ -135,6 +136,7 @@ function attachmentView(ticketId: string, a: Article, att: AttachmentRef, index:
     contentType: att.contentType,
     size: att.size,
     inline: att.inline,
+    ...(att.contentId && { contentId: att.contentId }),
     url: baseUrl + attachmentPath(ticketId, a.no, index),
   };
 }

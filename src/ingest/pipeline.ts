@@ -129,7 +129,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
       headers: parsed.headers,
       text: parsed.text,
       html: parsed.html,
-      attachments: parsed.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, inline: a.inline })),
+      attachments: parsed.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, inline: a.inline, ...(a.contentId && { contentId: a.contentId }) })),
       rawRef,
       size: m.size,
       flags: [...new Set([...flags, ...parsed.problems.map((p) => `parse:${p}`)])],

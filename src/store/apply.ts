@@ -15,7 +15,7 @@ export interface ApplyContext {
   uidls: UidlSets;
 }
 
-const STATUSES: readonly TicketStatus[] = ['open', 'held', 'dropped'];
+const STATUSES: readonly TicketStatus[] = ['open', 'held', 'dropped', 'rejected'];
 const ACTIONS = ['keep', 'seen', 'move', 'delete'];
 export const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 

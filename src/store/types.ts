@@ -2,7 +2,7 @@
 // Pollers build CommitItems, the HTTP API reads Tickets/TicketSummaries, metrics read StoreStats.
 // Kept free of runtime code so every other module can import it without pulling in fs.
 
-export type TicketStatus = 'open' | 'held' | 'dropped';
+export type TicketStatus = 'open' | 'held' | 'dropped' | 'rejected';
 
 export interface Address {
   name: string;
@@ -15,6 +15,8 @@ export interface AttachmentRef {
   contentType: string;
   size: number;
   inline: boolean;
+  /** Content-ID without <> (inline images referenced as cid: in the html) */
+  contentId?: string;
 }
 
 export interface ArticleInput {

@@ -352,7 +352,7 @@ describe('approve / reject', () => {
       body: JSON.stringify({ reason: 'spam' }),
     });
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ id, status: 'dropped' });
+    expect(await json(res)).toMatchObject({ id, status: 'rejected' });
     expect((await api(`/v1/tickets/${id}/approve`, TOKEN_ACME, { method: 'POST' })).status).toBe(409);
     expect((await api(`/v1/tickets/${id}/reject`, TOKEN_ACME, { method: 'POST' })).status).toBe(409);
   });
@@ -411,7 +411,7 @@ describe('GET /v1/tickets validation (400 with details)', () => {
     ['limit=abc', { field: 'limit', message: 'must be an integer' }],
     ['limit=1.5', { field: 'limit', message: 'must be an integer' }],
     ['limit=', { field: 'limit', message: 'must be an integer' }],
-    ['status=bogus', { field: 'status', message: 'must be one of open, held, dropped' }],
+    ['status=bogus', { field: 'status', message: 'must be one of open, held, dropped, rejected' }],
     ['since=not-a-date', { field: 'since', message: 'must be an ISO 8601 date-time with a time zone, e.g. 2024-05-01T00:00:00Z' }],
     ['since=2024-05-01T00:00:00', { field: 'since', message: 'must be an ISO 8601 date-time with a time zone, e.g. 2024-05-01T00:00:00Z' }],
     ['company=../etc', { field: 'company', message: 'must be a company id (letters, digits, -, _, .; at most 64 characters)' }],
