@@ -38,7 +38,12 @@ export function decideOwner(snap: Snapshot, mailboxId: string, parsed: Pick<Pars
   if (companies.length === 1) return { company: companies[0]!, contract: contractOf(companies[0]!), reason: `mailbox ${mailboxId} belongs to ${companies[0]}` };
   const domain = senderDomain(parsed);
   if (companies.length > 1 && domain) {
-    const match = companies.find((c) => snap.companies[c]?.domains.some((d) => domain === d || domain.endsWith(`.${d}`)));
+    // The most specific domain wins (br.acme.com over acme.com), whatever the order of the companies.
+    let match: string | undefined;
+    let best = -1;
+    for (const c of companies)
+      for (const d of snap.companies[c]?.domains ?? [])
+        if ((domain === d || domain.endsWith(`.${d}`)) && d.length > best) (match = c), (best = d.length);
     if (match) return { company: match, contract: contractOf(match), reason: `shared mailbox ${mailboxId}: sender domain ${domain} belongs to ${match}` };
   }
   const fallback = mb?.inbound?.fallbackCompany;

@@ -243,6 +243,19 @@ describe('owner: shared mailbox by sender domain, fallback company', () => {
     expect(d.ticket.company).toBe(UNASSIGNED_COMPANY);
   });
 
+  it('the most specific domain wins, whatever the order of the companies', () => {
+    const companies = {
+      ...BASE.companies,
+      acme: { ...BASE.companies.acme, domains: ['example.com'] },
+      globex: { ...BASE.companies.globex, domains: ['br.example.com'] },
+    };
+    const s = snapshotOf({ companies });
+    expect(Object.keys(s.companies)[0]).toBe('acme'); // the broader domain's company comes first
+    expect(decideOwner(s, 'shared', { from: { name: '', address: 'x@sp.br.example.com' } })).toMatchObject({ company: 'globex' });
+    expect(decideOwner(s, 'shared', { from: { name: '', address: 'x@br.example.com' } })).toMatchObject({ company: 'globex' });
+    expect(decideOwner(s, 'shared', { from: { name: '', address: 'x@us.example.com' } })).toMatchObject({ company: 'acme' });
+  });
+
   it('a single-company mailbox ignores the sender domain', () => {
     expect(decideOwner(snap, 'desk', { from: { name: '', address: 'bob@globex.example' } })).toMatchObject({ company: 'acme', contract: 'main' });
   });
