@@ -6,6 +6,7 @@ import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
+import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { SenderRate } from '../ingest/classify.js';
@@ -13,6 +14,7 @@ import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
 import { openTicketStore, type TicketStore } from '../store/index.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
 import { WebhookQueue } from '../sinks/webhook/queue.js';
@@ -36,6 +38,8 @@ export interface DaemonOptions extends LoadOptions {
   /** Watch the config path for changes (default true). */
   watch?: boolean;
   watchDebounceMs?: number;
+  /** Outbox retry/backoff settings (tests use short ones). */
+  outbox?: OutboxOptions;
 }
 
 export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
@@ -57,6 +61,7 @@ export class Daemon {
   readonly http: HttpServer;
   snapshot: Snapshot | null = null;
   store: TicketStore | null = null;
+  outbox: Outbox | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
   webhookQueue: WebhookQueue | null = null;
@@ -74,6 +79,7 @@ export class Daemon {
     this.log = opts.logger ?? createLogger();
     this.http = new HttpServer(this.log);
     registerOpsRoutes(this);
+    registerMessageRoutes(this);
     registerWebhookRoutes(this);
     registerTicketRoutes(this);
   }
@@ -91,6 +97,7 @@ export class Daemon {
     this.running = { listen, store: snapshot.store };
     await this.http.listen(listen.host, listen.port);
     this.store = await openTicketStore(snapshot.store.path);
+    this.outbox = await startOutbound(snapshot.store.path, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics }, this.opts.outbox);
     const queue = (this.webhookQueue = await WebhookQueue.open(snapshot.store.path, this.store));
     this.webhooks = new WebhookDispatcher({
       queue,
@@ -190,6 +197,7 @@ export class Daemon {
       await this.webhooks?.stop();
       await this.webhookQueue?.close();
       await this.parser?.close();
+      await this.outbox?.stop();
       await this.store?.close();
       await this.http.close();
       this.log.info('mailroom stopped');

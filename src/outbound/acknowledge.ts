@@ -1,0 +1,105 @@
+// Acknowledgements: "we received your request [ACME-000123]", sent when a ticket is created, through
+// the contract's mailbox, with `Auto-Submitted: auto-replied` (RFC 3834) and threading headers, so
+// the customer's answer threads back onto the ticket. Never to auto-replies, bounces, bulk or list
+// mail, loops, our own messages or no-reply addresses; at most ACK_PER_SENDER_PER_HOUR per sender.
+// The ingest pipeline calls acknowledge() after the commit that created the ticket.
+import type { Snapshot } from '../config/snapshot.js';
+import { classifyMessage, SenderRate } from '../ingest/classify.js';
+import type { ParsedMessage } from '../ingest/parsed-message.js';
+import { renderTemplate } from '../ingest/template.js';
+import type { Logger } from '../observability/logger.js';
+import { isValidEmail } from './address.js';
+import { replyReferences, taggedSubject } from './compose.js';
+import type { Outbox } from './outbox.js';
+import { submitMessage, SubmitError } from './submit.js';
+
+export const ACK_PER_SENDER_PER_HOUR = 5;
+
+/** What acknowledge() needs from the daemon (the Daemon itself fits). */
+export interface AcknowledgeContext {
+  readonly snapshot: Snapshot | null;
+  readonly outbox: Outbox | null;
+  readonly log: Logger;
+}
+
+export interface AcknowledgeInput {
+  ticketId: string;
+  company: string;
+  contract: string | null;
+  /** The inbound mailbox the message arrived in. */
+  mailbox: string;
+  parsed: ParsedMessage;
+  /** Flags the pipeline gave the article (classify flags, 'held', 'dropped:...'). */
+  flags: string[];
+}
+
+export type AcknowledgeResult = { status: 'queued'; id: string } | { status: 'skipped'; reason: string };
+
+const NEVER = new Set(['auto-reply', 'bounce', 'bulk', 'list', 'own-message', 'loop', 'held']);
+const NO_REPLY = /^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|notifications?)([+._-].*)?@/i;
+const rates = new WeakMap<object, SenderRate>();
+
+/** Pure: should this message get an acknowledgement, and to whom? */
+export function ackDecision(snap: Snapshot, input: AcknowledgeInput): { to: string } | { skip: string } {
+  const company = snap.companies[input.company];
+  const contract = input.contract ? company?.contracts[input.contract] : undefined;
+  const cfg = contract?.acknowledge ?? company?.acknowledge ?? null;
+  if (!cfg) return { skip: 'not-configured' };
+  if (cfg.enabled === false) return { skip: 'disabled' };
+  const flags = new Set([...input.flags, ...classifyMessage(input.parsed)]);
+  for (const f of flags) if (NEVER.has(f) || f.startsWith('dropped')) return { skip: f.startsWith('dropped') ? 'dropped' : f };
+  if ((input.parsed.headers['return-path'] ?? []).some((v) => v.trim() === '<>')) return { skip: 'bounce' };
+  const to = (input.parsed.replyTo[0]?.address || input.parsed.from?.address || '').trim();
+  if (!to || !isValidEmail(to)) return { skip: 'no-sender-address' };
+  if (NO_REPLY.test(to)) return { skip: 'no-reply-address' };
+  const own = new Set<string>();
+  for (const mb of Object.values(snap.mailboxes)) {
+    if (mb.address) own.add(mb.address.toLowerCase());
+    if (mb.outbound?.from.address) own.add(mb.outbound.from.address.toLowerCase());
+  }
+  if (snap.defaultOutbound?.from.address) own.add(snap.defaultOutbound.from.address.toLowerCase());
+  if (own.has(to.toLowerCase())) return { skip: 'own-address' };
+  return { to };
+}
+
+export async function acknowledge(ctx: AcknowledgeContext, input: AcknowledgeInput): Promise<AcknowledgeResult> {
+  const snap = ctx.snapshot;
+  if (!snap || !ctx.outbox) return { status: 'skipped', reason: 'not-running' };
+  const d = ackDecision(snap, input);
+  if ('skip' in d) return { status: 'skipped', reason: d.skip };
+  const company = snap.companies[input.company]!;
+  const contract = input.contract ? company.contracts[input.contract] : undefined;
+  const cfg = (contract?.acknowledge ?? company.acknowledge)!;
+  let rate = rates.get(ctx);
+  if (!rate) rates.set(ctx, (rate = new SenderRate()));
+  if (rate.hit(d.to, ACK_PER_SENDER_PER_HOUR)) return { status: 'skipped', reason: 'rate-capped' };
+
+  const tctx = { mailbox: input.mailbox, message: input.parsed, ticket: { id: input.ticketId, company: input.company, contract: input.contract } };
+  const subject = taggedSubject(renderTemplate(cfg.subject, tctx).replace(/[\r\n\t]+/g, ' '), input.ticketId);
+  // The contract's outbound mailbox; without one, the mailbox the request came in on when it can send.
+  const viaInbound = !contract?.outbound && snap.mailboxes[input.mailbox]?.outbound ? { mailbox: input.mailbox } : {};
+  try {
+    const { entry } = await submitMessage(ctx.outbox, snap, {
+      purpose: 'acknowledgement',
+      company: input.company,
+      ...(input.contract && { contract: input.contract }),
+      ...viaInbound,
+      kind: 'user',
+      to: [d.to],
+      subject,
+      text: renderTemplate(cfg.text, tctx),
+      ticket: input.ticketId,
+      inReplyTo: input.parsed.messageId,
+      references: replyReferences(input.parsed.references, input.parsed.messageId),
+      headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
+    });
+    ctx.log.info({ id: entry.id, ticket: input.ticketId, mailbox: entry.mailbox ?? 'default' }, 'acknowledgement queued');
+    return { status: 'queued', id: entry.id };
+  } catch (e) {
+    if (e instanceof SubmitError) {
+      ctx.log.warn({ ticket: input.ticketId, error: e.message }, 'acknowledgement not sent');
+      return { status: 'skipped', reason: `invalid: ${e.message}` };
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,326 @@
+// The outbox sender: moves durable messages (src/store/outbox-store.ts) through SMTP. One lane per
+// sending mailbox with its own pooled transport, concurrency (maxConnections), batch window, rate
+// limit (maxPerMinute) and pause: a failing server only ever holds up its own lane. Each attempt
+// ends in sent, retrying (4xx, network, mailbox problems; backoff with jitter) or failed (5xx, or
+// too old), and a failure is handed to `onFailed` (the delivery-failed notification).
+import type { Snapshot } from '../config/snapshot.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { OutboxStore, sentPatch, type OutboxStoreOptions } from '../store/outbox-store.js';
+import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
+import type { Composed } from './compose.js';
+import { classifySendError, recipientIsPermanent, retryDelay, type ClassifiedSend } from './errors.js';
+import { Lanes, type Lane } from './lanes.js';
+import { resolveSender, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
+import { TransportPool, type SendResult } from './transport-pool.js';
+
+export interface OutboxOptions extends OutboxStoreOptions {
+  /** First retry delay (default 60 s), doubled per attempt up to maxBackoffMs (default 1 h). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A message still undelivered this long after enqueue fails (default 3 days). */
+  maxAgeMs?: number;
+  /** Pause of a mailbox's lane after a connection or mailbox failure (default 30 s, doubling). */
+  laneBackoffMs?: number;
+  /** How long stop() lets in-flight sends finish (default 30 s). */
+  stopTimeoutMs?: number;
+  random?: () => number;
+}
+
+export interface OutboxDeps {
+  snapshot: () => Snapshot | null;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+export interface NewOutboxMessage {
+  purpose: OutboxEntry['purpose'];
+  company: string | null;
+  request: OutboundRequest & { kind: 'user' | 'system' };
+  mailbox: string | null;
+  ticket?: string | null;
+  idempotencyKey?: string | null;
+  subject: string;
+  composed: Composed;
+}
+
+export interface DeliveryFailure {
+  /** Recipients refused for good (or all remaining ones when the message gave up). */
+  recipients: RecipientOutcome[];
+  reason: string;
+}
+
+export class Outbox {
+  onFailed: ((entry: OutboxEntry, failure: DeliveryFailure) => void) | null = null;
+  readonly #lanes: Lanes;
+  readonly #pool: TransportPool;
+  readonly #o: Required<Omit<OutboxOptions, keyof OutboxStoreOptions>>;
+  #cache: { snap: Snapshot | null; map: Map<string, SenderResolution> } = { snap: null, map: new Map() };
+  #live = 0;
+  #inFlight = 0;
+  #stopping = false;
+  #started = false;
+  #idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    readonly store: OutboxStore,
+    private readonly deps: OutboxDeps,
+    opts: OutboxOptions,
+  ) {
+    this.#o = {
+      initialBackoffMs: opts.initialBackoffMs ?? 60_000,
+      maxBackoffMs: opts.maxBackoffMs ?? 3_600_000,
+      maxAgeMs: opts.maxAgeMs ?? 3 * 86_400_000,
+      laneBackoffMs: opts.laneBackoffMs ?? 30_000,
+      stopTimeoutMs: opts.stopTimeoutMs ?? 30_000,
+      random: opts.random ?? Math.random,
+    };
+    this.#pool = new TransportPool(deps.log);
+    this.#lanes = new Lanes({ pump: (lane) => this.#pump(lane), due: (id) => this.#due(id), idleDrop: (key) => this.#pool.drop(key) });
+  }
+
+  static async open(storePath: string, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
+    const store = await OutboxStore.open(storePath, opts);
+    const o = new Outbox(store, deps, opts);
+    const { unconfirmed, requeued } = store.recovery;
+    if (unconfirmed.length) deps.log.warn({ messages: unconfirmed }, 'outbox: process ended after the end of data of these messages was sent; counted as sent (unconfirmed), not resent');
+    if (requeued) deps.log.info({ requeued }, 'outbox: interrupted attempts queued again');
+    for (const id of unconfirmed) deps.metrics?.outboundSent.inc({ mailbox: store.get(id)?.mailbox ?? 'default', result: 'unconfirmed' });
+    for (const e of store.entries()) if (!TERMINAL.has(e.status)) o.#live++;
+    o.#gauge();
+    return o;
+  }
+
+  /** Begin sending (queued and retrying messages from before the restart included). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const e of this.store.entries()) if (!TERMINAL.has(e.status)) this.#schedule(e);
+  }
+
+  get(id: string): OutboxEntry | undefined {
+    return this.store.get(id);
+  }
+
+  /** Durable enqueue; resolves with the entry once it survives a crash. */
+  async enqueue(m: NewOutboxMessage): Promise<OutboxEntry> {
+    if (this.#stopping) throw Object.assign(new Error('outbox is stopping'), { status: 503 });
+    const now = new Date();
+    const entry: OutboxEntry = {
+      id: `msg_${now.getTime().toString(36)}${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 6)}`,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      purpose: m.purpose,
+      company: m.company,
+      request: m.request,
+      mailbox: m.mailbox,
+      ticket: m.ticket ?? null,
+      idempotencyKey: m.idempotencyKey ?? null,
+      messageId: m.composed.messageId,
+      subject: m.subject,
+      envelope: m.composed.envelope,
+      raw: m.composed.raw.toString('latin1'),
+      size: m.composed.raw.length,
+      status: 'queued',
+      attempts: 0,
+      committed: 0,
+      nextAttemptAt: null,
+      accepted: [],
+      rejected: [],
+      response: null,
+      confirmed: null,
+      possibleDuplicate: false,
+      lastError: null,
+      sentAt: null,
+      failedAt: null,
+    };
+    await this.store.add(entry);
+    this.#live++;
+    this.#gauge();
+    if (this.#started) this.#schedule(entry);
+    return entry;
+  }
+
+  /** Resolves when no message is queued, retrying or being sent (tests, bench). */
+  drained(): Promise<void> {
+    if (this.#live === 0 && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  get live(): number {
+    return this.#live;
+  }
+
+  /** Stop taking work, let in-flight sends finish (bounded), close the transports and the store. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#lanes.stopAll();
+    const deadline = Date.now() + this.#o.stopTimeoutMs;
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.#pool.closeAll();
+    while (this.#inFlight > 0 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+    await this.store.close();
+  }
+
+  #resolve(snap: Snapshot, req: OutboundRequest): SenderResolution {
+    if (this.#cache.snap !== snap) this.#cache = { snap, map: new Map() };
+    const k = JSON.stringify([req.company, req.contract, req.workflow, req.mailbox, req.kind]);
+    let r = this.#cache.map.get(k);
+    if (!r) this.#cache.map.set(k, (r = resolveSender(snap, req)));
+    return r;
+  }
+
+  #schedule(e: OutboxEntry): void {
+    const at = e.nextAttemptAt ? Date.parse(e.nextAttemptAt) : 0;
+    if (at > Date.now()) this.#lanes.later(e.id, at);
+    else this.#due(e.id);
+  }
+
+  /** A message is due: find its lane under the current config (it may have changed) and queue it there. */
+  #due(id: string): void {
+    const e = this.store.get(id);
+    if (!e || TERMINAL.has(e.status) || e.status === 'sending' || this.#stopping) return;
+    const snap = this.deps.snapshot();
+    const res = snap ? this.#resolve(snap, e.request) : null;
+    const disabled = res?.decision.mailbox ? snap?.mailboxes[res.decision.mailbox]?.enabled === false : false;
+    if (!res?.server || disabled) {
+      const message = !snap ? 'no configuration loaded' : disabled ? `mailbox ${res!.decision.mailbox} is disabled` : 'no outbound server is configured for this message';
+      this.#retry(e, e.attempts, { class: 'mailbox', code: 'ECONFIG', responseCode: null, message, pauseLane: false, connectionLost: false }, this.#o.laneBackoffMs);
+      return;
+    }
+    const lane = this.#lanes.get(transportKey(res.label, res.server), res.label, res.server);
+    this.#lanes.enqueue(lane, id, e.attempts === 0);
+  }
+
+  #pump(lane: Lane): void {
+    if (this.#stopping) return;
+    for (;;) {
+      if (lane.inFlight >= lane.server.maxConnections) return;
+      const id = this.#lanes.take(lane);
+      if (id === null) return;
+      const e = this.store.get(id);
+      if (!e || TERMINAL.has(e.status) || e.status === 'sending') continue;
+      const snap = this.deps.snapshot();
+      const res = snap ? this.#resolve(snap, e.request) : null;
+      if (!res?.server || transportKey(res.label, res.server) !== lane.key) {
+        this.#due(id); // the config changed under it: another lane
+        continue;
+      }
+      void this.#attempt(lane, e);
+    }
+  }
+
+  async #attempt(lane: Lane, e: OutboxEntry): Promise<void> {
+    lane.inFlight++;
+    this.#inFlight++;
+    const attempt = e.attempts + 1;
+    try {
+      void this.store.update(e.id, { status: 'sending' });
+      const raw = Buffer.from(e.raw ?? '', 'latin1');
+      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, raw, () => this.store.markCommitting(e.id, attempt));
+      if (this.store.broken !== null) return;
+      if (out.result) this.#onSent(lane, e, attempt, out.result);
+      else this.#onError(lane, e, attempt, out.error, out.committed);
+    } catch (err) {
+      this.deps.log.error({ err, id: e.id }, 'outbox: attempt bookkeeping failed');
+    } finally {
+      lane.inFlight--;
+      this.#inFlight--;
+      this.#pump(lane);
+      this.#checkIdle();
+    }
+  }
+
+  #onSent(lane: Lane, e: OutboxEntry, attempt: number, r: SendResult): void {
+    const perm = r.rejectedErrors.filter((x) => recipientIsPermanent(x.responseCode));
+    const temp = r.rejectedErrors.filter((x) => !recipientIsPermanent(x.responseCode));
+    const rejected = [...e.rejected, ...perm.map((x) => ({ address: x.recipient, code: x.responseCode, response: x.response }))];
+    this.#lanes.healthy(lane);
+    if (temp.length === 0) {
+      const at = new Date().toISOString();
+      this.#persist(e.id, { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
+      this.#terminal(e, 'sent');
+      if (perm.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
+      return;
+    }
+    const err = { class: 'temporary' as const, code: 'EENVELOPE', responseCode: temp[0]!.responseCode, message: temp[0]!.response, pauseLane: false, connectionLost: false };
+    this.#persist(e.id, { accepted: [...new Set([...e.accepted, ...r.accepted])], rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.recipient) } });
+    this.#retry(e, attempt, err);
+  }
+
+  #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean): void {
+    const c = classifySendError(error);
+    const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] }).rejectedErrors;
+    if (perRcpt?.length) {
+      const outcomes = perRcpt.map((x) => ({ address: String(x.recipient ?? ''), code: x.responseCode ?? null, response: String(x.response ?? '') }));
+      const perm = outcomes.filter((x) => recipientIsPermanent(x.code));
+      const temp = outcomes.filter((x) => !recipientIsPermanent(x.code));
+      const rejected = [...e.rejected, ...perm];
+      if (temp.length === 0) return this.#fail(e, attempt, c, rejected, 'every recipient was refused');
+      this.#persist(e.id, { rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
+      return this.#retry(e, attempt, c);
+    }
+    if (c.class === 'permanent') return this.#fail(e, attempt, c, [...e.rejected, ...e.envelope.to.map((address) => ({ address, code: c.responseCode, response: c.message }))], 'the server refused the message');
+    // After the end of data a lost connection leaves the server's verdict unknown: sent again
+    // (same Message-ID), flagged; a reply (e.g. 451) is a verdict, so that retry is no duplicate.
+    if (committed && c.connectionLost) this.#persist(e.id, { possibleDuplicate: true });
+    let delay: number | undefined;
+    if (c.connectionLost && !committed && lane.failures === 0 && attempt === 1) delay = 0; // a pooled connection the server had closed
+    else if (c.pauseLane) this.#lanes.pause(lane, retryDelay(lane.failures + 1, this.#o.laneBackoffMs, this.#o.maxBackoffMs, this.#o.random));
+    if (c.class === 'mailbox') this.#pool.drop(lane.key); // re-read credentials on the next try
+    this.#retry(e, attempt, c, delay);
+  }
+
+  #retry(e: OutboxEntry, attempts: number, c: ClassifiedSend, delay?: number): void {
+    if (Date.now() - Date.parse(e.createdAt) > this.#o.maxAgeMs) {
+      const rcpts = e.envelope.to.map((address) => ({ address, code: c.responseCode, response: c.message }));
+      return this.#fail(e, attempts, c, [...e.rejected, ...rcpts], `gave up after ${attempts} attempts`);
+    }
+    const wait = delay ?? retryDelay(Math.max(1, attempts), this.#o.initialBackoffMs, this.#o.maxBackoffMs, this.#o.random);
+    const next = Date.now() + wait;
+    const { pauseLane: _p, connectionLost: _c, ...lastError } = c;
+    this.#persist(e.id, { status: 'retrying', attempts, nextAttemptAt: new Date(next).toISOString(), lastError });
+    this.deps.metrics?.outboundSent.inc({ mailbox: e.mailbox ?? 'default', result: 'retry' });
+    this.deps.log.info({ id: e.id, mailbox: e.mailbox ?? 'default', attempts, class: c.class, code: c.code, responseCode: c.responseCode, error: c.message, retryInMs: wait }, 'outbound message will be retried');
+    if (!this.#stopping) this.#lanes.later(e.id, next);
+  }
+
+  #fail(e: OutboxEntry, attempts: number, c: ClassifiedSend, rejected: RecipientOutcome[], reason: string): void {
+    const { pauseLane: _p, connectionLost: _c, ...lastError } = c;
+    this.#persist(e.id, { status: 'failed', attempts, failedAt: new Date().toISOString(), nextAttemptAt: null, lastError, rejected, envelope: { from: e.envelope.from, to: [] } });
+    this.deps.log.warn({ id: e.id, mailbox: e.mailbox ?? 'default', attempts, code: c.code, responseCode: c.responseCode, error: c.message }, 'outbound message failed');
+    this.#terminal(e, 'failed');
+    this.#failed(e, { recipients: rejected, reason: `${reason}: ${c.message}` });
+  }
+
+  #failed(e: OutboxEntry, f: DeliveryFailure): void {
+    try {
+      this.onFailed?.(e, f);
+    } catch (err) {
+      this.deps.log.error({ err, id: e.id }, 'outbox: delivery-failed hook threw');
+    }
+  }
+
+  #terminal(e: OutboxEntry, result: 'sent' | 'failed'): void {
+    this.#live--;
+    this.#gauge();
+    this.deps.metrics?.outboundSent.inc({ mailbox: e.mailbox ?? 'default', result });
+    this.#checkIdle();
+  }
+
+  #persist(id: string, patch: Partial<OutboxEntry>): void {
+    this.store.update(id, patch).catch((err: unknown) => this.deps.log.error({ err, id }, 'outbox journal write failed: sending stops until restart'));
+  }
+
+  #gauge(): void {
+    this.deps.metrics?.outboxQueueDepth.set(this.#live);
+  }
+
+  #checkIdle(): void {
+    if (this.#live !== 0 || this.#inFlight !== 0) return;
+    const ws = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of ws) w();
+  }
+}

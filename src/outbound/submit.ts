@@ -1,0 +1,104 @@
+// From a request to a durable outbox entry: check that the company / contract / workflow / mailbox
+// exist, pick the sender with the resolver, validate every address and header, build the message,
+// enqueue it. Used by the API (message-routes.ts), ticket replies, acknowledgements and notifications.
+import type { Snapshot } from '../config/snapshot.js';
+import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
+import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
+import { compose, type AttachmentInput } from './compose.js';
+import type { Outbox } from './outbox.js';
+import { resolveSender } from './resolve.js';
+
+export interface SubmitInput {
+  purpose: OutboxPurpose;
+  company: string | null;
+  contract?: string;
+  workflow?: string;
+  mailbox?: string;
+  kind: 'user' | 'system';
+  /** The person a user message is sent on behalf of (From or Reply-To, per sendAs). */
+  person?: AddressInput | null;
+  to: AddressInput[];
+  cc?: AddressInput[];
+  bcc?: AddressInput[];
+  subject: string;
+  text?: string;
+  html?: string;
+  attachments?: AttachmentInput[];
+  ticket?: string | null;
+  inReplyTo?: string | null;
+  references?: string[];
+  /** Internal headers (Auto-Submitted ...), never from a client. */
+  headers?: Record<string, string>;
+  idempotencyKey?: string | null;
+}
+
+/** A request mailroom will not queue: the HTTP status and a message naming the field. */
+export class SubmitError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'SubmitError';
+  }
+}
+
+export async function submitMessage(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
+  if (input.idempotencyKey) {
+    const seen = outbox.store.findByIdempotencyKey(input.company, input.idempotencyKey);
+    if (seen) return { entry: seen, duplicate: true };
+  }
+  const company = input.company;
+  if (company !== null && !snap.companies[company]) throw new SubmitError(422, `company ${company} is not configured`, 'company');
+  if (input.contract !== undefined) {
+    if (company === null || !snap.companies[company]?.contracts[input.contract]) throw new SubmitError(422, `contract ${input.contract} is not a contract of company ${company}`, 'contract');
+  }
+  if (input.workflow !== undefined && !snap.workflows[input.workflow]) throw new SubmitError(422, `workflow ${input.workflow} is not configured`, 'workflow');
+  if (input.mailbox !== undefined) {
+    const mb = snap.mailboxes[input.mailbox];
+    if (!mb) throw new SubmitError(422, `mailbox ${input.mailbox} is not configured`, 'mailbox');
+  }
+  const request = {
+    ...(company !== null && { company }),
+    ...(input.contract !== undefined && { contract: input.contract }),
+    ...(input.workflow !== undefined && { workflow: input.workflow }),
+    ...(input.mailbox !== undefined && { mailbox: input.mailbox }),
+    kind: input.kind,
+  };
+  const res = resolveSender(snap, request);
+  if (!res.server) throw new SubmitError(422, res.decision.mailbox ? `mailbox ${res.decision.mailbox} has no outbound side` : 'no outbound server: configure defaults.outbound, a company outbound or a contract mailbox', 'mailbox');
+  if (res.decision.mailbox && snap.mailboxes[res.decision.mailbox]?.enabled === false) throw new SubmitError(422, `mailbox ${res.decision.mailbox} is disabled`, 'mailbox');
+  if (input.kind === 'system' && input.person) throw new SubmitError(400, 'from: system mail is not sent on behalf of a person (use kind: user)', 'from');
+  try {
+    const composed = await compose({
+      server: res.server,
+      kind: input.kind,
+      person: input.person ? checkAddress('from', input.person) : null,
+      to: checkAddresses('to', input.to),
+      cc: checkAddresses('cc', input.cc),
+      bcc: checkAddresses('bcc', input.bcc),
+      subject: checkHeaderText('subject', input.subject),
+      ...(input.text !== undefined && { text: input.text }),
+      ...(input.html !== undefined && { html: input.html }),
+      ...(input.attachments && { attachments: input.attachments }),
+      ...(input.inReplyTo && { inReplyTo: input.inReplyTo }),
+      ...(input.references && { references: input.references }),
+      ...(input.headers && { headers: input.headers }),
+    });
+    const entry = await outbox.enqueue({
+      purpose: input.purpose,
+      company,
+      request,
+      mailbox: res.decision.mailbox,
+      ticket: input.ticket ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      subject: input.subject,
+      composed,
+    });
+    return { entry, duplicate: false };
+  } catch (e) {
+    if (e instanceof MessageInputError) throw new SubmitError(400, e.message, e.field);
+    throw e;
+  }
+}

@@ -1,0 +1,147 @@
+// One nodemailer pooled SMTP transport per sending mailbox (per server settings): connections are
+// reused across messages, at most `maxConnections` of them. Credentials are read when the transport
+// is created (a rotated `passwordFile` is picked up after an auth failure drops the transport); the
+// SMTP timeout (connection, greeting, socket) is the mailbox's `timeout`, never below 10 s.
+// nodemailer's own requeue is off (maxRequeues 0): only the outbox decides whether a message that
+// may have reached the server is sent again.
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import type { ResolvedOutbound } from '../config/snapshot.js';
+import { credentialsFor, tlsOptionsFor } from '../inbound/credentials.js';
+import type { Logger } from '../observability/logger.js';
+import { CommitGate } from './commit-gate.js';
+import { effectiveTimeout } from './resolve.js';
+
+export interface SendResult {
+  response: string;
+  accepted: string[];
+  rejectedErrors: { recipient: string; responseCode: number | null; response: string }[];
+}
+
+type Mailer = ReturnType<typeof nodemailer.createTransport>;
+
+interface PoolEntry {
+  key: string;
+  mailer: Promise<Mailer>;
+  inFlight: number;
+  retired: boolean;
+}
+
+/** Options nodemailer gets for a server (exported for test-mailbox, which checks the same way). */
+export async function smtpOptions(server: ResolvedOutbound, label: string) {
+  const creds = server.auth ? await credentialsFor(label, server.auth) : null;
+  const tls = await tlsOptionsFor(server);
+  const timeout = effectiveTimeout(server.timeoutMs);
+  return {
+    host: server.host,
+    port: server.port,
+    secure: server.security === 'tls',
+    requireTLS: server.security === 'starttls',
+    ignoreTLS: server.security === 'none',
+    ...(creds && { auth: 'pass' in creds ? { user: creds.user, pass: creds.pass } : { type: 'OAuth2' as const, user: creds.user, accessToken: creds.accessToken } }),
+    tls: { ...tls, ...(isIP(server.host) ? {} : { servername: server.host }) },
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    logger: false,
+    debug: false,
+  };
+}
+
+export class TransportPool {
+  readonly #pools = new Map<string, PoolEntry>();
+  /** gate of the message being sent, found by its raw bytes (nodemailer copies the mail data object) */
+  readonly #gates = new WeakMap<Buffer, CommitGate>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Send `raw` to `envelope`; `commit` runs (and must resolve) just before the end of data goes out. */
+  async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, raw: Buffer, commit: () => Promise<void>): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
+    const entry = this.#entry(key, label, server);
+    const gate = new CommitGate(commit);
+    entry.inFlight++;
+    try {
+      const mailer = await entry.mailer;
+      this.#gates.set(raw, gate);
+      const info = (await mailer.sendMail({ envelope, raw })) as { response?: string; accepted?: unknown[]; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
+      return {
+        committed: gate.committed,
+        result: {
+          response: String(info.response ?? ''),
+          accepted: (info.accepted ?? []).map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? ''))),
+          rejectedErrors: (info.rejectedErrors ?? []).map((e) => ({ recipient: String(e.recipient ?? ''), responseCode: e.responseCode ?? null, response: String(e.response ?? '') })),
+        },
+      };
+    } catch (error) {
+      return { error, committed: gate.committed };
+    } finally {
+      entry.inFlight--;
+      if (entry.retired && entry.inFlight === 0) void this.#close(entry);
+    }
+  }
+
+  /** Forget a transport (auth failure, changed settings): new sends get a fresh one. */
+  drop(key: string): void {
+    const entry = this.#pools.get(key);
+    if (!entry) return;
+    this.#pools.delete(key);
+    entry.retired = true;
+    if (entry.inFlight === 0) void this.#close(entry);
+  }
+
+  /** Close transports whose key is not in `keep` (config changed): each closes once idle. */
+  retainOnly(keep: Set<string>): void {
+    for (const key of [...this.#pools.keys()]) if (!keep.has(key)) this.drop(key);
+  }
+
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(all.map((e) => this.#close(e, true)));
+  }
+
+  #entry(key: string, label: string, server: ResolvedOutbound): PoolEntry {
+    let entry = this.#pools.get(key);
+    if (!entry) {
+      const mailer = this.#create(label, server);
+      entry = { key, mailer, inFlight: 0, retired: false };
+      const created = entry;
+      // A transport that cannot even be created (unreadable secret) must not stick.
+      mailer.catch(() => this.#pools.get(key) === created && this.#pools.delete(key));
+      this.#pools.set(key, entry);
+    }
+    return entry;
+  }
+
+  async #create(label: string, server: ResolvedOutbound): Promise<Mailer> {
+    const mailer = nodemailer.createTransport({
+      pool: true,
+      ...(await smtpOptions(server, label)),
+      maxConnections: server.maxConnections,
+      maxMessages: 100,
+      maxRequeues: 0,
+    });
+    mailer.use('stream', (mail, done) => {
+      const raw = (mail.data as { raw?: unknown }).raw;
+      const gate = Buffer.isBuffer(raw) ? this.#gates.get(raw) : undefined;
+      if (gate) mail.message.processFunc((input: Readable) => gate.attach(input));
+      done();
+    });
+    mailer.on('error', (err: Error) => this.log.debug({ mailbox: label, err: { message: err.message } }, 'smtp transport error'));
+    return mailer;
+  }
+
+  async #close(entry: PoolEntry, force = false): Promise<void> {
+    try {
+      const mailer = await entry.mailer;
+      (mailer.transporter as unknown as { close(o?: { force?: boolean }): void }).close(force ? { force: true } : undefined);
+    } catch {
+      // never created
+    }
+  }
+}

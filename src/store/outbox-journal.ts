@@ -1,0 +1,194 @@
+// Why this file exists: the outbox changes state several times per message (queued, end-of-data
+// marker, sent) and must keep up with a pooled SMTP sender, so rewriting a JSON file per change (as
+// lowdb does) would be quadratic. Instead: an append-only JSON-lines journal with group commit (every
+// record appended while a write+fdatasync runs shares the next one), and compaction into a fresh
+// file that starts with a `base` record. Files are `journal-<n>.jsonl`; the newest file that begins
+// with `base` is the start of the truth, older ones are garbage left by a crash mid-compaction.
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir, readTextIfExists, writeFileDurable } from './durable-file.js';
+import type { JournalRecord } from './outbox-types.js';
+
+const NAME = /^journal-(\d{6,})\.jsonl$/;
+const fileName = (n: number) => `journal-${String(n).padStart(6, '0')}.jsonl`;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export interface JournalReplay {
+  records: JournalRecord[];
+  /** A last line cut short by a crash (never acknowledged), ignored. */
+  tornTail: boolean;
+}
+
+export class OutboxJournal {
+  #fh: FileHandle;
+  #no: number;
+  #pending: string[] = [];
+  #waiters: Waiter[] = [];
+  #running: Promise<void> | null = null;
+  #scheduled = false;
+  #broken: unknown = null;
+  #compactRequest: (() => string) | null = null;
+  bytes = 0;
+  flushes = 0;
+
+  private constructor(private readonly dir: string, fh: FileHandle, no: number, bytes: number) {
+    this.#fh = fh;
+    this.#no = no;
+    this.bytes = bytes;
+  }
+
+  /** Read the journal files (newest base onwards). */
+  static async replay(dir: string): Promise<JournalReplay & { files: number[] }> {
+    const files = (await readdir(dir).catch(() => [] as string[]))
+      .map((n) => NAME.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    const texts = new Map<number, string>();
+    let start = 0;
+    for (let i = files.length - 1; i >= 0; i--) {
+      const text = (await readTextIfExists(path.join(dir, fileName(files[i]!)))) ?? '';
+      texts.set(files[i]!, text);
+      if (text.startsWith('{"t":"base"')) {
+        start = i;
+        break;
+      }
+    }
+    const records: JournalRecord[] = [];
+    let tornTail = false;
+    for (const no of files.slice(start)) {
+      const lines = (texts.get(no) ?? '').split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line === '') continue;
+        try {
+          records.push(JSON.parse(line) as JournalRecord);
+        } catch (e) {
+          // Only the unterminated last line can be a torn append; anything else is corruption.
+          if (i === lines.length - 1) tornTail = true;
+          else throw new Error(`${path.join(dir, fileName(no))}:${i + 1}: corrupt outbox journal line (${(e as Error).message})`);
+        }
+      }
+    }
+    return { records, tornTail, files };
+  }
+
+  /** Start a fresh journal holding `baseText` (a base record and the live state), delete older files. */
+  static async create(dir: string, baseText: string, oldFiles: number[]): Promise<OutboxJournal> {
+    const no = (oldFiles.at(-1) ?? 0) + 1;
+    const file = path.join(dir, fileName(no));
+    await writeFileDurable(file, baseText);
+    const fh = await open(file, 'a');
+    await Promise.all(oldFiles.map((n) => unlink(path.join(dir, fileName(n))).catch(() => undefined)));
+    if (oldFiles.length) await fsyncDir(dir);
+    return new OutboxJournal(dir, fh, no, Buffer.byteLength(baseText));
+  }
+
+  get broken(): unknown {
+    return this.#broken;
+  }
+
+  /** Append one record; the promise resolves once it is durable (fdatasync'd). */
+  append(rec: JournalRecord): Promise<void> {
+    if (this.#broken !== null) return Promise.reject(this.#brokenError());
+    this.#pending.push(JSON.stringify(rec) + '\n');
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Ask for a compaction after the current flush: `snapshot` is called synchronously when nothing is
+   * pending and must return the whole new file (base record + live state).
+   */
+  requestCompaction(snapshot: () => string): void {
+    this.#compactRequest = snapshot;
+    this.#schedule();
+  }
+
+  /** Resolves when nothing is pending or being written. */
+  async idle(): Promise<void> {
+    while (this.#running || this.#scheduled || this.#pending.length > 0 || this.#compactRequest) {
+      if (this.#running) await this.#running.catch(() => undefined);
+      else await new Promise<void>((r) => setImmediate(r));
+      if (this.#broken !== null) return;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    await this.#fh.close().catch(() => undefined);
+  }
+
+  #brokenError(): Error {
+    return new Error(`outbox journal failed after a write error, restart mailroom: ${(this.#broken as Error)?.message ?? String(this.#broken)}`);
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate: every append issued in this turn of the event loop joins the first write.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#running = this.#loop().finally(() => {
+        this.#running = null;
+        if (this.#pending.length > 0 || this.#compactRequest) this.#schedule();
+      });
+    });
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#pending.length > 0 || this.#compactRequest) {
+      if (this.#broken !== null) {
+        const ws = this.#waiters;
+        this.#waiters = [];
+        this.#pending = [];
+        for (const w of ws) w.reject(this.#brokenError());
+        return;
+      }
+      if (this.#pending.length > 0) {
+        const text = this.#pending.join('');
+        const ws = this.#waiters;
+        this.#pending = [];
+        this.#waiters = [];
+        try {
+          await this.#fh.write(text);
+          await this.#fh.datasync();
+          this.bytes += Buffer.byteLength(text);
+          this.flushes++;
+          for (const w of ws) w.resolve();
+        } catch (e) {
+          // Fail-stop: memory may now be ahead of the disk; only a restart (replay) is safe.
+          this.#broken = e;
+          for (const w of ws) w.reject(e);
+        }
+        continue;
+      }
+      const snapshot = this.#compactRequest!;
+      this.#compactRequest = null;
+      await this.#compact(snapshot).catch((e: unknown) => (this.#broken = e));
+    }
+  }
+
+  async #compact(snapshot: () => string): Promise<void> {
+    // Nothing is pending here, so the snapshot holds exactly what the old file holds; records
+    // appended from now on go to the new file. A crash before the rename leaves the old file as the truth.
+    const text = snapshot();
+    const no = this.#no + 1;
+    const file = path.join(this.dir, fileName(no));
+    await writeFileDurable(file, text);
+    const fh = await open(file, 'a');
+    const old = this.#no;
+    const oldFh = this.#fh;
+    this.#fh = fh;
+    this.#no = no;
+    this.bytes = Buffer.byteLength(text);
+    await oldFh.close().catch(() => undefined);
+    await unlink(path.join(this.dir, fileName(old))).catch(() => undefined);
+  }
+}
