@@ -24,6 +24,7 @@ const OPTIONS = {
   delivery: { type: 'string' },
   url: { type: 'string' },
   'token-file': { type: 'string' },
+  'no-watch': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -44,7 +45,7 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     if (!format) throw new UsageError('--format is text or json');
     switch (command) {
       case 'run':
-        return await runCommand({ config: need('config') }, err);
+        return await runCommand({ config: need('config'), watch: !values['no-watch'] }, err);
       case 'check':
         return await checkCommand({ config: need('config'), strict: values.strict, format, skipEnv: values['skip-env'] }, out);
       case 'explain':

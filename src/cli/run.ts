@@ -3,8 +3,8 @@ import { ConfigInvalidError, Daemon } from '../daemon/daemon.js';
 import { installSignalHandlers } from '../daemon/signals.js';
 import { formatProblem } from '../config/problems.js';
 
-export async function runCommand(opts: { config: string }, err: (s: string) => void): Promise<number | undefined> {
-  const daemon = new Daemon({ configPath: opts.config });
+export async function runCommand(opts: { config: string; watch?: boolean }, err: (s: string) => void): Promise<number | undefined> {
+  const daemon = new Daemon({ configPath: opts.config, watch: opts.watch !== false });
   installSignalHandlers({ stop: () => daemon.stop(), reload: () => daemon.reload('signal') }, daemon.log);
   try {
     await daemon.start();

@@ -2,7 +2,7 @@
 export const USAGE = `mailroom — configuration-as-code mailroom for multi-tenant platforms
 
 Usage:
-  mailroom run     --config <file|dir>
+  mailroom run     --config <file|dir> [--no-watch]   (reload on change, SIGHUP, POST /-/reload)
   mailroom check   --config <file|dir> [--strict] [--format text|json] [--skip-env]
   mailroom explain --config <file|dir> --company <id> [--contract <id>] [--workflow <id>] [--mailbox <id>] [--kind user|system]
   mailroom explain --config <file|dir> --mailbox <id>

@@ -1,0 +1,130 @@
+// Daemon lifecycle: SIGHUP reload, SIGTERM exit 0 with readiness dropping first, reload under
+// ingest load losing and duplicating nothing, rollback when applying fails.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { freePort } from '../peers/free-port.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+import { allTickets, makeUsers } from '../support/inbound.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
+let dovecot: Dovecot;
+beforeAll(async () => {
+  dovecot = await startDovecot({ users: makeUsers(['life-a', 'life-b', 'life-c', 'life-d']) });
+});
+afterAll(async () => {
+  await dovecot?.destroy();
+});
+
+async function edit(dir: string, fn: (c: Record<string, any>) => void): Promise<void> {
+  const file = join(dir, 'mailroom.yaml');
+  const c = parse(await readFile(file, 'utf8')) as Record<string, any>;
+  fn(c);
+  await writeFile(file, stringify(c));
+}
+
+describe('signals', () => {
+  it('SIGHUP reloads; SIGTERM stops with exit code 0', async () => {
+    const port = await freePort();
+    const cfg = await writeTestConfig(dovecot, [{ id: 'a', user: 'life-a', protocol: 'imap' }], { server: { listen: `127.0.0.1:${port}` } });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'run', '--no-watch', '--config', cfg.dir], { cwd: ROOT, env: { ...process.env, MAILROOM_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d));
+    child.stderr!.on('data', (d: Buffer) => (output += d));
+    const exited = once(child, 'exit');
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${base}/-/ready`).catch(() => null))?.status === 200, 20_000, 'ready');
+      const hashOf = async () => /mailroom_config_info\{hash="([0-9a-f]+)"\}/.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+      const before = await hashOf();
+      // --no-watch: only SIGHUP can make this change take effect.
+      await edit(cfg.dir, (c) => (c.mailboxes.a.inbound.batchSize = 9));
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await hashOf()).toBe(before);
+      child.kill('SIGHUP');
+      await waitFor(async () => (await hashOf()) !== before, 10_000, 'reloaded hash');
+      child.kill('SIGTERM');
+      const [code, signal] = await exited;
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(output).not.toMatch(/"level":"(error|fatal)"/);
+  }, 40_000);
+});
+
+describe('in process', () => {
+  it('readiness is 503 as soon as shutdown starts, health stays cheap', async () => {
+    const cfg = await writeTestConfig(dovecot, [{ id: 'b', user: 'life-b', protocol: 'imap' }]);
+    const d = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
+    await d.start();
+    const base = `http://127.0.0.1:${d.http.address()!.port}`;
+    expect((await fetch(`${base}/-/ready`)).status).toBe(200);
+    expect((await fetch(`${base}/-/healthy`)).status).toBe(200);
+    const stopping = d.stop();
+    expect(d.http.ready).toBe(false);
+    await stopping;
+  });
+
+  it('reloads under ingest load lose and duplicate nothing', async () => {
+    const N = 400;
+    await dovecot.appendMany('life-c', Array.from({ length: N }, (_, i) => message(i, { subject: `Load ${i}` })));
+    const cfg = await writeTestConfig(dovecot, [
+      { id: 'loaded', user: 'life-c', protocol: 'imap', inbound: { batchSize: 20, afterFetch: 'move', moveTo: 'Done' } },
+      { id: 'other', user: 'life-d', protocol: 'imap' },
+    ]);
+    const d = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
+    await d.start();
+    try {
+      // Change the loaded mailbox itself several times while it ingests (its poller restarts).
+      for (let i = 0; i < 4; i++) {
+        await waitFor(() => d.store!.stats().tickets > (i * N) / 5, 20_000, 'progress');
+        await edit(cfg.dir, (c) => (c.mailboxes.loaded.inbound.batchSize = 20 + i + 1));
+        expect((await d.reload('manual')).status).toBe('applied');
+      }
+      await waitFor(() => d.store!.stats().tickets === N, 30_000, `${N} tickets`);
+      await waitFor(async () => (await dovecot.list('life-c', 'Done')).length === N, 10_000, 'all moved');
+      const tickets = await allTickets(d.store!);
+      expect(new Set(tickets.map((t) => t.subject)).size).toBe(N);
+      expect(tickets).toHaveLength(N);
+      expect(await dovecot.list('life-c', 'INBOX')).toHaveLength(0);
+    } finally {
+      await d.stop();
+    }
+  }, 60_000);
+
+  it('a failure while applying rolls back to the previous snapshot', async () => {
+    const cfg = await writeTestConfig(dovecot, [{ id: 'b', user: 'life-b', protocol: 'imap' }]);
+    const d = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
+    await d.start();
+    try {
+      const hash = d.snapshot!.hash;
+      const sup = d.supervisor!;
+      const apply = sup.apply.bind(sup);
+      let calls = 0;
+      sup.apply = async (s) => {
+        if (calls++ === 0) throw new Error('simulated failure while applying');
+        return apply(s);
+      };
+      await edit(cfg.dir, (c) => (c.mailboxes.b.inbound.batchSize = 3));
+      const r = await d.reload('manual');
+      expect(r.status).toBe('failed');
+      expect(r.error).toMatch(/simulated failure/);
+      expect(d.snapshot!.hash).toBe(hash);
+      expect(d.metrics.configLastReloadSuccessful).toBeDefined();
+      const metrics = await d.metrics.registry.metrics();
+      expect(metrics).toMatch(/^mailroom_config_last_reload_successful 0$/m);
+      expect(metrics).toMatch(/mailroom_config_reloads_total\{result="failed"\} 1/);
+    } finally {
+      await d.stop();
+    }
+  });
+});
