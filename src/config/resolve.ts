@@ -145,7 +145,7 @@ export function resolveSnapshot(
       id,
       name: last((x) => x.name) ?? id,
       chain,
-      ticketPrefix: c.ticketPrefix ?? (id.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 12) || 'T'),
+      ticketPrefix: c.ticketPrefix ?? defaultPrefix(id),
       domains: (c.domains ?? []).map((d) => d.toLowerCase().replace(/^@/, '')),
       notify: last((x) => x.notify) ?? [],
       acknowledge: last((x) => x.acknowledge) ?? null,
@@ -206,4 +206,11 @@ function deepFreeze<T>(o: T): T {
   if (typeof o !== 'object' || o === null || Object.isFrozen(o) || o instanceof Map || o instanceof Secret) return o;
   for (const v of Object.values(o)) deepFreeze(v);
   return Object.freeze(o);
+}
+
+/** A company id as a ticket prefix that subject tags can match: `^[A-Z][A-Z0-9]{1,11}$`. */
+export function defaultPrefix(id: string): string {
+  let p = id.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  if (!/^[A-Z]/.test(p)) p = `T${p}`;
+  return p.length < 2 ? `${p}X` : p.slice(0, 12);
 }

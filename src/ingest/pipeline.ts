@@ -100,14 +100,19 @@ async function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<{
 
 function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): { item: CommitItem; deliver: string[] } {
   const store = ctx.store;
-  const d: Decision = decide({
+  // Routes judge the real size (a too-big message was parsed from its headers only) and the
+  // schedule at the server's arrival time (a backlog read after downtime keeps its hours).
+  const input = {
     snap: ctx.snapshot(),
     mailboxId,
-    parsed,
-    now: new Date(),
-    lookups: { findByMessageIds: (c, ids) => store.findByMessageIds(c, ids), findTicket: (id) => store.findByTicketId(id) },
-    ...(ctx.senderRate && { senderRate: ctx.senderRate }),
-  });
+    parsed: { ...parsed, size: m.size },
+    now: m.serverDate ?? new Date(),
+    lookups: { findByMessageIds: (c: string, ids: string[]) => store.findByMessageIds(c, ids), findTicket: (id: string) => store.findByTicketId(id) },
+  };
+  let d: Decision = decide(input);
+  // The per-sender cap counts new tickets only: not a copy already stored (same company + Message-ID).
+  const known = parsed.messageId !== null && store.hasKey(`mid:${d.ticket.company}:${parsed.messageId}`);
+  if (ctx.senderRate && !known && !d.threadTo) d = decide({ ...input, senderRate: ctx.senderRate });
   const decision = d.ticket;
   const flags = [...parsed.problems.filter((p) => p === 'unparsed'), ...(m.tooBig ? ['too-big'] : []), ...d.flags, ...(d.drop ? [`dropped:${d.drop}`] : [])];
   const dedupeKeys = [m.dedupeKey];
