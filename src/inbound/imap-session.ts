@@ -40,6 +40,7 @@ export class ImapSession implements ProtocolSession {
       greetingTimeout: 15_000,
       socketTimeout: 5 * 60_000,
     });
+    this.createdFolders.clear(); // a new connection checks the move target again
     client.on('exists', () => (this.news = true));
     client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: err.message } }, 'imap connection error'));
     await client.connect();
@@ -202,6 +203,8 @@ export class ImapSession implements ProtocolSession {
     }
     // imapflow uses UID MOVE when offered, else COPY + \Deleted + EXPUNGE.
     const moved = await client.messageMove(set, target, { uid: true });
+    // The target may have been deleted since it was created or seen: look again on the retry.
+    if (moved === false) this.createdFolders.delete(target);
     if (moved === false) throw Object.assign(new Error(`moving messages to ${target} failed`), { code: 'EPROTOCOL' });
   }
 

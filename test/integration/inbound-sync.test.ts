@@ -9,7 +9,7 @@ import { allTickets, duplicates, makeUsers, pollAgain, rssMb, startTestDaemon, s
 
 let dovecot: Dovecot;
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: makeUsers(['uv', 'idler', 'bulk']) });
+  dovecot = await startDovecot({ users: makeUsers(['uv', 'idler', 'bulk', 'mover']) });
 });
 afterAll(async () => {
   await dovecot?.destroy();
@@ -50,6 +50,23 @@ it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not tick
     // the duplicates' new keys (new UIDVALIDITY) are remembered as aliases: a later rescan is cheap
     const old = tickets.find((t) => t.subject === 'uv 0')!;
     expect(old.articles[0]!.dedupeKeys.filter((k) => k.startsWith('imap:uv:'))).toHaveLength(2);
+  } finally {
+    await daemon.stop();
+  }
+});
+
+it('afterFetch move: a target folder deleted while the daemon runs is created again', async () => {
+  const target = 'Archive/Inbound';
+  await dovecot.appendMany('mover', [message(1, { subject: 'mover 1' }), message(2, { subject: 'mover 2' })]);
+  const cfg = await writeTestConfig(dovecot, [{ id: 'mover', user: 'mover', protocol: 'imap', security: 'tls', inbound: { afterFetch: 'move', moveTo: target } }]);
+  const daemon = await startTestDaemon(cfg.dir);
+  try {
+    await waitFor(async () => (await dovecot.list('mover', target)).length === 2, 15_000, 'first two moved');
+    await withImap(dovecot, 'mover', (c) => c.mailboxDelete(target));
+    await dovecot.appendMany('mover', [message(3, { subject: 'mover 3' }), message(4, { subject: 'mover 4' })]);
+    await waitFor(async () => (await dovecot.list('mover', target)).length === 2 && (await dovecot.list('mover')).length === 0, 15_000, 'the later two moved into the recreated folder');
+    expect((await dovecot.list('mover', target)).map((m) => m.subject).sort()).toEqual(['mover 3', 'mover 4']);
+    expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(['mover 1', 'mover 2', 'mover 3', 'mover 4']);
   } finally {
     await daemon.stop();
   }
