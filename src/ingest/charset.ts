@@ -39,7 +39,7 @@ export function normalizeCharsetName(name: unknown): string {
 /** Charsets whose bytes must be valid UTF-8 (US-ASCII is a subset); anything else is sniffed. */
 export function isUtf8Like(charset: string): boolean {
   const c = charset.replace(/[^a-z0-9]/g, '');
-  return c === '' || c === 'utf8' || c === 'ascii' || c === 'usascii' || c === 'ansix3.41968' || c === 'us';
+  return c === '' || c === 'utf8' || c === 'ascii' || c === 'usascii' || c === 'ansix341968' || c === 'us';
 }
 
 /** UTF-7 and friends are refused: decoding them turns `+ADw-script+AD4-` into markup. */
@@ -49,6 +49,7 @@ function isRefused(charset: string): boolean {
 
 export function isKnownCharset(charset: string): boolean {
   if (isRefused(charset)) return false;
+  if (charset === 'iso-2022-jp') return true;
   try {
     return iconv.encodingExists(charset);
   } catch {
@@ -76,6 +77,7 @@ export function decodeBytes(bytes: Uint8Array, declared?: string): Decoded {
     return { text: d.text, problems: [`unknown-charset:${cs}`, ...d.problems] };
   }
   try {
+    if (cs === 'iso-2022-jp') return { text: iconv.decode(iso2022jpToEucJp(bytes), 'euc-jp'), problems: [] };
     return { text: iconv.decode(toBuffer(bytes), cs), problems: [] };
   } catch {
     const d = sniffDecode(bytes);
@@ -83,9 +85,26 @@ export function decodeBytes(bytes: Uint8Array, declared?: string): Decoded {
   }
 }
 
+/** ISO-2022-JP (Japanese mail's usual charset, which iconv-lite lacks) rewritten as EUC-JP. */
+function iso2022jpToEucJp(b: Uint8Array): Buffer {
+  const out: number[] = [];
+  let mode = 0; // 0 ASCII / JIS Roman, 1 JIS X 0208, 2 half-width katakana
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] ?? 0;
+    if (c === 0x1b) {
+      const esc = String.fromCharCode(b[i + 1] ?? 0, b[i + 2] ?? 0);
+      const next = esc === '$B' || esc === '$@' ? 1 : esc === '(B' || esc === '(J' ? 0 : esc === '(I' ? 2 : -1;
+      if (next >= 0) { mode = next; i += 2; continue; }
+    }
+    if (mode === 1 && c > 0x20 && c < 0x7f) out.push(c | 0x80);
+    else if (mode === 2 && c > 0x20 && c < 0x60) out.push(0x8e, c | 0x80);
+    else out.push(c);
+  }
+  return Buffer.from(out);
+}
+
 /** Header text that came in as a latin1 "binary" string: UTF-8 if it is valid, else Windows-1252. */
 export function decodeBinaryString(s: string): Decoded {
-  // eslint-disable-next-line no-control-regex
   if (!/[\u0080-\u00ff]/.test(s)) return { text: s, problems: [] };
   const d = sniffDecode(Buffer.from(s, 'latin1'));
   return { text: d.text, problems: d.problems.length ? ['header-charset-fallback:windows-1252'] : [] };
@@ -133,7 +152,7 @@ export function decodeWords(value: string, problems?: string[]): string {
 }
 
 export function decodeQuotedPrintable(text: string, inWord = false): Buffer {
-  const s = inWord ? text : text.replace(/[ \t]+(\r?\n)/g, '$1').replace(/=\r?\n/g, '');
+  const s = inWord ? text : trimLines(text, false).replace(/=\r?\n/g, '');
   const out = Buffer.allocUnsafe(s.length);
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -146,6 +165,25 @@ export function decodeQuotedPrintable(text: string, inWord = false): Buffer {
     }
   }
   return out.subarray(0, n);
+}
+
+/**
+ * Strips spaces/tabs at the end (and with `both`, the start) of every line. A loop, not
+ * /[ \t]+\n/: that regex backtracks quadratically over a long run of spaces with no newline.
+ */
+export function trimLines(s: string, both = true): string {
+  const lines = s.split('\n');
+  for (let k = 0; k < lines.length; k++) {
+    const l = lines[k] ?? '';
+    let e = l.length;
+    const cr = e > 0 && l.charCodeAt(e - 1) === 0x0d;
+    if (cr) e--;
+    while (e > 0 && (l.charCodeAt(e - 1) === 0x20 || l.charCodeAt(e - 1) === 0x09)) e--;
+    let b = 0;
+    while (both && b < e && (l.charCodeAt(b) === 0x20 || l.charCodeAt(b) === 0x09)) b++;
+    if (b > 0 || e < l.length - (cr ? 1 : 0)) lines[k] = l.slice(b, e) + (cr ? '\r' : '');
+  }
+  return lines.join('\n');
 }
 
 /** Undo a Content-Transfer-Encoding; unknown encodings pass through as-is. */
@@ -274,7 +312,7 @@ export function parseIds(value: string): string[] {
 /** RFC 5322 Date (comments dropped) → ISO string, or null when it does not parse to a sane time. */
 export function parseDate(value: string | undefined): string | null {
   if (!value) return null;
-  const d = new Date(value.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim());
+  const d = new Date(value.slice(0, 200).replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim());
   const t = d.getTime();
   return Number.isNaN(t) || t < 0 || t > 4102444800000 ? null : d.toISOString();
 }
@@ -345,5 +383,5 @@ export function htmlToText(html: string): string {
       if (name === 'pre') pre = Math.max(0, pre + (closing ? -1 : 1));
     }
   }
-  return decodeEntities(out.join('')).replace(/[ \t]*\n[ \t]*/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  return trimLines(decodeEntities(out.join(''))).replace(/\n{3,}/g, '\n\n').trim();
 }

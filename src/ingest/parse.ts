@@ -209,6 +209,7 @@ function walk(body: Buffer, fields: HeaderField[], depth: number, st: WalkState)
   const ct = parseStructured(get('content-type') || 'text/plain');
   const cd = parseStructured(get('content-disposition'));
   const type = ct.value.includes('/') ? ct.value : 'text/plain';
+  let asText = false; // a multipart with no usable delimiter is most likely mislabelled text
   if (type.startsWith('multipart/')) {
     const boundary = ct.params['boundary']?.trim() || inferBoundary(body);
     const pieces = boundary && depth < MAX_DEPTH ? splitMultipart(body, boundary) : [];
@@ -219,13 +220,15 @@ function walk(body: Buffer, fields: HeaderField[], depth: number, st: WalkState)
       walk(piece.subarray(h.bodyStart), scanHeaders(piece.subarray(0, h.headEnd), st.problems), depth + 1, st);
     }
     if (pieces.length) return;
+    asText = depth < MAX_DEPTH; // too deep: kept whole as an attachment below
   }
   const data = decodeTransfer(body, get('content-transfer-encoding'));
-  if (TEXT_TYPES.has(type) && cd.value !== 'attachment') {
+  if ((TEXT_TYPES.has(type) || asText) && cd.value !== 'attachment') {
     const d = decodeBytes(data, ct.params['charset']);
     st.problems.push(...d.problems);
-    if (type === 'text/html') st.body.html = (st.body.html ?? '') + d.text;
-    else st.body.text += (st.body.text ? '\n' : '') + d.text;
+    const t = d.text.replace(/\r\n/g, '\n'); // line endings as mailparser gives them
+    if (type === 'text/html') st.body.html = (st.body.html ?? '') + t;
+    else st.body.text += (st.body.text ? '\n' : '') + t;
     return;
   }
   const n = st.body.attachments.length;
@@ -251,11 +254,15 @@ function splitMultipart(body: Buffer, boundary: string): Buffer[] {
   let start = -1;
   let i = body.indexOf(delim);
   while (i >= 0) {
-    if (i === 0 || body[i - 1] === 0x0a) {
-      if (start >= 0) out.push(body.subarray(start, i - (body[i - 2] === 0x0d ? 2 : 1)));
-      const closing = body[i + delim.length] === 0x2d && body[i + delim.length + 1] === 0x2d;
-      const eol = body.indexOf(0x0a, i);
+    let j = i + delim.length;
+    const closing = body[j] === 0x2d && body[j + 1] === 0x2d;
+    if (closing) j += 2;
+    while (body[j] === 0x20 || body[j] === 0x09) j++;
+    // a delimiter is a whole line: "--b1" must not split at a nested part's "--b10"
+    if ((i === 0 || body[i - 1] === 0x0a) && (j >= body.length || body[j] === 0x0a || body[j] === 0x0d)) {
+      if (start >= 0) out.push(body.subarray(start, Math.max(start, i - (body[i - 2] === 0x0d ? 2 : 1))));
       if (closing) return out;
+      const eol = body.indexOf(0x0a, j);
       start = eol < 0 ? body.length : eol + 1;
     }
     i = body.indexOf(delim, i + delim.length);

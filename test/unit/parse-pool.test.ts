@@ -46,7 +46,7 @@ describe('createParsePool', () => {
     expect(crashed.problems).toEqual(expect.arrayContaining(['unparsed', 'worker-crashed']));
     expect(crashed.subject).toBe('ação');
     expect(crashed.messageId).toBe('c@x');
-    expect(crashed.text).toBe('Não some\r\n');
+    expect(crashed.text).toBe('Não some\n');
     const after = await pool.parse(load('ticket-tag.eml'));
     expect(after.subject).toBe('RE: [ACME-000123] Printer on 3rd floor is offline');
     expect(after.problems).toEqual([]);

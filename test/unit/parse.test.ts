@@ -263,6 +263,20 @@ describe('parseMessage: pathological input', () => {
     ]);
   });
 
+  it('fallback walker: 200 levels whose boundaries prefix each other (b1 / b10 / b100)', () => {
+    let body = 'Content-Type: text/plain; charset=utf-8\r\n\r\nNão está perdido\r\n';
+    for (let i = 199; i >= 0; i--) body = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${body}\r\n--b${i}--\r\n`;
+    const m = parseFallback(Buffer.from(`From: a@b.example\r\nSubject: deep\r\n${body}`));
+    expect(m.subject).toBe('deep');
+    expect(m.problems).toContain('truncated-nesting');
+    expect(m.text).toBe('');
+    expect(m.attachments).toHaveLength(1); // below the depth limit the rest is kept whole, not dropped
+    expect(Buffer.from(m.attachments[0]!.content).toString()).toContain('Não está perdido');
+    let shallow = 'Content-Type: text/plain\r\n\r\nfolha\r\n';
+    for (let i = 12; i >= 0; i--) shallow = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${shallow}\r\n--b${i}--\r\n`;
+    expect(parseFallback(Buffer.from(`Subject: s\r\n${shallow}`)).text).toBe('folha\n');
+  });
+
   it('parseFallback decodes charsets like the main path', () => {
     const m = parseFallback(load('latin1-8bit-no-charset.eml'));
     expect(m.problems).toEqual(expect.arrayContaining(['unparsed', 'charset-fallback:windows-1252']));
@@ -291,6 +305,14 @@ describe('parseMessage: pathological input', () => {
     const j = await parseMessage(latin1('\x00\x01\x02\xff\xfe\r\n\r\n\x93x\x94'));
     expect(j.text).toBe('\u0001\u0002ÿþ\n\n“x”'); // not a header block: all of it is body, NUL stripped
     expect(j.problems).toContain('nul-bytes');
+  });
+
+  it('quoted-printable with a megabyte of trailing-space-free spaces stays fast (fallback path)', async () => {
+    const raw = Buffer.from(`Subject: qp\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${' '.repeat(1_000_000)}x=C3=A7 \r\n`);
+    const t0 = performance.now();
+    const m = parseFallback(raw);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(m.text.endsWith('xç\n')).toBe(true);
   });
 
   it('no header block, or no blank line after the headers: the text is kept as body', async () => {
@@ -330,6 +352,7 @@ describe('charset helpers', () => {
     expect(decodeWords('=?x-mailroom-unknown?Q?N=E3o?=', problems)).toBe('Não');
     expect(problems).toEqual(['unknown-charset:x-mailroom-unknown', 'charset-fallback:windows-1252']);
     expect(decodeWords('plain =?broken')).toBe('plain =?broken');
+    expect(decodeWords('=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= 1')).toBe('テスト 1'); // iconv-lite has no ISO-2022-JP
   });
 
   it('htmlToText: blocks, lists, links, entities, script/style skipped, stray "<" kept', () => {
@@ -340,7 +363,9 @@ describe('charset helpers', () => {
   });
 
   it('htmlToText stays linear on hostile markup', () => {
-    for (const hostile of ['<'.repeat(300_000), '<a '.repeat(100_000), '<a href="https://x.example/">x</a>'.repeat(20_000)]) {
+    const hostiles = ['<'.repeat(300_000), '<a '.repeat(100_000), '<a href="https://x.example/">x</a>'.repeat(20_000),
+      '&nbsp;'.repeat(200_000) + 'x', `<pre>${' '.repeat(1_000_000)}x</pre>`];
+    for (const hostile of hostiles) {
       const t0 = performance.now();
       htmlToText(hostile);
       expect(performance.now() - t0).toBeLessThan(3000);
