@@ -116,7 +116,9 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
   const decision = d.ticket;
   const flags = [...parsed.problems.filter((p) => p === 'unparsed'), ...(m.tooBig ? ['too-big'] : []), ...d.flags, ...(d.drop ? [`dropped:${d.drop}`] : [])];
   const dedupeKeys = [m.dedupeKey];
-  if (parsed.messageId && !m.tooBig) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
+  // A too-big message keeps its Message-ID key too: its stand-in has the real header block, and
+  // without the key a UIDVALIDITY rescan (or a second copy) ticketed it twice.
+  if (parsed.messageId) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
   const { reasons: _reasons, prefix, ...ticket } = decision;
   const item: CommitItem = {
     article: {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/daemon.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
-import { allTickets, makeUsers, pollAgain, startTestDaemon, statusOf, ticketSummaries } from '../support/inbound.js';
+import { allTickets, bigMessage, makeUsers, pollAgain, startTestDaemon, statusOf, ticketSummaries } from '../support/inbound.js';
 
 const FIXTURE_DIRS = [join(import.meta.dirname, '../fixtures/mail'), join(import.meta.dirname, '../fixtures/inbound')];
 
@@ -51,34 +51,6 @@ function garbage(): Buffer {
     b[i] = i % 70 === 69 ? 0x0a : (x >> 16) & 0xff;
   }
   return b;
-}
-
-/** A message of about `bytes` (a base64 attachment), Message-ID `<id>`. */
-function bigMessage(id: string, bytes: number): Buffer {
-  const b64 = Buffer.alloc(Math.ceil((bytes * 3) / 4), 0x42).toString('base64').replace(/.{76}/g, '$&\r\n');
-  return Buffer.from(
-    crlf([
-      'From: Big Sender <big@bulk.example>',
-      'To: suporte@acme.example',
-      `Subject: Big one ${id}`,
-      `Message-ID: <${id}@bulk.example>`,
-      'X-Keep-This-Header: yes',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/mixed; boundary="big"',
-      '',
-      '--big',
-      'Content-Type: text/plain',
-      '',
-      'see attachment',
-      '--big',
-      'Content-Type: application/octet-stream; name="dump.bin"',
-      'Content-Transfer-Encoding: base64',
-      '',
-      b64,
-      '--big--',
-      '',
-    ]),
-  );
 }
 
 function samples(): Sample[] {

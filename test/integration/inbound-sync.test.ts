@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
-import { allTickets, duplicates, makeUsers, pollAgain, rssMb, startTestDaemon, statusOf, successfulPolls, ticketSummaries, withImap } from '../support/inbound.js';
+import { allTickets, bigMessage, duplicates, makeUsers, pollAgain, rssMb, startTestDaemon, statusOf, successfulPolls, ticketSummaries, withImap } from '../support/inbound.js';
 
 let dovecot: Dovecot;
 beforeAll(async () => {
@@ -17,9 +17,10 @@ afterAll(async () => {
 
 it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not ticketed twice, new mail is', async () => {
   const folder = 'Support';
-  const raws = Array.from({ length: 5 }, (_, i) => message(i, { subject: `uv ${i}` }));
+  // four normal messages and one over maxMessageSize (ticketed from its headers only)
+  const raws = [...Array.from({ length: 4 }, (_, i) => message(i, { subject: `uv ${i}` })), bigMessage('uv-big', 200_000)];
   await dovecot.appendMany('uv', raws, { folder });
-  const cfg = await writeTestConfig(dovecot, [{ id: 'uv', user: 'uv', protocol: 'imap', security: 'tls', inbound: { folder } }]);
+  const cfg = await writeTestConfig(dovecot, [{ id: 'uv', user: 'uv', protocol: 'imap', security: 'tls', inbound: { folder, maxMessageSize: '100KB' } }]);
   const logLines: Record<string, unknown>[] = [];
   const daemon = await startTestDaemon(cfg.dir, { logLines });
   try {
@@ -45,7 +46,7 @@ it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not tick
     const synced = logLines.filter((l) => l.msg === 'mailbox synced');
     expect(synced.reduce((n, l) => n + Number(l.duplicates), 0)).toBe(5);
     const tickets = await allTickets(daemon.store!);
-    expect(tickets.map((t) => t.subject).sort()).toEqual(['uv 0', 'uv 1', 'uv 2', 'uv 3', 'uv 4', 'uv new 5', 'uv new 6']);
+    expect(tickets.map((t) => t.subject).sort()).toEqual(['Big one uv-big', 'uv 0', 'uv 1', 'uv 2', 'uv 3', 'uv new 5', 'uv new 6']);
     for (const t of tickets) expect(t.articles).toHaveLength(1);
     // the duplicates' new keys (new UIDVALIDITY) are remembered as aliases: a later rescan is cheap
     const old = tickets.find((t) => t.subject === 'uv 0')!;

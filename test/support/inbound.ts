@@ -161,6 +161,34 @@ export async function stopDovecotHard(dovecot: Dovecot): Promise<void> {
   await waitFor(async () => (await instancePids(dovecot)).length === 0, 10_000, 'Dovecot sessions gone');
 }
 
+/** A message of about `bytes` (a base64 attachment), Message-ID `<id>`. */
+export function bigMessage(id: string, bytes: number): Buffer {
+  const b64 = Buffer.alloc(Math.ceil((bytes * 3) / 4), 0x42).toString('base64').replace(/.{76}/g, '$&\r\n');
+  return Buffer.from(
+    [
+      'From: Big Sender <big@bulk.example>',
+      'To: suporte@acme.example',
+      `Subject: Big one ${id}`,
+      `Message-ID: <${id}@bulk.example>`,
+      'X-Keep-This-Header: yes',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="big"',
+      '',
+      '--big',
+      'Content-Type: text/plain',
+      '',
+      'see attachment',
+      '--big',
+      'Content-Type: application/octet-stream; name="dump.bin"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      b64,
+      '--big--',
+      '',
+    ].join('\r\n'),
+  );
+}
+
 /** RSS in MB, for printing. */
 export function rssMb(): number {
   return Math.round(process.memoryUsage().rss / 1024 / 1024);
