@@ -63,6 +63,10 @@ describe('webhook sink', () => {
       expect(second!.event).toBe('article.created');
       expect(second!.body.ticket.id).toBe(first!.body.ticket.id);
       expect(first!.body.version).toBe(1);
+      const { Ajv2020 } = await import('ajv/dist/2020.js');
+      const schema = JSON.parse(await (await import('node:fs/promises')).readFile(new URL('../../schemas/webhook-payload.schema.json', import.meta.url), 'utf8'));
+      const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
+      for (const a of receiver.accepted) expect(validate(a.body), JSON.stringify(validate.errors)).toBe(true);
       expect(first!.body.article.subject).toBe('Printer broken');
       expect(receiver.accepted.every((a) => a.signatureValid)).toBe(true);
       await new Promise((r) => setTimeout(r, 500));
