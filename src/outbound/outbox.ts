@@ -218,7 +218,7 @@ export class Outbox {
     try {
       void this.store.update(e.id, { status: 'sending' });
       const raw = Buffer.from(e.raw ?? '', 'latin1');
-      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, raw, () => this.store.markCommitting(e.id, attempt));
+      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, raw, () => this.store.markPastEndOfData(e.id, attempt));
       if (this.store.broken !== null) return;
       if (out.result) this.#onSent(lane, e, attempt, out.result);
       else this.#onError(lane, e, attempt, out.error, out.committed);
@@ -241,7 +241,8 @@ export class Outbox {
       const at = new Date().toISOString();
       this.#persist(e.id, { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
       this.#terminal(e, 'sent');
-      if (perm.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
+      // Refusals of earlier attempts too: each message is notified about once, when it is finished.
+      if (rejected.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
       return;
     }
     const err = { class: 'temporary' as const, code: 'EENVELOPE', responseCode: temp[0]!.responseCode, message: temp[0]!.response, pauseLane: false, connectionLost: false };

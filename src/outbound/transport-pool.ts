@@ -3,7 +3,7 @@
 // is created (a rotated `passwordFile` is picked up after an auth failure drops the transport); the
 // SMTP timeout (connection, greeting, socket) is the mailbox's `timeout`, never below 10 s.
 // nodemailer's own requeue is off (maxRequeues 0): only the outbox decides whether a message that
-// may have reached the server is sent again.
+// may have reached the server is sent again (see commit-gate.ts).
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
@@ -56,17 +56,20 @@ export class TransportPool {
 
   constructor(private readonly log: Logger) {}
 
-  /** Send `raw` to `envelope`; `commit` runs (and must resolve) just before the end of data goes out. */
-  async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, raw: Buffer, commit: () => Promise<void>): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
+  /**
+   * Send `raw` to `envelope`. `handedOver` is called (synchronously, once) when the end of data has
+   * been handed to the kernel; `committed` in the result says whether the end of data went out at all.
+   */
+  async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, raw: Buffer, handedOver: () => void): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
     const entry = this.#entry(key, label, server);
-    const gate = new CommitGate(commit);
+    const gate = new CommitGate(handedOver);
     entry.inFlight++;
     try {
       const mailer = await entry.mailer;
       this.#gates.set(raw, gate);
       const info = (await mailer.sendMail({ envelope, raw })) as { response?: string; accepted?: unknown[]; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
       return {
-        committed: gate.committed,
+        committed: gate.endOfData,
         result: {
           response: String(info.response ?? ''),
           accepted: (info.accepted ?? []).map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? ''))),
@@ -74,7 +77,7 @@ export class TransportPool {
         },
       };
     } catch (error) {
-      return { error, committed: gate.committed };
+      return { error, committed: gate.endOfData };
     } finally {
       entry.inFlight--;
       if (entry.retired && entry.inFlight === 0) void this.#close(entry);

@@ -4,6 +4,7 @@
 // record appended while a write+fdatasync runs shares the next one), and compaction into a fresh
 // file that starts with a `base` record. Files are `journal-<n>.jsonl`; the newest file that begins
 // with `base` is the start of the truth, older ones are garbage left by a crash mid-compaction.
+import { writeSync } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, readTextIfExists, writeFileDurable } from './durable-file.js';
@@ -32,6 +33,10 @@ export class OutboxJournal {
   #scheduled = false;
   #broken: unknown = null;
   #compactRequest: (() => string) | null = null;
+  /** Lines written with appendSync while a compaction runs: carried over into the new file. */
+  #carry: string[] | null = null;
+  /** appendSync wrote lines that no fdatasync has covered yet. */
+  #unsynced = false;
   bytes = 0;
   flushes = 0;
 
@@ -96,10 +101,36 @@ export class OutboxJournal {
   append(rec: JournalRecord): Promise<void> {
     if (this.#broken !== null) return Promise.reject(this.#brokenError());
     this.#pending.push(JSON.stringify(rec) + '\n');
+    return this.sync();
+  }
+
+  /** Resolves once everything written so far (appendSync included) is fdatasync'd. */
+  sync(): Promise<void> {
+    if (this.#broken !== null) return Promise.reject(this.#brokenError());
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       this.#schedule();
     });
+  }
+
+  /**
+   * Append one record NOW with a synchronous write(2), not waiting for an fsync: it survives the death
+   * of the process (page cache), and the next fdatasync makes it power-safe too. The file is opened
+   * O_APPEND, so it never interleaves with a group-commit write.
+   */
+  appendSync(rec: JournalRecord): void {
+    if (this.#broken !== null) return;
+    const line = JSON.stringify(rec) + '\n';
+    try {
+      writeSync(this.#fh.fd, line);
+      this.bytes += Buffer.byteLength(line);
+      this.#carry?.push(line);
+      // Power safety follows shortly: the next cycle fdatasyncs it.
+      this.#unsynced = true;
+      this.#schedule();
+    } catch (e) {
+      this.#broken = e;
+    }
   }
 
   /**
@@ -113,7 +144,7 @@ export class OutboxJournal {
 
   /** Resolves when nothing is pending or being written. */
   async idle(): Promise<void> {
-    while (this.#running || this.#scheduled || this.#pending.length > 0 || this.#compactRequest) {
+    while (this.#running || this.#scheduled || this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced || this.#compactRequest) {
       if (this.#running) await this.#running.catch(() => undefined);
       else await new Promise<void>((r) => setImmediate(r));
       if (this.#broken !== null) return;
@@ -137,13 +168,17 @@ export class OutboxJournal {
       this.#scheduled = false;
       this.#running = this.#loop().finally(() => {
         this.#running = null;
-        if (this.#pending.length > 0 || this.#compactRequest) this.#schedule();
+        if (this.#work()) this.#schedule();
       });
     });
   }
 
+  #work(): boolean {
+    return this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced || this.#compactRequest !== null;
+  }
+
   async #loop(): Promise<void> {
-    while (this.#pending.length > 0 || this.#compactRequest) {
+    while (this.#work()) {
       if (this.#broken !== null) {
         const ws = this.#waiters;
         this.#waiters = [];
@@ -151,13 +186,14 @@ export class OutboxJournal {
         for (const w of ws) w.reject(this.#brokenError());
         return;
       }
-      if (this.#pending.length > 0) {
+      if (this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced) {
         const text = this.#pending.join('');
         const ws = this.#waiters;
         this.#pending = [];
         this.#waiters = [];
+        this.#unsynced = false;
         try {
-          await this.#fh.write(text);
+          if (text) await this.#fh.write(text);
           await this.#fh.datasync();
           this.bytes += Buffer.byteLength(text);
           this.flushes++;
@@ -179,15 +215,26 @@ export class OutboxJournal {
     // Nothing is pending here, so the snapshot holds exactly what the old file holds; records
     // appended from now on go to the new file. A crash before the rename leaves the old file as the truth.
     const text = snapshot();
+    this.#carry = [];
     const no = this.#no + 1;
     const file = path.join(this.dir, fileName(no));
-    await writeFileDurable(file, text);
-    const fh = await open(file, 'a');
+    let fh: FileHandle;
+    try {
+      await writeFileDurable(file, text);
+      fh = await open(file, 'a');
+    } catch (e) {
+      this.#carry = null;
+      throw e;
+    }
+    // appendSync records made after the snapshot went to the old file: copy them over.
+    const carried = this.#carry.join('');
+    this.#carry = null;
+    if (carried) writeSync(fh.fd, carried);
     const old = this.#no;
     const oldFh = this.#fh;
     this.#fh = fh;
     this.#no = no;
-    this.bytes = Buffer.byteLength(text);
+    this.bytes = Buffer.byteLength(text) + Buffer.byteLength(carried);
     await oldFh.close().catch(() => undefined);
     await unlink(path.join(this.dir, fileName(old))).catch(() => undefined);
   }

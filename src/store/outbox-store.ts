@@ -2,18 +2,24 @@
 // A message is acknowledged to the API only once its `put` record is durable, so SIGKILL loses nothing
 // acknowledged. The state is replayed from the journal (outbox-journal.ts) at open.
 //
-// The commit point. Before the sender lets the SMTP end-of-data (`.`) go out for attempt N it makes a
-// `commit N` record durable (markCommitting). The server can only accept a message after that dot.
-// So after a crash:
-//   - no commit record for the running attempt → the server never had a complete message → queued
-//     again and sent (never a duplicate);
-//   - commit record but no outcome → the process died between handing the server the end of data
-//     and recording its reply. Our process died, not the network: the kernel still delivers the
-//     bytes written, so the server had the whole message and decided. The message is recorded as
-//     sent with `confirmed: false` and is NEVER sent again (no duplicate). It is lost only if the
-//     server refused it at end of data in that same instant, or if the process died in the
-//     microseconds between the durable marker and the write of the dot; both are visible as
-//     `confirmed: false` in GET /v1/messages/:id and the metric, for a person to check.
+// The commit point, and what happens to a message when the process dies during its attempt.
+// An SMTP server can only accept a message after its end of data (`.`). Right after the sender has
+// handed that dot to the kernel (commit-gate.ts) it writes a `commit <attempt>` record with a plain
+// synchronous write(2); outcomes (sent / retrying / failed) are written the same way the moment the
+// server's reply is in. The page cache outlives the process, and the kernel still delivers what it
+// was given, so after SIGKILL (OOM kill, crash) a message whose attempt has no recorded outcome is:
+//   - without a commit record → the server never got the end of data and cannot have accepted it
+//     → queued again and sent: nothing is lost, nothing is duplicated;
+//   - with a commit record → the server had the whole message and was deciding when we died. It is
+//     counted as sent with `confirmed: false` and NEVER sent again: no duplicate. It is lost only
+//     if the server refused it at the end of data (a 4xx/5xx on the dot) and we died before writing
+//     that reply down — a window of microseconds after the reply arrives; the case shows as
+//     `confirmed: false` in GET /v1/messages/:id and in the `unconfirmed` metric.
+// The other window: dying in the microseconds between the kernel taking the dot and the write(2) of
+// the commit record → the message is sent again, a duplicate with the same Message-ID (mail clients
+// fold those). Records are fdatasync'd a few milliseconds later; a power loss in between can lose a
+// commit record too — again a resend, never a loss. Enqueue (`put`) is fdatasync'd before the API
+// answers 202.
 import { mkdirDurable, removeStaleTemps } from './durable-file.js';
 import { acquireStoreLock } from './lock.js';
 import { OutboxJournal } from './outbox-journal.js';
@@ -76,7 +82,10 @@ export class OutboxStore {
       prune(entries, opts, Date.now());
       const journal = await OutboxJournal.create(dir, serialize(entries), files);
       const store = new OutboxStore(dir, journal, opts, release, recovery);
-      for (const e of entries.values()) store.#index(e);
+      for (const e of entries.values()) {
+        store.#entries.set(e.id, e);
+        store.#index(e);
+      }
       return store;
     } catch (e) {
       await release();
@@ -115,16 +124,22 @@ export class OutboxStore {
     return this.#append({ t: 'put', e: entry });
   }
 
-  /** The commit point of attempt `attempt`: resolves once durable; only then may the end of data go out. */
-  markCommitting(id: string, attempt: number): Promise<void> {
-    this.#assertOpen();
+  /**
+   * The commit point of attempt `attempt`: its end of data was handed to the kernel. Written with a
+   * synchronous write(2) at once (no fsync: the page cache survives the death of the process).
+   */
+  markPastEndOfData(id: string, attempt: number): void {
     const e = this.#entries.get(id);
-    if (!e) return Promise.reject(new Error(`unknown outbox entry ${id}`));
+    if (!e || this.#closed || e.status !== 'sending' || e.committed >= attempt) return;
     e.committed = attempt;
-    return this.#append({ t: 'commit', id, a: attempt });
+    this.journal.appendSync({ t: 'commit', id, a: attempt });
   }
 
-  /** Apply a patch in memory now and journal it; resolves once durable. `sending` is never journaled. */
+  /**
+   * Apply a patch in memory and write it to the journal at once (synchronous write(2), so an outcome
+   * — above all a 4xx/5xx reply after the commit point — survives the process dying right after it);
+   * resolves once fdatasync'd. `sending` is never journaled.
+   */
   update(id: string, patch: Partial<OutboxEntry>): Promise<void> {
     this.#assertOpen();
     const e = this.#entries.get(id);
@@ -134,7 +149,10 @@ export class OutboxStore {
     if (patch.status === 'sending') return Promise.resolve();
     const p: Partial<OutboxEntry> = { ...patch, updatedAt: e.updatedAt };
     if (TERMINAL.has(e.status)) p.raw = null;
-    return this.#append({ t: 'set', id, p });
+    this.journal.appendSync({ t: 'set', id, p });
+    if (this.journal.broken !== null) return Promise.reject(this.journal.broken);
+    this.#maybeCompactSoon();
+    return this.journal.sync();
   }
 
   /** Resolves once everything journaled so far is durable. */
@@ -162,8 +180,17 @@ export class OutboxStore {
 
   #append(rec: JournalRecord): Promise<void> {
     const p = this.journal.append(rec);
-    if (this.journal.bytes > this.opts.compactBytes) this.#maybeCompact();
+    this.#maybeCompactSoon();
     return p;
+  }
+
+  #nextCheck = 0;
+
+  #maybeCompactSoon(): void {
+    if (this.journal.bytes <= Math.max(this.opts.compactBytes, this.#nextCheck)) return;
+    // Counting the live size walks every entry: do it again only after another quarter of the budget.
+    this.#nextCheck = this.journal.bytes + this.opts.compactBytes / 4;
+    this.#maybeCompact();
   }
 
   #liveBytes(): number {
@@ -174,6 +201,7 @@ export class OutboxStore {
 
   #maybeCompact(): void {
     if (this.journal.bytes < 2 * this.#liveBytes()) return;
+    this.#nextCheck = 0;
     this.journal.requestCompaction(() => {
       const before = this.#entries.size;
       prune(this.#entries, this.opts, Date.now());
