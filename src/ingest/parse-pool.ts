@@ -1,8 +1,9 @@
-// Spreads parseMessage over worker_threads so ingest is not capped by one core (~0.6 ms/msg).
+// Spreads parseMessage over worker_threads so ingest is not capped by one core (~0.4–0.6 ms/msg).
 // Guarantees: parse() never rejects and never hangs. A worker that crashes, runs out of memory or
-// exceeds the hard timeout is terminated and replaced, and its in-flight message resolves through
-// the tolerant fallback parser ('unparsed' + 'worker-crashed'/'worker-timeout'). If workers cannot
-// even start (e.g. missing dist file) the pool degrades to parsing in-process.
+// exceeds the hard timeout is terminated and replaced; the message it was on resolves through the
+// tolerant fallback parser ('unparsed' + 'worker-crashed'/'worker-timeout'), messages queued
+// behind it on that worker are retried once elsewhere. If workers cannot even start (e.g. missing
+// dist file) the pool degrades to parsing in-process.
 //
 // Raw bytes are copied once into a fresh ArrayBuffer which is then transferred (the caller's
 // buffer is never detached, and a small view into a large buffer does not ship the whole buffer);
@@ -20,14 +21,14 @@ export interface ParsePoolOptions {
   /** number of workers; default os.availableParallelism(); 0 = parse in-process */
   size?: number;
   maxAttachmentBytes?: number;
-  /** soft timeout inside parseMessage (default 5000 ms) */
+  /** soft timeout inside parseMessage (default 5000 ms + 100 ms per MB) */
   timeoutMs?: number;
   /** a worker busy longer than this (+200 ms per MB) on one message is terminated (default 20000 ms) */
   hardTimeoutMs?: number;
   /** V8 old-space limit per worker, so one monstrous message kills a worker, not the daemon */
   maxWorkerMemoryMb?: number;
-  /** test-only: worker crashes / spins forever on raw input starting with these markers */
-  testHooks?: { crashMarker?: string; hangMarker?: string };
+  /** test-only: worker crashes / spins forever on raw input starting with these markers, or never starts */
+  testHooks?: { crashMarker?: string; hangMarker?: string; failStart?: boolean };
 }
 
 export interface ParsePool {

@@ -8,8 +8,9 @@ import type { ParseOptions } from './parsed-message.js';
 export interface ParseJob { id: number; raw: Uint8Array; opts: ParseOptions }
 
 /** Test-only switches (set by parse-pool tests through workerData): crash or hang on marked input. */
-interface TestHooks { crashMarker?: string; hangMarker?: string }
+interface TestHooks { crashMarker?: string; hangMarker?: string; failStart?: boolean }
 const hooks: TestHooks = (workerData as { testHooks?: TestHooks } | null)?.testHooks ?? {};
+if (hooks.failStart) throw new Error('parse-worker test: failing at startup');
 
 function startsWith(raw: Uint8Array, marker: string | undefined): boolean {
   if (!marker) return false;

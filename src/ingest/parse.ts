@@ -85,12 +85,16 @@ class SniffStream extends Transform {
     cb();
   }
   override _flush(cb: TransformCallback): void {
-    const buf = Buffer.concat(this.chunks);
-    this.chunks = [];
-    if (!this.declared && isValidUtf8(buf)) return cb(null, buf);
-    const d = this.declared ? decodeBytes(buf, this.declared) : sniffDecode(buf);
-    this.problems.push(...d.problems);
-    cb(null, Buffer.from(d.text, 'utf8'));
+    try {
+      const buf = Buffer.concat(this.chunks);
+      this.chunks = [];
+      if (!this.declared && isValidUtf8(buf)) return cb(null, buf);
+      const d = this.declared ? decodeBytes(buf, this.declared) : sniffDecode(buf);
+      this.problems.push(...d.problems);
+      cb(null, Buffer.from(d.text, 'utf8'));
+    } catch (err) {
+      cb(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }
 
@@ -103,9 +107,9 @@ function installHooks(parser: MailParser, problems: string[], state: { missingBo
     return;
   }
   p.createNode = function (this: unknown, node: unknown) {
-    const n = create.call(this, node) as { isAttachment?: boolean; contentType?: string; charset?: string };
-    const src = node as { multipart?: unknown; _boundary?: unknown };
-    if (src.multipart && !src._boundary) state.missingBoundary = true;
+    const n = create.call(this, node) as { isAttachment?: boolean; contentType?: string; charset?: string } | undefined;
+    const src = node as { multipart?: unknown; _boundary?: unknown } | undefined;
+    if (src?.multipart && !src._boundary) state.missingBoundary = true;
     if (n && !n.isAttachment && TEXT_TYPES.has(n.contentType ?? '') && isUtf8Like(normalizeCharsetName(n.charset))) {
       n.charset = SNIFF; // makes mailparser route the part through decodeStream below
     }
@@ -144,23 +148,29 @@ function runMailparser(input: [Buffer, Buffer], opts: ParseOptions, problems: st
     };
     const timer = setTimeout(() => finish(new Error('timeout')), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS + input[1].length / 10_000);
     parser.on('data', (data: AttachmentStream | MessageText) => {
-      if (data.type === 'attachment') atts.push(collect(data, atts.length, opts.maxAttachmentBytes, problems));
-      else textObj = data;
+      try {
+        if (data.type === 'attachment') atts.push(collect(data, atts.length, opts.maxAttachmentBytes, problems));
+        else textObj = data;
+      } catch (err) {
+        finish(err);
+      }
     });
     parser.on('error', (err: unknown) => finish(err));
     parser.on('end', () => {
       Promise.all(atts).then((attachments) => {
         const t = textObj as MessageText | null;
         const html = typeof t?.html === 'string' ? t.html : null;
-        let text = t?.text ?? '';
+        let text = typeof t?.text === 'string' ? t.text : '';
         if (!text.trim() && html) text = htmlToText(html);
         finish(null, { text, html, attachments });
-      }, (err: unknown) => finish(err));
+      }).catch((err: unknown) => finish(err));
     });
     try { parser.write(input[0]); parser.end(input[1]); } catch (err) { finish(err); }
   });
 }
 
+// Every callback below runs from a stream event, outside parseMessage's try/catch: each one catches
+// for itself, since an exception escaping from an event handler would take the process down.
 function collect(att: AttachmentStream, index: number, max: number | undefined, problems: string[]): Promise<ParsedAttachment> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -168,17 +178,22 @@ function collect(att: AttachmentStream, index: number, max: number | undefined, 
     att.content.on('data', (c: Buffer) => { size += c.length; if (max === undefined || size <= max) chunks.push(c); });
     att.content.once('error', reject);
     att.content.once('end', () => {
-      const content = concat(chunks, size, max);
-      const filename = fixC1(att.filename ?? '') || defaultName(index, att.contentType);
-      if (max !== undefined && size > max) problems.push(`attachment-too-large:${filename}`);
-      resolve({
-        id: att.checksum ?? createHash('sha256').update(content).digest('hex'),
-        filename, contentType: (att.contentType || 'application/octet-stream').toLowerCase(), size,
-        ...(att.cid ? { contentId: att.cid } : {}),
-        inline: att.contentDisposition === 'inline' || (!!att.cid && !!att.related),
-        content,
-      });
-      att.release?.();
+      try {
+        const content = concat(chunks, size, max);
+        const contentType = (typeof att.contentType === 'string' && att.contentType) || 'application/octet-stream';
+        const filename = fixC1(typeof att.filename === 'string' ? att.filename : '') || defaultName(index, contentType);
+        if (max !== undefined && size > max) problems.push(`attachment-too-large:${filename}`);
+        resolve({
+          id: att.checksum ?? createHash('sha256').update(content).digest('hex'),
+          filename, contentType: contentType.toLowerCase(), size,
+          ...(typeof att.cid === 'string' && att.cid ? { contentId: att.cid } : {}),
+          inline: att.contentDisposition === 'inline' || (!!att.cid && !!att.related),
+          content,
+        });
+      } catch (err) {
+        reject(err);
+      }
+      try { att.release?.(); } catch { /* the parse is failing anyway */ }
     });
   });
 }

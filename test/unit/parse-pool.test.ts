@@ -78,6 +78,14 @@ describe('createParsePool', () => {
     expect((await pool.parse(load('no-message-id.eml'))).subject).toBe('Scan from device 42');
   });
 
+  it('workers that cannot start: the pool degrades to in-process parsing instead of hanging', async () => {
+    pool = createParsePool({ size: 2, testHooks: { failStart: true } });
+    const results = await Promise.all([pool.parse(load('simple-plain.eml')), pool.parse(load('ticket-tag.eml'))]);
+    expect(results.map((m) => m.problems)).toEqual([[], []]);
+    expect(results[1]?.subject).toBe('RE: [ACME-000123] Printer on 3rd floor is offline');
+    expect((await pool.parse(load('no-message-id.eml'))).subject).toBe('Scan from device 42');
+  });
+
   it('size 0 parses in-process', async () => {
     pool = createParsePool({ size: 0, maxAttachmentBytes: 10 });
     const m = await pool.parse(load('alternative-with-attachment.eml'));

@@ -324,16 +324,21 @@ describe('parseMessage: pathological input', () => {
     expect(glued.text).toBe('Texto do corpo\nsegunda linha\n');
   });
 
-  it('truncations and byte flips of every fixture parse without throwing', async () => {
+  it('truncations, byte flips and MIME-token splices of every fixture: no throw, no unhandled error', async () => {
+    // vitest fails the run on any uncaught exception / unhandled rejection, which is the real check
+    // here: a throw from a stream callback would escape parseMessage's try/catch
     let seed = 42;
     const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const tokens = ['\r\n', ':', ';', '"', '--', 'boundary=', 'Content-Type: ', 'multipart/mixed', 'charset=', '=?', '?=', '?Q?', '\x00', '\xff', 'message/rfc822', '<'];
     for (const f of fixtures) {
       const raw = load(f);
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 12; i++) {
         const cut = raw.subarray(0, rand(raw.length));
         const flipped = Buffer.from(raw);
         for (let k = 0; k < 8; k++) flipped[rand(flipped.length)] = rand(256);
-        for (const input of [cut, flipped]) {
+        const p = rand(raw.length);
+        const spliced = Buffer.concat([raw.subarray(0, p), latin1(tokens[rand(tokens.length)]!), raw.subarray(p)]);
+        for (const input of [cut, flipped, spliced]) {
           const m = await parseMessage(input);
           expect(m.size).toBe(input.length);
           expect(() => structuredClone(m)).not.toThrow();
