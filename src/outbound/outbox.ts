@@ -11,7 +11,7 @@ import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outb
 import type { Composed } from './compose.js';
 import { classifySendError, recipientIsPermanent, retryDelay, type ClassifiedSend } from './errors.js';
 import { Lanes, type Lane } from './lanes.js';
-import { resolveSender, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
+import { resolveSenderCached, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
 import { TransportPool, type SendResult } from './transport-pool.js';
 
 export interface OutboxOptions extends OutboxStoreOptions {
@@ -55,7 +55,6 @@ export class Outbox {
   readonly #lanes: Lanes;
   readonly #pool: TransportPool;
   readonly #o: Required<Omit<OutboxOptions, keyof OutboxStoreOptions>>;
-  #cache: { snap: Snapshot | null; map: Map<string, SenderResolution> } = { snap: null, map: new Map() };
   #live = 0;
   #inFlight = 0;
   #stopping = false;
@@ -164,11 +163,7 @@ export class Outbox {
   }
 
   #resolve(snap: Snapshot, req: OutboundRequest): SenderResolution {
-    if (this.#cache.snap !== snap) this.#cache = { snap, map: new Map() };
-    const k = JSON.stringify([req.company, req.contract, req.workflow, req.mailbox, req.kind]);
-    let r = this.#cache.map.get(k);
-    if (!r) this.#cache.map.set(k, (r = resolveSender(snap, req)));
-    return r;
+    return resolveSenderCached(snap, req);
   }
 
   #schedule(e: OutboxEntry): void {
@@ -218,7 +213,7 @@ export class Outbox {
     try {
       void this.store.update(e.id, { status: 'sending' });
       const raw = Buffer.from(e.raw ?? '', 'latin1');
-      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, raw, () => this.store.markPastEndOfData(e.id, attempt));
+      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, e.messageId, raw, () => this.store.markPastEndOfData(e.id, attempt));
       if (this.store.broken !== null) return;
       if (out.result) this.#onSent(lane, e, attempt, out.result);
       else this.#onError(lane, e, attempt, out.error, out.committed);

@@ -63,6 +63,21 @@ export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResol
   return { decision, server, label: decision.mailbox ?? 'default' };
 }
 
+const cache = new WeakMap<Snapshot, Map<string, SenderResolution>>();
+
+/** resolveSender, memoised per (immutable) snapshot: the sender asks for every message. Do not mutate the result. */
+export function resolveSenderCached(snap: Snapshot, req: OutboundRequest): SenderResolution {
+  let m = cache.get(snap);
+  if (!m) cache.set(snap, (m = new Map()));
+  const k = `${req.company ?? ''}\0${req.contract ?? ''}\0${req.workflow ?? ''}\0${req.mailbox ?? ''}\0${req.kind ?? 'user'}`;
+  let r = m.get(k);
+  if (!r) {
+    if (m.size > 10_000) m.clear();
+    m.set(k, (r = resolveSender(snap, req)));
+  }
+  return r;
+}
+
 export function effectiveTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) return DEFAULT_TIMEOUT_MS;
   return Math.max(MIN_TIMEOUT_MS, ms);
@@ -79,7 +94,17 @@ export function senderAddress(server: ResolvedOutbound): string | null {
  * Identity of a connection pool: two requests that resolve to the same mailbox and the same server
  * settings share one pooled transport. Secrets are compared by reference to their source, never by value.
  */
+const keys = new WeakMap<ResolvedOutbound, { label: string; key: string }>();
+
 export function transportKey(label: string, s: ResolvedOutbound): string {
+  const hit = keys.get(s);
+  if (hit?.label === label) return hit.key;
+  const key = computeKey(label, s);
+  keys.set(s, { label, key });
+  return key;
+}
+
+function computeKey(label: string, s: ResolvedOutbound): string {
   const pw = s.auth?.password;
   // A hash (never shown anywhere) so that a changed inline password gets a new pool.
   const secret = pw ? (pw.kind === 'file' ? `file:${pw.path}` : `value:${createHash('sha256').update(pw.secret.reveal()).digest('hex').slice(0, 16)}`) : s.auth?.oauth2 ? `oauth2:${s.auth.oauth2.clientId}` : 'none';

@@ -6,7 +6,7 @@ import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
 import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
 import { compose, type AttachmentInput } from './compose.js';
 import type { Outbox } from './outbox.js';
-import { resolveSender } from './resolve.js';
+import { resolveSenderCached } from './resolve.js';
 
 export interface SubmitInput {
   purpose: OutboxPurpose;
@@ -66,7 +66,7 @@ export async function submitMessage(outbox: Outbox, snap: Snapshot, input: Submi
     ...(input.mailbox !== undefined && { mailbox: input.mailbox }),
     kind: input.kind,
   };
-  const res = resolveSender(snap, request);
+  const res = resolveSenderCached(snap, request);
   if (!res.server) throw new SubmitError(422, res.decision.mailbox ? `mailbox ${res.decision.mailbox} has no outbound side` : 'no outbound server: configure defaults.outbound, a company outbound or a contract mailbox', 'mailbox');
   if (res.decision.mailbox && snap.mailboxes[res.decision.mailbox]?.enabled === false) throw new SubmitError(422, `mailbox ${res.decision.mailbox} is disabled`, 'mailbox');
   if (input.kind === 'system' && input.person) throw new SubmitError(400, 'from: system mail is not sent on behalf of a person (use kind: user)', 'from');

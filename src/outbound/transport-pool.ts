@@ -4,9 +4,9 @@
 // SMTP timeout (connection, greeting, socket) is the mailbox's `timeout`, never below 10 s.
 // nodemailer's own requeue is off (maxRequeues 0): only the outbox decides whether a message that
 // may have reached the server is sent again (see commit-gate.ts).
+import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import type { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { ResolvedOutbound } from '../config/snapshot.js';
 import { credentialsFor, tlsOptionsFor } from '../inbound/credentials.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,11 +19,9 @@ export interface SendResult {
   rejectedErrors: { recipient: string; responseCode: number | null; response: string }[];
 }
 
-type Mailer = ReturnType<typeof nodemailer.createTransport>;
-
 interface PoolEntry {
   key: string;
-  mailer: Promise<Mailer>;
+  mailer: Promise<SMTPPool>;
   inFlight: number;
   retired: boolean;
 }
@@ -49,10 +47,25 @@ export async function smtpOptions(server: ResolvedOutbound, label: string) {
   };
 }
 
+/**
+ * The message object nodemailer's pool sends: our stored bytes behind a CommitGate, the envelope
+ * as stored. (nodemailer's Mail front-end would rebuild a MIME tree around bytes we built at enqueue.)
+ */
+function mailFor(envelope: { from: string; to: string[] }, messageId: string, gate: CommitGate) {
+  const id = `<${messageId}>`;
+  return {
+    data: {},
+    message: {
+      getEnvelope: () => ({ from: envelope.from, to: [...envelope.to] }),
+      messageId: () => id,
+      getHeader: (name: string) => (name.toLowerCase() === 'message-id' ? id : undefined),
+      createReadStream: () => gate,
+    },
+  };
+}
+
 export class TransportPool {
   readonly #pools = new Map<string, PoolEntry>();
-  /** gate of the message being sent, found by its raw bytes (nodemailer copies the mail data object) */
-  readonly #gates = new WeakMap<Buffer, CommitGate>();
 
   constructor(private readonly log: Logger) {}
 
@@ -60,14 +73,15 @@ export class TransportPool {
    * Send `raw` to `envelope`. `handedOver` is called (synchronously, once) when the end of data has
    * been handed to the kernel; `committed` in the result says whether the end of data went out at all.
    */
-  async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, raw: Buffer, handedOver: () => void): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
+  async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, messageId: string, raw: Buffer, handedOver: () => void): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
     const entry = this.#entry(key, label, server);
-    const gate = new CommitGate(handedOver);
+    const gate = new CommitGate(raw, handedOver);
     entry.inFlight++;
     try {
-      const mailer = await entry.mailer;
-      this.#gates.set(raw, gate);
-      const info = (await mailer.sendMail({ envelope, raw })) as { response?: string; accepted?: unknown[]; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
+      const pool = await entry.mailer;
+      const info = await new Promise<{ response?: string; accepted?: unknown[]; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] }>((resolve, reject) =>
+        pool.send(mailFor(envelope, messageId, gate) as unknown as Parameters<SMTPPool['send']>[0], (err, info) => (err ? reject(err) : resolve(info as never))),
+      );
       return {
         committed: gate.endOfData,
         result: {
@@ -121,28 +135,23 @@ export class TransportPool {
     return entry;
   }
 
-  async #create(label: string, server: ResolvedOutbound): Promise<Mailer> {
-    const mailer = nodemailer.createTransport({
-      pool: true,
+  async #create(label: string, server: ResolvedOutbound): Promise<SMTPPool> {
+    const pool = new SMTPPool({
       ...(await smtpOptions(server, label)),
       maxConnections: server.maxConnections,
       maxMessages: 100,
       maxRequeues: 0,
     });
-    mailer.use('stream', (mail, done) => {
-      const raw = (mail.data as { raw?: unknown }).raw;
-      const gate = Buffer.isBuffer(raw) ? this.#gates.get(raw) : undefined;
-      if (gate) mail.message.processFunc((input: Readable) => gate.attach(input));
-      done();
-    });
-    mailer.on('error', (err: Error) => this.log.debug({ mailbox: label, err: { message: err.message } }, 'smtp transport error'));
-    return mailer;
+    // The pool reports OAuth2 token events to its Mail front-end, which we do not use.
+    const front = Object.assign(new EventEmitter(), { get: () => undefined });
+    (pool as unknown as { mailer: unknown }).mailer = front;
+    pool.on('error', (err: Error) => this.log.debug({ mailbox: label, err: { message: err.message } }, 'smtp transport error'));
+    return pool;
   }
 
   async #close(entry: PoolEntry, force = false): Promise<void> {
     try {
-      const mailer = await entry.mailer;
-      (mailer.transporter as unknown as { close(o?: { force?: boolean }): void }).close(force ? { force: true } : undefined);
+      (await entry.mailer).close(force ? { force: true } : undefined);
     } catch {
       // never created
     }
