@@ -119,7 +119,8 @@ export class Pop3Client {
   }
 }
 
-async function upgradeStls(pop: Pop3Command, host: string, tls: ConnectionOptions): Promise<void> {
+/** STLS: upgrade node-pop3's plain connection in place (node-pop3 has no STLS of its own). */
+export async function upgradeStls(pop: Pop3Command, host: string, tls: ConnectionOptions): Promise<void> {
   await pop.command('STLS');
   const plain = pop._socket as Socket | null;
   if (!plain) throw Object.assign(new Error('STLS: connection closed'), { code: 'ECONNRESET' });

@@ -11,21 +11,11 @@ import { once } from 'node:events';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import Pop3Command from 'node-pop3';
+import { unstuffDots, upgradeStls } from '../../src/inbound/pop3-client.js';
 
 const CRLF = Buffer.from('\r\n');
 
-/** Undo POP3 dot-stuffing: a line starting with '.' was sent with one extra '.'. */
-export function unstuffDots(data: Buffer): Buffer {
-  const out: Buffer[] = [];
-  let lineStart = 0;
-  while (lineStart < data.length) {
-    let end = data.indexOf(CRLF, lineStart);
-    end = end < 0 ? data.length : end + 2;
-    out.push(data[lineStart] === 0x2e ? data.subarray(lineStart + 1, end) : data.subarray(lineStart, end));
-    lineStart = end;
-  }
-  return Buffer.concat(out);
-}
+export { unstuffDots };
 
 /**
  * Exact bytes of message `n` via node-pop3 without UTF-8 decoding.
@@ -75,25 +65,8 @@ export async function connectPop3Stls(o: Pop3StlsOptions): Promise<Pop3Command> 
   if (o.timeout !== undefined) popOpts.timeout = o.timeout;
   const pop = new Pop3Command(popOpts);
   await pop.connect(); // greeting only (Pop3Connection.connect), no USER/PASS yet
-  await pop.command('STLS');
-  const plain = pop._socket as Socket | null;
-  if (!plain) throw new Error('STLS: connection closed');
-  // Move node-pop3's response parser from the plaintext socket to the TLS socket.
-  const dataListeners = plain.listeners('data') as ((b: Buffer) => void)[];
-  plain.removeAllListeners('data');
   const servername = o.servername ?? (isIP(o.host) ? undefined : o.host);
-  const secure: TLSSocket = tlsConnect({ ...o.tlsOptions, socket: plain, host: o.host, ...(servername ? { servername } : {}) });
-  try {
-    await once(secure, 'secureConnect');
-  } catch (err) {
-    plain.destroy();
-    throw err;
-  }
-  for (const l of dataListeners) secure.on('data', l);
-  secure.on('error', (err) => {
-    if (pop.listenerCount('error') > 0) pop.emit('error', err);
-  });
-  pop._socket = secure;
+  await upgradeStls(pop, o.host, { ...o.tlsOptions, ...(servername ? { servername } : {}) });
   await pop.command('USER', o.user);
   const [passInfo] = await pop.command('PASS', o.password);
   pop._PASSInfo = passInfo; // makes node-pop3's _connect() treat the session as logged in
