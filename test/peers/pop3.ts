@@ -7,9 +7,8 @@
 //     library strips `\r\n.\r\n` as a whole). `retrRaw()` turns that into the exact message.
 //  2. There is no STLS support (`tls: true` means implicit TLS, port 995 style).
 //     `connectPop3Stls()` upgrades a plain connection in place.
-import { once } from 'node:events';
-import { isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import Pop3Command from 'node-pop3';
 import { unstuffDots, upgradeStls } from '../../src/inbound/pop3-client.js';
 
