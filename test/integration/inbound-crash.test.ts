@@ -13,6 +13,8 @@ import { allTickets, duplicates, makeUsers } from '../support/inbound.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
+// Each test starts two mailroom processes (from source through tsx: a few seconds each on a busy
+// machine), hence the per-test timeouts below.
 
 let dovecot: Dovecot;
 const children = new Set<ChildProcess>();
@@ -130,7 +132,7 @@ it('SIGKILL from outside in the middle of ingesting 300 messages (batchSize 20, 
   await expectExactly(cfg.dataDir, subjects);
   expect(await dovecot.list(user, 'INBOX')).toEqual([]);
   expect((await dovecot.list(user, 'Done')).map((m) => m.subject).sort()).toEqual([...subjects].sort());
-});
+}, 120_000);
 
 it('IMAP: killed right after a commit, before its move: the pending move is replayed on restart, no ticket twice', async () => {
   const user = 'crash-hook';
@@ -153,7 +155,7 @@ it('IMAP: killed right after a commit, before its move: the pending move is repl
   await waitFor(async () => (await dovecot.list(user, 'INBOX')).length === 0 && (await dovecot.list(user, 'Done')).length === 60, 30_000, 'all moved');
   await stopGracefully(second);
   await expectExactly(cfg.dataDir, subjects);
-});
+}, 90_000);
 
 it('POP3: killed right after a commit, before DELE/QUIT: the pending delete is replayed on restart, no ticket twice', async () => {
   const user = 'crash-pop';
@@ -174,4 +176,4 @@ it('POP3: killed right after a commit, before DELE/QUIT: the pending delete is r
   await waitFor(async () => (await dovecot.list(user)).length === 0, 30_000, 'maildrop emptied');
   await stopGracefully(second);
   await expectExactly(cfg.dataDir, subjects);
-});
+}, 90_000);

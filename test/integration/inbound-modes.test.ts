@@ -77,7 +77,7 @@ async function expectExactlyOnce(daemon: Daemon, c: Case, subjects: string[]): P
 }
 
 describe('each protocol × TLS mode × afterFetch', () => {
-  it.each(CASES)('$id: N in, N tickets out exactly once, afterFetch done, nothing new on re-poll or restart', async (c) => {
+  it.concurrent.each(CASES)('$id: N in, N tickets out exactly once, afterFetch done, nothing new on re-poll or restart', async (c) => {
     const subjects = Array.from({ length: N }, (_, i) => `${c.id} request ${i}`);
     await dovecot.appendMany(c.id, subjects.map((subject, i) => message(i, { subject })));
     if (c.afterFetch === 'move') expect(await dovecot.folders(c.id)).not.toContain(MOVE_TO);
@@ -128,7 +128,7 @@ describe('each protocol × TLS mode × afterFetch', () => {
   });
 });
 
-describe('since', () => {
+describe.concurrent('since', () => {
   const SINCE = '2023-06-01';
   const OLD = new Date('2021-03-04T10:00:00Z');
 
