@@ -35,7 +35,8 @@ export interface AcknowledgeInput {
 
 export type AcknowledgeResult = { status: 'queued'; id: string } | { status: 'skipped'; reason: string };
 
-const NEVER = new Set(['auto-reply', 'bounce', 'bulk', 'list', 'own-message', 'loop', 'held']);
+/** Flags that rule an acknowledgement out, most specific first (a bounce is also auto-submitted). */
+const NEVER = ['bounce', 'loop', 'own-message', 'auto-reply', 'list', 'bulk', 'held'];
 const NO_REPLY = /^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|notifications?)([+._-].*)?@/i;
 const rates = new WeakMap<object, SenderRate>();
 
@@ -47,7 +48,8 @@ export function ackDecision(snap: Snapshot, input: AcknowledgeInput): { to: stri
   if (!cfg) return { skip: 'not-configured' };
   if (cfg.enabled === false) return { skip: 'disabled' };
   const flags = new Set([...input.flags, ...classifyMessage(input.parsed)]);
-  for (const f of flags) if (NEVER.has(f) || f.startsWith('dropped')) return { skip: f.startsWith('dropped') ? 'dropped' : f };
+  const never = NEVER.find((f) => flags.has(f)) ?? ([...flags].some((f) => f.startsWith('dropped')) ? 'dropped' : null);
+  if (never) return { skip: never };
   if ((input.parsed.headers['return-path'] ?? []).some((v) => v.trim() === '<>')) return { skip: 'bounce' };
   const to = (input.parsed.replyTo[0]?.address || input.parsed.from?.address || '').trim();
   if (!to || !isValidEmail(to)) return { skip: 'no-sender-address' };
@@ -70,8 +72,9 @@ export async function acknowledge(ctx: AcknowledgeContext, input: AcknowledgeInp
   const company = snap.companies[input.company]!;
   const contract = input.contract ? company.contracts[input.contract] : undefined;
   const cfg = (contract?.acknowledge ?? company.acknowledge)!;
-  let rate = rates.get(ctx);
-  if (!rate) rates.set(ctx, (rate = new SenderRate()));
+  // Per outbox (one per daemon), so the cap holds across calls.
+  let rate = rates.get(ctx.outbox);
+  if (!rate) rates.set(ctx.outbox, (rate = new SenderRate()));
   if (rate.hit(d.to, ACK_PER_SENDER_PER_HOUR)) return { status: 'skipped', reason: 'rate-capped' };
 
   const tctx = { mailbox: input.mailbox, message: input.parsed, ticket: { id: input.ticketId, company: input.company, contract: input.contract } };
