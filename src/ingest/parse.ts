@@ -2,32 +2,28 @@
 // bytes into a message that never throws, never hangs and never silently loses content.
 //
 // Split of work: header-derived fields (ids, subject, addresses, date, the routing `headers` map)
-// come from our own bounded scan of the top-level header block (charset.ts), which also serves the
+// come from our own bounded scan of the top-level header block (headers.ts), which also serves the
 // fallback. mailparser does the MIME tree, transfer decoding and attachments; two instance-level
 // hooks make its text-part decoding sniff charsets (by itself it turns invalid UTF-8 and unknown
-// charsets into U+FFFD). html→text is ours (charset.ts), mailparser's is ~100× slower. If mailparser
-// throws, emits an error or runs past the timeout, a tolerant MIME walker (walk()) produces the
+// charsets into U+FFFD). html→text is ours (html-text.ts), mailparser's is ~100× slower. If mailparser
+// throws, emits an error or runs past the timeout, a tolerant MIME walker (mime-walk.ts) produces the
 // body instead and 'unparsed' is noted; if it silently drops content (multipart without boundary)
 // the walker's findings are merged in ('body-recovered').
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AttachmentStream, MessageText } from 'mailparser';
-import {
-  decodeBytes, decodeTransfer, decodeWords, fixC1, htmlToText, isUtf8Like, isValidUtf8, normalizeCharsetName,
-  parseDate, parseIds, parseStructured, scanHeaders, sniffDecode, splitHead, stripNul, toBuffer, type HeaderField,
-} from './charset.js';
+import { TEXT_TYPES, defaultName, type Body } from './body.js';
+import { decodeBytes, fixC1, isUtf8Like, isValidUtf8, normalizeCharsetName, sniffDecode, toBuffer } from './charset.js';
+import { decodeWords, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripNul, type HeaderField } from './headers.js';
+import { htmlToText } from './html-text.js';
+import { walkTop } from './mime-walk.js';
 import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
 
 export type { ParsedMessage, ParseOptions } from './parsed-message.js';
 
 const DEFAULT_TIMEOUT_MS = 5000; // plus 100 ms per MB of body
-const MAX_DEPTH = 64;
-const MAX_PARTS = 2000;
 const SNIFF = 'x-mailroom-sniff';
-const TEXT_TYPES = new Set(['text/plain', 'text/html', 'message/delivery-status']);
-
-interface Body { text: string; html: string | null; attachments: ParsedAttachment[] }
 
 export async function parseMessage(raw: Uint8Array, opts: ParseOptions = {}): Promise<ParsedMessage> {
   const problems: string[] = [];
@@ -207,85 +203,6 @@ function concat(chunks: Uint8Array[], size: number, max?: number): Uint8Array {
   return out;
 }
 
-// ---------------------------------------------------------------- tolerant MIME walker
-
-interface WalkState { body: Body; parts: number; problems: string[]; opts: ParseOptions }
-
-function walkTop(buf: Buffer, bodyStart: number, fields: HeaderField[], opts: ParseOptions, problems: string[]): Body {
-  const st: WalkState = { body: { text: '', html: null, attachments: [] }, parts: 0, problems, opts };
-  walk(buf.subarray(bodyStart), fields, 0, st);
-  if (!st.body.text && st.body.html) st.body.text = htmlToText(st.body.html);
-  return st.body;
-}
-
-function walk(body: Buffer, fields: HeaderField[], depth: number, st: WalkState): void {
-  if (++st.parts > MAX_PARTS) { st.problems.push('truncated-parts'); return; }
-  const get = (n: string): string => fields.find((f) => f.name === n)?.value ?? '';
-  const ct = parseStructured(get('content-type') || 'text/plain');
-  const cd = parseStructured(get('content-disposition'));
-  const type = ct.value.includes('/') ? ct.value : 'text/plain';
-  let asText = false; // a multipart with no usable delimiter is most likely mislabelled text
-  if (type.startsWith('multipart/')) {
-    const boundary = ct.params['boundary']?.trim() || inferBoundary(body);
-    const pieces = boundary && depth < MAX_DEPTH ? splitMultipart(body, boundary) : [];
-    if (!ct.params['boundary']) st.problems.push('missing-boundary');
-    if (depth >= MAX_DEPTH) st.problems.push('truncated-nesting');
-    for (const piece of pieces) {
-      const h = splitHead(piece);
-      walk(piece.subarray(h.bodyStart), scanHeaders(piece.subarray(0, h.headEnd), st.problems), depth + 1, st);
-    }
-    if (pieces.length) return;
-    asText = depth < MAX_DEPTH; // too deep: kept whole as an attachment below
-  }
-  const data = decodeTransfer(body, get('content-transfer-encoding'));
-  if ((TEXT_TYPES.has(type) || asText) && cd.value !== 'attachment') {
-    const d = decodeBytes(data, ct.params['charset']);
-    st.problems.push(...d.problems);
-    const t = d.text.replace(/\r\n/g, '\n'); // line endings as mailparser gives them
-    if (type === 'text/html') st.body.html = (st.body.html ?? '') + t;
-    else st.body.text += (st.body.text ? '\n' : '') + t;
-    return;
-  }
-  const n = st.body.attachments.length;
-  const filename = cd.params['filename'] || ct.params['name'] || defaultName(n, type);
-  const max = st.opts.maxAttachmentBytes;
-  const big = max !== undefined && data.length > max;
-  if (big) st.problems.push(`attachment-too-large:${filename}`);
-  const cid = get('content-id').replace(/^\s*<|>\s*$/g, '');
-  st.body.attachments.push({
-    id: createHash('sha256').update(data).digest('hex'), filename, contentType: type, size: data.length,
-    ...(cid ? { contentId: cid } : {}), inline: cd.value === 'inline', content: big ? new Uint8Array(0) : new Uint8Array(data),
-  });
-}
-
-function inferBoundary(body: Buffer): string {
-  const m = /^--([\x21-\x7e][\x20-\x7e]{0,69}?)[ \t]*\r?$/m.exec(body.subarray(0, 65536).toString('latin1'));
-  return m?.[1]?.replace(/--$/, '') ?? '';
-}
-
-function splitMultipart(body: Buffer, boundary: string): Buffer[] {
-  const delim = Buffer.from('--' + boundary, 'latin1');
-  const out: Buffer[] = [];
-  let start = -1;
-  let i = body.indexOf(delim);
-  while (i >= 0) {
-    let j = i + delim.length;
-    const closing = body[j] === 0x2d && body[j + 1] === 0x2d;
-    if (closing) j += 2;
-    while (body[j] === 0x20 || body[j] === 0x09) j++;
-    // a delimiter is a whole line: "--b1" must not split at a nested part's "--b10"
-    if ((i === 0 || body[i - 1] === 0x0a) && (j >= body.length || body[j] === 0x0a || body[j] === 0x0d)) {
-      if (start >= 0) out.push(body.subarray(start, Math.max(start, i - (body[i - 2] === 0x0d ? 2 : 1))));
-      if (closing) return out;
-      const eol = body.indexOf(0x0a, j);
-      start = eol < 0 ? body.length : eol + 1;
-    }
-    i = body.indexOf(delim, i + delim.length);
-  }
-  if (start >= 0) out.push(body.subarray(start));
-  return out;
-}
-
 /** mailparser lost part of the body (e.g. nested multipart without boundary): add what the walker found. */
 function recover(mp: Body, fb: Body, problems: string[]): Body {
   const ids = new Set(mp.attachments.map((a) => a.id));
@@ -349,13 +266,4 @@ function addresses(values: string[]): Address[] {
   } catch {
     return [];
   }
-}
-
-const EXT: Record<string, string> = {
-  'application/pdf': '.pdf', 'text/plain': '.txt', 'text/html': '.html', 'message/rfc822': '.eml',
-  'image/png': '.png', 'image/jpeg': '.jpg', 'image/gif': '.gif', 'message/delivery-status': '.txt',
-  'text/rfc822-headers': '.txt', 'text/calendar': '.ics',
-};
-function defaultName(index: number, contentType: string): string {
-  return `attachment-${index + 1}${EXT[contentType.toLowerCase()] ?? '.bin'}`;
 }

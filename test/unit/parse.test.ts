@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeWords, htmlToText } from '../../src/ingest/charset.js';
+import { decodeWords } from '../../src/ingest/headers.js';
+import { htmlToText } from '../../src/ingest/html-text.js';
 import { parseFallback, parseMessage } from '../../src/ingest/parse.js';
 import type { ParsedMessage } from '../../src/ingest/parsed-message.js';
 
