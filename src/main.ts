@@ -5,6 +5,7 @@ import { diffCommand } from './cli/diff.js';
 import { explainCommand } from './cli/explain.js';
 import { routeCommand } from './cli/route.js';
 import { runCommand } from './cli/run.js';
+import { testMailboxCommand } from './cli/test-mailbox.js';
 import { webhookCommand } from './cli/webhook.js';
 import { USAGE, UsageError } from './cli/usage.js';
 
@@ -20,6 +21,7 @@ const OPTIONS = {
   mailbox: { type: 'string' },
   kind: { type: 'string' },
   at: { type: 'string' },
+  'send-to': { type: 'string' },
   webhook: { type: 'string' },
   delivery: { type: 'string' },
   url: { type: 'string' },
@@ -56,6 +58,11 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
         return await webhookCommand({ sub: positionals[1], config: need('config'), ...(values.webhook && { webhook: values.webhook }), ...(values.delivery && { delivery: values.delivery }), ...(values.url && { url: values.url }), ...(values['token-file'] && { tokenFile: values['token-file'] }), skipEnv: values['skip-env'] }, out);
       case 'route':
         return await routeCommand({ config: need('config'), ...(values.mailbox && { mailbox: values.mailbox }), ...(values.at && { at: values.at }), files: positionals.slice(1), skipEnv: values['skip-env'], format }, out);
+      case 'test-mailbox': {
+        const mailbox = positionals[1];
+        if (!mailbox || positionals.length > 2) throw new UsageError('test-mailbox needs exactly one mailbox id');
+        return await testMailboxCommand({ config: need('config'), mailbox, ...(values['send-to'] && { sendTo: values['send-to'] }), skipEnv: values['skip-env'] }, out);
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

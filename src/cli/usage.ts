@@ -10,6 +10,7 @@ Usage:
   mailroom webhook replay --config <file|dir> --webhook <id> [--delivery <id>] [--token-file <f>]   (token: MAILROOM_API_TOKEN)
   mailroom webhook status --config <file|dir>
   mailroom route   --config <file|dir> [--mailbox <id>] [--at <ISO time>] [--format text|json] <file.eml>...
+  mailroom test-mailbox --config <file|dir> <mailbox> [--send-to <address>]
 
 Exit codes: 0 ok, 1 invalid configuration or failure, 2 usage error.`;
 
