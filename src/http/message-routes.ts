@@ -8,7 +8,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import { toReplyBody, toSubmitInput, validateMessageBody, validateReplyBody, type FieldProblem } from '../outbound/message-request.js';
 import type { Outbox } from '../outbound/outbox.js';
-import { submitMessage, SubmitError, type SubmitInput } from '../outbound/submit.js';
+import { companyMailboxes, submitMessage, SubmitError, type SubmitInput } from '../outbound/submit.js';
 import { ticketReply } from '../outbound/ticket-reply.js';
 import type { TicketStore } from '../store/index.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
@@ -114,6 +114,12 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
     sendJson(res, 202, { id: entry.id, status: entry.status, messageId: entry.messageId, mailbox: entry.mailbox ?? 'default' }, { location: `/v1/messages/${entry.id}`, ...(duplicate && { 'idempotent-replayed': 'true' }) });
   };
 
+  /** A company-scoped token names only its company's mailboxes (a '*' token any). */
+  const checkMailbox = (who: Principal, snap: Snapshot, company: string, mailbox: string | undefined) => {
+    if (mailbox === undefined || who.companies === '*' || !snap.mailboxes[mailbox]) return;
+    if (!companyMailboxes(snap, company).has(mailbox)) throw new HttpError(403, `mailbox ${mailbox} is not a mailbox of company ${company}`);
+  };
+
   const loadTicket = async (id: string, who: Principal) => {
     const t = d.store ? await d.store.getTicket(id) : null;
     if (!t || !canSee(who, t.company)) throw new HttpError(404, `ticket ${id} not found`);
@@ -129,6 +135,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       if (!v.ok) throw new HttpError(400, `invalid request body: ${v.problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, v.problems);
       const b = v.value;
       if (!canSee(who, b.company)) throw new HttpError(403, `this token may not send for company ${b.company}`);
+      checkMailbox(who, snap, b.company, b.mailbox);
       if (!b.ticket) return accept(res, outbox, snap, toSubmitInput(b, key));
       const t = await loadTicket(b.ticket, who);
       if (t.company !== b.company) throw new HttpError(422, `ticket ${b.ticket} is not a ticket of company ${b.company}`);
@@ -155,6 +162,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       const v = validateReplyBody(await readJson(req));
       if (!v.ok) throw new HttpError(400, `invalid request body: ${v.problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, v.problems);
       const t = await loadTicket(params.id ?? '', who);
+      checkMailbox(who, snap, t.company, v.value.mailbox);
       await accept(res, outbox, snap, ticketReply(t, v.value, key));
     }),
   );

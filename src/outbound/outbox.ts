@@ -3,6 +3,7 @@
 // limit (maxPerMinute) and pause: a failing server only ever holds up its own lane. Each attempt
 // ends in sent, retrying (4xx, network, mailbox problems; backoff with jitter) or failed (5xx, or
 // too old), and a failure is handed to `onFailed` (the delivery-failed notification).
+import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -106,7 +107,7 @@ export class Outbox {
     if (this.#stopping) throw Object.assign(new Error('outbox is stopping'), { status: 503 });
     const now = new Date();
     const entry: OutboxEntry = {
-      id: `msg_${now.getTime().toString(36)}${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 6)}`,
+      id: `msg_${now.getTime().toString(36)}${randomBytes(9).toString('hex')}`,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       purpose: m.purpose,

@@ -44,11 +44,45 @@ export class SubmitError extends Error {
   }
 }
 
-export async function submitMessage(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
-  if (input.idempotencyKey) {
-    const seen = outbox.store.findByIdempotencyKey(input.company, input.idempotencyKey);
-    if (seen) return { entry: seen, duplicate: true };
+/** Mailboxes a company may name explicitly: those its config (extends chain included) refers to. */
+export function companyMailboxes(snap: Snapshot, company: string): Set<string> {
+  const out = new Set<string>();
+  const c = snap.companies[company];
+  if (!c) return out;
+  for (const id of c.chain) {
+    const o = snap.config.companies?.[id]?.outbound as { mailbox?: string } | undefined;
+    if (o?.mailbox) out.add(o.mailbox);
   }
+  for (const k of Object.values(c.contracts)) {
+    if (k.outbound) out.add(k.outbound);
+    for (const m of k.inbound) out.add(m);
+  }
+  for (const mb of Object.values(snap.mailboxes)) if (mb.owners.some((o) => o.company === company)) out.add(mb.id);
+  return out;
+}
+
+/** Submissions in progress per idempotency key, so two concurrent retries of one POST queue one message. */
+const inFlight = new WeakMap<Outbox, Map<string, Promise<{ entry: OutboxEntry; duplicate: boolean }>>>();
+
+export async function submitMessage(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
+  if (!input.idempotencyKey) return submitOnce(outbox, snap, input);
+  const seen = outbox.store.findByIdempotencyKey(input.company, input.idempotencyKey);
+  if (seen) return { entry: seen, duplicate: true };
+  let m = inFlight.get(outbox);
+  if (!m) inFlight.set(outbox, (m = new Map()));
+  const k = `${input.company ?? ''}\0${input.idempotencyKey}`;
+  const running = m.get(k);
+  if (running) return running.then((r) => ({ entry: r.entry, duplicate: true }));
+  const p = submitOnce(outbox, snap, input);
+  m.set(k, p);
+  try {
+    return await p;
+  } finally {
+    m.delete(k);
+  }
+}
+
+async function submitOnce(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
   const company = input.company;
   if (company !== null && !snap.companies[company]) throw new SubmitError(422, `company ${company} is not configured`, 'company');
   if (input.contract !== undefined) {
@@ -70,6 +104,7 @@ export async function submitMessage(outbox: Outbox, snap: Snapshot, input: Submi
   if (!res.server) throw new SubmitError(422, res.decision.mailbox ? `mailbox ${res.decision.mailbox} has no outbound side` : 'no outbound server: configure defaults.outbound, a company outbound or a contract mailbox', 'mailbox');
   if (res.decision.mailbox && snap.mailboxes[res.decision.mailbox]?.enabled === false) throw new SubmitError(422, `mailbox ${res.decision.mailbox} is disabled`, 'mailbox');
   if (input.kind === 'system' && input.person) throw new SubmitError(400, 'from: system mail is not sent on behalf of a person (use kind: user)', 'from');
+  if (input.text === undefined && input.html === undefined) throw new SubmitError(400, 'text or html is required', 'text');
   try {
     const composed = await compose({
       server: res.server,

@@ -89,7 +89,7 @@ beforeAll(async () => {
           mixed: { outbound: 'mixed-out' },
         },
       },
-      other: { contracts: { x: {} } },
+      other: { contracts: { x: { outbound: 'other-out' } } },
     },
     mailboxes: {
       'acme-out': {
@@ -102,6 +102,7 @@ beforeAll(async () => {
       'batched-out': plain(batchSmtp, 'batch@acme.example', { batchWindow: '1500ms' }),
       'limited-out': plain(limitSmtp, 'limited@acme.example', { maxPerMinute: 2 }),
       'mixed-out': plain(mixedSmtp, 'mixed@acme.example'),
+      'other-out': plain(defaultSmtp, 'desk@other.example'),
       'dead-out': plain({ port: blackholePort } as SmtpPeer, 'dead@acme.example', { timeout: '10s', maxConnections: 2 }),
     },
   });
@@ -234,12 +235,23 @@ describe('POST /v1/messages: what arrives', () => {
     expect((await other.get(`/v1/messages/${r.body.id}`)).status).toBe(404);
     expect((await a.get(`/v1/messages/${r.body.id}`)).status).toBe(200);
     expect((await a.post('/v1/messages', { ...body, contract: 'nope' })).status).toBe(422);
+    // A company token cannot pick another company's mailbox; a platform token can.
+    const foreign = await a.post('/v1/messages', { ...body, kind: 'user', mailbox: 'other-out' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error).toBe('mailbox other-out is not a mailbox of company acme');
+    expect((await ops.post('/v1/messages', { ...body, kind: 'user', mailbox: 'other-out' })).status).toBe(202);
+    expect((await a.post('/v1/messages', { ...body, kind: 'user', mailbox: 'acme-out' })).status).toBe(202);
+    const empty = await a.post('/v1/messages', { company: 'acme', kind: 'system', to: 'x@client.example', subject: 's' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.details).toEqual([{ field: 'text', message: 'text or html is required' }]);
   });
 
   it('Idempotency-Key: a retried POST returns the first message and sends once', async () => {
     defaultSmtp.clear();
     const body = { company: 'acme', kind: 'system', to: 'once@client.example', subject: 'Once', text: 't' };
-    const r1 = await a.post('/v1/messages', body, { 'idempotency-key': 'order-42-confirmation' });
+    // Two at once (a client retrying before the first answer), then one more later.
+    const [r1, r1b] = await Promise.all([a.post('/v1/messages', body, { 'idempotency-key': 'order-42-confirmation' }), a.post('/v1/messages', body, { 'idempotency-key': 'order-42-confirmation' })]);
+    expect(r1b.body.id).toBe(r1.body.id);
     const r2 = await a.post('/v1/messages', body, { 'idempotency-key': 'order-42-confirmation' });
     expect(r2.body.id).toBe(r1.body.id);
     expect(r2.headers.get('idempotent-replayed')).toBe('true');
