@@ -37,7 +37,7 @@ let validators: { message: ValidateFunction; reply: ValidateFunction } | null = 
 
 function compile() {
   if (validators) return validators;
-  const ajv = new Ajv2020({ strict: true, strictRequired: false, allErrors: true, verbose: true });
+  const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true });
   (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
   ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
   const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as { $id: string };
