@@ -2,6 +2,7 @@
 // checkpoint still holds, whether anything can be new, and which UIDs to fetch next.
 export interface FolderStatus {
   uidValidity: number;
+  /** UIDNEXT, or (as the IMAP session measures it) the highest UID in the folder + 1. */
   uidNext: number;
   exists: number;
 }

@@ -54,9 +54,6 @@ export class ImapSession implements ProtocolSession {
     const i = this.inbound;
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
     this.news = false;
-    // Re-read the folder state. NOOP is not enough: an untagged EXISTS does not carry UIDNEXT, so
-    // imapflow's selected-mailbox uidNext stays as it was at SELECT and new mail would look like
-    // "nothing above the checkpoint" forever. STATUS of the selected folder returns it fresh.
     const status = await this.folderStatus();
 
     let cp = store.getCheckpoint(mailbox.id, i.folder);
@@ -105,20 +102,26 @@ export class ImapSession implements ProtocolSession {
     return result;
   }
 
-  /** UIDVALIDITY, UIDNEXT and message count of the folder, fresh from the server (STATUS). */
+  /**
+   * UIDVALIDITY, message count and highest UID of the selected folder, fresh from the server: NOOP
+   * (brings EXISTS/EXPUNGE in, and makes a server notice a folder deleted or recreated under the
+   * session: Dovecot then says BYE and the poller reconnects to the new UIDVALIDITY), then
+   * `FETCH <last> (UID)`. Not imapflow's mailbox.uidNext: an untagged EXISTS does not carry UIDNEXT,
+   * so it stays as at SELECT and new mail would look like "nothing above the checkpoint" forever.
+   * Not STATUS: on the selected folder Dovecot answers from the session's view, which after the
+   * folder was recreated is the old one.
+   */
   private async folderStatus(): Promise<{ uidValidity: number; uidNext: number; exists: number }> {
     const client = this.client!;
-    const folder = this.inbound.folder;
-    const st = await client.status(folder, { uidNext: true, uidValidity: true, messages: true });
-    if (!st || st.uidValidity === undefined || st.uidNext === undefined)
-      throw Object.assign(new Error(`STATUS ${folder} failed: protocol error`), { code: 'EPROTOCOL' });
+    await client.noop();
     const box = client.mailbox;
-    if (!box || box.path !== st.path || BigInt(box.uidValidity) !== BigInt(st.uidValidity)) {
-      // The folder was recreated under us (new UIDVALIDITY): UID commands must run on the new one.
-      const reopened = await client.mailboxOpen(folder);
-      return { uidValidity: Number(reopened.uidValidity), uidNext: reopened.uidNext, exists: reopened.exists };
+    if (!box || !client.usable) throw Object.assign(new Error(`folder ${this.inbound.folder} is no longer selected (connection closed)`), { code: 'ECONNRESET' });
+    let highest = 0;
+    if (box.exists > 0) {
+      const last = await client.fetchOne('*', { uid: true });
+      if (last) highest = last.uid;
     }
-    return { uidValidity: Number(st.uidValidity), uidNext: Number(st.uidNext), exists: st.messages ?? box.exists };
+    return { uidValidity: Number(box.uidValidity), uidNext: highest + 1, exists: box.exists };
   }
 
   /** Server actions recorded by an earlier commit but not done (crash, disconnect): do them now. */
