@@ -24,7 +24,7 @@
 // - peak_rss_mb: the mailroom phase process's high-water mark (Linux VmHWM; else sampled RSS).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -203,6 +203,4 @@ async function main(): Promise<void> {
   }
 }
 
-await mkdir(os.tmpdir(), { recursive: true });
-void writeFile;
 await main();

@@ -3,7 +3,7 @@
 // problem of the sending mailbox rather than of the message (credentials refused, certificate,
 // missing secret): the message is kept and retried, the mailbox's lane pauses.
 import { redactMessage } from '../inbound/errors.js';
-import type { OutboxError } from '../store/outbox-types.js';
+import type { OutboxError, RecipientOutcome } from '../store/outbox-types.js';
 
 export interface ClassifiedSend extends OutboxError {
   /** The failure says the server or the connection is unwell: pause the mailbox's lane. */
@@ -50,6 +50,12 @@ export function classifySendError(err: unknown): ClassifiedSend {
 /** A per-recipient refusal: 5xx (except 503) is final for that recipient. */
 export function recipientIsPermanent(responseCode: number | null): boolean {
   return responseCode !== null && responseCode >= 500 && responseCode < 600 && responseCode !== 503;
+}
+
+/** Per-recipient refusals (nodemailer's rejectedErrors) split into final ones and ones to retry. */
+export function splitRecipients(errors: { recipient?: string; responseCode?: number | null; response?: string }[]): { perm: RecipientOutcome[]; temp: RecipientOutcome[] } {
+  const all = errors.map((x) => ({ address: String(x.recipient ?? ''), code: x.responseCode ?? null, response: String(x.response ?? '') }));
+  return { perm: all.filter((x) => recipientIsPermanent(x.code)), temp: all.filter((x) => !recipientIsPermanent(x.code)) };
 }
 
 /** Exponential backoff with equal jitter: at least half the ceiling, so a failing server is never hammered. */

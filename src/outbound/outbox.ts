@@ -3,14 +3,13 @@
 // limit (maxPerMinute) and pause: a failing server only ever holds up its own lane. Each attempt
 // ends in sent, retrying (4xx, network, mailbox problems; backoff with jitter) or failed (5xx, or
 // too old), and a failure is handed to `onFailed` (the delivery-failed notification).
-import { randomBytes } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { OutboxStore, sentPatch, type OutboxStoreOptions } from '../store/outbox-store.js';
 import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
-import type { Composed } from './compose.js';
-import { classifySendError, recipientIsPermanent, retryDelay, type ClassifiedSend } from './errors.js';
+import { newEntry, type NewOutboxMessage } from './entry.js';
+import { classifySendError, retryDelay, splitRecipients, type ClassifiedSend } from './errors.js';
 import { Lanes, type Lane } from './lanes.js';
 import { resolveSenderCached, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
 import { TransportPool, type SendResult } from './transport-pool.js';
@@ -34,16 +33,6 @@ export interface OutboxDeps {
   metrics?: Metrics;
 }
 
-export interface NewOutboxMessage {
-  purpose: OutboxEntry['purpose'];
-  company: string | null;
-  request: OutboundRequest & { kind: 'user' | 'system' };
-  mailbox: string | null;
-  ticket?: string | null;
-  idempotencyKey?: string | null;
-  subject: string;
-  composed: Composed;
-}
 
 export interface DeliveryFailure {
   /** Recipients refused for good (or all remaining ones when the message gave up). */
@@ -105,35 +94,7 @@ export class Outbox {
   /** Durable enqueue; resolves with the entry once it survives a crash. */
   async enqueue(m: NewOutboxMessage): Promise<OutboxEntry> {
     if (this.#stopping) throw Object.assign(new Error('outbox is stopping'), { status: 503 });
-    const now = new Date();
-    const entry: OutboxEntry = {
-      id: `msg_${now.getTime().toString(36)}${randomBytes(9).toString('hex')}`,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      purpose: m.purpose,
-      company: m.company,
-      request: m.request,
-      mailbox: m.mailbox,
-      ticket: m.ticket ?? null,
-      idempotencyKey: m.idempotencyKey ?? null,
-      messageId: m.composed.messageId,
-      subject: m.subject,
-      envelope: m.composed.envelope,
-      raw: m.composed.raw.toString('latin1'),
-      size: m.composed.raw.length,
-      status: 'queued',
-      attempts: 0,
-      committed: 0,
-      nextAttemptAt: null,
-      accepted: [],
-      rejected: [],
-      response: null,
-      confirmed: null,
-      possibleDuplicate: false,
-      lastError: null,
-      sentAt: null,
-      failedAt: null,
-    };
+    const entry = newEntry(m);
     await this.store.add(entry);
     this.#live++;
     this.#gauge();
@@ -229,9 +190,8 @@ export class Outbox {
   }
 
   #onSent(lane: Lane, e: OutboxEntry, attempt: number, r: SendResult): void {
-    const perm = r.rejectedErrors.filter((x) => recipientIsPermanent(x.responseCode));
-    const temp = r.rejectedErrors.filter((x) => !recipientIsPermanent(x.responseCode));
-    const rejected = [...e.rejected, ...perm.map((x) => ({ address: x.recipient, code: x.responseCode, response: x.response }))];
+    const { perm, temp } = splitRecipients(r.rejectedErrors);
+    const rejected = [...e.rejected, ...perm];
     this.#lanes.healthy(lane);
     if (temp.length === 0) {
       const at = new Date().toISOString();
@@ -241,18 +201,16 @@ export class Outbox {
       if (rejected.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
       return;
     }
-    const err = { class: 'temporary' as const, code: 'EENVELOPE', responseCode: temp[0]!.responseCode, message: temp[0]!.response, pauseLane: false, connectionLost: false };
-    this.#persist(e.id, { accepted: [...new Set([...e.accepted, ...r.accepted])], rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.recipient) } });
+    const err = { class: 'temporary' as const, code: 'EENVELOPE', responseCode: temp[0]!.code, message: temp[0]!.response, pauseLane: false, connectionLost: false };
+    this.#persist(e.id, { accepted: [...new Set([...e.accepted, ...r.accepted])], rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
     this.#retry(e, attempt, err);
   }
 
   #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean): void {
     const c = classifySendError(error);
-    const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] }).rejectedErrors;
+    const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number | null; response?: string }[] }).rejectedErrors;
     if (perRcpt?.length) {
-      const outcomes = perRcpt.map((x) => ({ address: String(x.recipient ?? ''), code: x.responseCode ?? null, response: String(x.response ?? '') }));
-      const perm = outcomes.filter((x) => recipientIsPermanent(x.code));
-      const temp = outcomes.filter((x) => !recipientIsPermanent(x.code));
+      const { perm, temp } = splitRecipients(perRcpt);
       const rejected = [...e.rejected, ...perm];
       if (temp.length === 0) return this.#fail(e, attempt, c, rejected, 'every recipient was refused');
       this.#persist(e.id, { rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
