@@ -100,7 +100,7 @@ describe('reload', () => {
       delete c.mailboxes.changing;
       c.companies.acme.contracts.main.inbound = ['stable'];
     });
-    await waitFor(() => !daemon.snapshot!.mailboxes.changing, 10_000, 'watcher reload');
+    await waitFor(() => !daemon.snapshot!.mailboxes.changing, 30_000, 'watcher reload');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toMatch(/mailbox="changing"/);
     expect(metrics).toMatch(/mailroom_mailbox_up\{mailbox="stable",company="acme"\} 1/);
