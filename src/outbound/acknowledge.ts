@@ -29,14 +29,14 @@ export interface AcknowledgeInput {
   /** The inbound mailbox the message arrived in. */
   mailbox: string;
   parsed: ParsedMessage;
-  /** Flags the pipeline gave the article (classify flags, 'held', 'dropped:...'). */
+  /** The article's flags (classify flags, 'dropped:...'), plus the new ticket's status when it is not open ('held', 'rejected'). */
   flags: string[];
 }
 
 export type AcknowledgeResult = { status: 'queued'; id: string } | { status: 'skipped'; reason: string };
 
 /** Flags that rule an acknowledgement out, most specific first (a bounce is also auto-submitted). */
-const NEVER = ['bounce', 'loop', 'own-message', 'auto-reply', 'list', 'bulk', 'held'];
+const NEVER = ['bounce', 'loop', 'own-message', 'auto-reply', 'list', 'bulk', 'held', 'rejected'];
 const NO_REPLY = /^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|notifications?)([+._-].*)?@/i;
 const rates = new WeakMap<object, SenderRate>();
 

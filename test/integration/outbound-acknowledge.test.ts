@@ -120,6 +120,7 @@ describe('acknowledge', () => {
       ['own-message', input(await mail(['From: someone@client.example', 'Subject: x', 'Message-ID: <abc123.mailroom@acme.example>']))],
       ['loop', input(await customer('x'), { flags: ['loop'] })],
       ['held', input(await customer('h'), { flags: ['held'] })],
+      ['rejected', input(await customer('rj'), { flags: ['rejected'] })],
       ['dropped', input(await customer('d'), { flags: ['dropped:rule'] })],
       ['no-reply-address', input(await mail(['From: Shop <no-reply@shop.example>', 'Subject: Order', 'Message-ID: <o@shop.example>']))],
       ['own-address', input(await mail(['From: Desk <desk@acme.example>', 'Subject: Fwd', 'Message-ID: <f@acme.example>']))],
