@@ -33,7 +33,6 @@ export interface OutboxDeps {
   metrics?: Metrics;
 }
 
-
 export interface DeliveryFailure {
   /** Recipients refused for good (or all remaining ones when the message gave up). */
   recipients: RecipientOutcome[];
@@ -71,9 +70,9 @@ export class Outbox {
   static async open(storePath: string, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
     const store = await OutboxStore.open(storePath, opts);
     const o = new Outbox(store, deps, opts);
-    const { unconfirmed, requeued } = store.recovery;
+    const { unconfirmed, tornTail } = store.recovery;
     if (unconfirmed.length) deps.log.warn({ messages: unconfirmed }, 'outbox: process ended after the end of data of these messages was sent; counted as sent (unconfirmed), not resent');
-    if (requeued) deps.log.info({ requeued }, 'outbox: interrupted attempts queued again');
+    if (tornTail) deps.log.warn('outbox: the journal ended in a partial line (a write cut by a crash, never acknowledged): ignored');
     for (const id of unconfirmed) deps.metrics?.outboundSent.inc({ mailbox: store.get(id)?.mailbox ?? 'default', result: 'unconfirmed' });
     for (const e of store.entries()) if (!TERMINAL.has(e.status)) o.#live++;
     o.#gauge();

@@ -38,8 +38,6 @@ export interface OutboxStoreOptions {
 export interface OutboxRecovery {
   /** Messages that were past the commit point when the process died: recorded as sent, unconfirmed. */
   unconfirmed: string[];
-  /** Messages that had started an attempt without reaching the commit point: queued again. */
-  requeued: number;
   tornTail: boolean;
 }
 
@@ -57,7 +55,11 @@ export class OutboxStore {
   ) {}
 
   static async open(storePath: string, options: OutboxStoreOptions = {}): Promise<OutboxStore> {
-    const opts = { retentionMs: 7 * 86_400_000, maxFinished: 100_000, compactBytes: 64 * 1024 * 1024, ...options };
+    const opts = {
+      retentionMs: options.retentionMs ?? 7 * 86_400_000,
+      maxFinished: options.maxFinished ?? 100_000,
+      compactBytes: options.compactBytes ?? 64 * 1024 * 1024,
+    };
     const dir = path.join(path.resolve(storePath), 'outbox');
     await mkdirDurable(dir);
     const release = await acquireStoreLock(dir);
@@ -66,7 +68,7 @@ export class OutboxStore {
       const { records, tornTail, files } = await OutboxJournal.replay(dir);
       const entries = new Map<string, OutboxEntry>();
       for (const r of records) applyRecord(entries, r);
-      const recovery: OutboxRecovery = { unconfirmed: [], requeued: 0, tornTail };
+      const recovery: OutboxRecovery = { unconfirmed: [], tornTail };
       const now = new Date().toISOString();
       for (const e of entries.values()) {
         if (TERMINAL.has(e.status)) continue;
@@ -74,10 +76,8 @@ export class OutboxStore {
           Object.assign(e, sentPatch(e, { at: now, response: null, confirmed: false, accepted: e.envelope.to }));
           e.attempts = e.committed;
           recovery.unconfirmed.push(e.id);
-        } else if (e.status === 'sending') {
-          e.status = e.attempts > 0 ? 'retrying' : 'queued';
-          recovery.requeued++;
         }
+        // Without a commit record it is simply queued or retrying again, as its record says.
       }
       prune(entries, opts, Date.now());
       const journal = await OutboxJournal.create(dir, serialize(entries), files);
