@@ -9,7 +9,13 @@ import { registerOpsRoutes } from '../http/ops-routes.js';
 import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
+import { registerMailboxRoutes } from '../http/mailbox-routes.js';
+import { SuspensionStore, type SuspensionDeps } from '../inbound/suspension.js';
+import { OAuthManager } from '../oauth/manager.js';
+import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
+import { credentialExpiringNotice, mailboxSuspendedNotice, notifyAboutMailbox, type MailboxNotice } from '../outbound/notify.js';
 import { SenderRate } from '../ingest/classify.js';
+import { acknowledge } from '../outbound/acknowledge.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -40,6 +46,10 @@ export interface DaemonOptions extends LoadOptions {
   watchDebounceMs?: number;
   /** Outbox retry/backoff settings (tests use short ones). */
   outbox?: OutboxOptions;
+  /** Auth refusals in a row before a mailbox is suspended, how often a suspended one re-reads its secrets. */
+  suspension?: Pick<SuspensionDeps, 'authFailureThreshold' | 'recheckMs'>;
+  /** How often OAuth2 credential expiry is recomputed (default 5 min). */
+  oauthSweepMs?: number;
 }
 
 export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
@@ -66,6 +76,7 @@ export class Daemon {
   supervisor: Supervisor | null = null;
   webhookQueue: WebhookQueue | null = null;
   webhooks: WebhookDispatcher | null = null;
+  oauth: OAuthManager | null = null;
   lastReload: ReloadResult | null = null;
   /** Settings changed in config that only take effect after a restart (kept as running). */
   pendingRestart: EntityChange[] = [];
@@ -82,6 +93,7 @@ export class Daemon {
     registerMessageRoutes(this);
     registerWebhookRoutes(this);
     registerTicketRoutes(this);
+    registerMailboxRoutes(this);
   }
 
   async start(): Promise<void> {
@@ -108,6 +120,9 @@ export class Daemon {
       // A finished delivery releases its gated server action: let that mailbox poll now.
       onFinished: (d) => this.supervisor?.poller(d.mailbox)?.pollNow(),
     });
+    const oauth = (this.oauth = new OAuthManager({ storePath: snapshot.store.path, log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
+    useOAuthManager(oauth);
+    const suspensions = await SuspensionStore.open(snapshot.store.path);
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
     this.supervisor = new Supervisor({
       store: this.store,
@@ -118,9 +133,19 @@ export class Daemon {
       senderRate: new SenderRate(),
       webhooks: { queue, kick: () => this.webhooks?.kick() },
       actionHeld: (id) => queue.holds(id),
+      acknowledge: (input) => void acknowledge(this, input).catch((err: unknown) => this.log.warn({ err, ticket: input.ticketId }, 'acknowledgement not queued')),
       ...(this.opts.pollerOptions && { pollerOptions: this.opts.pollerOptions }),
+      suspension: {
+        store: suspensions,
+        ...this.opts.suspension,
+        onSuspended: (mb, s) => this.notifyMailbox(mb.id, mailboxSuspendedNotice(mb.id, s)),
+        onAuthRefused: (id) => oauth.invalidate(id),
+        onResumed: (id) => oauth.forget(id),
+      },
+      credentialHealth: (id) => oauth.healthOf(id),
     });
     await this.supervisor.apply(snapshot);
+    oauth.start(() => this.snapshot, this.opts.oauthSweepMs);
     this.webhooks.start();
     this.markApplied(snapshot);
     this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
@@ -161,6 +186,7 @@ export class Daemon {
       this.markApplied(applied);
       this.metrics.configReloadsTotal.inc({ result: 'success' });
       this.pendingRestart = restartRequired;
+      void this.oauth?.sweep(applied).catch(() => undefined);
       for (const c of restartRequired) this.log.warn({ kind: c.kind, id: c.id }, 'config change needs a restart to take effect');
       this.log.info({ trigger, hash: hash?.slice(0, 12), changes: changes.length, ...r }, 'config reloaded');
       return this.record({ status: 'applied', trigger, at, hash, changes, restartRequired, problems });
@@ -172,6 +198,12 @@ export class Daemon {
       this.metrics.configLastReloadSuccessful.set(0);
       return this.record({ status: 'failed', trigger, at, hash, changes, restartRequired, problems, error: (err as Error).message });
     }
+  }
+
+  /** Mail a notice about a mailbox to its companies (mailbox-suspended, credential-expiring). */
+  private async notifyMailbox(mailbox: string, n: MailboxNotice): Promise<boolean> {
+    if (!this.outbox || !this.snapshot) return false;
+    return notifyAboutMailbox(this.outbox, this.snapshot, mailbox, n, this.log);
   }
 
   private record(r: ReloadResult): ReloadResult {
@@ -198,6 +230,8 @@ export class Daemon {
       await this.webhookQueue?.close();
       await this.parser?.close();
       await this.outbox?.stop();
+      await this.oauth?.stop();
+      releaseOAuthManager(this.oauth);
       await this.store?.close();
       await this.http.close();
       this.log.info('mailroom stopped');

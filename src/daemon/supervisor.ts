@@ -5,8 +5,11 @@ import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
 import type { SenderRate } from '../ingest/classify.js';
 import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
+import type { PipelineContext } from '../ingest/pipeline.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
+import type { MailboxStatusDetails, SuspensionDeps } from '../inbound/suspension.js';
+import type { CredentialHealth } from '../oauth/expiry.js';
 import type { Logger } from '../observability/logger.js';
 import { forgetMailbox, type Metrics } from '../observability/metrics.js';
 import type { TicketStore } from '../store/index.js';
@@ -20,7 +23,12 @@ export interface SupervisorDeps {
   senderRate?: SenderRate;
   webhooks?: { queue: WebhookQueue; kick(): void };
   actionHeld?: (actionId: string) => boolean;
+  acknowledge?: PipelineContext['acknowledge'];
   pollerOptions?: PollerOptions;
+  /** Suspension of mailboxes whose access is revoked (state, notification, resume). */
+  suspension?: SuspensionDeps;
+  /** OAuth2 early warning of a mailbox, shown in its status. */
+  credentialHealth?: (mailbox: string) => CredentialHealth | null;
 }
 
 /** What makes a poller's behaviour: its resolved mailbox (incl. secrets, by fingerprint). */
@@ -59,7 +67,7 @@ export class Supervisor {
         kept.push(id);
         continue;
       }
-      const poller = new MailboxPoller({ ...this.deps, mailbox: mb }, this.deps.pollerOptions);
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
       this.pollers.set(id, { poller, key: pollerKey(mb) });
       poller.start();
       if (!restarted.includes(id)) started.push(id);
@@ -68,7 +76,16 @@ export class Supervisor {
   }
 
   statuses(): MailboxStatus[] {
-    return [...[...this.pollers.values()].map((e) => e.poller.status), ...this.disabled.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
+    const all: MailboxStatusDetails[] = [...[...this.pollers.values()].map((e) => e.poller.status), ...this.disabled.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
+    if (this.deps.credentialHealth) for (const s of all) s.credentials = this.deps.credentialHealth(s.mailbox);
+    return all;
+  }
+
+  /** Lift a mailbox's suspension (POST /v1/mailboxes/:id/resume). */
+  async resume(id: string): Promise<'resumed' | 'not-suspended' | 'not-running'> {
+    const poller = this.pollers.get(id)?.poller;
+    if (!poller) return 'not-running';
+    return (await poller.resume()) ? 'resumed' : 'not-suspended';
   }
 
   poller(id: string): MailboxPoller | undefined {

@@ -30,6 +30,8 @@ export interface PipelineContext {
   snapshot: () => Snapshot;
   /** Per-sender new-ticket cap (loop guard), shared by all mailboxes. */
   senderRate?: SenderRate;
+  /** Called for each new ticket once committed (acknowledgement mail); must not throw. */
+  acknowledge?: (input: { ticketId: string; company: string; contract: string | null; mailbox: string; parsed: ParsedMessage; flags: string[] }) => void;
   /** The webhook sink's durable queue (routes with deliver: [webhook:<id>]). */
   webhooks?: { queue: WebhookQueue; kick(): void };
 }
@@ -46,7 +48,7 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];
-  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean }[] = [];
+  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean; parsed: ParsedMessage }[] = [];
   let pendingIds = new Set<string>();
   const flush = async () => {
     if (!pending.length) return;
@@ -59,6 +61,13 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
       await ctx.webhooks.queue.intend(hooked.map((p) => ({ key: p.item.article.dedupeKeys[0]!, mailbox: mailboxId, webhooks: p.hooks, gated: !p.storeToo })));
     const committed = await ctx.store.commit(batchItems.map((p) => p.item));
     results.push(...committed);
+    if (ctx.acknowledge)
+      committed.forEach((r, i) => {
+        const { item, parsed } = batchItems[i]!;
+        if (!r.created || r.duplicate) return;
+        const status = item.ticket.status;
+        ctx.acknowledge!({ ticketId: r.ticketId, company: item.ticket.company, contract: item.ticket.contract, mailbox: mailboxId, parsed, flags: [...item.article.flags, ...(status !== 'open' ? [status] : [])] });
+      });
     if (hooked.length && ctx.webhooks) {
       for (let i = 0; i < batchItems.length; i++) {
         const p = batchItems[i]!;
@@ -82,7 +91,7 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
     if ([...parsed.inReplyTo, ...parsed.references].some((id) => pendingIds.has(id))) await flush();
     const { item, deliver } = buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef);
     const hooks = deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8));
-    pending.push({ item, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
+    pending.push({ item, parsed, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
     if (parsed.messageId) pendingIds.add(parsed.messageId);
   }
   await flush();

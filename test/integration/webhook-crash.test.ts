@@ -49,7 +49,7 @@ it('delivers every message exactly once (by delivery id) across an outage and a 
   try {
     // First life: ingests while the receiver is down, then dies by SIGKILL mid-way.
     const first = run(cfg.dir);
-    await waitFor(async () => (await dovecot.list('hook-crash', 'INBOX')).length === N, 5_000, 'mail in place');
+    await waitFor(async () => (await dovecot.list('hook-crash', 'INBOX')).length === N, 15_000, 'mail in place');
     await new Promise((r) => setTimeout(r, 1500));
     first.child.kill('SIGKILL');
     await first.exited;
@@ -58,7 +58,7 @@ it('delivers every message exactly once (by delivery id) across an outage and a 
     // The receiver comes back; mid-way through delivering, the second life is killed too.
     await receiver.up();
     const second = run(cfg.dir);
-    await waitFor(() => receiver.accepted.length >= N / 3, 30_000, 'some deliveries');
+    await waitFor(() => receiver.accepted.length >= N / 3, 60_000, 'some deliveries');
     second.child.kill('SIGKILL');
     await second.exited;
     const third = run(cfg.dir);
@@ -76,4 +76,4 @@ it('delivers every message exactly once (by delivery id) across an outage and a 
   } finally {
     await receiver.close();
   }
-}, 150_000);
+}, 240_000);
