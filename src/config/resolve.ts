@@ -51,7 +51,8 @@ export function resolveAuth(auth: Auth | undefined, provider: Provider | undefin
   };
 }
 
-function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined): ResolvedOutbound | null {
+/** The sending settings from decideOutbound's flat fields (also used by src/outbound per message). */
+export function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined): ResolvedOutbound | null {
   const get = (k: string) => fields.get(k)?.value;
   const host = get('host');
   if (typeof host !== 'string') return null;

@@ -2,11 +2,9 @@
 // (src/config/outbound-layers.ts), which `mailroom explain` prints too, so explain and the sender
 // agree by construction. Pure.
 import { createHash } from 'node:crypto';
-import { decideOutbound, fieldMs, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
-import { resolveAuth } from '../config/resolve.js';
-import { defaultPort } from '../config/presets.js';
+import { decideOutbound, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
+import { outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
-import type { Auth } from '../config/types.generated.js';
 
 /** The SMTP timeout is never below 10 s (the config check rejects less; this guards the code path). */
 export const MIN_TIMEOUT_MS = 10_000;
@@ -20,40 +18,9 @@ export interface SenderResolution {
   label: string;
 }
 
-/**
- * The same conversion resolve.ts applies to snapshot.mailboxes[*].outbound and defaultOutbound (its
- * `outboundFromFields` is not exported); a unit test keeps the two equal.
- */
+/** decideOutbound's flat fields as a server (the conversion the snapshot uses for mailboxes too). */
 export function serverFromFields(fields: OutboundFields, mailbox: string | null, snap: Snapshot): ResolvedOutbound | null {
-  const get = (k: string) => fields.get(k)?.value;
-  const host = get('host');
-  if (typeof host !== 'string') return null;
-  const authObj: Record<string, unknown> = {};
-  for (const [k, f] of fields) {
-    if (!k.startsWith('auth.')) continue;
-    const parts = k.slice(5).split('.');
-    let cur = authObj;
-    for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
-    cur[parts[parts.length - 1]!] = f.value;
-  }
-  const security = get('security') as ResolvedOutbound['security'];
-  const provider = mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined;
-  const timeoutMs = fieldMs(fields, 'timeout');
-  return {
-    mailbox,
-    host,
-    port: (get('port') as number | undefined) ?? defaultPort('smtp', security),
-    security,
-    verifyCertificate: get('verifyCertificate') !== false,
-    caFile: (get('caFile') as string | undefined) ?? null,
-    auth: resolveAuth(authObj as unknown as Auth, provider, 'smtp'),
-    from: { name: String(get('from.name') ?? ''), address: String(get('from.address') ?? '') },
-    sendAs: get('sendAs') === 'user' ? 'user' : 'mailbox',
-    timeoutMs,
-    batchWindowMs: fieldMs(fields, 'batchWindow'),
-    maxPerMinute: (get('maxPerMinute') as number | undefined) ?? null,
-    maxConnections: (get('maxConnections') as number | undefined) ?? 5,
-  };
+  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined);
 }
 
 export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResolution {
@@ -104,10 +71,16 @@ export function transportKey(label: string, s: ResolvedOutbound): string {
   return key;
 }
 
+/** A changed OAuth2 grant (secret, refresh token, scope ...) in config gets a new pool (hashed: never shown). */
+function oauth2Key(o: NonNullable<NonNullable<ResolvedOutbound['auth']>['oauth2']>): string {
+  const src = (x: typeof o.clientSecret) => (x ? (x.kind === 'file' ? `file:${x.path}` : `value:${x.secret.reveal()}`) : null);
+  return createHash('sha256').update(JSON.stringify([o.flow, o.tenantId, o.clientId, o.tokenUrl, o.scope, src(o.clientSecret), src(o.refreshToken)])).digest('hex').slice(0, 16);
+}
+
 function computeKey(label: string, s: ResolvedOutbound): string {
   const pw = s.auth?.password;
   // A hash (never shown anywhere) so that a changed inline password gets a new pool.
-  const secret = pw ? (pw.kind === 'file' ? `file:${pw.path}` : `value:${createHash('sha256').update(pw.secret.reveal()).digest('hex').slice(0, 16)}`) : s.auth?.oauth2 ? `oauth2:${s.auth.oauth2.clientId}` : 'none';
+  const secret = pw ? (pw.kind === 'file' ? `file:${pw.path}` : `value:${createHash('sha256').update(pw.secret.reveal()).digest('hex').slice(0, 16)}`) : s.auth?.oauth2 ? `oauth2:${oauth2Key(s.auth.oauth2)}` : 'none';
   return JSON.stringify([label, s.host, s.port, s.security, s.verifyCertificate, s.caFile, s.auth?.user ?? null, secret, s.timeoutMs, s.maxConnections]);
 }
 
