@@ -2,23 +2,27 @@
 // classified by origin, the last error kept for status. One failing server never delays another.
 import type { Logger } from '../observability/logger.js';
 import { backoffDelay } from './backoff.js';
-import { classifyError, hintFor } from './errors.js';
+import { hintFor } from './errors.js';
 import { ImapSession } from './imap-session.js';
 import { Pop3Session } from './pop3-session.js';
 import { abortableSleep, type ProtocolSession, type SessionContext } from './session.js';
-import { initialStatus, type MailboxStatus } from './status.js';
+import { initialStatus } from './status.js';
+import { classifyPollError, SuspensionGuard, type MailboxStatusDetails, type SuspensionDeps } from './suspension.js';
 
 export interface PollerOptions {
   backoff?: { baseMs?: number; maxMs?: number };
+  /** Suspend on a permanent auth failure instead of backing off forever. */
+  suspension?: SuspensionDeps;
 }
 
 export class MailboxPoller {
-  readonly status: MailboxStatus;
+  readonly status: MailboxStatusDetails;
   private abort = new AbortController();
   private loop: Promise<void> | null = null;
   private session: ProtocolSession;
   private log: Logger;
   private wake: (() => void) | null = null;
+  private guard: SuspensionGuard | null;
 
   constructor(private ctx: Omit<SessionContext, 'status'>, private opts: PollerOptions = {}) {
     const mb = ctx.mailbox;
@@ -26,6 +30,12 @@ export class MailboxPoller {
     this.log = ctx.log.child({ mailbox: mb.id });
     const sctx: SessionContext = { ...ctx, status: this.status, log: this.log };
     this.session = mb.inbound?.protocol === 'pop3' ? new Pop3Session(sctx) : new ImapSession(sctx);
+    this.guard = opts.suspension ? new SuspensionGuard(opts.suspension, mb, this.status, ctx.metrics, this.log) : null;
+  }
+
+  /** Lift a suspension (API); false when the mailbox was not suspended. */
+  resume(why = 'resumed through the API'): Promise<boolean> {
+    return this.guard?.resume(why) ?? Promise.resolve(false);
   }
 
   get id(): string {
@@ -51,6 +61,7 @@ export class MailboxPoller {
     await this.session.close();
     this.status.state = 'stopped';
     this.setUp(null);
+    this.guard?.dispose();
   }
 
   private setUp(up: boolean | null): void {
@@ -64,7 +75,13 @@ export class MailboxPoller {
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     const inbound = this.ctx.mailbox.inbound!;
+    await this.guard?.restore();
     while (!signal.aborted) {
+      if (this.guard?.suspended) {
+        await this.session.close();
+        await this.guard.waitWhileSuspended(signal);
+        continue;
+      }
       try {
         if (!this.session.connected) {
           this.status.state = 'polling';
@@ -80,6 +97,7 @@ export class MailboxPoller {
         this.status.lastSuccess = new Date().toISOString();
         this.status.consecutiveFailures = 0;
         this.status.nextAttemptAt = null;
+        this.guard?.onSuccess();
         this.ctx.metrics.mailboxLastSuccess.set({ mailbox: this.id }, Date.now() / 1000);
         this.setUp(true);
         if (signal.aborted) break;
@@ -87,12 +105,13 @@ export class MailboxPoller {
         await this.waitOrWake(inbound.pollIntervalMs, signal);
       } catch (err) {
         if (signal.aborted) break;
-        const c = classifyError(err);
+        const c = classifyPollError(err);
         this.status.consecutiveFailures++;
         this.status.lastError = { class: c.class, message: c.message, at: new Date().toISOString(), hint: hintFor(c.class) };
         this.ctx.metrics.ingestErrors.inc({ mailbox: this.id, class: c.class });
         this.setUp(false);
         await this.session.close();
+        if (await this.guard?.onFailure(err, c)) continue;
         const delay = backoffDelay(this.status.consecutiveFailures, this.opts.backoff);
         this.status.state = 'backoff';
         this.status.nextAttemptAt = new Date(Date.now() + delay).toISOString();

@@ -24,6 +24,7 @@ export function createMetrics() {
     webhookDeliveries: new Counter({ name: 'mailroom_webhook_deliveries_total', help: 'Webhook delivery attempts by result.', labelNames: ['webhook', 'result'] as const, registers: r }),
     webhookLatency: new Histogram({ name: 'mailroom_webhook_delivery_latency_seconds', help: 'Enqueue to accepted delivery.', labelNames: ['webhook'] as const, buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14400], registers: r }),
     outboxQueueDepth: new Gauge({ name: 'mailroom_outbox_queue_depth', help: 'Messages waiting in the outbox.', registers: r }),
+    oauthCredentialExpiry: new Gauge({ name: 'mailroom_oauth_credential_expiry_seconds', help: 'Seconds until the OAuth2 client secret or refresh token of the mailbox runs out (negative once expired); only where it is known.', labelNames: ['mailbox'] as const, registers: r }),
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
   };
 }
@@ -32,7 +33,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
 export function forgetMailbox(m: Metrics, mailbox: string): void {
-  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent]) {
+  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
     (metric as unknown as { remove(labels: Record<string, string>): void; hashMap?: Record<string, { labels: Record<string, string> }> });
     const internal = (metric as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap ?? {};
     for (const entry of Object.values(internal)) if (entry.labels.mailbox === mailbox) (metric as unknown as { remove(l: Record<string, string>): void }).remove(entry.labels);

@@ -6,7 +6,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
 import type { DeliveryFailure, Outbox } from './outbox.js';
-import { submitMessage } from './submit.js';
+import { companyMailboxes, submitMessage } from './submit.js';
 
 export function notifyRecipients(snap: Snapshot, company: string, event: string): string[] {
   const c = snap.companies[company];
@@ -49,4 +49,65 @@ export function deliveryFailedNotifier(outbox: Outbox, snapshot: () => Snapshot 
       .then(({ entry }) => log.info({ id: entry.id, about: e.id, company: e.company }, 'delivery-failed notification queued'))
       .catch((err: unknown) => log.error({ err: { message: (err as Error).message }, about: e.id, company: e.company }, 'delivery-failed notification could not be queued'));
   };
+}
+
+/** Companies told about a mailbox: those that read it, else those whose config sends through it. */
+function companiesOf(snap: Snapshot, mailbox: string): string[] {
+  const owners = [...new Set(snap.mailboxes[mailbox]?.owners.map((o) => o.company) ?? [])];
+  return owners.length ? owners : Object.keys(snap.companies).filter((c) => companyMailboxes(snap, c).has(mailbox));
+}
+
+export interface MailboxNotice {
+  event: 'mailbox-suspended' | 'credential-expiring';
+  subject: string;
+  lines: string[];
+}
+
+/** `mailbox-suspended` text: what happened, the provider's code, how to get the mailbox back. */
+export function mailboxSuspendedNotice(mailbox: string, s: { reason: string; code: string | null; source: string; at: string }): MailboxNotice {
+  return {
+    event: 'mailbox-suspended',
+    subject: `Mailbox ${mailbox} suspended: its access was refused for good`,
+    lines: [
+      `mailroom stopped reading mailbox ${mailbox}: ${s.source === 'token-endpoint' ? 'the identity provider refused its OAuth2 grant' : 'the mail server refused its login again and again'}.`,
+      'Mail sent to it stays on the server and is read once access is restored.',
+      '',
+      `Mailbox:   ${mailbox}`,
+      `Since:     ${s.at}`,
+      `Code:      ${s.code ?? 'none given'}`,
+      `Reason:    ${s.reason}`,
+      '',
+      'To restore it: renew the credentials (a new refresh token, client secret or password) and',
+      'update them in the configuration; the mailbox resumes by itself. If the fix was made at the',
+      `provider only (consent granted again, MFA done): POST /v1/mailboxes/${mailbox}/resume`,
+    ],
+  };
+}
+
+/** `credential-expiring` text. */
+export function credentialExpiringNotice(mailbox: string, h: { message: string; expiresAt: string; credential: string }): MailboxNotice {
+  return {
+    event: 'credential-expiring',
+    subject: `Mailbox ${mailbox}: OAuth2 ${h.credential === 'clientSecret' ? 'client secret' : 'refresh token'} expires ${h.expiresAt.slice(0, 10)}`,
+    lines: [`Mailbox ${mailbox}: ${h.message}.`, '', `Expires:   ${h.expiresAt}`, '', 'When it runs out, mailroom suspends the mailbox and stops reading it.'],
+  };
+}
+
+/** Queue a notice about a mailbox to its companies' notify addresses; true when queued or nobody is subscribed. */
+export async function notifyAboutMailbox(outbox: Outbox, snap: Snapshot, mailbox: string, n: MailboxNotice, log: Logger): Promise<boolean> {
+  let ok = true;
+  for (const company of companiesOf(snap, mailbox)) {
+    const to = notifyRecipients(snap, company, n.event);
+    if (to.length === 0) continue;
+    const subject = n.subject.replace(/[\r\n]+/g, ' ').slice(0, 900);
+    try {
+      // Through the global default, like delivery-failed (a suspended mailbox cannot send its own bad news).
+      const { entry } = await submitMessage(outbox, snap, { purpose: 'notification', company: snap.defaultOutbound ? null : company, kind: 'system', to, subject, text: n.lines.join('\n') + '\n', headers: { 'Auto-Submitted': 'auto-generated' } });
+      log.info({ id: entry.id, mailbox, company, event: n.event }, 'mailbox notification queued');
+    } catch (err) {
+      ok = false;
+      log.error({ err: { message: (err as Error).message }, mailbox, company, event: n.event }, 'mailbox notification could not be queued');
+    }
+  }
+  return ok;
 }

@@ -10,6 +10,7 @@ import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { ResolvedOutbound } from '../config/snapshot.js';
 import { credentialsFor, tlsOptionsFor } from '../inbound/credentials.js';
 import type { Logger } from '../observability/logger.js';
+import { smtpOAuth2 } from '../oauth/smtp-auth.js';
 import { CommitGate } from './commit-gate.js';
 import { effectiveTimeout } from './resolve.js';
 
@@ -37,7 +38,8 @@ export async function smtpOptions(server: ResolvedOutbound, label: string) {
     secure: server.security === 'tls',
     requireTLS: server.security === 'starttls',
     ignoreTLS: server.security === 'none',
-    ...(creds && { auth: 'pass' in creds ? { user: creds.user, pass: creds.pass } : { type: 'OAuth2' as const, user: creds.user, accessToken: creds.accessToken } }),
+    // OAuth2: the token above proved the grant works; each pooled connection asks the cache again.
+    ...(creds && { auth: 'pass' in creds ? { user: creds.user, pass: creds.pass } : smtpOAuth2(label, server.auth!) }),
     tls: { ...tls, ...(isIP(server.host) ? {} : { servername: server.host }) },
     connectionTimeout: timeout,
     greetingTimeout: timeout,

@@ -97,6 +97,13 @@ export interface StartDovecotOptions {
   users?: DovecotUser[];
   /** How long to wait for all ports to accept connections. Default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * Also accept XOAUTH2 and OAUTHBEARER (IMAP and POP3) through Dovecot's oauth2 passdb, which
+   * validates each token by RFC 7662 introspection (POST token=...) at `introspectionUrl`; the
+   * response's `username` must be the login user. Password logins keep working as before.
+   * `mechanisms` defaults to both (Gmail offers both; Microsoft 365 only XOAUTH2).
+   */
+  oauth2?: { introspectionUrl: string; mechanisms?: ('xoauth2' | 'oauthbearer')[] };
 }
 
 export const DEFAULT_USERS: readonly DovecotUser[] = Object.freeze(
@@ -177,6 +184,9 @@ interface ConfInput {
   login: Account;
   internal: Account;
   mail: Account;
+  /** Path of the oauth2 passdb settings file and the SASL mechanisms offered, when OAuth2 is on. */
+  oauth2File?: string;
+  oauth2Mechanisms?: string;
 }
 
 function renderConf(c: ConfInput): string {
@@ -202,7 +212,7 @@ ssl_key = <${checkConfValue('key file', c.keyFile)}
 ssl_min_protocol = TLSv1.2
 
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${c.oauth2File ? ` ${c.oauth2Mechanisms ?? 'xoauth2 oauthbearer'}` : ''}
 auth_verbose = yes
 auth_failure_delay = 0
 auth_cache_size = 0
@@ -223,7 +233,7 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${c.passwdFile}
 }
-userdb {
+${c.oauth2File ? `passdb {\n  driver = oauth2\n  mechanisms = ${c.oauth2Mechanisms ?? 'xoauth2 oauthbearer'}\n  args = ${checkConfValue('oauth2 file', c.oauth2File)}\n}\n` : ''}userdb {
   driver = passwd-file
   args = username_format=%u ${c.passwdFile}
 }
@@ -282,6 +292,20 @@ ${noChroot}  # no auth penalty: tests log in with wrong passwords from 127.0.0.1
     mode = 0
   }
 }
+`;
+}
+
+/** Settings of the oauth2 passdb (see /usr/share/dovecot/dovecot-oauth2.conf.ext). */
+function oauth2Conf(introspectionUrl: string): string {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9/_-]*$/.test(introspectionUrl)) throw new Error(`startDovecot: introspectionUrl must be a loopback http URL, got ${introspectionUrl}`);
+  return `introspection_mode = post
+introspection_url = ${introspectionUrl}
+force_introspection = yes
+username_attribute = username
+username_format = %u
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
 `;
 }
 
@@ -678,6 +702,8 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
   users.forEach(checkUser);
   const { acc, dir, certs, passwdFile } = await prepareDir(users);
   const confFile = join(dir, 'dovecot.conf');
+  const oauth2File = opts.oauth2 ? join(dir, 'dovecot-oauth2.conf.ext') : undefined;
+  if (oauth2File && opts.oauth2) await writeFile(oauth2File, oauth2Conf(opts.oauth2.introspectionUrl), { mode: 0o644 });
   let lastErr: unknown;
   // freePort() closes the port before Dovecot binds it; another process may grab it in between,
   // so on failure pick fresh ports and try again.
@@ -687,7 +713,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
     if (new Set(Object.values(ports)).size !== 5) continue;
     await writeFile(
       confFile,
-      renderConf({ dir, ports, certFile: certs.certFile, keyFile: certs.keyFile, passwdFile, ...acc }),
+      renderConf({ dir, ports, certFile: certs.certFile, keyFile: certs.keyFile, passwdFile, ...acc, ...(oauth2File && { oauth2File, oauth2Mechanisms: (opts.oauth2?.mechanisms ?? ['xoauth2', 'oauthbearer']).join(' ') }) }),
     );
     const { helper: helperPort, ...publicPorts } = ports;
     const d = new DovecotInstance(dir, publicPorts, helperPort, users, certs, confFile, opts.startTimeoutMs ?? 10_000);

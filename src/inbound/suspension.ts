@@ -1,0 +1,256 @@
+// Suspension of a mailbox whose access is gone for good: the token endpoint refused the grant or
+// the client permanently (invalid_grant, AADSTS50173 ...), or the mail server refused the login N
+// times in a row. A suspended mailbox stops connecting (the others go on), says why in status and
+// in mailroom_mailbox_suspended, has its company notified once, and stays suspended across restarts
+// (state in `<store.path>/suspensions.json`, never in the config) while its credentials are
+// unchanged. It resumes when its credentials change (config, or a rotated secret file: checked
+// every minute) or through POST /v1/mailboxes/:id/resume.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResolvedAuth, ResolvedMailbox } from '../config/snapshot.js';
+import type { SecretSource } from '../config/secret.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CredentialHealth } from '../oauth/expiry.js';
+import { isTokenEndpointError, type TokenEndpointError } from '../oauth/token-errors.js';
+import { readTextIfExists, writeFileDurable } from '../store/durable-file.js';
+import { classifyError, type ClassifiedError, type ErrorClass } from './errors.js';
+import { abortableSleep } from './session.js';
+import type { MailboxStatus } from './status.js';
+
+/** What status shows about a suspension. */
+export interface SuspensionInfo {
+  reason: string;
+  /** The provider's or server's code: AADSTS50173, invalid_grant, AUTHENTICATIONFAILED ... */
+  code: string | null;
+  /** The OAuth2 error (invalid_grant, invalid_client) when the token endpoint refused. */
+  error: string | null;
+  source: 'token-endpoint' | 'server';
+  at: string;
+}
+
+/** A mailbox status with the OAuth2 and suspension details (status.ts keeps the common part). */
+export type MailboxStatusDetails = MailboxStatus & { suspension?: SuspensionInfo | null; credentials?: CredentialHealth | null };
+
+export interface SuspensionRecord extends SuspensionInfo {
+  mailbox: string;
+  /** Salted fingerprint of the credentials the mailbox was suspended with. */
+  credentials: string;
+  notified: boolean;
+}
+
+export const DEFAULT_AUTH_FAILURE_THRESHOLD = 5;
+
+/** classifyError, plus the token endpoint's errors (which no mail server ever sent). */
+export function classifyPollError(err: unknown): ClassifiedError {
+  if (!isTokenEndpointError(err)) return classifyError(err);
+  const cls: Record<TokenEndpointError['kind'], ErrorClass> = { permanent: 'auth', auth: 'auth', busy: 'busy', network: 'tcp', timeout: 'timeout', server: 'other', config: 'config' };
+  return { class: cls[err.kind], permanent: err.kind === 'permanent' || err.kind === 'config', message: `OAuth2: ${err.message}` };
+}
+
+/**
+ * Should this failure suspend the mailbox (pure)? `authRefusals` counts the mail server's auth
+ * refusals in a row, this one included.
+ */
+export function decideSuspension(err: unknown, c: ClassifiedError, authRefusals: number, threshold: number, at: string): SuspensionInfo | null {
+  if (isTokenEndpointError(err)) {
+    if (!err.permanent) return null;
+    return { reason: `the token endpoint refused the grant for good: ${err.message}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
+  }
+  if (c.class !== 'auth' || authRefusals < threshold) return null;
+  const e = err as { serverResponseCode?: unknown; message?: unknown };
+  const code = typeof e.serverResponseCode === 'string' ? e.serverResponseCode : (/\[(AUTH|SYS\/PERM|AUTHENTICATIONFAILED)\]/.exec(String(e.message ?? ''))?.[1] ?? null);
+  return { reason: `the mail server refused authentication ${authRefusals} times in a row: ${c.message}`, code, error: null, source: 'server', at };
+}
+
+/** Salted fingerprint of a mailbox's credentials, secret files read now (so a rotated file counts). */
+export async function credentialFingerprint(auth: ResolvedAuth | null, salt: string): Promise<string> {
+  const h = (v: string | Buffer) => createHash('sha256').update(salt).update(v).digest('hex');
+  const src = async (s: SecretSource | null) => {
+    if (!s) return null;
+    if (s.kind === 'value') return `value:${h(s.secret.reveal())}`;
+    const bytes = await readFile(s.path).catch((e: NodeJS.ErrnoException) => `unreadable:${e.code ?? 'error'}`);
+    return `file:${s.path}:${h(bytes)}`;
+  };
+  const o = auth?.oauth2;
+  const doc = auth && {
+    user: auth.user,
+    password: await src(auth.password),
+    oauth2: o && { flow: o.flow, tenantId: o.tenantId, clientId: o.clientId, tokenUrl: o.tokenUrl, scope: o.scope, clientSecret: await src(o.clientSecret), refreshToken: await src(o.refreshToken) },
+  };
+  return h(JSON.stringify(doc));
+}
+
+/** Suspended mailboxes, durable in `<store.path>/suspensions.json`. */
+export class SuspensionStore {
+  private constructor(private file: string, private data: { version: 1; salt: string; mailboxes: Record<string, SuspensionRecord> }) {}
+
+  static async open(storePath: string): Promise<SuspensionStore> {
+    const file = join(storePath, 'suspensions.json');
+    const text = await readTextIfExists(file);
+    const parsed = text ? (JSON.parse(text) as { version?: number; salt?: string; mailboxes?: Record<string, SuspensionRecord> }) : null;
+    const data = { version: 1 as const, salt: parsed?.salt ?? randomBytes(16).toString('hex'), mailboxes: parsed?.version === 1 ? (parsed.mailboxes ?? {}) : {} };
+    return new SuspensionStore(file, data);
+  }
+
+  get salt(): string {
+    return this.data.salt;
+  }
+
+  get(mailbox: string): SuspensionRecord | null {
+    return this.data.mailboxes[mailbox] ?? null;
+  }
+
+  all(): SuspensionRecord[] {
+    return Object.values(this.data.mailboxes);
+  }
+
+  async set(r: SuspensionRecord): Promise<void> {
+    this.data.mailboxes[r.mailbox] = r;
+    await this.save();
+  }
+
+  async delete(mailbox: string): Promise<void> {
+    if (!(mailbox in this.data.mailboxes)) return;
+    delete this.data.mailboxes[mailbox];
+    await this.save();
+  }
+
+  private writing: Promise<void> = Promise.resolve();
+  private save(): Promise<void> {
+    this.writing = this.writing.catch(() => undefined).then(() => writeFileDurable(this.file, JSON.stringify(this.data, null, 1) + '\n'));
+    return this.writing;
+  }
+}
+
+export interface SuspensionDeps {
+  store: SuspensionStore;
+  /** The mail server's auth refusals in a row before suspending (default 5). */
+  authFailureThreshold?: number;
+  /** How often a suspended mailbox re-reads its credentials to see whether they changed (default 60 s). */
+  recheckMs?: number;
+  /** Tell the company; resolves true once the notification is queued (or nobody is to be told). */
+  onSuspended?: (mailbox: ResolvedMailbox, s: SuspensionInfo) => Promise<boolean>;
+  /** The server refused the login: cached OAuth2 tokens of the mailbox must not be reused. */
+  onAuthRefused?: (mailbox: string) => void;
+  /** The mailbox resumed: forget remembered token refusals. */
+  onResumed?: (mailbox: string) => void;
+}
+
+/** The per-poller side of suspension (MailboxPoller holds one). */
+export class SuspensionGuard {
+  private authRefusals = 0;
+  private record: SuspensionRecord | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(private deps: SuspensionDeps, private mailbox: ResolvedMailbox, private status: MailboxStatusDetails, private metrics: Metrics, private log: Logger) {}
+
+  get suspended(): boolean {
+    return this.record !== null;
+  }
+
+  /** At start: a mailbox suspended with the same credentials stays suspended; changed ones resume. */
+  async restore(): Promise<void> {
+    const r = this.deps.store.get(this.mailbox.id);
+    if (!r) return;
+    if ((await this.fingerprint()) !== r.credentials) {
+      await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));
+      this.deps.onResumed?.(this.mailbox.id);
+      this.log.info({ suspendedAt: r.at, code: r.code }, 'mailbox resumed: its credentials changed');
+      return;
+    }
+    this.apply(r);
+    this.log.warn({ reason: r.reason, code: r.code, since: r.at }, 'mailbox stays suspended: its credentials are unchanged');
+    if (!r.notified) await this.notify(r);
+  }
+
+  onSuccess(): void {
+    this.authRefusals = 0;
+  }
+
+  /** After a failed poll: true when the mailbox is now suspended. */
+  async onFailure(err: unknown, c: ClassifiedError): Promise<boolean> {
+    const serverRefusal = c.class === 'auth' && !isTokenEndpointError(err);
+    this.authRefusals = serverRefusal ? this.authRefusals + 1 : 0;
+    if (serverRefusal) this.deps.onAuthRefused?.(this.mailbox.id);
+    const info = decideSuspension(err, c, this.authRefusals, this.deps.authFailureThreshold ?? DEFAULT_AUTH_FAILURE_THRESHOLD, new Date().toISOString());
+    if (!info) return false;
+    const r: SuspensionRecord = { mailbox: this.mailbox.id, ...info, credentials: await this.fingerprint(), notified: false };
+    try {
+      await this.deps.store.set(r);
+    } catch (e) {
+      this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be saved: it holds until restart');
+    }
+    this.apply(r);
+    this.log.error({ reason: r.reason, code: r.code, source: r.source }, 'mailbox suspended');
+    await this.notify(r);
+    return true;
+  }
+
+  /** Sleep while suspended; returns when resumed (API, or credentials changed) or on abort. */
+  async waitWhileSuspended(signal: AbortSignal): Promise<void> {
+    while (this.record && !signal.aborted) {
+      const local = new AbortController();
+      const onAbort = () => local.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.wake = () => local.abort();
+      try {
+        await abortableSleep(this.deps.recheckMs ?? 60_000, local.signal);
+      } finally {
+        this.wake = null;
+        signal.removeEventListener('abort', onAbort);
+      }
+      if (signal.aborted || !this.record) return;
+      if ((await this.fingerprint()) !== this.record.credentials) await this.resume('its credentials changed');
+    }
+  }
+
+  /** Lift the suspension; false when the mailbox was not suspended. */
+  async resume(why: string): Promise<boolean> {
+    const r = this.record;
+    if (!r) return false;
+    this.record = null;
+    this.authRefusals = 0;
+    await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));
+    Object.assign(this.status, { state: 'idle', suspendedReason: null, suspension: null, consecutiveFailures: 0, nextAttemptAt: null });
+    this.gauge(0);
+    this.deps.onResumed?.(this.mailbox.id);
+    this.log.info({ why, suspendedAt: r.at }, 'mailbox resumed');
+    this.wake?.();
+    return true;
+  }
+
+  /** The poller stops: its series go (a restarted poller sets them again). */
+  dispose(): void {
+    this.gauge(null);
+  }
+
+  private apply(r: SuspensionRecord): void {
+    this.record = r;
+    const { reason, code, error, source, at } = r;
+    Object.assign(this.status, { state: 'suspended', suspendedReason: reason, suspension: { reason, code, error, source, at }, nextAttemptAt: null });
+    this.gauge(1);
+  }
+
+  private async notify(r: SuspensionRecord): Promise<void> {
+    if (!this.deps.onSuspended) return;
+    const { reason, code, error, source, at } = r;
+    const ok = await this.deps.onSuspended(this.mailbox, { reason, code, error, source, at }).catch(() => false);
+    if (!ok || this.record !== r) return;
+    r.notified = true;
+    await this.deps.store.set(r).catch(() => undefined);
+  }
+
+  private gauge(v: 0 | 1 | null): void {
+    const companies = this.status.companies.length ? this.status.companies : [''];
+    for (const company of companies) {
+      if (v === null) this.metrics.mailboxSuspended.remove({ mailbox: this.mailbox.id, company });
+      else this.metrics.mailboxSuspended.set({ mailbox: this.mailbox.id, company }, v);
+    }
+  }
+
+  private fingerprint(): Promise<string> {
+    return credentialFingerprint(this.mailbox.auth, this.deps.store.salt);
+  }
+}
