@@ -56,7 +56,7 @@ export function classifyPollError(err: unknown): ClassifiedError {
 export function decideSuspension(err: unknown, c: ClassifiedError, authRefusals: number, threshold: number, at: string): SuspensionInfo | null {
   if (isTokenEndpointError(err)) {
     if (!err.permanent) return null;
-    return { reason: `the token endpoint refused the grant for good: ${err.message}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
+    return { reason: `OAuth2 ${err.message}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
   }
   if (c.class !== 'auth' || authRefusals < threshold) return null;
   const e = err as { serverResponseCode?: unknown; message?: unknown };
@@ -153,6 +153,7 @@ export class SuspensionGuard {
   /** At start: a mailbox suspended with the same credentials stays suspended; changed ones resume. */
   async restore(): Promise<void> {
     const r = this.deps.store.get(this.mailbox.id);
+    if (!r || (await this.fingerprint()) !== r.credentials) this.gauge(0);
     if (!r) return;
     if ((await this.fingerprint()) !== r.credentials) {
       await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));

@@ -23,8 +23,8 @@ export interface IssuedToken {
   user: string;
   clientId: string;
   scope: string | null;
-  /** Unix seconds. */
-  exp: number;
+  /** Unix ms (exact: the JWT's `exp` has whole seconds). */
+  expMs: number;
   revoked: boolean;
 }
 
@@ -41,7 +41,7 @@ export interface OAuthPeer {
   introspectionUrl: string;
   /** Access-token lifetime in seconds for new tokens (default 3600). */
   ttl: number;
-  /** Each refresh_token grant returns a new refresh token and invalidates the presented one. */
+  /** Each refresh_token grant returns a new refresh token and invalidates the presented one (per client: addClient's `rotate`). */
   rotate: boolean;
   /** Sent as `refresh_token_expires_in` with new refresh tokens, when set. */
   refreshTokenExpiresIn: number | null;
@@ -52,7 +52,7 @@ export interface OAuthPeer {
   /** Introspection requests answered (active or not). */
   introspections: number;
   /** Register a client; `user` is the mailbox an app-only (client_credentials) client may open. */
-  addClient(clientId: string, secret: string, opts?: { user?: string }): void;
+  addClient(clientId: string, secret: string, opts?: { user?: string; rotate?: boolean }): void;
   /** A delegated grant (what a consent flow leaves behind): returns its refresh token. */
   grant(clientId: string, user: string): string;
   /** Revoke a user's grants (refresh tokens) and access tokens: further refreshes get invalid_grant. */
@@ -115,7 +115,7 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
   await server.issuer.keys.generate('RS256');
   await server.start(0, '127.0.0.1');
   const issuer = server.issuer.url!;
-  const clients = new Map<string, { secret: string; user?: string }>();
+  const clients = new Map<string, { secret: string; user?: string; rotate?: boolean }>();
   const grants = new Map<string, Grant>();
   const issued = new Map<string, IssuedToken>();
   const revokedUsers = new Map<string, ScriptedTokenError>();
@@ -132,7 +132,7 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
     issued,
     introspections: 0,
     addClient(clientId, secret, o = {}) {
-      clients.set(clientId, { secret, ...(o.user && { user: o.user }) });
+      clients.set(clientId, { secret, ...(o.user && { user: o.user }), ...(o.rotate !== undefined && { rotate: o.rotate }) });
     },
     grant(clientId, user) {
       const rt = `rt-${randomUUID()}`;
@@ -157,7 +157,7 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
     },
     isActive(token, user) {
       const t = issued.get(token);
-      return Boolean(t && !t.revoked && t.exp * 1000 > Date.now() && (user === undefined || t.user === user));
+      return Boolean(t && !t.revoked && t.expMs > Date.now() && (user === undefined || t.user === user));
     },
     async close() {
       await new Promise<void>((r) => introspection.close(() => r()));
@@ -220,9 +220,9 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
     delete out.id_token;
     out.expires_in = peer.ttl;
     const access = String(out.access_token);
-    issued.set(access, { user: d.user, clientId: d.clientId, scope: record.scope, exp: Math.floor(Date.now() / 1000) + peer.ttl, revoked: false });
+    issued.set(access, { user: d.user, clientId: d.clientId, scope: record.scope, expMs: Date.now() + peer.ttl * 1000, revoked: false });
     if (body.grant_type === 'refresh_token') {
-      if (peer.rotate) {
+      if (clients.get(d.clientId)?.rotate ?? peer.rotate) {
         const next = peer.grant(d.clientId, d.user);
         grants.get(record.refresh_token!)!.revoked = true;
         out.refresh_token = next;
@@ -240,7 +240,7 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
       peer.introspections++;
       const t = issued.get(token);
       const active = peer.isActive(token);
-      const body = active && t ? { active: true, username: t.user, email: t.user, client_id: t.clientId, scope: t.scope ?? '', exp: t.exp, token_type: 'Bearer' } : { active: false };
+      const body = active && t ? { active: true, username: t.user, email: t.user, client_id: t.clientId, scope: t.scope ?? '', exp: Math.ceil(t.expMs / 1000), token_type: 'Bearer' } : { active: false };
       const text = JSON.stringify(body);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
