@@ -99,12 +99,17 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
 }
 
 async function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<{ parsed: ParsedMessage; rawRef: string }> {
-  // Spool first: the raw is durable before anything refers to it. parse() may transfer the buffer
-  // to a worker, so hand it a copy.
-  const rawRef = await ctx.store.blobs.put(m.raw);
-  const parsed = await ctx.parser.parse(new Uint8Array(m.raw));
-  await Promise.all(parsed.attachments.filter((a) => a.content.length > 0).map((a) => ctx.store.blobs.put(a.content)));
-  return { parsed, rawRef };
+  // The raw is spooled (durably) while it is parsed, not before: the worker parses while the libuv
+  // threadpool writes and fsyncs. Nothing refers to the raw until the commit, and the commit is
+  // only built from this function's result, i.e. after the spool (and the attachments') put has
+  // resolved, so "raw durable before the commit that references it" still holds.
+  // No copy for the parser: the pool copies what it transfers to a worker (the caller's buffer is
+  // never detached) and parsing in-process only reads it.
+  const spooled = ctx.store.blobs.put(m.raw);
+  spooled.catch(() => {}); // a write error surfaces from the Promise.all below
+  const parsed = await ctx.parser.parse(m.raw);
+  const [rawRef] = await Promise.all([spooled, ...parsed.attachments.filter((a) => a.content.length > 0).map((a) => ctx.store.blobs.put(a.content))]);
+  return { parsed, rawRef: rawRef! };
 }
 
 function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): { item: CommitItem; deliver: string[] } {
