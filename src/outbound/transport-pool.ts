@@ -10,6 +10,7 @@ import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { ResolvedOutbound } from '../config/snapshot.js';
 import { credentialsFor, tlsOptionsFor } from '../inbound/credentials.js';
 import type { Logger } from '../observability/logger.js';
+import { activeOAuthManager } from '../oauth/registry.js';
 import { smtpOAuth2 } from '../oauth/smtp-auth.js';
 import { CommitGate } from './commit-gate.js';
 import { effectiveTimeout } from './resolve.js';
@@ -25,6 +26,8 @@ interface PoolEntry {
   mailer: Promise<SMTPPool>;
   inFlight: number;
   retired: boolean;
+  /** The mailbox whose cached OAuth2 tokens go with the transport (auth failure, changed settings). */
+  oauthLabel: string | null;
 }
 
 /** Options nodemailer gets for a server (exported for test-mailbox, which checks the same way). */
@@ -106,6 +109,8 @@ export class TransportPool {
     if (!entry) return;
     this.#pools.delete(key);
     entry.retired = true;
+    // A refused token must not be handed to the next transport (servers that answer 535 at once).
+    if (entry.oauthLabel) activeOAuthManager()?.invalidate(entry.oauthLabel);
     if (entry.inFlight === 0) void this.#close(entry);
   }
 
@@ -128,7 +133,7 @@ export class TransportPool {
     let entry = this.#pools.get(key);
     if (!entry) {
       const mailer = this.#create(label, server);
-      entry = { key, mailer, inFlight: 0, retired: false };
+      entry = { key, mailer, inFlight: 0, retired: false, oauthLabel: server.auth?.oauth2 ? label : null };
       const created = entry;
       // A transport that cannot even be created (unreadable secret) must not stick.
       mailer.catch(() => this.#pools.get(key) === created && this.#pools.delete(key));

@@ -1,7 +1,7 @@
 // Why this exists: outbound XOAUTH2 must be tested against a real SMTP conversation. This is
 // smtp-server in-process on loopback offering AUTH XOAUTH2 only; `onAuth` accepts a login when the
 // local OAuth2 server (test/peers/oauth.ts) says the bearer token is active and was issued for that
-// user, and refuses it with 535 otherwise. It records every login attempt and accepted message.
+// user, and refuses it otherwise the way Gmail does (334 with the JSON error status, then 535). It records every login attempt and accepted message.
 import { SMTPServer } from 'smtp-server';
 import type { OAuthPeer } from './oauth.js';
 
@@ -19,11 +19,16 @@ export interface OAuthSmtpPeer {
   messages: OAuthSmtpMessage[];
   /** Every AUTH attempt: method, user, whether the token was accepted. */
   logins: { method: string; user: string; ok: boolean }[];
+  /** Refuse a bad token with 535 at once instead of the 334 challenge (some servers do). */
+  refuseAtOnce: boolean;
   waitFor(n: number, timeoutMs?: number): Promise<OAuthSmtpMessage[]>;
+  /** Close every client connection (a pooled client must connect and authenticate again). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
 export async function startOAuthSmtpServer(oauth: OAuthPeer): Promise<OAuthSmtpPeer> {
+  let peer: OAuthSmtpPeer | null = null;
   const messages: OAuthSmtpMessage[] = [];
   const logins: OAuthSmtpPeer['logins'] = [];
   const server = new SMTPServer({
@@ -37,7 +42,9 @@ export async function startOAuthSmtpServer(oauth: OAuthPeer): Promise<OAuthSmtpP
       const user = auth.username ?? '';
       const ok = auth.method === 'XOAUTH2' && typeof auth.accessToken === 'string' && oauth.isActive(auth.accessToken, user);
       logins.push({ method: auth.method, user, ok });
-      if (!ok) return cb(Object.assign(new Error('5.7.3 Authentication unsuccessful'), { responseCode: 535 }));
+      // Like Gmail and Microsoft 365: a 334 challenge with the JSON error, then 535 (RFC 7628 3.2.2).
+      if (!ok && peer?.refuseAtOnce) return cb(Object.assign(new Error('5.7.3 Authentication unsuccessful'), { responseCode: 535 }));
+      if (!ok) return cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://mail.google.com/' } });
       cb(null, { user });
     },
     onMailFrom(_a, session, cb) {
@@ -58,11 +65,12 @@ export async function startOAuthSmtpServer(oauth: OAuthPeer): Promise<OAuthSmtpP
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.server.address() as { port: number }).port;
-  return {
+  peer = {
     host: '127.0.0.1',
     port,
     messages,
     logins,
+    refuseAtOnce: false,
     async waitFor(n, timeoutMs = 10_000) {
       const end = Date.now() + timeoutMs;
       while (messages.length < n) {
@@ -71,6 +79,10 @@ export async function startOAuthSmtpServer(oauth: OAuthPeer): Promise<OAuthSmtpP
       }
       return messages;
     },
+    dropConnections() {
+      for (const c of (server as unknown as { connections: Set<{ close(): void }> }).connections) c.close();
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+  return peer;
 }
