@@ -1,0 +1,301 @@
+// Ingest throughput benchmark: mailroom end to end against a real Dovecot, and, in the same run, the
+// raw limit of the same work (one imapflow connection FETCHing the same bytes + mailparser's
+// simpleParser on each, in one in-process loop).
+//
+//   npm run bench:ingest            (last output line: one JSON object {"bench":"ingest",...})
+//
+// Environment knobs (defaults are what the figures in the report were measured with):
+//   BENCH_MESSAGES=10000   messages (generated deterministically by bench/generate-mail.ts, ~130 MB)
+//   BENCH_BATCH=250        IMAP batch size of both runs (mailroom's inbound.batchSize)
+//   BENCH_WORKERS=         mailroom parse workers (default: one per core, as in production)
+//   BENCH_SECURITY=none    none | tls: transport of both runs (the same for both, loopback)
+//   BENCH_SEED=            generator seed
+//   BENCH_RAW_DEFAULT=1    also time the raw loop with simpleParser's defaults (it then also builds
+//                          textAsHtml with linkify, work mailroom does not do; see below)
+//
+// How it is measured, and why it is fair:
+// - One Dovecot (test/peers/dovecot.ts) gets the same generated messages twice, in user alice (read
+//   by mailroom) and bob (read by the raw loop); both copies are written just before, so the OS page
+//   cache is equally warm for both. Everything runs on this machine in this run.
+// - Each measured phase runs in its own fresh child process (same Node, same flags), started one
+//   after the other: neither inherits the other's JIT warm-up, heap or garbage, and the ~130 MB the
+//   generator produced never counts toward anyone's RSS. The phase's clock starts after its imports.
+// - mailroom: from `new Daemon()` + start() (config load, store open, parse-worker startup, IMAP
+//   login all included) until its poller reports all messages durably committed (as new tickets, or
+//   as articles of an existing ticket when a reply threads onto it), afterFetch keep, idle off.
+// - raw: connect, LOGIN, SELECT, then UID FETCH (BODY.PEEK[]) in batches of BENCH_BATCH, and
+//   `await simpleParser(source, { skipTextToHtml: true })` for each message in the same loop.
+//   skipTextToHtml: mailroom stores text and html as the message has them and never builds an HTML
+//   rendering of plain text (mailparser's textAsHtml, linkify included, costs ~1.5 ms/msg here), so the
+//   raw loop is given the same job; it still decodes every part, converts html-only mail to text and
+//   decodes attachments. With BENCH_RAW_DEFAULT=1 the default-options figure is printed as well.
+// - Peak RSS: process.memoryUsage.rss() sampled every 50 ms inside the phase process (parse workers
+//   are threads of that process, so they are included), and on Linux the kernel's exact high-water
+//   mark of the phase process (VmHWM), which is what peak_rss_mb reports (the max of the two).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import { simpleParser } from 'mailparser';
+import { Daemon } from '../src/daemon/daemon.js';
+import { createLogger } from '../src/observability/logger.js';
+import { startDovecot, type Dovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
+import { writeTestConfig } from '../test/support/daemon-config.js';
+import { DEFAULT_SEED, generateMailChunks } from './generate-mail.js';
+
+const COUNT = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 250);
+const WORKERS = process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : undefined;
+const SECURITY = (process.env.BENCH_SECURITY ?? 'none') as 'none' | 'tls';
+const SEED = process.env.BENCH_SEED ? Number(process.env.BENCH_SEED) : DEFAULT_SEED;
+const RAW_DEFAULT = process.env.BENCH_RAW_DEFAULT === '1';
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
+
+const MB = 1024 * 1024;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What a phase process needs to know about the Dovecot the orchestrator started. */
+interface Peer {
+  host: string;
+  ports: DovecotPorts;
+  caFile: string;
+  users: DovecotUser[];
+  bytes: number;
+}
+
+type Phase = 'mailroom' | 'raw' | 'raw-default';
+
+interface PhaseResult {
+  phase: Phase;
+  seconds: number;
+  messages: number;
+  msgPerSec: number;
+  mbPerSec: number;
+  rssStartMb: number;
+  rssPeakMb: number;
+  hwmMb: number | null;
+  samples: number;
+  notes: string[];
+}
+
+// ------------------------------------------------------------------------------------ memory
+
+/** Kernel peak RSS (VmHWM) of this process; null where /proc is not available. */
+function hwmMb(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+class RssSampler {
+  readonly start = process.memoryUsage.rss();
+  peak = this.start;
+  samples = 0;
+  #timer = setInterval(() => this.sample(), 50);
+  sample(): void {
+    const r = process.memoryUsage.rss();
+    this.samples++;
+    if (r > this.peak) this.peak = r;
+  }
+  stop(): Pick<PhaseResult, 'rssStartMb' | 'rssPeakMb' | 'hwmMb' | 'samples'> {
+    this.sample();
+    clearInterval(this.#timer);
+    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples };
+  }
+}
+
+// ------------------------------------------------------------------------------------ phases
+
+async function phaseMailroom(peer: Peer): Promise<PhaseResult> {
+  const cfg = await writeTestConfig(peer as unknown as Dovecot, [
+    { id: 'bench', user: 'alice', protocol: 'imap', security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } },
+  ]);
+  const sampler = new RssSampler();
+  const t0 = performance.now();
+  const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('warn'), ...(WORKERS !== undefined && { parseWorkers: WORKERS }) });
+  let firstAt = 0;
+  let done = 0;
+  try {
+    await daemon.start();
+    const startedAt = performance.now();
+    const deadline = Date.now() + TIMEOUT_MS;
+    for (;;) {
+      const st = daemon.supervisor!.statuses()[0];
+      done = st?.ingested ?? 0; // tickets + threaded articles, counted once their commit is durable
+      if (done > 0 && !firstAt) firstAt = performance.now();
+      if (done >= COUNT) break;
+      if (st?.lastError && st.consecutiveFailures > 0) throw new Error(`mailroom poller failed: ${st.lastError.class}: ${st.lastError.message}`);
+      if (Date.now() > deadline) throw new Error(`mailroom: only ${done}/${COUNT} messages after ${TIMEOUT_MS} ms`);
+      await sleep(5);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rss = sampler.stop();
+    const stats = daemon.store!.stats();
+    const io = daemon.store!.ioStats();
+    // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
+    if (stats.articles !== COUNT) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${COUNT}`);
+    return {
+      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss,
+      notes: [
+        `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
+        `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
+      ],
+    };
+  } finally {
+    sampler.stop();
+    await daemon.stop();
+  }
+}
+
+async function phaseRaw(peer: Peer, defaults: boolean): Promise<PhaseResult> {
+  const password = peer.users.find((u) => u.user === 'bob')!.password;
+  const sampler = new RssSampler();
+  const t0 = performance.now();
+  const client = new ImapFlow({
+    host: peer.host,
+    port: SECURITY === 'tls' ? peer.ports.imaps : peer.ports.imap,
+    secure: SECURITY === 'tls',
+    doSTARTTLS: false,
+    tls: { ca: readFileSync(peer.caFile) },
+    auth: { user: 'bob', pass: password },
+    logger: false,
+    disableAutoIdle: true,
+  });
+  client.on('error', () => {});
+  const options = defaults ? {} : { skipTextToHtml: true };
+  let n = 0;
+  let withText = 0;
+  try {
+    await client.connect();
+    const box = await client.mailboxOpen('INBOX', { readOnly: true });
+    const last = box.uidNext - 1;
+    for (let lo = 1; lo <= last; lo += BATCH) {
+      const hi = Math.min(last, lo + BATCH - 1);
+      for await (const m of client.fetch(`${lo}:${hi}`, { uid: true, source: true }, { uid: true }) as AsyncIterable<FetchMessageObject>) {
+        if (!m.source) continue;
+        const parsed = await simpleParser(m.source, options);
+        if (parsed.text) withText++;
+        n++;
+      }
+    }
+    await client.logout();
+  } finally {
+    client.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rss = sampler.stop();
+  if (n !== COUNT) throw new Error(`raw: fetched ${n} messages, expected ${COUNT}`);
+  return {
+    phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss,
+    notes: [`${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
+  };
+}
+
+/** Run one phase in a fresh child process (same Node binary and loader flags as this one). */
+function runPhase(phase: Phase, peer: Peer): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--phase=${phase}`], {
+      env: { ...process.env, BENCH_PEER: JSON.stringify(peer) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('PHASE-RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice('PHASE-RESULT '.length)) as PhaseResult);
+      else reject(new Error(`phase ${phase} exited with ${code}\n${out}`));
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------ main
+
+const pad = (s: string, n: number, right = false) => (right ? s.padStart(n) : s.padEnd(n));
+
+async function orchestrate(): Promise<void> {
+  console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? `default (${os.availableParallelism()})`}, ` +
+    `${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  const dovecot = await startDovecot();
+  try {
+    // Generate in chunks of 500 and append each chunk to both users: identical data for both runs.
+    let bytes = 0;
+    let genMs = 0;
+    let appendMs = 0;
+    const chunks = generateMailChunks({ count: COUNT, seed: SEED, chunk: 500 });
+    for (;;) {
+      let t = performance.now();
+      const next = chunks.next();
+      genMs += performance.now() - t;
+      if (next.done) break;
+      for (const m of next.value) bytes += m.length;
+      t = performance.now();
+      await dovecot.appendMany('alice', next.value);
+      await dovecot.appendMany('bob', next.value);
+      appendMs += performance.now() - t;
+    }
+    console.log(`generated ${COUNT} messages, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / MB).toFixed(1)} MiB), in ${(genMs / 1000).toFixed(1)} s; ` +
+      `appended to alice (mailroom) and bob (raw) in ${(appendMs / 1000).toFixed(1)} s`);
+    const peer: Peer = { host: dovecot.host, ports: dovecot.ports, caFile: dovecot.caFile, users: dovecot.users, bytes };
+
+    const results: PhaseResult[] = [];
+    for (const phase of ['mailroom', 'raw', ...(RAW_DEFAULT ? ['raw-default' as const] : [])] as Phase[]) {
+      const r = await runPhase(phase, peer);
+      results.push(r);
+      console.log(`  ${phase}: ${r.msgPerSec.toFixed(0)} msg/s`);
+    }
+    const mailroom = results.find((r) => r.phase === 'mailroom')!;
+    const raw = results.find((r) => r.phase === 'raw')!;
+    const ratio = mailroom.msgPerSec / raw.msgPerSec;
+    const peakRss = Math.max(mailroom.rssPeakMb, mailroom.hwmMb ?? 0);
+    const names: Record<Phase, string> = { mailroom: 'mailroom (daemon)', raw: 'raw (imapflow + simpleParser)', 'raw-default': 'raw, simpleParser defaults' };
+    console.log('');
+    console.log(`${pad('run', 30)} ${pad('seconds', 8, true)} ${pad('msg/s', 7, true)} ${pad('MB/s', 6, true)} ${pad('MiB/s', 6, true)} ${pad('RSS start', 10, true)} ${pad('RSS peak', 9, true)} ${pad('VmHWM', 7, true)}`);
+    for (const r of results) {
+      console.log(`${pad(names[r.phase], 30)} ${pad(r.seconds.toFixed(2), 8, true)} ${pad(r.msgPerSec.toFixed(0), 7, true)} ${pad(((r.mbPerSec * MB) / 1e6).toFixed(1), 6, true)} ` +
+        `${pad(r.mbPerSec.toFixed(1), 6, true)} ${pad(r.rssStartMb.toFixed(0) + ' MB', 10, true)} ${pad(r.rssPeakMb.toFixed(0) + ' MB', 9, true)} ${pad(r.hwmMb === null ? '-' : r.hwmMb.toFixed(0) + ' MB', 7, true)}`);
+    }
+    console.log('');
+    for (const r of results) for (const n of r.notes) console.log(`${r.phase}: ${n}`);
+    const goals: [string, boolean][] = [
+      [`mailroom >= 1000 msg/s (${mailroom.msgPerSec.toFixed(0)})`, mailroom.msgPerSec >= 1000],
+      [`ratio >= 0.7 (${ratio.toFixed(2)})`, ratio >= 0.7],
+      [`peak RSS < 300 MB (${peakRss.toFixed(0)} MB)`, peakRss < 300],
+    ];
+    console.log(`goals: ${goals.map(([g, ok]) => `${ok ? 'PASS' : 'FAIL'} ${g}`).join('; ')}`);
+    const rawDefault = results.find((r) => r.phase === 'raw-default');
+    console.log(JSON.stringify({
+      bench: 'ingest',
+      messages: COUNT,
+      mailroom_msg_s: Math.round(mailroom.msgPerSec),
+      raw_msg_s: Math.round(raw.msgPerSec),
+      ratio: Number(ratio.toFixed(3)),
+      peak_rss_mb: Math.round(peakRss),
+      mailroom_mb_s: Number(((mailroom.mbPerSec * MB) / 1e6).toFixed(2)),
+      raw_mb_s: Number(((raw.mbPerSec * MB) / 1e6).toFixed(2)),
+      ...(rawDefault && { raw_default_msg_s: Math.round(rawDefault.msgPerSec) }),
+      megabytes: Number((bytes / 1e6).toFixed(1)),
+      batch: BATCH,
+      cores: os.availableParallelism(),
+    }));
+  } finally {
+    await dovecot.destroy();
+  }
+}
+
+async function phaseMain(phase: Phase): Promise<void> {
+  const peer = JSON.parse(process.env.BENCH_PEER ?? 'null') as Peer | null;
+  if (!peer) throw new Error('--phase needs BENCH_PEER');
+  const r = phase === 'mailroom' ? await phaseMailroom(peer) : await phaseRaw(peer, phase === 'raw-default');
+  console.log(`PHASE-RESULT ${JSON.stringify(r)}`);
+  // the daemon's pino destination and Dovecot helpers keep nothing open; exit promptly regardless
+  process.exit(0);
+}
+
+const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) as Phase | undefined;
+if (phaseArg) await phaseMain(phaseArg);
+else await orchestrate();
