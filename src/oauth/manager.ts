@@ -122,6 +122,8 @@ export class OAuthManager {
 
   /** Recompute every mailbox's health, metric and notices; forget mailboxes no longer using OAuth2. */
   sweep(snap: Snapshot): Promise<void> {
+    // A grant written after this call may belong to a newer snapshot: prune never touches it.
+    const began = this.now();
     const run = async () => {
       const byLabel = new Map<string, CredentialHealth | null>();
       for (const a of oauthAuths(snap)) {
@@ -134,9 +136,33 @@ export class OAuthManager {
         if (h && h.state !== 'ok') await this.notice(label, h);
       }
       for (const label of [...this.caches.keys()]) if (!byLabel.has(label)) this.caches.delete(label);
+      await this.prune(snap, began);
     };
     this.sweeping = this.sweeping.catch(() => undefined).then(run);
     return this.sweeping;
+  }
+
+  /** Drop persisted refresh tokens of grants the config no longer names (a replaced refresh token). */
+  private async prune(snap: Snapshot, began: number): Promise<void> {
+    const keep = new Map<string, Set<string>>();
+    for (const a of oauthAuths(snap)) {
+      const o = a.auth.oauth2!;
+      if (o.flow !== 'refresh_token' || !o.refreshToken) continue;
+      const configured = await readSecret(o.refreshToken).then((s) => s.reveal()).catch(() => null);
+      if (configured === null) return; // unreadable now: decide nothing
+      const set = keep.get(a.label) ?? new Set<string>();
+      set.add(grantId(o, a.auth.user, configured));
+      keep.set(a.label, set);
+    }
+    for (const [label, ids] of keep) {
+      const state = await this.state.load(label).catch(() => null);
+      const stale = state ? Object.entries(state.grants).filter(([g, v]) => !ids.has(g) && Date.parse(v.updatedAt) < began).map(([g]) => g) : [];
+      if (stale.length === 0) continue;
+      await this.state
+        .update(label, (s) => stale.forEach((g) => delete s.grants[g]))
+        .then(() => this.opts.log.info({ mailbox: label, grants: stale.length }, 'oauth2 state: refresh tokens of replaced grants removed'))
+        .catch((err: unknown) => this.opts.log.error({ mailbox: label, err: { message: (err as Error).message } }, 'oauth2 state could not be written'));
+    }
   }
 
   private async notice(mailbox: string, h: CredentialHealth): Promise<void> {

@@ -148,6 +148,22 @@ describe('token cache', () => {
     await expect(m.accessToken('mb', a)).rejects.not.toBe(err);
   });
 
+  it('a replaced refresh token: the persisted token of the old grant is removed by the sweep, the new one kept', async () => {
+    peer.rotate = true;
+    const m = manager();
+    const a1 = auth('dora', { rt: peer.grant('app', 'dora') });
+    const a2 = auth('dora', { rt: peer.grant('app', 'dora') });
+    await m.accessToken('mb', a1);
+    await m.accessToken('mb', a2);
+    const file = join(dir, 'oauth', 'mb.json');
+    expect(Object.keys((JSON.parse(await readFile(file, 'utf8')) as { grants: object }).grants)).toHaveLength(2);
+    const snap = { mailboxes: { mb: { id: 'mb', enabled: true, inbound: {}, auth: a2, outbound: null, owners: [] } }, defaultOutbound: null } as unknown as Snapshot;
+    await m.sweep(snap);
+    const grants = (JSON.parse(await readFile(file, 'utf8')) as { grants: Record<string, { refreshToken: string }> }).grants;
+    expect(Object.values(grants).map((g) => g.refreshToken)).toEqual(peer.refreshTokens('dora').slice(-1));
+    await m.stop();
+  });
+
   it('health: refresh_token_expires_in and clientSecretExpires give the warning and the metric', async () => {
     peer.refreshTokenExpiresIn = 5 * 86400;
     const metrics = createMetrics();
