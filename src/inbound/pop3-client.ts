@@ -102,21 +102,30 @@ export class Pop3Client {
     (this.pop._socket as Socket | null)?.destroy();
   }
 
-  private async multiline(args: (string | number)[]): Promise<Buffer> {
-    const [info, stream] = await this.pop.command(...(args as [string, ...(string | number)[]]));
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => stream.destroy(Object.assign(new Error(`${args[0]}: end of response not seen within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })), this.timeoutMs);
-    try {
-      for await (const c of stream) chunks.push(c as Buffer);
-    } finally {
-      clearTimeout(timer);
-    }
-    let body = unstuffDots(Buffer.concat(chunks));
-    const octets = /^(\d+)\s+octets/i.exec(info);
-    const expected = octets ? Number(octets[1]) : undefined;
-    if (expected !== undefined ? body.length === expected - 2 : body.length > 0 && !body.subarray(-2).equals(CRLF)) body = Buffer.concat([body, CRLF]);
-    return body;
+  private multiline(args: (string | number)[]): Promise<Buffer> {
+    return readMultiline(this.pop, args, this.timeoutMs);
   }
+
+}
+
+/**
+ * The exact bytes of a multi-line response (RETR, TOP) from node-pop3's raw stream: un-dot-stuffed,
+ * the final CRLF restored from the octet count (node-pop3 strips it with the terminator).
+ */
+export async function readMultiline(pop: Pop3Command, args: (string | number)[], timeoutMs: number): Promise<Buffer> {
+  const [info, stream] = await pop.command(...(args as [string, ...(string | number)[]]));
+  const chunks: Buffer[] = [];
+  const timer = setTimeout(() => stream.destroy(Object.assign(new Error(`${args[0]}: end of response not seen within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+  try {
+    for await (const c of stream) chunks.push(c as Buffer);
+  } finally {
+    clearTimeout(timer);
+  }
+  let body = unstuffDots(Buffer.concat(chunks));
+  const octets = /^(\d+)\s+octets/i.exec(info);
+  const expected = octets ? Number(octets[1]) : undefined;
+  if (expected !== undefined ? body.length === expected - 2 : body.length > 0 && !body.subarray(-2).equals(CRLF)) body = Buffer.concat([body, CRLF]);
+  return body;
 }
 
 /** STLS: upgrade node-pop3's plain connection in place (node-pop3 has no STLS of its own). */

@@ -10,9 +10,8 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import Pop3Command from 'node-pop3';
-import { unstuffDots, upgradeStls } from '../../src/inbound/pop3-client.js';
+import { readMultiline, unstuffDots, upgradeStls } from '../../src/inbound/pop3-client.js';
 
-const CRLF = Buffer.from('\r\n');
 
 export { unstuffDots };
 
@@ -25,22 +24,7 @@ export { unstuffDots };
  */
 export async function retrRaw(pop: Pop3Command, n: number, timeoutMs = 30_000): Promise<Buffer> {
   await pop._connect();
-  const [info, stream] = await pop.command('RETR', n);
-  const chunks: Buffer[] = [];
-  // node-pop3 only ends the stream when a TCP chunk ends with the terminator; guard against hangs.
-  const timer = setTimeout(() => stream.destroy(new Error(`RETR ${n}: no end of message within ${timeoutMs} ms`)), timeoutMs);
-  try {
-    for await (const c of stream) chunks.push(c as Buffer);
-  } finally {
-    clearTimeout(timer);
-  }
-  let body = unstuffDots(Buffer.concat(chunks));
-  const octets = /^(\d+)\s+octets/i.exec(info);
-  const expected = octets ? Number(octets[1]) : undefined;
-  if (expected !== undefined ? body.length === expected - 2 : !body.subarray(-2).equals(CRLF)) {
-    body = Buffer.concat([body, CRLF]);
-  }
-  return body;
+  return readMultiline(pop, ['RETR', n], timeoutMs);
 }
 
 export interface Pop3StlsOptions {
