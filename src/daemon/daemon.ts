@@ -44,6 +44,8 @@ export interface DaemonOptions extends LoadOptions {
   /** Watch the config path for changes (default true). */
   watch?: boolean;
   watchDebounceMs?: number;
+  /** After a file event, re-read until the content is stable for this long (default 250 ms). */
+  watchSettleMs?: number;
   /** Outbox retry/backoff settings (tests use short ones). */
   outbox?: OutboxOptions;
   /** Auth refusals in a row before a mailbox is suspended, how often a suspended one re-reads its secrets. */
@@ -165,7 +167,19 @@ export class Daemon {
     const at = new Date().toISOString();
     const current = this.snapshot;
     if (!current || this.stopping) return { status: 'failed', trigger, at, hash: null, changes: [], restartRequired: [], problems: [], error: 'not running' };
-    const { snapshot, problems, hash } = await loadConfig(this.opts.configPath, this.opts);
+    let loaded = await loadConfig(this.opts.configPath, this.opts);
+    if (trigger === 'watch') {
+      // A file event can arrive while a writer is still writing (truncate, then write): re-read
+      // after a short pause until two reads agree, so a half-written file is never applied.
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, this.opts.watchSettleMs ?? 250));
+        const again = await loadConfig(this.opts.configPath, this.opts);
+        const same = again.hash === loaded.hash;
+        loaded = again;
+        if (same) break;
+      }
+    }
+    const { snapshot, problems, hash } = loaded;
     if (hash === current.hash && snapshot) {
       this.log.debug({ trigger }, 'config unchanged');
       return { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };

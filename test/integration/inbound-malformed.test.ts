@@ -180,6 +180,8 @@ describe('maxMessageSize', () => {
           expect((await daemon.store!.blobs.get(article.rawRef!)).length).toBeLessThan(2048);
         }
       }
+      // The sync that committed the last ticket may still be finishing (POP3 QUIT, its log line).
+      await waitFor(() => ['big-imap', 'big-pop'].every((id) => ['idle', 'idle-waiting'].includes(statusOf(daemon, id).state)), 10_000, 'pollers idle');
       const before = logLines.filter((l) => l.msg === 'mailbox synced').length;
       await pollAgain(daemon, 'big-imap', 2);
       await pollAgain(daemon, 'big-pop', 2);
