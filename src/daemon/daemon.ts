@@ -182,7 +182,15 @@ export class Daemon {
     const { snapshot, problems, hash } = loaded;
     if (hash === current.hash && snapshot) {
       this.log.debug({ trigger }, 'config unchanged');
-      return { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };
+      const result: ReloadResult = { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };
+      // Reverting to the running config after a failed reload is a recovery: the running config is
+      // the one on disk again, so the failure must stop being reported (gauge, /v1/status).
+      if (this.lastReload?.status === 'invalid' || this.lastReload?.status === 'failed') {
+        this.markApplied(current);
+        this.log.info({ trigger }, 'config back to the running one: last reload failure cleared');
+        return this.record(result);
+      }
+      return result;
     }
     if (!snapshot) {
       for (const p of problems) this.log.error({ trigger, problem: formatProblem(p) }, 'config reload rejected');

@@ -86,7 +86,16 @@ describe('reload', () => {
       await rm(join(cfg.dir, 'broken.yaml'));
       expect(await readFile(file, 'utf8')).toBe(good);
     }
+    const revertedAt = Date.now() / 1000;
     expect((await daemon.reload('manual')).status).toBe('unchanged');
+    // Back to the running config: the failure is no longer reported.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^mailroom_config_last_reload_successful 1$/m);
+    const successAt = Number(/^mailroom_config_last_reload_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
+    expect(successAt).toBeGreaterThanOrEqual(revertedAt);
+    const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+    expect(status.config.lastReload.status).toBe('unchanged');
+    expect(status.config.lastReload.problems).toEqual([]);
   });
 
   it('the reload endpoint needs a token', async () => {
@@ -109,6 +118,9 @@ describe('reload', () => {
 
   it('listen address changes are reported as needing a restart, not half-applied', async () => {
     const port = daemon.http.address()!.port;
+    // Let the watcher's reloads of the previous edit finish first: a queued one would apply this
+    // edit itself and leave this manual reload 'unchanged'.
+    await daemon.reload('manual');
     await editConfig((c) => (c.server.listen = '127.0.0.1:1'));
     const r = await daemon.reload('manual');
     expect(r.status).toBe('applied');
