@@ -34,9 +34,16 @@ export interface SupervisorDeps {
 /** What makes a poller's behaviour: its resolved mailbox (incl. secrets, by fingerprint). */
 const pollerKey = (mb: ResolvedMailbox) => canonical({ inbound: mb.inbound, auth: mb.auth, owners: mb.owners, enabled: mb.enabled });
 
+/** Mailboxes of the previous snapshot that the new one no longer has (pure). */
+export function removedMailboxes(previous: Iterable<string>, next: Snapshot): string[] {
+  return [...previous].filter((id) => !(id in next.mailboxes));
+}
+
 export class Supervisor {
   private pollers = new Map<string, { poller: MailboxPoller; key: string }>();
   private disabled = new Map<string, MailboxStatus>();
+  /** The mailbox ids of the last applied snapshot. */
+  private known = new Set<string>();
 
   constructor(private deps: SupervisorDeps) {}
 
@@ -54,10 +61,12 @@ export class Supervisor {
         this.pollers.delete(id);
         stops.push(entry.poller.stop());
         (mb ? restarted : stopped).push(id);
-        if (!mb && !snap.mailboxes[id]) forgetMailbox(this.deps.metrics, id);
       }
     }
     await Promise.all(stops);
+    // Every mailbox that left the config, poller or not (disabled first, outbound-only): its series go.
+    for (const id of removedMailboxes(this.known, snap)) forgetMailbox(this.deps.metrics, id);
+    this.known = new Set(Object.keys(snap.mailboxes));
     this.disabled.clear();
     for (const mb of Object.values(snap.mailboxes)) {
       if (mb.inbound && !mb.enabled) this.disabled.set(mb.id, initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound.protocol, 'disabled'));
