@@ -1,7 +1,7 @@
 // load → validate → resolve: the one entry point that turns a config path into a Snapshot or a
 // complete list of problems. Used by `mailroom check`, `run` and every reload.
 import { createHash } from 'node:crypto';
-import { checkSemantics } from './semantic.js';
+import { checkSemantics, type SemanticOptions } from './semantic.js';
 import { mergeFiles } from './merge.js';
 import { hasErrors, sortProblems, type Problem } from './problems.js';
 import { resolveSnapshot, SECRET_FIELDS } from './resolve.js';
@@ -52,7 +52,10 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
   const problems: Problem[] = [...parsed.flatMap((p) => p.problems), ...merged.problems];
   const schemaProblems = withoutUnchecked(validateSchema(merged.data, merged.locations), merged.locations);
   problems.push(...schemaProblems);
-  if (!parsed.some((p) => p.data === undefined)) problems.push(...withoutUnchecked(semanticsBeside(merged.data, merged.locations, schemaProblems), merged.locations));
+  // Semantic checks run even when a file did not parse (every problem in one pass); only the
+  // references that file might have satisfied are left out.
+  const partial = parsed.some((p) => p.data === undefined);
+  problems.push(...withoutUnchecked(semanticsBeside(merged.data, merged.locations, schemaProblems, { partial }), merged.locations));
   const sorted = sortProblems(redactSecretValues(problems, merged.locations, env));
   if (hasErrors(sorted)) return { snapshot: null, problems: sorted, hash };
   const snapshot = resolveSnapshot(merged.data as MailroomConfig, {
@@ -98,11 +101,11 @@ function redactSecretValues(problems: Problem[], locations: Map<string, NodeLoca
 
 /** Semantic checks also run beside schema errors (all problems in one pass), minus those about a
  * part the schema already rejected; a shape too broken to check is left to the schema's messages. */
-function semanticsBeside(data: unknown, locations: Parameters<typeof checkSemantics>[1], schemaProblems: Problem[]): Problem[] {
+function semanticsBeside(data: unknown, locations: Parameters<typeof checkSemantics>[1], schemaProblems: Problem[], opts: SemanticOptions): Problem[] {
   const norm = (p: string | undefined) => (p ?? '').replace(/\[(\d+)\]/g, '.$1');
   const rejected = schemaProblems.map((p) => norm(p.path));
   try {
-    return checkSemantics(data as MailroomConfig, locations).filter((p) => {
+    return checkSemantics(data as MailroomConfig, locations, opts).filter((p) => {
       const path = norm(p.path);
       return !rejected.some((r) => path === r || path.startsWith(r + '.') || r.startsWith(path + '.'));
     });

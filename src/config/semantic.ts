@@ -11,7 +11,13 @@ import { pointer, type NodeLocation } from './yaml-file.js';
 type Path = (string | number)[];
 const MIN_SMTP_TIMEOUT_MS = 10_000;
 
-export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeLocation>): Problem[] {
+export interface SemanticOptions {
+  /** Some file could not be parsed: what it defines is unknown, so a reference to an id that is not
+   * found (or to defaults.outbound) may name something in that file and is not reported. */
+  partial?: boolean;
+}
+
+export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeLocation>, opts: SemanticOptions = {}): Problem[] {
   const problems: Problem[] = [];
   const report = (severity: Severity, path: Path, message: string, preferKey = false) =>
     problems.push({ severity, message, path: path.join('.'), ...locate(locations, pointer(path), preferKey) });
@@ -31,7 +37,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     }
   };
   const known = (kind: string, map: object, id: string, path: Path) => {
-    if (!(id in map)) err(path, `${kind} "${id}" is not defined${suggest(id, Object.keys(map))}`);
+    if (!(id in map) && !opts.partial) err(path, `${kind} "${id}" is not defined${suggest(id, Object.keys(map))}`);
   };
 
   // --- companies, contracts, extends ---
@@ -100,7 +106,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       const owners = claimedBy.get(id);
       if (owners && owners.size > 1 && !inbound.fallbackCompany)
         err(ip, `mailbox "${id}" is shared by companies ${[...owners].join(', ')}: set inbound.fallbackCompany for mail from a domain none of them claims`, true);
-      if (!owners && !inbound.fallbackCompany && mb.enabled !== false)
+      if (!owners && !inbound.fallbackCompany && mb.enabled !== false && !opts.partial)
         warn(ip, `mailbox "${id}" is read but no contract lists it: its mail belongs to no company unless a route sets one (add it to a contract or set fallbackCompany)`, true);
     }
     if (mb.outbound) {
@@ -134,7 +140,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   for (const [wid, w] of Object.entries(cfg.workflows ?? {})) guard(() => {
     if (w.outbound === undefined || w.outbound === 'contract') return;
     if (w.outbound === 'default') {
-      if (!cfg.defaults?.outbound) err(['workflows', wid, 'outbound'], 'outbound: default needs defaults.outbound');
+      if (!cfg.defaults?.outbound && !opts.partial) err(['workflows', wid, 'outbound'], 'outbound: default needs defaults.outbound');
       return;
     }
     knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
