@@ -2,7 +2,7 @@
 // raw limit of the same work (one imapflow connection FETCHing the same bytes + mailparser's
 // simpleParser on each, in one in-process loop).
 //
-//   npm run bench:ingest            (last output line: one JSON object {"bench":"ingest",...})
+//   npm run bench:ingest            (builds dist/ first; last output line: one JSON object {"bench":"ingest",...})
 //
 // Environment knobs (defaults are what the figures in the report were measured with):
 //   BENCH_MESSAGES=10000   messages (generated deterministically by bench/generate-mail.ts, ~130 MB)
@@ -39,8 +39,6 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import { simpleParser } from 'mailparser';
-import { Daemon } from '../src/daemon/daemon.js';
-import { createLogger } from '../src/observability/logger.js';
 import { startDovecot, type Dovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
 import { writeTestConfig } from '../test/support/daemon-config.js';
 import { DEFAULT_SEED, generateMailChunks } from './generate-mail.js';
@@ -111,10 +109,16 @@ class RssSampler {
 
 // ------------------------------------------------------------------------------------ phases
 
+const distModule = (rel: string) => new URL(`../dist/${rel}`, import.meta.url).href;
+
 async function phaseMailroom(peer: Peer): Promise<PhaseResult> {
   const cfg = await writeTestConfig(peer as unknown as Dovecot, [
     { id: 'bench', user: 'alice', protocol: 'imap', security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } },
   ]);
+  // The shipped build (dist/, what `mailroom run` executes), not the sources through tsx: under tsx
+  // every parse worker also gets a module-hooks thread of its own, which production never has.
+  const { Daemon } = (await import(distModule('daemon/daemon.js'))) as typeof import('../src/daemon/daemon.js');
+  const { createLogger } = (await import(distModule('observability/logger.js'))) as typeof import('../src/observability/logger.js');
   const sampler = new RssSampler();
   const t0 = performance.now();
   const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('warn'), ...(WORKERS !== undefined && { parseWorkers: WORKERS }) });

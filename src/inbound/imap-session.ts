@@ -77,10 +77,21 @@ export class ImapSession implements ProtocolSession {
     const todo = found.filter((u) => u > plan.afterUid && !store.hasKey(keyOf(u))).sort((a, b) => a - b);
     this.ctx.status.backlog = todo.length;
 
-    for (const batch of batches(todo, i.batchSize)) {
-      if (signal.aborted) break;
-      const fetched = await this.fetchBatch(batch, status.uidValidity, keyOf);
-      const outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
+    // Two batches in flight: the next one is fetched while this one is parsed and committed, so the
+    // connection, the parse workers and the disk work at the same time. Server actions for a batch
+    // wait until the fetch ahead of them finished (one connection, one command at a time).
+    const list = batches(todo, i.batchSize);
+    let ahead = list.length ? prefetch(() => this.fetchBatch(list[0]!, status.uidValidity, keyOf)) : null;
+    for (let k = 0; k < list.length; k++) {
+      const batch = list[k]!;
+      const fetched = await ahead!;
+      ahead = !signal.aborted && k + 1 < list.length ? prefetch(() => this.fetchBatch(list[k + 1]!, status.uidValidity, keyOf)) : null;
+      let outcomes;
+      try {
+        outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
+      } finally {
+        await ahead?.catch(() => {}); // its own error is rethrown when it is awaited above
+      }
       const actions: PendingAction[] = [];
       for (const o of outcomes) {
         result.fetched++;
@@ -98,6 +109,7 @@ export class ImapSession implements ProtocolSession {
       this.ctx.status.backlog = Math.max(0, (this.ctx.status.backlog ?? 0) - batch.length);
       const last = batch[batch.length - 1]!;
       this.ctx.status.checkpoint = { folder: i.folder, uidValidity: status.uidValidity, uid: last };
+      if (signal.aborted) break;
     }
     return result;
   }
@@ -248,6 +260,13 @@ export class ImapSession implements ProtocolSession {
       client.close();
     }
   }
+}
+
+/** Start a fetch now; a rejection is held until the promise is awaited (never unhandled). */
+function prefetch<T>(run: () => Promise<T>): Promise<T> {
+  const p = run();
+  p.catch(() => {});
+  return p;
 }
 
 function toDate(v: unknown): Date | null {
