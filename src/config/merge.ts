@@ -41,6 +41,11 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
     for (const [section, value] of Object.entries(file.data)) {
       const sectionPtr = pointer([section]);
       const sectionLoc = file.locations.get(sectionPtr);
+      const mergeable = (MAP_SECTIONS as readonly string[]).includes(section) || (LIST_SECTIONS as readonly string[]).includes(section);
+      // An empty `companies:` (every entry commented out) is null: it adds nothing, in any file.
+      if (mergeable && value === null) continue;
+      // The first file that has the section owns its place, for "defined in more than one file".
+      if (mergeable && !owner.has(sectionPtr)) owner.set(sectionPtr, sectionLoc?.key ?? sectionLoc?.value);
       if ((MAP_SECTIONS as readonly string[]).includes(section) && isPlainObject(value)) {
         const target = (isPlainObject(data[section]) ? data[section] : (data[section] = {})) as Record<string, unknown>;
         if (!locations.has(sectionPtr)) locations.set(sectionPtr, sectionLoc!);
