@@ -27,7 +27,7 @@ export interface LoadResult {
 
 export function hashSources(sources: readonly SourceFile[]): string {
   const h = createHash('sha256');
-  for (const s of sources) h.update(s.name).update('\0').update(s.text).update('\0');
+  for (const s of sources) h.update(s.relative ?? s.name).update('\0').update(s.text).update('\0');
   return h.digest('hex');
 }
 

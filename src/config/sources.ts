@@ -1,12 +1,15 @@
 // Finds the YAML files of a config path: one file, or a directory walked recursively.
 // Names starting with `.` (editor temp files, Kubernetes ConfigMap `..data` internals) are skipped.
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 
 export interface SourceFile {
   /** Path as printed in problems: relative to the working directory when inside it. */
   name: string;
   absolute: string;
+  /** Path relative to the config root (a single file: its base name). The content hash covers this,
+   * not `name`, so `check` in CI and the daemon in its container agree whatever the mount path. */
+  relative?: string;
   text: string;
 }
 
@@ -41,7 +44,13 @@ export function displayName(absolute: string): string {
 
 export async function readSources(path: string): Promise<SourceFile[]> {
   const files = await listConfigFiles(path);
+  const root = resolve(path);
   return Promise.all(
-    files.map(async (absolute) => ({ absolute, name: displayName(absolute), text: await readFile(absolute, 'utf8') })),
+    files.map(async (absolute) => ({
+      absolute,
+      name: displayName(absolute),
+      relative: absolute === root ? basename(absolute) : relative(root, absolute).split(sep).join('/'),
+      text: await readFile(absolute, 'utf8'),
+    })),
   );
 }
