@@ -106,7 +106,7 @@ export class Daemon {
       throw new ConfigInvalidError(problems);
     }
     this.snapshot = snapshot;
-    if (!this.opts.logger) this.log.level = snapshot.log.level;
+    this.applyLogLevel(snapshot);
     const listen = this.opts.listen ?? snapshot.server.listen;
     this.running = { listen, store: snapshot.store };
     await this.http.listen(listen.host, listen.port);
@@ -206,6 +206,7 @@ export class Daemon {
       this.snapshot = applied;
       const r = await this.supervisor!.apply(applied);
       this.markApplied(applied);
+      this.applyLogLevel(applied);
       this.metrics.configReloadsTotal.inc({ result: 'success' });
       this.pendingRestart = restartRequired;
       void this.oauth?.sweep(applied).catch(() => undefined);
@@ -231,6 +232,15 @@ export class Daemon {
   private record(r: ReloadResult): ReloadResult {
     this.lastReload = r;
     return r;
+  }
+
+  /** log.level (or MAILROOM_LOG_LEVEL) applies live: child loggers (one per poller, ...) that set no
+   * level of their own follow the root's. A logger passed in by the caller keeps the caller's level. */
+  private applyLogLevel(snapshot: Snapshot): void {
+    if (this.opts.logger || this.log.level === snapshot.log.level) return;
+    const from = this.log.level;
+    this.log.level = snapshot.log.level;
+    this.log.info({ from, to: snapshot.log.level }, 'log level changed');
   }
 
   private markApplied(snapshot: Snapshot): void {

@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
 let dovecot: Dovecot;
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: makeUsers(['life-a', 'life-b', 'life-c', 'life-d']) });
+  dovecot = await startDovecot({ users: makeUsers(['life-a', 'life-b', 'life-c', 'life-d', 'life-e']) });
 });
 afterAll(async () => {
   await dovecot?.destroy();
@@ -58,6 +58,33 @@ describe('signals', () => {
       child.kill('SIGKILL');
     }
     expect(output).not.toMatch(/"level":"(error|fatal)"/);
+  }, 40_000);
+
+  it('log.level changed in the config applies on reload, to the pollers kept running too', async () => {
+    const port = await freePort();
+    const cfg = await writeTestConfig(dovecot, [{ id: 'e', user: 'life-e', protocol: 'imap' }], { server: { listen: `127.0.0.1:${port}` }, log: { level: 'warn' } });
+    const { MAILROOM_LOG_LEVEL: _, ...env } = process.env; // the environment would win over the config
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'run', '--no-watch', '--config', cfg.dir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d));
+    child.stderr!.on('data', (d: Buffer) => (output += d));
+    const exited = once(child, 'exit');
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${base}/-/ready`).catch(() => null))?.status === 200, 20_000, 'ready');
+      expect(output).not.toMatch(/"mailroom started"/);
+      await edit(cfg.dir, (c) => (c.log.level = 'info'));
+      child.kill('SIGHUP');
+      await waitFor(() => /"msg":"config reloaded"/.test(output), 10_000, 'an info line after the reload');
+      expect(output).toMatch(/"from":"warn","to":"info","msg":"log level changed"/);
+      // The poller of mailbox e was kept (only log.level changed); its child logger follows too.
+      await dovecot.append('life-e', message(1));
+      await waitFor(() => /"mailbox":"e".*"msg":"mailbox synced"/.test(output), 10_000, 'poller info line');
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   }, 40_000);
 });
 
