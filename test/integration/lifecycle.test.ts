@@ -1,21 +1,19 @@
-// Daemon lifecycle: SIGHUP reload, SIGTERM exit 0 with readiness dropping first, reload under
-// ingest load losing and duplicating nothing, rollback when applying fails.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+// Daemon lifecycle: SIGHUP reload, SIGTERM exit 0, log.level applied on reload, readiness 503 while
+// starting and stopping, reload under ingest load losing and duplicating nothing, rollback when
+// applying fails.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { Supervisor } from '../../src/daemon/supervisor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { freePort } from '../peers/free-port.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+import { spawnMailroom } from '../support/daemon-process.js';
 import { allTickets, makeUsers } from '../support/inbound.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHILD = fileURLToPath(new URL('../support/crash-child.ts', import.meta.url));
 let dovecot: Dovecot;
 beforeAll(async () => {
   dovecot = await startDovecot({ users: makeUsers(['life-a', 'life-b', 'life-c', 'life-d', 'life-e']) });
@@ -35,11 +33,7 @@ describe('signals', () => {
   it('SIGHUP reloads; SIGTERM stops with exit code 0', async () => {
     const port = await freePort();
     const cfg = await writeTestConfig(dovecot, [{ id: 'a', user: 'life-a', protocol: 'imap' }], { server: { listen: `127.0.0.1:${port}` } });
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'run', '--no-watch', '--config', cfg.dir], { cwd: ROOT, env: { ...process.env, MAILROOM_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d));
-    child.stderr!.on('data', (d: Buffer) => (output += d));
-    const exited = once(child, 'exit');
+    const { child, output, exited } = spawnMailroom(cfg.dir, { ...process.env, MAILROOM_LOG_LEVEL: 'warn' });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(async () => (await fetch(`${base}/-/ready`).catch(() => null))?.status === 200, 20_000, 'ready');
@@ -52,36 +46,31 @@ describe('signals', () => {
       child.kill('SIGHUP');
       await waitFor(async () => (await hashOf()) !== before, 10_000, 'reloaded hash');
       child.kill('SIGTERM');
-      const [code, signal] = await exited;
-      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      expect(await exited).toEqual({ code: 0, signal: null });
     } finally {
       child.kill('SIGKILL');
     }
-    expect(output).not.toMatch(/"level":"(error|fatal)"/);
+    expect(output()).not.toMatch(/"level":"(error|fatal)"/);
   }, 40_000);
 
   it('log.level changed in the config applies on reload, to the pollers kept running too', async () => {
     const port = await freePort();
     const cfg = await writeTestConfig(dovecot, [{ id: 'e', user: 'life-e', protocol: 'imap' }], { server: { listen: `127.0.0.1:${port}` }, log: { level: 'warn' } });
     const { MAILROOM_LOG_LEVEL: _, ...env } = process.env; // the environment would win over the config
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'run', '--no-watch', '--config', cfg.dir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d));
-    child.stderr!.on('data', (d: Buffer) => (output += d));
-    const exited = once(child, 'exit');
+    const { child, output, exited } = spawnMailroom(cfg.dir, env);
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(async () => (await fetch(`${base}/-/ready`).catch(() => null))?.status === 200, 20_000, 'ready');
-      expect(output).not.toMatch(/"mailroom started"/);
+      expect(output()).not.toMatch(/"mailroom started"/);
       await edit(cfg.dir, (c) => (c.log.level = 'info'));
       child.kill('SIGHUP');
-      await waitFor(() => /"msg":"config reloaded"/.test(output), 10_000, 'an info line after the reload');
-      expect(output).toMatch(/"from":"warn","to":"info","msg":"log level changed"/);
+      await waitFor(() => /"msg":"config reloaded"/.test(output()), 10_000, 'an info line after the reload');
+      expect(output()).toMatch(/"from":"warn","to":"info","msg":"log level changed"/);
       // The poller of mailbox e was kept (only log.level changed); its child logger follows too.
       await dovecot.append('life-e', message(1));
-      await waitFor(() => /"mailbox":"e".*"msg":"mailbox synced"/.test(output), 10_000, 'poller info line');
+      await waitFor(() => /"mailbox":"e".*"msg":"mailbox synced"/.test(output()), 10_000, 'poller info line');
       child.kill('SIGTERM');
-      expect((await exited)[0]).toBe(0);
+      expect((await exited).code).toBe(0);
     } finally {
       child.kill('SIGKILL');
     }
@@ -89,6 +78,35 @@ describe('signals', () => {
 });
 
 describe('in process', () => {
+  it('readiness is 503 while starting, until the config is applied', async () => {
+    const port = await freePort();
+    const cfg = await writeTestConfig(dovecot, [{ id: 'b', user: 'life-b', protocol: 'imap' }]);
+    const d = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false, listen: { host: '127.0.0.1', port } });
+    // Hold the first apply of the config: the HTTP server is up, the mailboxes are not.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const apply = Supervisor.prototype.apply;
+    const spy = vi.spyOn(Supervisor.prototype, 'apply').mockImplementationOnce(async function (this: Supervisor, s) {
+      await held;
+      return apply.call(this, s);
+    });
+    const starting = d.start();
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const first = await waitFor(() => fetch(`${base}/-/ready`).catch(() => null), 20_000, 'HTTP server up');
+      expect(first.status).toBe(503);
+      expect((await fetch(`${base}/-/healthy`)).status).toBe(200);
+      release();
+      await starting;
+      expect((await fetch(`${base}/-/ready`)).status).toBe(200);
+    } finally {
+      release();
+      spy.mockRestore();
+      await starting.catch(() => undefined);
+      await d.stop();
+    }
+  });
+
   it('readiness is 503 as soon as shutdown starts, health stays cheap', async () => {
     const cfg = await writeTestConfig(dovecot, [{ id: 'b', user: 'life-b', protocol: 'imap' }]);
     const d = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });

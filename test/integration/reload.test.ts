@@ -22,6 +22,13 @@ async function editConfig(fn: (c: Record<string, any>) => void): Promise<void> {
   await writeFile(file, stringify(c));
 }
 
+/** Let the watcher's reloads of earlier edits run first: a queued one would apply the next edit
+ * itself, and the reload a test makes would find nothing left to change. */
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 300)); // past the watcher's debounce
+  await daemon.reload('manual');
+}
+
 beforeAll(async () => {
   dovecot = await startDovecot();
   cfg = await writeTestConfig(
@@ -98,13 +105,26 @@ describe('reload', () => {
     expect(status.config.lastReload.problems).toEqual([]);
   });
 
+  it('POST /-/reload answers 200 with the changes when applied', async () => {
+    await settle();
+    await editConfig((c) => (c.mailboxes.changing.inbound.batchSize = 8));
+    const res = await fetch(`${base}/-/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; hash: string; changes: unknown[]; problems: string[] };
+    expect(body.status).toBe('applied');
+    expect(body.changes).toEqual([{ kind: 'mailbox', id: 'changing', change: 'changed' }]);
+    expect(body.hash).toBe(daemon.snapshot!.hash);
+    expect(body.problems.filter((p) => p.includes('error:'))).toEqual([]);
+  });
+
   it('the reload endpoint needs a token', async () => {
     expect((await fetch(`${base}/-/reload`, { method: 'POST' })).status).toBe(401);
     expect((await fetch(`${base}/-/reload`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
   });
 
   it('a file change is picked up by the watcher; a removed mailbox leaves /metrics', async () => {
-    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/mailroom_mailbox_up\{mailbox="changing"/);
+    // (its poller may have just been restarted: wait for its first poll)
+    await waitFor(async () => /mailroom_mailbox_up\{mailbox="changing"/.test(await (await fetch(`${base}/metrics`)).text()), 10_000, 'changing polled');
     await editConfig((c) => {
       delete c.mailboxes.changing;
       c.companies.acme.contracts.main.inbound = ['stable'];
@@ -118,9 +138,7 @@ describe('reload', () => {
 
   it('listen address changes are reported as needing a restart, not half-applied', async () => {
     const port = daemon.http.address()!.port;
-    // Let the watcher's reloads of the previous edit finish first: a queued one would apply this
-    // edit itself and leave this manual reload 'unchanged'.
-    await daemon.reload('manual');
+    await settle();
     await editConfig((c) => (c.server.listen = '127.0.0.1:1'));
     const r = await daemon.reload('manual');
     expect(r.status).toBe('applied');
