@@ -21,7 +21,9 @@ export function interpolate(
   const value = input.replace(PLACEHOLDER, (_m, name: string, op: string | undefined, arg: string | undefined) => {
     usedVars.push(name);
     const v = env[name];
-    if (v !== undefined && v !== '') {
+    // POSIX: `${VAR}` takes a set-but-empty value as it is; the colon forms (`:-`, `:?`) treat
+    // empty like unset.
+    if (v !== undefined && (v !== '' || op === undefined)) {
       if (/[\r\n]/.test(v)) {
         errors.push(`environment variable ${name} contains a newline; values with newlines are rejected`);
         return '';
@@ -33,7 +35,7 @@ export function interpolate(
       unresolved.push(name);
       return `\${${name}}`;
     }
-    if (op === ':?') errors.push(`environment variable ${name} is not set: ${arg || 'required'}`);
+    if (op === ':?') errors.push(`environment variable ${name} is ${v === '' ? 'set but empty' : 'not set'}: ${arg || 'required'}`);
     else errors.push(`environment variable ${name} is not set (use \${${name}:-default} for a default)`);
     return '';
   });
