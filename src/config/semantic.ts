@@ -10,6 +10,9 @@ import { pointer, type NodeLocation } from './yaml-file.js';
 
 type Path = (string | number)[];
 const MIN_SMTP_TIMEOUT_MS = 10_000;
+/** Words that a workflow's `outbound:` reads as keywords (the global default, the contract's
+ * mailbox): a mailbox with such an id could never be picked there, and would read as the default. */
+export const RESERVED_MAILBOX_IDS = ['default', 'contract'] as const;
 
 export interface SemanticOptions {
   /** Some file could not be parsed: what it defines is unknown, so a reference to an id that is not
@@ -82,6 +85,8 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
 
   for (const [id, mb] of Object.entries(mailboxes)) guard(() => {
     const base: Path = ['mailboxes', id];
+    if ((RESERVED_MAILBOX_IDS as readonly string[]).includes(id))
+      err(base, `mailbox id "${id}" is reserved (a workflow's outbound: ${RESERVED_MAILBOX_IDS.join(' and outbound: ')} are keywords): choose another id`, true);
     checkAuth(mb.auth, [...base, 'auth']);
     const inbound = mb.inbound;
     if (inbound) {
