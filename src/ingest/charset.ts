@@ -60,10 +60,68 @@ export function isKnownCharset(charset: string): boolean {
 
 export interface Decoded { text: string; problems: string[] }
 
-/** UTF-8 when the bytes are valid UTF-8, Windows-1252 otherwise. */
+/**
+ * UTF-8 when the bytes are valid UTF-8. Otherwise either bytes that are mostly legacy text (few or no
+ * valid multi-byte UTF-8 sequences): all Windows-1252, as Brazilian mail without a charset needs; or
+ * UTF-8 with a few bad bytes (a truncated sequence, one stray Latin-1 byte): only those bytes read as
+ * Windows-1252, so one bad byte does not garble every accent of the message. The 1:4 ratio is a
+ * why-not-zero: a Windows-1252 text now and then holds a pair that happens to be valid UTF-8
+ * ("Ã©"), which must not tip a whole Portuguese message into the mixed reading.
+ */
 export function sniffDecode(bytes: Uint8Array): Decoded {
   if (isUtf8(bytes)) return { text: toBuffer(bytes).toString('utf8'), problems: [] };
-  return { text: decodeWindows1252(bytes), problems: ['charset-fallback:windows-1252'] };
+  const scan = scanUtf8(bytes);
+  if (scan.multiByte * 4 < scan.invalid) return { text: decodeWindows1252(bytes), problems: ['charset-fallback:windows-1252'] };
+  return { text: decodeMixed(bytes), problems: ['invalid-utf8:windows-1252'] };
+}
+
+/** Length of the valid UTF-8 sequence at `i` (RFC 3629: no overlongs, surrogates, > U+10FFFF), 0 if none. */
+function utf8Length(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number): boolean => ((b[i + k] ?? 0) & 0xc0) === 0x80;
+  const c1 = b[i + 1] ?? 0;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f)) return 0;
+    return cont(1) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if ((c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return 0;
+    return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** Counts of valid multi-byte sequences and of bytes outside any valid sequence (0x80 among them apart). */
+export function scanUtf8(b: Uint8Array): { multiByte: number; invalid: number; invalid80: number } {
+  let multiByte = 0, invalid = 0, invalid80 = 0;
+  for (let i = 0; i < b.length;) {
+    const n = utf8Length(b, i);
+    if (n === 0) {
+      invalid++;
+      if (b[i] === 0x80) invalid80++;
+      i++;
+    } else {
+      if (n > 1) multiByte++;
+      i += n;
+    }
+  }
+  return { multiByte, invalid, invalid80 };
+}
+
+/** Valid UTF-8 sequences as UTF-8, every other byte as Windows-1252 (never U+FFFD). */
+export function decodeMixed(bytes: Uint8Array): string {
+  const b = toBuffer(bytes);
+  let out = '';
+  let run = 0; // start of the current run of valid UTF-8
+  for (let i = 0; i < b.length;) {
+    const n = utf8Length(b, i);
+    if (n > 0) { i += n; continue; }
+    out += b.toString('utf8', run, i) + decodeWindows1252(b.subarray(i, i + 1));
+    run = ++i;
+  }
+  return out + b.toString('utf8', run, b.length);
 }
 
 /**
@@ -72,7 +130,13 @@ export function sniffDecode(bytes: Uint8Array): Decoded {
  */
 export function decodeBytes(bytes: Uint8Array, declared?: string): Decoded {
   const cs = normalizeCharsetName(declared);
-  if (isUtf8Like(cs)) return sniffDecode(bytes);
+  if (isUtf8Like(cs)) {
+    const d = sniffDecode(bytes);
+    // Over IMAP Dovecot serves a NUL byte as 0x80, which would show as "€" with no trace. 0x80 is
+    // never valid alone in UTF-8 or ASCII, so in a part that says it is one of them it may be a NUL.
+    if (cs !== '' && d.problems.length && scanUtf8(bytes).invalid80 > 0) d.problems.push('possible-nul-bytes');
+    return d;
+  }
   if (!isKnownCharset(cs)) {
     const d = sniffDecode(bytes);
     return { text: d.text, problems: [`unknown-charset:${cs}`, ...d.problems] };
@@ -146,11 +210,20 @@ export function trimLines(s: string, both = true): string {
   return lines.join('\n');
 }
 
-/** Undo a Content-Transfer-Encoding; unknown encodings pass through as-is. */
-export function decodeTransfer(body: Uint8Array, cte: string): Uint8Array {
+/** Base64 text with characters outside its alphabet (line breaks, spaces and '=' padding allowed). */
+export function isInvalidBase64(s: string): boolean {
+  return /[^A-Za-z0-9+/=\s]/.test(s);
+}
+
+/** Undo a Content-Transfer-Encoding; unknown encodings pass through as-is. Invalid base64 is noted. */
+export function decodeTransfer(body: Uint8Array, cte: string, problems?: string[]): Uint8Array {
   const enc = cte.trim().toLowerCase();
   const s = (): string => toBuffer(body).toString('latin1');
-  if (enc === 'base64') return Buffer.from(s().replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
+  if (enc === 'base64') {
+    const text = s();
+    if (problems && isInvalidBase64(text)) problems.push('invalid-base64');
+    return Buffer.from(text.replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
+  }
   if (enc === 'quoted-printable') return decodeQuotedPrintable(s());
   return body;
 }

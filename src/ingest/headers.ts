@@ -7,15 +7,20 @@ import { decodeBinaryString, decodeBytes, decodeQuotedPrintable, normalizeCharse
 
 const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
 
-function wordBytes(enc: string, text: string): Buffer {
-  if (enc === 'b' || enc === 'B') return Buffer.from(text.replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
-  return decodeQuotedPrintable(text.replace(/_/g, ' '), true);
+/** The bytes of an encoded word, or null when its text is not valid B / Q encoding. */
+function wordBytes(enc: string, text: string): Buffer | null {
+  if (enc === 'b' || enc === 'B') return /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 !== 1 ? Buffer.from(text, 'base64') : null;
+  return /=(?![0-9A-Fa-f]{2})/.test(text) ? null : decodeQuotedPrintable(text.replace(/_/g, ' '), true);
 }
+
+/** Decoding problems of header text get header names: the body may be fine ASCII. */
+const headerProblem = (p: string): string => (/^(?:charset-fallback|invalid-utf8):/.test(p) ? `header-${p}` : p);
 
 /**
  * RFC 2047 decoding of a (Unicode) header value. Whitespace between adjacent encoded words is
  * dropped, and adjacent words in the same charset are joined as bytes before decoding so that a
- * multi-byte character split across two words survives.
+ * multi-byte character split across two words survives. A word whose text is not valid B / Q is
+ * left as it stands (RFC 2047 §6.3), noted 'invalid-encoded-word', instead of decoded into junk.
  */
 export function decodeWords(value: string, problems?: string[]): string {
   if (!value.includes('=?')) return value;
@@ -25,11 +30,16 @@ export function decodeWords(value: string, problems?: string[]): string {
   const flush = (): void => {
     if (!pending) return;
     const d = decodeBytes(Buffer.concat(pending.chunks), pending.charset);
-    if (problems) for (const p of d.problems) problems.push(p);
+    if (problems) for (const p of d.problems) problems.push(headerProblem(p));
     out += d.text;
     pending = null;
   };
   for (const m of value.matchAll(ENCODED_WORD)) {
+    const bytes = wordBytes(m[2] ?? 'Q', m[3] ?? '');
+    if (!bytes) {
+      problems?.push('invalid-encoded-word');
+      continue; // stays in `between` of the next word, or in the tail, as it is
+    }
     const between = value.slice(last, m.index);
     const charset = normalizeCharsetName(m[1]);
     if (!(pending && /^\s*$/.test(between))) {
@@ -39,7 +49,7 @@ export function decodeWords(value: string, problems?: string[]): string {
       flush();
     }
     pending ??= { charset, chunks: [] };
-    pending.chunks.push(wordBytes(m[2] ?? 'Q', m[3] ?? ''));
+    pending.chunks.push(bytes);
     last = m.index + m[0].length;
   }
   flush();
@@ -151,6 +161,21 @@ export function parseStructured(value: string): { value: string; params: Record<
 // ---------------------------------------------------------------- header values
 
 export const stripNul = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '') : s);
+
+// C0 controls but \t \n \r, and DEL: garbage base64 or a hostile header decodes to \x07, \x1b ...,
+// which no ticket text means and which terminals and some JSON consumers mishandle.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_NUL = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+/** Text without NUL and the other control characters above. */
+export const stripControls = (s: string): string => (CONTROL.test(s) ? s.replace(CONTROLS, '') : s);
+
+/** True when `s` holds control characters other than NUL (which has its own 'nul-bytes' note). */
+export const hasControls = (s: string): boolean => CONTROL_BUT_NUL.test(s);
 
 /** Message ids from Message-ID / In-Reply-To / References, without <>, de-duplicated, in order. */
 export function parseIds(value: string): string[] {

@@ -41,7 +41,7 @@ function walk(body: Buffer, fields: HeaderField[], depth: number, st: WalkState)
     if (pieces.length) return;
     asText = depth < MAX_DEPTH; // too deep: kept whole as an attachment below
   }
-  const data = decodeTransfer(body, get('content-transfer-encoding'));
+  const data = decodeTransfer(body, get('content-transfer-encoding'), st.problems);
   if ((TEXT_TYPES.has(type) || asText) && cd.value !== 'attachment') {
     const d = decodeBytes(data, ct.params['charset']);
     st.problems.push(...d.problems);

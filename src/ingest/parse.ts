@@ -14,8 +14,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AttachmentStream, MessageText } from 'mailparser';
 import { TEXT_TYPES, defaultName, type Body } from './body.js';
-import { decodeBytes, fixC1, isUtf8Like, isValidUtf8, normalizeCharsetName, sniffDecode, toBuffer } from './charset.js';
-import { decodeWords, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripNul, type HeaderField } from './headers.js';
+import { decodeBytes, fixC1, isInvalidBase64, isUtf8Like, isValidUtf8, normalizeCharsetName, sniffDecode, toBuffer } from './charset.js';
+import { decodeWords, hasControls, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripControls, type HeaderField } from './headers.js';
 import { htmlToText } from './html-text.js';
 import { walkTop } from './mime-walk.js';
 import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
@@ -84,8 +84,8 @@ class SniffStream extends Transform {
     try {
       const buf = Buffer.concat(this.chunks);
       this.chunks = [];
-      if (!this.declared && isValidUtf8(buf)) return cb(null, buf);
-      const d = this.declared ? decodeBytes(buf, this.declared) : sniffDecode(buf);
+      if (isUtf8Like(this.declared) && isValidUtf8(buf)) return cb(null, buf);
+      const d = decodeBytes(buf, this.declared);
       this.problems.push(...d.problems);
       cb(null, Buffer.from(d.text, 'utf8'));
     } catch (err) {
@@ -103,20 +103,36 @@ function installHooks(parser: MailParser, problems: string[], state: { missingBo
     return;
   }
   p.createNode = function (this: unknown, node: unknown) {
-    const n = create.call(this, node) as { isAttachment?: boolean; contentType?: string; charset?: string } | undefined;
+    const n = create.call(this, node) as { isAttachment?: boolean; contentType?: string; charset?: string; encoding?: string; decoder?: { write(chunk: Buffer): boolean } } | undefined;
     const src = node as { multipart?: unknown; _boundary?: unknown } | undefined;
     if (src?.multipart && !src._boundary) state.missingBoundary = true;
-    if (n && !n.isAttachment && TEXT_TYPES.has(n.contentType ?? '') && isUtf8Like(normalizeCharsetName(n.charset))) {
-      n.charset = SNIFF; // makes mailparser route the part through decodeStream below
+    if (n && !n.isAttachment && TEXT_TYPES.has(n.contentType ?? '')) {
+      const cs = normalizeCharsetName(n.charset);
+      // the declared name rides along: only a part that says UTF-8/ASCII may be 'possible-nul-bytes'
+      if (isUtf8Like(cs)) n.charset = `${SNIFF}:${cs}`; // makes mailparser route the part through decodeStream below
+      if (n.encoding === 'base64' && n.decoder) watchBase64(n.decoder, problems);
     }
     return n;
   };
   p.decoder = {
     decodeStream(charset: string) {
-      if (charset === SNIFF) return new SniffStream('', problems);
+      if (charset.startsWith(`${SNIFF}:`)) return new SniffStream(charset.slice(SNIFF.length + 1), problems);
       const s = orig.decodeStream(charset);
       return s.supported === false ? new SniffStream(normalizeCharsetName(charset), problems) : s;
     },
+  };
+}
+
+/**
+ * Notes 'invalid-base64' when a text part's base64 holds characters outside the alphabet: the decoder
+ * skips them silently and what is left decodes to junk (control characters) nobody would explain.
+ * Text parts only: they are small, while scanning every attachment would cost the parse workers.
+ */
+function watchBase64(decoder: { write(chunk: Buffer): boolean }, problems: string[]): void {
+  const write = decoder.write.bind(decoder);
+  decoder.write = (chunk: Buffer): boolean => {
+    if (!problems.includes('invalid-base64') && isInvalidBase64(toBuffer(chunk).toString('latin1'))) problems.push('invalid-base64');
+    return write(chunk);
   };
 }
 
@@ -215,7 +231,14 @@ function recover(mp: Body, fb: Body, problems: string[]): Body {
 
 // ---------------------------------------------------------------- assembly
 
+/** RFC 5322's line limit. A longer subject is broken or hostile and would be the ticket's title; the raw keeps it whole. */
+export const MAX_SUBJECT_CHARS = 998;
+
 function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: string[]): ParsedMessage {
+  const clean = (s: string): string => {
+    if (hasControls(s)) problems.push('control-chars');
+    return stripControls(s);
+  };
   const headers: Record<string, string[]> = {};
   for (const f of fields) {
     if (!Object.prototype.hasOwnProperty.call(headers, f.name)) {
@@ -231,10 +254,15 @@ function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: stri
   if (dateRaw && !date) problems.push('invalid-date');
   if (buf.indexOf(0) >= 0) problems.push('nul-bytes');
   const contentType = parseStructured(all('content-type')[0] ?? '').value;
+  let subject = headers['subject']?.[0] ?? '';
+  if (subject.length > MAX_SUBJECT_CHARS) {
+    subject = subject.slice(0, MAX_SUBJECT_CHARS).replace(/[\uD800-\uDBFF]$/, ''); // no half surrogate pair
+    problems.push('subject-truncated');
+  }
   return {
     messageId, inReplyTo: parseIds(all('in-reply-to').join(' ')), references: parseIds(all('references').join(' ')),
-    subject: headers['subject']?.[0] ?? '',
-    from: addresses(all('from'))[0] ?? null, to: addresses(all('to')), cc: addresses(all('cc')), replyTo: addresses(all('reply-to')),
+    subject,
+    from: addresses(all('from'), clean)[0] ?? null, to: addresses(all('to'), clean), cc: addresses(all('cc'), clean), replyTo: addresses(all('reply-to'), clean),
     date, headers, text: clean(body.text), html: body.html === null ? null : clean(body.html),
     attachments: body.attachments.map((a) => ({ ...a, filename: clean(a.filename) })),
     size: buf.length, contentType: contentType.includes('/') ? contentType : 'text/plain',
@@ -244,7 +272,7 @@ function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: stri
 
 function emergency(raw: Uint8Array, problems: string[]): ParsedMessage {
   let text = '';
-  try { text = clean(sniffDecode(raw).text); } catch { /* nothing left to try */ }
+  try { text = stripControls(sniffDecode(raw).text); } catch { /* nothing left to try */ }
   return {
     messageId: null, inReplyTo: [], references: [], subject: '', from: null, to: [], cc: [], replyTo: [], date: null,
     headers: {}, text, html: null, attachments: [], size: raw.byteLength, contentType: 'text/plain',
@@ -252,9 +280,7 @@ function emergency(raw: Uint8Array, problems: string[]): ParsedMessage {
   };
 }
 
-const clean = stripNul;
-
-function addresses(values: string[]): Address[] {
+function addresses(values: string[], clean: (s: string) => string): Address[] {
   if (!values.length) return [];
   try {
     return parseAddressHeader(values.map(clean), { flatten: true }).value

@@ -48,10 +48,12 @@ export interface ParsedMessage {
   /** top-level, lower-cased, e.g. 'multipart/report' */
   contentType: string;
   /**
-   * Machine-readable notes, e.g. 'unparsed', 'timeout', 'charset-fallback:windows-1252',
-   * 'unknown-charset:x-foo', 'header-charset-fallback:windows-1252', 'no-message-id', 'nul-bytes',
-   * 'truncated-headers', 'missing-boundary', 'body-recovered', 'attachment-too-large:<filename>',
-   * 'worker-crashed', 'worker-timeout'.
+   * Machine-readable notes, e.g. 'unparsed', 'timeout', 'charset-fallback:windows-1252' (all of a
+   * text read as 1252), 'invalid-utf8:windows-1252' (only its invalid bytes), 'unknown-charset:x-foo',
+   * 'header-charset-fallback:windows-1252', 'header-invalid-utf8:windows-1252', 'invalid-encoded-word',
+   * 'possible-nul-bytes' (0x80 in a part declared UTF-8/ASCII: Dovecot's IMAP NUL), 'invalid-base64',
+   * 'control-chars' (stripped), 'subject-truncated', 'no-message-id', 'nul-bytes', 'truncated-headers',
+   * 'missing-boundary', 'body-recovered', 'attachment-too-large:<filename>', 'worker-crashed', 'worker-timeout'.
    */
   problems: string[];
 }
