@@ -1,5 +1,5 @@
 // `mailroom explain`: effective outbound settings for a company/contract/workflow, or a mailbox's inbound side.
-import { explainMailbox, explainOutbound, formatExplanation } from '../config/explain.js';
+import { contractOwners, explainMailbox, explainOutbound, formatExplanation } from '../config/explain.js';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import { UsageError } from './usage.js';
@@ -20,12 +20,20 @@ export async function explainCommand(
     ['--company', opts.company, opts.company ? opts.company in snap.companies : true],
     ['--mailbox', opts.mailbox, opts.mailbox ? opts.mailbox in snap.mailboxes : true],
     ['--workflow', opts.workflow, opts.workflow ? opts.workflow in snap.workflows : true],
-    ['--contract', opts.contract, opts.contract && opts.company ? opts.contract in (snap.companies[opts.company]?.contracts ?? {}) : true],
   ] as const) {
     if (!exists) {
       out(`error: ${flag} ${id} is not defined in ${opts.config}`);
       return 1;
     }
+  }
+  if (opts.contract && opts.company && !(opts.contract in (snap.companies[opts.company]?.contracts ?? {}))) {
+    const owners = contractOwners(snap, opts.contract);
+    out(
+      owners.length
+        ? `error: contract ${opts.contract} belongs to company ${owners.join(', ')}, not ${opts.company} (contracts are not inherited through extends)`
+        : `error: --contract ${opts.contract} is not defined in ${opts.config}`,
+    );
+    return 1;
   }
   if (!opts.company && opts.mailbox) {
     out(formatExplanation(explainMailbox(snap, opts.mailbox)!));

@@ -40,6 +40,12 @@ export function explainOutbound(snap: Snapshot, req: OutboundRequest): Explanati
   };
 }
 
+/** The companies that define a contract. Contracts are not inherited through `extends`: a branch
+ * asked about its headquarters' contract is told whose it is. */
+export function contractOwners(snap: Snapshot, contract: string): string[] {
+  return Object.keys(snap.companies).filter((c) => contract in (snap.companies[c]?.contracts ?? {}));
+}
+
 export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   const mb = snap.mailboxes[id];
   const raw = snap.config.mailboxes?.[id];

@@ -255,6 +255,10 @@ describe('mailroom explain', () => {
     }
     expect((await run('explain', '--config', 'config/', '--company', 'acme', '--workflow', 'nope')).code).toBe(1);
     expect((await run('explain', '--config', 'config/', '--company', 'acme', '--contract', 'nope')).code).toBe(1);
+    // A contract of the parent company: contracts are not inherited, so say whose it is.
+    const parents = await run('explain', '--config', 'config/', '--company', 'acme-filial', '--contract', 'acme-2026');
+    expect(parents.code).toBe(1);
+    expect(parents.out).toEqual(['error: contract acme-2026 belongs to company acme, not acme-filial (contracts are not inherited through extends)']);
     const broken = await run('explain', '--config', `${F}/broken/extends-cycle`, '--company', 'a');
     expect(broken.code).toBe(1);
     expect(broken.out).toEqual(expectedLines(`${F}/broken/extends-cycle`));
