@@ -73,6 +73,8 @@ interface PhaseResult {
   mbPerSec: number;
   rssStartMb: number;
   rssPeakMb: number;
+  /** process CPU time (user + system, all threads incl. parse workers) per message */
+  cpuMsPerMsg: number;
   hwmMb: number | null;
   samples: number;
   notes: string[];
@@ -92,6 +94,7 @@ function hwmMb(): number | null {
 
 class RssSampler {
   readonly start = process.memoryUsage.rss();
+  readonly cpu0 = process.cpuUsage();
   peak = this.start;
   samples = 0;
   #timer = setInterval(() => this.sample(), 50);
@@ -100,10 +103,11 @@ class RssSampler {
     this.samples++;
     if (r > this.peak) this.peak = r;
   }
-  stop(): Pick<PhaseResult, 'rssStartMb' | 'rssPeakMb' | 'hwmMb' | 'samples'> {
+  stop(): Pick<PhaseResult, 'rssStartMb' | 'rssPeakMb' | 'hwmMb' | 'samples'> & { cpuMs: number } {
     this.sample();
     clearInterval(this.#timer);
-    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples };
+    const cpu = process.cpuUsage(this.cpu0);
+    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples, cpuMs: (cpu.user + cpu.system) / 1000 };
   }
 }
 
@@ -144,7 +148,7 @@ async function phaseMailroom(peer: Peer): Promise<PhaseResult> {
     // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
     if (stats.articles !== COUNT) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${COUNT}`);
     return {
-      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss,
+      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
       notes: [
         `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
         `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
@@ -195,7 +199,7 @@ async function phaseRaw(peer: Peer, defaults: boolean): Promise<PhaseResult> {
   const rss = sampler.stop();
   if (n !== COUNT) throw new Error(`raw: fetched ${n} messages, expected ${COUNT}`);
   return {
-    phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss,
+    phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / n,
     notes: [`${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
   };
 }
@@ -256,7 +260,7 @@ async function orchestrate(): Promise<void> {
       loads.push(load);
       const r = await runPhase(phase, peer);
       results.push(r);
-      console.log(`  ${phase}: ${r.msgPerSec.toFixed(0)} msg/s (load average before: ${load.toFixed(2)})`);
+      console.log(`  ${phase}: ${r.msgPerSec.toFixed(0)} msg/s, ${r.cpuMsPerMsg.toFixed(2)} CPU ms/msg (load average before: ${load.toFixed(2)})`);
     }
     const mailroom = results.find((r) => r.phase === 'mailroom')!;
     const raw = results.find((r) => r.phase === 'raw')!;
@@ -287,6 +291,8 @@ async function orchestrate(): Promise<void> {
       peak_rss_mb: Math.round(peakRss),
       mailroom_mb_s: Number(((mailroom.mbPerSec * MB) / 1e6).toFixed(2)),
       raw_mb_s: Number(((raw.mbPerSec * MB) / 1e6).toFixed(2)),
+      mailroom_cpu_ms_msg: Number(mailroom.cpuMsPerMsg.toFixed(3)),
+      raw_cpu_ms_msg: Number(raw.cpuMsPerMsg.toFixed(3)),
       ...(rawDefault && { raw_default_msg_s: Math.round(rawDefault.msgPerSec) }),
       megabytes: Number((bytes / 1e6).toFixed(1)),
       batch: BATCH,
