@@ -65,7 +65,8 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
         layer = `mailbox ${id}`;
         at = where(locate(snap.locations, pointer(['mailboxes', id, 'inbound', key])));
       } else if (key in defaultsIn) {
-        layer = 'defaults.inbound';
+        // The resolver turns an inherited seen/move into keep over POP3: the default did not give this value.
+        layer = key === 'afterFetch' && defaultsIn[key] !== v ? `POP3 fallback: defaults.inbound.afterFetch ${show(defaultsIn[key])} is not possible over POP3` : 'defaults.inbound';
         at = where(locate(snap.locations, pointer(['defaults', 'inbound', key])));
       } else if (preset && key in preset) {
         layer = `preset ${mb.provider}`;

@@ -76,6 +76,10 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   }
 
   // --- mailboxes ---
+  const inheritedAfterFetch = () => {
+    const d = locate(locations, pointer(['defaults', 'inbound', 'afterFetch']));
+    return `inherited from defaults.inbound.afterFetch${d ? ` at ${d.file}:${d.line}` : ''}`;
+  };
   const claimedBy = new Map<string, Set<string>>();
   for (const [cid, company] of Object.entries(companies))
     guard(() => {
@@ -97,13 +101,14 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       const effective = explicit ?? cfg.defaults?.inbound?.afterFetch ?? 'keep';
       if (inbound.protocol === 'pop3' && explicit && (explicit === 'move' || explicit === 'seen'))
         err([...ip, 'afterFetch'], `afterFetch: ${explicit} is not possible over POP3 (POP3 offers keep and delete)`);
+      else if (inbound.protocol === 'pop3' && !explicit && (effective === 'move' || effective === 'seen')) {
+        // The resolver reads keep instead (resolve.ts): say so, rather than ignore the default silently.
+        warn(ip, `POP3 mailbox "${id}": afterFetch: ${effective} (${inheritedAfterFetch()}) is not possible over POP3, keep is used (set afterFetch: keep or delete here)`, true);
+      }
       if (inbound.protocol === 'pop3' && inbound.moveTo) err([...ip, 'moveTo'], 'moveTo has no meaning over POP3', true);
       if (inbound.protocol === 'imap' && effective === 'move' && !inbound.moveTo) {
         if (explicit) err([...ip, 'afterFetch'], 'afterFetch: move needs moveTo (the folder to move to)');
-        else {
-          const d = locate(locations, pointer(['defaults', 'inbound', 'afterFetch']));
-          err(ip, `afterFetch: move (inherited from defaults.inbound.afterFetch${d ? ` at ${d.file}:${d.line}` : ''}) needs moveTo here, or set afterFetch for this mailbox`, true);
-        }
+        else err(ip, `afterFetch: move (${inheritedAfterFetch()}) needs moveTo here, or set afterFetch for this mailbox`, true);
       }
       if (inbound.verifyCertificate === false) warn([...ip, 'verifyCertificate'], `mailbox "${id}": verifyCertificate: false accepts any certificate (use caFile for a private CA)`);
       if (!mb.auth) err(base, `inbound mailbox "${id}" has no auth`, true);
