@@ -36,6 +36,10 @@ export function classifySendError(err: unknown): ClassifiedSend {
   const base = { code, responseCode, message };
   if (responseCode !== null) {
     if (code === 'EAUTH' || /^AUTH/i.test(command)) return { ...base, class: 'mailbox', pauseLane: true, connectionLost: false };
+    // 530 / 5.7.0 "authentication required" (RFC 4954; or "must issue STARTTLS first", RFC 3207)
+    // comes at MAIL FROM when the login did not happen or did not hold: the mailbox's problem, not
+    // a verdict on this message, so it is retried (and counts toward suspension), never failed.
+    if (responseCode === 530 || (responseCode >= 500 && /\b5\.7\.0\b/.test(text) && /authenticat/i.test(text))) return { ...base, class: 'mailbox', pauseLane: true, connectionLost: false };
     if (responseCode === 421) return { ...base, class: 'temporary', pauseLane: true, connectionLost: false };
     // 503 (bad sequence) is a session problem, not a verdict on the message.
     if (responseCode >= 500 && responseCode < 600 && responseCode !== 503) return { ...base, class: 'permanent', pauseLane: false, connectionLost: false };
@@ -45,6 +49,17 @@ export function classifySendError(err: unknown): ClassifiedSend {
   if (code && CONNECTION.has(code)) return { ...base, class: 'temporary', pauseLane: true, connectionLost: true };
   if (code === 'EMAXRECIPIENTS') return { ...base, class: 'permanent', pauseLane: false, connectionLost: false };
   return { ...base, class: 'temporary', pauseLane: false, connectionLost: false };
+}
+
+/**
+ * Did the SMTP server refuse the mailbox's login (pure)? 535 / 534 at AUTH, or 530 "authentication
+ * required" at MAIL FROM. N of these in a row suspend the mailbox (sender-suspension.ts); a token
+ * endpoint's error is judged by its own rules, and a missing secret (ECONFIG) is no refusal.
+ */
+export function isAuthRefusal(c: ClassifiedSend): boolean {
+  if (c.class !== 'mailbox' || c.code === 'EOAUTH2' || c.code === 'ECONFIG') return false;
+  const rc = c.responseCode;
+  return rc === 530 || rc === 534 || rc === 535 || (c.code === 'EAUTH' && rc !== null && rc >= 500);
 }
 
 /** A per-recipient refusal: 5xx (except 503) is final for that recipient. */
@@ -68,6 +83,7 @@ export function retryDelay(attempt: number, baseMs: number, maxMs: number, rando
 export function sendHint(c: ClassifiedSend): string {
   if (c.class === 'permanent') return 'the receiving server refused the message for good (see its reply): check the recipient address';
   if (c.code === 'EAUTH' || c.code === 'ENOAUTH') return 'the SMTP server refused the credentials: check auth.user and the password or OAuth2 grant of the mailbox';
+  if (c.responseCode === 530) return 'the SMTP server wants a login (or STARTTLS) before MAIL FROM: check auth and security of the mailbox';
   if (c.class === 'mailbox' && CERT.test(c.message)) return "the server's TLS certificate was not accepted: check the host name, or set caFile for a private CA";
   if (c.class === 'mailbox') return 'the sending mailbox is misconfigured (TLS, credentials or secrets): mail stays queued until it is fixed';
   if (c.code === 'EDNS' || /ENOTFOUND|EAI_AGAIN/.test(c.message)) return 'the SMTP host name does not resolve: check host';
