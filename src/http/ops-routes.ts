@@ -1,6 +1,8 @@
 // Operational endpoints: /metrics, POST /-/reload (token with companies ["*"]), GET /v1/status.
+// Admin tokens also see the outbox's depth and dead letters in status.
 import type { Daemon } from '../daemon/daemon.js';
 import { formatProblem } from '../config/problems.js';
+import { outboxSummary } from '../outbound/outbox-summary.js';
 import { authenticate, canSee } from './auth.js';
 import { sendJson } from './server.js';
 import { webhookStatus } from './webhook-routes.js';
@@ -40,6 +42,7 @@ export function registerOpsRoutes(d: Daemon): void {
       mailboxes,
       webhooks: who.companies === '*' ? webhookStatus(d) : undefined,
       store: who.companies === '*' ? d.store?.stats() : undefined,
+      outbox: who.companies === '*' && d.outbox ? outboxSummary(d.outbox.store.entries()) : undefined,
     });
   });
 }
