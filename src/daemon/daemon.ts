@@ -10,7 +10,7 @@ import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
-import { SuspensionStore, type SuspensionDeps } from '../inbound/suspension.js';
+import { SuspensionStore, type SuspensionDeps, type SuspensionInfo } from '../inbound/suspension.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
 import { credentialExpiringNotice, mailboxSuspendedNotice, notifyAboutMailbox, type MailboxNotice } from '../outbound/notify.js';
@@ -111,7 +111,10 @@ export class Daemon {
     this.running = { listen, store: snapshot.store };
     await this.http.listen(listen.host, listen.port);
     this.store = await openTicketStore(snapshot.store.path);
-    this.outbox = await startOutbound(snapshot.store.path, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics }, this.opts.outbox);
+    // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
+    const suspensions = await SuspensionStore.open(snapshot.store.path);
+    const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
+    this.outbox = await startOutbound(snapshot.store.path, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
     const queue = (this.webhookQueue = await WebhookQueue.open(snapshot.store.path, this.store));
     this.webhooks = new WebhookDispatcher({
       queue,
@@ -124,7 +127,6 @@ export class Daemon {
     });
     const oauth = (this.oauth = new OAuthManager({ storePath: snapshot.store.path, log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
     useOAuthManager(oauth);
-    const suspensions = await SuspensionStore.open(snapshot.store.path);
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
     this.supervisor = new Supervisor({
       store: this.store,

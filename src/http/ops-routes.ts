@@ -1,5 +1,6 @@
 // Operational endpoints: /metrics, POST /-/reload (token with companies ["*"]), GET /v1/status.
-// Admin tokens also see the outbox's depth and dead letters in status.
+// Status lists every mailbox: the pollers' (reading) and, from the outbox, those that only send and
+// `default` (state and suspension); admin tokens also see the outbox's depth and dead letters.
 import type { Daemon } from '../daemon/daemon.js';
 import { formatProblem } from '../config/problems.js';
 import { outboxSummary } from '../outbound/outbox-summary.js';
@@ -29,7 +30,9 @@ export function registerOpsRoutes(d: Daemon): void {
     if (!d.snapshot) return sendJson(res, 503, { error: 'not started' });
     const who = await authenticate(req, d.snapshot);
     if (!who) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
-    const mailboxes = (d.supervisor?.statuses() ?? []).filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));
+    const senders = d.outbox?.suspensions?.statuses(d.snapshot) ?? [];
+    const all = [...(d.supervisor?.statuses() ?? []), ...senders].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
+    const mailboxes = all.filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));
     const r = d.lastReload;
     sendJson(res, 200, {
       ready: d.http.ready,

@@ -4,20 +4,22 @@
 // in mailroom_mailbox_suspended, has its company notified once, and stays suspended across restarts
 // (state in `<store.path>/suspensions.json`, never in the config) while its credentials are
 // unchanged. It resumes when its credentials change (config, or a rotated secret file: checked
-// every minute) or through POST /v1/mailboxes/:id/resume.
-import { createHash, randomBytes } from 'node:crypto';
+// every minute) or through POST /v1/mailboxes/:id/resume. The sending side of a mailbox
+// (src/outbound/sender-suspension.ts) shares the state: one suspension covers both sides.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ResolvedAuth, ResolvedMailbox } from '../config/snapshot.js';
 import type { SecretSource } from '../config/secret.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CredentialHealth } from '../oauth/expiry.js';
 import { isTokenEndpointError, type TokenEndpointError } from '../oauth/token-errors.js';
-import { readTextIfExists, writeFileDurable } from '../store/durable-file.js';
 import { classifyError, type ClassifiedError, type ErrorClass } from './errors.js';
 import { abortableSleep } from './session.js';
+import type { SuspensionStore } from './suspension-store.js';
 import type { MailboxStatus } from './status.js';
+
+export { SuspensionStore, type SuspensionListener } from './suspension-store.js';
 
 /** What status shows about a suspension. */
 export interface SuspensionInfo {
@@ -82,46 +84,17 @@ export async function credentialFingerprint(auth: ResolvedAuth | null, salt: str
   return h(JSON.stringify(doc));
 }
 
-/** Suspended mailboxes, durable in `<store.path>/suspensions.json`. */
-export class SuspensionStore {
-  private constructor(private file: string, private data: { version: 1; salt: string; mailboxes: Record<string, SuspensionRecord> }) {}
-
-  static async open(storePath: string): Promise<SuspensionStore> {
-    const file = join(storePath, 'suspensions.json');
-    const text = await readTextIfExists(file);
-    const parsed = text ? (JSON.parse(text) as { version?: number; salt?: string; mailboxes?: Record<string, SuspensionRecord> }) : null;
-    const data = { version: 1 as const, salt: parsed?.salt ?? randomBytes(16).toString('hex'), mailboxes: parsed?.version === 1 ? (parsed.mailboxes ?? {}) : {} };
-    return new SuspensionStore(file, data);
-  }
-
-  get salt(): string {
-    return this.data.salt;
-  }
-
-  get(mailbox: string): SuspensionRecord | null {
-    return this.data.mailboxes[mailbox] ?? null;
-  }
-
-  all(): SuspensionRecord[] {
-    return Object.values(this.data.mailboxes);
-  }
-
-  async set(r: SuspensionRecord): Promise<void> {
-    this.data.mailboxes[r.mailbox] = r;
-    await this.save();
-  }
-
-  async delete(mailbox: string): Promise<void> {
-    if (!(mailbox in this.data.mailboxes)) return;
-    delete this.data.mailboxes[mailbox];
-    await this.save();
-  }
-
-  private writing: Promise<void> = Promise.resolve();
-  private save(): Promise<void> {
-    this.writing = this.writing.catch(() => undefined).then(() => writeFileDurable(this.file, JSON.stringify(this.data, null, 1) + '\n'));
-    return this.writing;
-  }
+/**
+ * Fingerprint of everything a mailbox logs in with: one suspension covers both sides of a mailbox,
+ * so both sides must see the same fingerprint. A mailbox without its own outbound credentials keeps
+ * the plain credentialFingerprint of its auth (records written before outbound suspension still match).
+ */
+export async function mailboxFingerprint(mb: Pick<ResolvedMailbox, 'auth' | 'inbound' | 'outbound'>, salt: string): Promise<string> {
+  const out = mb.outbound?.auth ?? null;
+  if (!out) return credentialFingerprint(mb.auth, salt);
+  if (!mb.inbound) return credentialFingerprint(out, salt);
+  const both = `${await credentialFingerprint(mb.auth, salt)}:${await credentialFingerprint(out, salt)}`;
+  return createHash('sha256').update(salt).update(both).digest('hex');
 }
 
 export interface SuspensionDeps {
@@ -143,8 +116,16 @@ export class SuspensionGuard {
   private authRefusals = 0;
   private record: SuspensionRecord | null = null;
   private wake: (() => void) | null = null;
+  private unwatch: () => void;
 
-  constructor(private deps: SuspensionDeps, private mailbox: ResolvedMailbox, private status: MailboxStatusDetails, private metrics: Metrics, private log: Logger) {}
+  constructor(private deps: SuspensionDeps, private mailbox: ResolvedMailbox, private status: MailboxStatusDetails, private metrics: Metrics, private log: Logger) {
+    // The outbound side of the same mailbox may suspend or resume it: follow the shared state.
+    this.unwatch = deps.store.watch((id, r) => {
+      if (id !== this.mailbox.id) return;
+      if (r) this.apply(r);
+      else this.release('resumed by the outbound side or the API');
+    });
+  }
 
   get suspended(): boolean {
     return this.record !== null;
@@ -209,21 +190,28 @@ export class SuspensionGuard {
 
   /** Lift the suspension; false when the mailbox was not suspended. */
   async resume(why: string): Promise<boolean> {
+    if (!this.record) return false;
+    this.release(why);
+    await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));
+    return true;
+  }
+
+  /** The in-memory side of a resume (also when the other side of the mailbox resumed it). */
+  private release(why: string): void {
     const r = this.record;
-    if (!r) return false;
+    if (!r) return;
     this.record = null;
     this.authRefusals = 0;
-    await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));
     Object.assign(this.status, { state: 'idle', suspendedReason: null, suspension: null, consecutiveFailures: 0, nextAttemptAt: null });
     this.gauge(0);
     this.deps.onResumed?.(this.mailbox.id);
     this.log.info({ why, suspendedAt: r.at }, 'mailbox resumed');
     this.wake?.();
-    return true;
   }
 
   /** The poller stops: its series go (a restarted poller sets them again). */
   dispose(): void {
+    this.unwatch();
     this.gauge(null);
   }
 
@@ -252,6 +240,6 @@ export class SuspensionGuard {
   }
 
   private fingerprint(): Promise<string> {
-    return credentialFingerprint(this.mailbox.auth, this.deps.store.salt);
+    return mailboxFingerprint(this.mailbox, this.deps.store.salt);
   }
 }

@@ -52,7 +52,7 @@ export function deliveryFailedNotifier(outbox: Outbox, snapshot: () => Snapshot 
 }
 
 /** Companies told about a mailbox: those that read it, else those whose config sends through it. */
-function companiesOf(snap: Snapshot, mailbox: string): string[] {
+export function companiesOf(snap: Snapshot, mailbox: string): string[] {
   const owners = [...new Set(snap.mailboxes[mailbox]?.owners.map((o) => o.company) ?? [])];
   return owners.length ? owners : Object.keys(snap.companies).filter((c) => companyMailboxes(snap, c).has(mailbox));
 }
@@ -63,14 +63,20 @@ export interface MailboxNotice {
   lines: string[];
 }
 
-/** `mailbox-suspended` text: what happened, the provider's code, how to get the mailbox back. */
-export function mailboxSuspendedNotice(mailbox: string, s: { reason: string; code: string | null; source: string; at: string }): MailboxNotice {
+/**
+ * `mailbox-suspended` text: what happened, the provider's code, how to get the mailbox back.
+ * `sides` says what stopped: reading it (mail stays on the server) and/or sending through it (mail is
+ * held in the outbox); one suspension covers both sides of a mailbox.
+ */
+export function mailboxSuspendedNotice(mailbox: string, s: { reason: string; code: string | null; source: string; at: string }, sides: { reads: boolean; sends: boolean } = { reads: true, sends: false }): MailboxNotice {
+  const what = [sides.reads && 'reading', sides.sends && 'sending through'].filter(Boolean).join(' and ') || 'using';
   return {
     event: 'mailbox-suspended',
     subject: `Mailbox ${mailbox} suspended: its access was refused for good`,
     lines: [
-      `mailroom stopped reading mailbox ${mailbox}: ${s.source === 'token-endpoint' ? 'the identity provider refused its OAuth2 grant' : 'the mail server refused its login again and again'}.`,
-      'Mail sent to it stays on the server and is read once access is restored.',
+      `mailroom stopped ${what} mailbox ${mailbox}: ${s.source === 'token-endpoint' ? 'the identity provider refused its OAuth2 grant' : 'the mail server refused its login again and again'}.`,
+      ...(sides.reads ? ['Mail sent to it stays on the server and is read once access is restored.'] : []),
+      ...(sides.sends ? ['Mail to be sent through it is held in the outbox (queued, not failed) and sent once access is restored.'] : []),
       '',
       `Mailbox:   ${mailbox}`,
       `Since:     ${s.at}`,

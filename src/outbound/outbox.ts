@@ -2,7 +2,8 @@
 // sending mailbox with its own pooled transport, concurrency (maxConnections), batch window, rate
 // limit (maxPerMinute) and pause: a failing server only ever holds up its own lane. Each attempt
 // ends in sent, retrying (4xx, network, mailbox problems; backoff with jitter) or failed (5xx, or
-// too old), and a failure is handed to `onFailed` (the delivery-failed notification).
+// too old), and a failure is handed to `onFailed` (the delivery-failed notification). A suspended
+// mailbox's mail is held, queued, until it resumes (sender-suspension.ts).
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -11,6 +12,7 @@ import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outb
 import { newEntry, type NewOutboxMessage } from './entry.js';
 import { classifySendError, retryDelay, splitRecipients, type ClassifiedSend } from './errors.js';
 import { Lanes, type Lane } from './lanes.js';
+import type { SenderSuspensions } from './sender-suspension.js';
 import { resolveSenderCached, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
 import { TransportPool, type SendResult } from './transport-pool.js';
 
@@ -31,6 +33,8 @@ export interface OutboxDeps {
   snapshot: () => Snapshot | null;
   log: Logger;
   metrics?: Metrics;
+  /** Suspension of sending mailboxes whose access is revoked (holds their mail). */
+  suspensions?: SenderSuspensions;
 }
 
 export interface DeliveryFailure {
@@ -65,6 +69,11 @@ export class Outbox {
     };
     this.#pool = new TransportPool(deps.log);
     this.#lanes = new Lanes({ pump: (lane) => this.#pump(lane), due: (id) => this.#due(id), idleDrop: (key) => this.#pool.drop(key) });
+    if (deps.suspensions) deps.suspensions.onRelease = (ids) => ids.forEach((id) => this.#due(id));
+  }
+
+  get suspensions(): SenderSuspensions | null {
+    return this.deps.suspensions ?? null;
   }
 
   static async open(storePath: string, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
@@ -116,6 +125,7 @@ export class Outbox {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#lanes.stopAll();
+    this.deps.suspensions?.stop();
     const deadline = Date.now() + this.#o.stopTimeoutMs;
     while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.#pool.closeAll();
@@ -145,8 +155,19 @@ export class Outbox {
       this.#retry(e, e.attempts, { class: 'mailbox', code: 'ECONFIG', responseCode: null, message, pauseLane: false, connectionLost: false }, this.#o.laneBackoffMs);
       return;
     }
+    if (this.#held(e, res.label)) return;
     const lane = this.#lanes.get(transportKey(res.label, res.server), res.label, res.server);
     this.#lanes.enqueue(lane, id, e.attempts === 0);
+  }
+
+  /** Hold a message of a suspended mailbox: queued (not failed, not aging into failure), sent after the resume. */
+  #held(e: OutboxEntry, label: string): boolean {
+    const r = this.deps.suspensions?.hold(label, e.id);
+    if (!r) return false;
+    if (e.status !== 'queued' || e.lastError?.code !== 'ESUSPENDED') {
+      this.#persist(e.id, { status: 'queued', nextAttemptAt: null, lastError: { class: 'mailbox', code: 'ESUSPENDED', responseCode: null, message: `mailbox ${label} is suspended: ${r.reason}` } });
+    }
+    return true;
   }
 
   #pump(lane: Lane): void {
@@ -163,6 +184,7 @@ export class Outbox {
         this.#due(id); // the config changed under it: another lane
         continue;
       }
+      if (this.#held(e, lane.label)) continue;
       void this.#attempt(lane, e);
     }
   }
@@ -171,13 +193,14 @@ export class Outbox {
     lane.inFlight++;
     this.#inFlight++;
     const attempt = e.attempts + 1;
+    const startedAt = Date.now();
     try {
       void this.store.update(e.id, { status: 'sending' });
       const raw = Buffer.from(e.raw ?? '', 'latin1');
       const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, e.messageId, raw, () => this.store.markPastEndOfData(e.id, attempt));
       if (this.store.broken !== null) return;
       if (out.result) this.#onSent(lane, e, attempt, out.result);
-      else this.#onError(lane, e, attempt, out.error, out.committed);
+      else this.#onError(lane, e, attempt, out.error, out.committed, startedAt);
     } catch (err) {
       this.deps.log.error({ err, id: e.id }, 'outbox: attempt bookkeeping failed');
     } finally {
@@ -192,6 +215,7 @@ export class Outbox {
     const { perm, temp } = splitRecipients(r.rejectedErrors);
     const rejected = [...e.rejected, ...perm];
     this.#lanes.healthy(lane);
+    this.deps.suspensions?.succeeded(lane.label);
     if (temp.length === 0) {
       const at = new Date().toISOString();
       this.#persist(e.id, { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
@@ -205,8 +229,9 @@ export class Outbox {
     this.#retry(e, attempt, err);
   }
 
-  #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean): void {
+  #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean, startedAt: number): void {
     const c = classifySendError(error);
+    void this.deps.suspensions?.failed(lane.label, error, c, startedAt).catch((err: unknown) => this.deps.log.error({ err, mailbox: lane.label }, 'outbox: suspension check failed'));
     const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number | null; response?: string }[] }).rejectedErrors;
     if (perRcpt?.length) {
       const { perm, temp } = splitRecipients(perRcpt);
