@@ -140,7 +140,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       const t = await loadTicket(b.ticket, who);
       if (t.company !== b.company) throw new HttpError(422, `ticket ${b.ticket} is not a ticket of company ${b.company}`);
       if (b.contract !== undefined && b.contract !== t.contract) throw new HttpError(422, `ticket ${b.ticket} belongs to contract ${t.contract ?? '(none)'}`);
-      await accept(res, outbox, snap, ticketReply(t, toReplyBody(b), key));
+      await accept(res, outbox, snap, ticketReply(snap, t, toReplyBody(b), key));
     }),
   );
 
@@ -163,7 +163,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       if (!v.ok) throw new HttpError(400, `invalid request body: ${v.problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, v.problems);
       const t = await loadTicket(params.id ?? '', who);
       checkMailbox(who, snap, t.company, v.value.mailbox);
-      await accept(res, outbox, snap, ticketReply(t, v.value, key));
+      await accept(res, outbox, snap, ticketReply(snap, t, v.value, key));
     }),
   );
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { isValidEmail } from './address.js';
 import { replyReferences, taggedSubject } from './compose.js';
 import type { Outbox } from './outbox.js';
+import { ticketMailbox } from './resolve.js';
 import { submitMessage, SubmitError } from './submit.js';
 
 export const ACK_PER_SENDER_PER_HOUR = 5;
@@ -79,14 +80,15 @@ export async function acknowledge(ctx: AcknowledgeContext, input: AcknowledgeInp
 
   const tctx = { mailbox: input.mailbox, message: input.parsed, ticket: { id: input.ticketId, company: input.company, contract: input.contract } };
   const subject = taggedSubject(renderTemplate(cfg.subject, tctx).replace(/[\r\n\t]+/g, ' '), input.ticketId);
-  // The contract's outbound mailbox; without one, the mailbox the request came in on when it can send.
-  const viaInbound = !contract?.outbound && snap.mailboxes[input.mailbox]?.outbound ? { mailbox: input.mailbox } : {};
+  // The contract's outbound mailbox; without one, the mailbox the request came in on when it can send
+  // (the same rule as a reply to the ticket: ticketMailbox).
+  const via = ticketMailbox(snap, input.company, input.contract, input.mailbox);
   try {
     const { entry } = await submitMessage(ctx.outbox, snap, {
       purpose: 'acknowledgement',
       company: input.company,
       ...(input.contract && { contract: input.contract }),
-      ...viaInbound,
+      ...(via && { mailbox: via }),
       kind: 'user',
       to: [d.to],
       subject,

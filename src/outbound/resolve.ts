@@ -30,6 +30,18 @@ export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResol
   return { decision, server, label: decision.mailbox ?? 'default' };
 }
 
+/**
+ * The mailbox a ticket's own mail (acknowledgement, reply) goes through when the caller names none:
+ * null when the ticket's contract has an outbound mailbox (the resolver picks that one), else the
+ * mailbox the ticket's request came in on when it can send, so the customer's answer comes back to
+ * a mailbox mailroom reads (the global default's address may be one nobody reads). Pure.
+ */
+export function ticketMailbox(snap: Snapshot, company: string, contract: string | null, inboundMailbox: string | null): string | null {
+  const k = contract ? snap.companies[company]?.contracts[contract] : undefined;
+  if (k?.outbound) return null;
+  return inboundMailbox && snap.mailboxes[inboundMailbox]?.outbound ? inboundMailbox : null;
+}
+
 const cache = new WeakMap<Snapshot, Map<string, SenderResolution>>();
 
 /** resolveSender, memoised per (immutable) snapshot: the sender asks for every message. Do not mutate the result. */

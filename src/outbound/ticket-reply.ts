@@ -1,12 +1,15 @@
 // A reply to a ticket (`ticket` in POST /v1/messages, or POST /v1/tickets/:id/reply): through the
-// ticket's contract mailbox, to the customer unless told otherwise, with In-Reply-To / References of
+// ticket's contract mailbox (without one, the mailbox the ticket came in on when it can send, as the
+// acknowledgement does: resolve.ts ticketMailbox), to the customer unless told otherwise, with In-Reply-To / References of
 // the ticket's latest message and the ticket tag in the subject, so the answer threads back (by
 // References first, by [ACME-000123] when a client drops them: see src/ingest/thread.ts).
 import addressparser from 'nodemailer/lib/addressparser';
+import type { Snapshot } from '../config/snapshot.js';
 import type { Ticket } from '../store/types.js';
-import type { AddressInput } from './address.js';
+import { checkHeaderText, MessageInputError, type AddressInput } from './address.js';
 import { replyReferences, replySubject, taggedSubject } from './compose.js';
-import type { SubmitInput } from './submit.js';
+import { ticketMailbox } from './resolve.js';
+import { SubmitError, type SubmitInput } from './submit.js';
 
 export interface ReplyBody {
   to?: AddressInput[];
@@ -34,16 +37,29 @@ export function customerOf(ticket: Ticket): AddressInput | null {
   return from?.address ? { name: from.name, address: from.address } : null;
 }
 
+/** The caller's subject, checked as /v1/messages checks one: 400 for CR/LF or control characters. */
+function checkedSubject(subject: string): string {
+  try {
+    return checkHeaderText('subject', subject);
+  } catch (e) {
+    if (e instanceof MessageInputError) throw new SubmitError(400, e.message, e.field);
+    throw e;
+  }
+}
+
 /** Pure: the SubmitInput of a reply to `ticket`. */
-export function ticketReply(ticket: Ticket, body: ReplyBody, idempotencyKey: string | null): SubmitInput {
+export function ticketReply(snap: Snapshot, ticket: Ticket, body: ReplyBody, idempotencyKey: string | null): SubmitInput {
+  // Checked before tagging: taggedSubject folds whitespace, so a CR/LF would become a space and be sent.
+  if (body.subject !== undefined) checkedSubject(body.subject);
   const withId = [...ticket.articles].reverse().find((a) => a.messageId);
   const to = body.to && body.to.length > 0 ? body.to : [customerOf(ticket)].filter((a): a is AddressInput => a !== null);
   const subject = taggedSubject(body.subject ?? replySubject(ticket.subject || '(no subject)'), ticket.id);
+  const mailbox = body.mailbox ?? ticketMailbox(snap, ticket.company, ticket.contract, ticket.articles[0]?.mailbox ?? null);
   return {
     purpose: 'reply',
     company: ticket.company,
     ...(ticket.contract && { contract: ticket.contract }),
-    ...(body.mailbox && { mailbox: body.mailbox }),
+    ...(mailbox && { mailbox }),
     kind: body.kind ?? 'user',
     person: body.from ?? null,
     to,

@@ -296,6 +296,19 @@ describe('ticket replies thread back onto the ticket', () => {
     const other = api(`http://127.0.0.1:${daemon.http.address()!.port}`, OTHER);
     expect((await other.post(`/v1/tickets/${ticketId}/reply`, { text: 'x' })).status).toBe(404);
   });
+
+  it('a CR/LF in a reply subject is a 400 on both routes, never folded into a space and sent', async () => {
+    const [t] = await daemon.store!.commit([sampleItem({ company: 'acme', contract: 'main', prefix: 'ACME', uid: 9002, messageId: 'orig-2@customer.example', subject: 'Scanner', action: 'keep', checkpoint: false })]);
+    const ticketId = t!.ticketId;
+    acmeSmtp.clear();
+    const subject = 'Hi\r\nBcc: everyone@victim.example';
+    for (const r of [await a.post(`/v1/tickets/${ticketId}/reply`, { subject, text: 'x' }), await a.post('/v1/messages', { company: 'acme', kind: 'user', ticket: ticketId, subject, text: 'x' })]) {
+      expect(r.status).toBe(400);
+      expect(r.body.details).toEqual([{ field: 'subject', message: 'subject must not contain CR or LF' }]);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(acmeSmtp.messages).toHaveLength(0);
+  });
 });
 
 describe('failures', () => {
