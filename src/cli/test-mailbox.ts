@@ -7,7 +7,7 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import type { ResolvedInbound, ResolvedMailbox, ResolvedOutbound } from '../config/snapshot.js';
+import type { ResolvedAuth, ResolvedInbound, ResolvedMailbox, ResolvedOutbound } from '../config/snapshot.js';
 import { credentialsFor, tlsOptionsFor, type Credentials } from '../inbound/credentials.js';
 import { classifyError, hintFor, redactMessage } from '../inbound/errors.js';
 import { Pop3Client } from '../inbound/pop3-client.js';
@@ -17,11 +17,15 @@ import { classifySendError, sendHint } from '../outbound/errors.js';
 import { probeDns, probeTcp, probeTls, type Endpoint, type StepResult } from '../outbound/probe.js';
 import { effectiveTimeout } from '../outbound/resolve.js';
 import { smtpOptions } from '../outbound/transport-pool.js';
+import { probeAccessToken } from '../oauth/probe-token.js';
+import { isTokenEndpointError } from '../oauth/token-errors.js';
 
 /** An interactive check should not hang for the 180 s a sender may wait. */
 const PROBE_TIMEOUT_MS = 20_000;
 
 interface Ctx {
+  /** The daemon's store (its OAuth2 state is read, never written). */
+  storePath: string;
   secrets: string[];
   lines: string[];
   failed: boolean;
@@ -34,13 +38,25 @@ function print(ctx: Ctx, r: StepResult): void {
   if (r.status === 'fail') ctx.failed = true;
 }
 
-async function creds(ctx: Ctx, id: string, mb: ResolvedMailbox, auth: ResolvedOutbound['auth']): Promise<Credentials | StepResult> {
+/**
+ * The credentials to log in with. OAuth2: a token from probeAccessToken (client_credentials, or a
+ * refresh that cannot rotate a token the daemon relies on); a skip step when none may be asked for.
+ */
+async function creds(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promise<Credentials | StepResult> {
   try {
-    const c = await credentialsFor(id, auth ?? mb.auth);
+    if (auth?.oauth2) {
+      const t = await probeAccessToken(id, auth, ctx.storePath);
+      ctx.secrets.push(...t.secrets);
+      if ('skip' in t) return { step: 'auth', status: 'skip', detail: `(OAuth2 refresh_token: ${t.skip})` };
+      ctx.lines.push(`    note  oauth2  ${t.note}`);
+      return { user: auth.user, accessToken: t.accessToken };
+    }
+    const c = await credentialsFor(id, auth);
     ctx.secrets.push('pass' in c ? c.pass : c.accessToken);
     return c;
   } catch (e) {
-    return { step: 'auth', status: 'fail', detail: (e as Error).message, hint: 'the password file or OAuth2 setup of the mailbox is not usable from here' };
+    const hint = isTokenEndpointError(e) ? (e.permanent ? 'the identity provider refused the grant for good: renew the client secret or refresh token (consent, MFA)' : 'the token endpoint could not be used from here: check tokenUrl, the network and the client settings') : 'the password file or OAuth2 setup of the mailbox is not usable from here';
+    return { step: 'auth', status: 'fail', detail: (e as Error).message, hint };
   }
 }
 
@@ -58,7 +74,7 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
   ctx.lines.push(`  inbound: ${i.protocol} ${i.host}:${i.port} ${i.security}, folder ${i.folder}`);
   const e: Endpoint = { protocol: i.protocol, host: i.host, port: i.port, security: i.security, verifyCertificate: i.verifyCertificate, caFile: i.caFile, timeoutMs: PROBE_TIMEOUT_MS };
   if (!(await network(ctx, e))) return print(ctx, { step: 'auth', status: 'skip', detail: 'not tried (the connection failed)' });
-  const c = await creds(ctx, id, mb, mb.auth);
+  const c = await creds(ctx, id, mb.auth);
   if (!('user' in c)) return print(ctx, c);
   const tls = await tlsOptionsFor(i);
   if (i.protocol === 'pop3') {
@@ -111,28 +127,33 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
   }
 }
 
-async function outbound(ctx: Ctx, id: string, mb: ResolvedMailbox, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
-  ctx.lines.push(`  outbound: smtp ${o.host}:${o.port} ${o.security}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || mb.address || '?'}>`);
+async function outbound(ctx: Ctx, id: string, address: string | null, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
+  ctx.lines.push(`  outbound: smtp ${o.host}:${o.port} ${o.security}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || address || '?'}>`);
   const timeoutMs = Math.min(effectiveTimeout(o.timeoutMs), PROBE_TIMEOUT_MS);
   const e: Endpoint = { protocol: 'smtp', host: o.host, port: o.port, security: o.security, verifyCertificate: o.verifyCertificate, caFile: o.caFile, timeoutMs };
+  const skipSend = () => void (sendTo && print(ctx, { step: 'send', status: 'skip', detail: 'not tried' }));
   if (!(await network(ctx, e))) {
     print(ctx, { step: 'auth', status: 'skip', detail: 'not tried (the connection failed)' });
-    return void (sendTo && print(ctx, { step: 'send', status: 'skip', detail: 'not tried' }));
+    return skipSend();
   }
-  if (o.auth) {
-    const c = await creds(ctx, id, mb, o.auth);
-    if (!('user' in c)) return print(ctx, c);
+  const c = o.auth ? await creds(ctx, id, o.auth) : null;
+  if (c && !('user' in c)) {
+    print(ctx, c);
+    return skipSend();
   }
-  let options: Awaited<ReturnType<typeof smtpOptions>>;
+  let options: Omit<Awaited<ReturnType<typeof smtpOptions>>, 'auth'> & { auth?: object };
   try {
-    options = { ...(await smtpOptions({ ...o, timeoutMs }, id)), connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs };
+    // The credentials were read above (an OAuth2 token included): the transport gets them as they are.
+    const smtpAuth = c && ('pass' in c ? { user: c.user, pass: c.pass } : { type: 'OAuth2' as const, user: c.user, accessToken: c.accessToken });
+    options = { ...(await smtpOptions({ ...o, auth: null, timeoutMs }, id)), ...(smtpAuth && { auth: smtpAuth }), connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs };
   } catch (err) {
-    return print(ctx, { step: 'auth', status: 'fail', detail: (err as Error).message });
+    print(ctx, { step: 'auth', status: 'fail', detail: (err as Error).message });
+    return skipSend();
   }
-  const transport = nodemailer.createTransport(options);
+  const transport = nodemailer.createTransport(options as Parameters<typeof nodemailer.createTransport>[0]);
   try {
     await transport.verify();
-    print(ctx, { step: 'auth', status: 'ok', detail: o.auth ? `authenticated as ${o.auth.user}` : 'no credentials configured; the server let us in' });
+    print(ctx, { step: 'auth', status: 'ok', detail: o.auth ? `authenticated as ${o.auth.user}${o.auth.oauth2 ? ' (XOAUTH2)' : ''}` : 'no credentials configured; the server let us in' });
   } catch (err) {
     const k = classifySendError(err);
     print(ctx, { step: 'auth', status: 'fail', detail: k.message, hint: sendHint(k) });
@@ -166,24 +187,36 @@ export async function testMailboxCommand(opts: { config: string; mailbox: string
     for (const p of r.problems) out(formatProblem(p));
     return 1;
   }
-  const mb = r.snapshot.mailboxes[opts.mailbox];
+  const snap = r.snapshot;
+  const mb = snap.mailboxes[opts.mailbox];
+  // `default` names the global default server (defaults.outbound) unless a mailbox is called that.
+  if (!mb && opts.mailbox === 'default' && snap.defaultOutbound) {
+    const ctx: Ctx = { storePath: snap.store.path, secrets: [], lines: ['global default outbound (defaults.outbound)'], failed: false };
+    await outbound(ctx, 'default', null, snap.defaultOutbound, opts.sendTo);
+    return finish(ctx, 'the global default outbound', out);
+  }
   if (!mb) {
-    const known = Object.keys(r.snapshot.mailboxes);
-    out(`error: mailbox ${opts.mailbox} is not defined in ${opts.config}${known.length ? ` (mailboxes: ${known.join(', ')})` : ''}`);
+    const known = Object.keys(snap.mailboxes);
+    out(`error: mailbox ${opts.mailbox} is not defined in ${opts.config}${known.length ? ` (mailboxes: ${known.join(', ')}${snap.defaultOutbound ? ', or default for defaults.outbound' : ''})` : ''}`);
     return 1;
   }
-  const ctx: Ctx = { secrets: [], lines: [`mailbox ${mb.id}${mb.enabled ? '' : ' (disabled in config)'}${mb.description ? ` — ${mb.description}` : ''}`], failed: false };
+  const ctx: Ctx = { storePath: snap.store.path, secrets: [], lines: [`mailbox ${mb.id}${mb.enabled ? '' : ' (disabled in config)'}${mb.description ? ` — ${mb.description}` : ''}`], failed: false };
   if (!mb.inbound && !mb.outbound) {
     ctx.lines.push('  has neither an inbound nor an outbound side');
     ctx.failed = true;
   }
   if (mb.inbound) await inbound(ctx, mb.id, mb, mb.inbound);
-  if (mb.outbound) await outbound(ctx, mb.id, mb, mb.outbound, opts.sendTo);
+  if (mb.outbound) await outbound(ctx, mb.id, mb.address, mb.outbound, opts.sendTo);
   else if (opts.sendTo) {
     ctx.lines.push('  --send-to: this mailbox has no outbound side');
     ctx.failed = true;
   }
-  ctx.lines.push(ctx.failed ? `result: FAILED — mailbox ${mb.id} needs attention (see FAIL above)` : `result: ok — mailbox ${mb.id} works from here`);
+  return finish(ctx, `mailbox ${mb.id}`, out);
+}
+
+/** The verdict line, then every line with every secret read scrubbed. */
+function finish(ctx: Ctx, what: string, out: (s: string) => void): number {
+  ctx.lines.push(ctx.failed ? `result: FAILED — ${what} needs attention (see FAIL above)` : `result: ok — ${what} works from here`);
   const secrets = ctx.secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   for (const line of ctx.lines) out(secrets.reduce((l, s) => l.split(s).join('<redacted>'), line));
   return ctx.failed ? 1 : 0;

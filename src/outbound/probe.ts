@@ -84,7 +84,11 @@ function reply(s: Socket, protocol: Endpoint['protocol'], timeoutMs: number): Pr
 
 async function startTls(s: Socket, e: Endpoint): Promise<void> {
   const send = (line: string) => s.write(line + '\r\n');
-  const greeting = await reply(s, e.protocol, e.timeoutMs);
+  // A server that accepts the connection but never greets is on the wrong port, or behind a
+  // firewall or proxy that holds the connection open: say so, not "check security".
+  const greeting = await reply(s, e.protocol, e.timeoutMs).catch((err: Error) => {
+    throw Object.assign(err, { noGreeting: /^no reply within/.test(err.message) });
+  });
   if (e.protocol === 'smtp') {
     if (!greeting.startsWith('220')) throw new Error(`unexpected greeting: ${greeting.slice(0, 120)}`);
     send('EHLO mailroom-test');
@@ -110,6 +114,12 @@ function describeCert(c: PeerCertificate): { text: string; daysLeft: number } {
   const until = new Date(c.valid_to);
   const daysLeft = Math.floor((until.getTime() - Date.now()) / 86_400_000);
   return { text: `certificate CN=${cn} issued by ${issuer}, valid until ${until.toISOString().slice(0, 10)} (${daysLeft} days)`, daysLeft };
+}
+
+/** OpenSSL's words for "the peer did not answer with TLS" (a plaintext protocol's greeting instead). */
+function speaksPlainText(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL|HTTP_REQUEST/.test(e.code ?? '') || /wrong version number|packet length too long|unknown protocol/i.test(e.message ?? '');
 }
 
 /** TLS as the mailbox is configured: implicit TLS, STARTTLS in its protocol, or none (warned). */
@@ -157,6 +167,9 @@ export async function probeTls(e: Endpoint): Promise<StepResult> {
   } catch (err) {
     const m = (err as Error).message;
     if ((err as { noStarttls?: boolean }).noStarttls) return { step: 'tls', status: 'fail', detail: m, hint: 'use security: tls with the implicit-TLS port, or security: none only for a test server' };
+    if ((err as { noGreeting?: boolean }).noGreeting) return { step: 'tls', status: 'fail', detail: `STARTTLS failed: ${m}`, hint: 'the server accepted the connection but sent no greeting: a wrong port (another service listens there), or a firewall or proxy holding the connection' };
+    if (/^TLS handshake not finished/.test(m)) return { step: 'tls', status: 'fail', detail: `TLS failed: ${m}`, hint: 'the server accepted the connection but did not answer the TLS handshake: a wrong port, or a firewall or proxy holding the connection' };
+    if (speaksPlainText(err)) return { step: 'tls', status: 'fail', detail: 'TLS failed: the server answered the TLS handshake in plain text', hint: 'the port speaks plain text: use security: starttls or none (implicit TLS is on 465, 993, 995)' };
     return { step: 'tls', status: 'fail', detail: `${e.security === 'starttls' ? 'STARTTLS' : 'TLS'} failed: ${m}`, hint: 'check security against the port (465/993/995 are tls; 587/143/110 starttls)' };
   } finally {
     secure?.destroy();

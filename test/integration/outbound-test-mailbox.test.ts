@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { main } from '../../src/main.js';
 import { makeCertificates, type CertificateFiles } from '../peers/certs.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
+import { main } from '../../src/main.js';
+import { runTestMailbox, stepRow } from '../support/test-mailbox.js';
 import { parse } from './outbound-support.js';
 
 const PASSWORD = 'Sup3r-secret-SMTP-pass';
@@ -74,16 +75,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...args: string[]): Promise<{ code: number | undefined; out: string }> {
-  const lines: string[] = [];
-  const code = await main(['test-mailbox', '--config', join(dir, 'mailroom.yaml'), ...args], (s) => lines.push(s), (s) => lines.push(s));
-  const out = lines.join('\n');
-  if (process.env.OB_SHOW) console.log(out);
-  expect(out).not.toContain(PASSWORD);
-  return { code, out };
-}
-
-const row = (out: string, step: string) => out.split('\n').find((l) => new RegExp(`^\\s+(ok|warn|FAIL|skip)\\s+${step}\\b`).test(l)) ?? '';
+const run = (...args: string[]) => runTestMailbox(join(dir, 'mailroom.yaml'), args, () => [PASSWORD]);
+const row = stepRow;
 
 describe('mailroom test-mailbox', () => {
   it('outbound ok: DNS, TCP, STARTTLS with the private CA, AUTH; and a test message with --send-to', async () => {
