@@ -63,11 +63,19 @@ export interface DecideInput {
   senderRate?: SenderRate;
 }
 
+/** Why a ticket is held: the mailbox holds everything, a route said so, or the per-sender cap. */
+export type HoldCause = 'mailbox' | 'route' | 'sender-rate';
+
+/** 'thread-unverified-sender': joined a ticket by its subject tag only, from a sender not on it. */
+export type DecisionFlag = LoopFlag | 'thread-unverified-sender';
+
 export interface Decision {
   ticket: TicketDecision;
   /** Existing ticket this message is a reply to (new article instead of a new ticket). */
   threadTo: string | null;
-  flags: LoopFlag[];
+  flags: DecisionFlag[];
+  /** Every cause of a 'held' status, kept for the article's flags (held:<cause>) and the log. */
+  holds: HoldCause[];
   drop: string | null;
   /** `store`, `webhook:<id>` ... (default [store]). */
   deliver: string[];
@@ -101,19 +109,31 @@ export function decide(input: DecideInput): Decision {
   }
   const company = snap.companies[companyId];
   const defaults = contractId ? (company?.contracts[contractId]?.ticket ?? {}) : {};
-  const flags = classifyMessage(parsed);
+  const flags: DecisionFlag[] = classifyMessage(parsed);
   const prefix = company?.ticketPrefix ?? 'MAIL';
-  const thread = input.lookups ? findThread(companyId, prefix, parsed, input.lookups) : null;
+  let thread = input.lookups ? findThread(companyId, prefix, parsed, input.lookups, company?.domains ?? []) : null;
   if (thread) reasons.push(`reply to ${thread.ticketId} (by ${thread.by})`);
+  if (thread?.unverifiedSender) {
+    // A service desk keeps the customer's conversation in one place (a colleague or a second address
+    // replying is common), so the article still joins; the flag tells the agent to check who wrote it.
+    flags.push('thread-unverified-sender');
+    reasons.push(`${parsed.from?.address || 'the sender'} is not on ${thread.ticketId} and not of the company's domains: marked thread-unverified-sender`);
+  }
   if (routed.matched.length) reasons.push(`routes matched: ${routed.matched.join(', ')}`);
   if (flags.length) reasons.push(`marked ${flags.join(', ')}`);
 
   let status: TicketDecision['status'] = 'open';
-  if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
-  if (routed.hold) (status = 'held'), reasons.push('a route holds it for approval');
+  const holds: HoldCause[] = [];
+  if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), holds.push('mailbox'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
+  if (routed.hold) (status = 'held'), holds.push('route'), reasons.push('a route holds it for approval');
   const limit = snap.mailboxes[mailboxId]?.inbound?.senderRateLimit ?? 20;
-  if (!thread && parsed.from?.address && input.senderRate?.hit(`${companyId}:${parsed.from.address}`, limit, now.getTime())) {
+  // Guessable tags must not let a stranger bypass the cap by writing "Re: [ACME-000004]": their
+  // articles count, and beyond the cap the mail becomes a new held ticket instead of an article.
+  if ((!thread || thread.unverifiedSender) && parsed.from?.address && input.senderRate?.hit(`${companyId}:${parsed.from.address}`, limit, now.getTime())) {
+    if (thread) reasons.push(`not appended to ${thread.ticketId}: the sender is over the cap`);
+    thread = null;
     status = 'held';
+    holds.push('sender-rate');
     if (!flags.includes('loop')) flags.push('loop');
     reasons.push(`more than ${limit} new tickets from ${parsed.from.address} within an hour: held`);
   }
@@ -132,5 +152,5 @@ export function decide(input: DecideInput): Decision {
     ...(Object.keys(routed.fields).length && { fields: routed.fields }),
     reasons,
   };
-  return { ticket, threadTo: thread?.ticketId ?? null, flags, drop: routed.drop, deliver: routed.deliver ?? ['store'], matchedRoutes: routed.matched };
+  return { ticket, threadTo: thread?.ticketId ?? null, flags, holds: routed.drop ? [] : holds, drop: routed.drop, deliver: routed.deliver ?? ['store'], matchedRoutes: routed.matched };
 }

@@ -6,8 +6,13 @@ import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, TicketStore
 import type { SenderRate } from './classify.js';
 import { decide, type Decision } from './decide.js';
 import type { WebhookQueue } from '../sinks/webhook/queue.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { reportCommitted } from './ingest-report.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
+import type { Spooled } from './spool.js';
+import { tagParticipants } from './ticket-participants.js';
 
 export interface FetchedMessage {
   /** 'imap:<mailbox>:<uidvalidity>:<uid>' or 'pop3:<mailbox>:<uidl>' */
@@ -34,6 +39,10 @@ export interface PipelineContext {
   acknowledge?: (input: { ticketId: string; company: string; contract: string | null; mailbox: string; parsed: ParsedMessage; flags: string[] }) => void;
   /** The webhook sink's durable queue (routes with deliver: [webhook:<id>]). */
   webhooks?: { queue: WebhookQueue; kick(): void };
+  /** Warn lines for unparsed / too-big mail, info lines for held tickets (the poller's logger). */
+  log?: Logger;
+  /** mailroom_messages_flagged_total */
+  metrics?: Metrics;
 }
 
 export interface IngestOutcome {
@@ -48,7 +57,7 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];
-  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean; parsed: ParsedMessage }[] = [];
+  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean; parsed: ParsedMessage; reasons: string[] }[] = [];
   let pendingIds = new Set<string>();
   const flush = async () => {
     if (!pending.length) return;
@@ -61,6 +70,7 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
       await ctx.webhooks.queue.intend(hooked.map((p) => ({ key: p.item.article.dedupeKeys[0]!, mailbox: mailboxId, webhooks: p.hooks, gated: !p.storeToo })));
     const committed = await ctx.store.commit(batchItems.map((p) => p.item));
     results.push(...committed);
+    committed.forEach((r, i) => reportCommitted(ctx, mailboxId, batchItems[i]!.item, r, batchItems[i]!.reasons));
     if (ctx.acknowledge)
       committed.forEach((r, i) => {
         const { item, parsed } = batchItems[i]!;
@@ -89,30 +99,26 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
   for (let i = 0; i < batch.length; i++) {
     const { parsed, rawRef } = parsedAll[i]!;
     if ([...parsed.inReplyTo, ...parsed.references].some((id) => pendingIds.has(id))) await flush();
-    const { item, deliver } = buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef);
+    const participants = await tagParticipants(ctx.store, parsed.subject);
+    const { item, deliver, reasons } = buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef, participants);
     const hooks = deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8));
-    pending.push({ item, parsed, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
+    pending.push({ item, parsed, reasons, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
     if (parsed.messageId) pendingIds.add(parsed.messageId);
   }
   await flush();
   return batch.map((m, i) => ({ message: m, result: results[i]!, parsed: parsedAll[i]!.parsed }));
 }
 
-async function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<{ parsed: ParsedMessage; rawRef: string }> {
-  // The raw is spooled (durably) while it is parsed, not before: the worker parses while the libuv
-  // threadpool writes and fsyncs. Nothing refers to the raw until the commit, and the commit is
-  // only built from this function's result, i.e. after the spool (and the attachments') put has
-  // resolved, so "raw durable before the commit that references it" still holds.
-  // No copy for the parser: the pool copies what it transfers to a worker (the caller's buffer is
-  // never detached) and parsing in-process only reads it.
-  const spooled = ctx.store.blobs.put(m.raw);
-  spooled.catch(() => {}); // a write error surfaces from the Promise.all below
-  const parsed = await ctx.parser.parse(m.raw);
-  const [rawRef] = await Promise.all([spooled, ...parsed.attachments.filter((a) => a.content.length > 0).map((a) => ctx.store.blobs.put(a.content))]);
-  return { parsed, rawRef: rawRef! };
+function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<Spooled> {
+  // The raw and the attachments are spooled (durably) beside the parse, in the parse worker (see
+  // spool.ts). Nothing refers to the raw until the commit, and the commit is only built from this
+  // result, i.e. after those writes resolved: "raw durable before the commit that references it".
+  return ctx.parser.parseAndSpool(m.raw, ctx.store.blobs);
 }
 
-function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string): { item: CommitItem; deliver: string[] } {
+function buildItem(
+  ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string, participants: Map<string, string[]>,
+): { item: CommitItem; deliver: string[]; reasons: string[] } {
   const store = ctx.store;
   // Routes judge the real size (a too-big message was parsed from its headers only) and the
   // schedule at the server's arrival time (a backlog read after downtime keeps its hours).
@@ -121,19 +127,31 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
     mailboxId,
     parsed: { ...parsed, size: m.size },
     now: m.serverDate ?? new Date(),
-    lookups: { findByMessageIds: (c: string, ids: string[]) => store.findByMessageIds(c, ids), findTicket: (id: string) => store.findByTicketId(id) },
+    lookups: {
+      findByMessageIds: (c: string, ids: string[]) => store.findByMessageIds(c, ids),
+      findTicket: (id: string) => store.findByTicketId(id),
+      participants: (id: string) => participants.get(id) ?? null,
+    },
   };
   let d: Decision = decide(input);
   // The per-sender cap counts new tickets only: not a copy already stored (same company + Message-ID).
   const known = parsed.messageId !== null && store.hasKey(`mid:${d.ticket.company}:${parsed.messageId}`);
-  if (ctx.senderRate && !known && !d.threadTo) d = decide({ ...input, senderRate: ctx.senderRate });
+  // A subject-tag reply from a stranger counts too (tags are guessable): see decide().
+  if (ctx.senderRate && !known && (!d.threadTo || d.flags.includes('thread-unverified-sender'))) d = decide({ ...input, senderRate: ctx.senderRate });
   const decision = d.ticket;
-  const flags = [...parsed.problems.filter((p) => p === 'unparsed'), ...(m.tooBig ? ['too-big'] : []), ...d.flags, ...(d.drop ? [`dropped:${d.drop}`] : [])];
+  // 'unparsed' is the article's own flag, so its parse note is not repeated as 'parse:unparsed'.
+  const flags = [
+    ...parsed.problems.filter((p) => p === 'unparsed'),
+    ...(m.tooBig ? ['too-big'] : []),
+    ...d.flags,
+    ...(decision.status === 'held' ? d.holds.map((h) => `held:${h}`) : []),
+    ...(d.drop ? [`dropped:${d.drop}`] : []),
+  ];
   const dedupeKeys = [m.dedupeKey];
   // A too-big message keeps its Message-ID key too: its stand-in has the real header block, and
   // without the key a UIDVALIDITY rescan (or a second copy) ticketed it twice.
   if (parsed.messageId) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
-  const { reasons: _reasons, prefix, ...ticket } = decision;
+  const { reasons, prefix, ...ticket } = decision;
   const item: CommitItem = {
     article: {
       dedupeKeys,
@@ -153,7 +171,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
       attachments: parsed.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, inline: a.inline, ...(a.contentId && { contentId: a.contentId }) })),
       rawRef,
       size: m.size,
-      flags: [...new Set([...flags, ...parsed.problems.map((p) => `parse:${p}`)])],
+      flags: [...new Set([...flags, ...parsed.problems.filter((p) => p !== 'unparsed').map((p) => `parse:${p}`)])],
     },
     ticket: { ...ticket, prefix },
     ...(d.threadTo && { threadTo: d.threadTo }),
@@ -161,5 +179,5 @@ function buildItem(ctx: PipelineContext, mailboxId: string, m: FetchedMessage, p
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
   };
-  return { item, deliver: d.deliver };
+  return { item, deliver: d.deliver, reasons };
 }

@@ -1,20 +1,41 @@
 // Threading (pure over lookups): a reply joins its ticket by In-Reply-To / References matching a
 // stored Message-ID of that company, else by the ticket tag in the subject ([ACME-000123]).
+// A Message-ID is hard to guess; a tag is not (ids are sequential), so a tag match from a sender
+// who is not on the ticket is still threaded but marked unverified (see decide.ts).
 export interface ThreadLookups {
   findByMessageIds(company: string, ids: string[]): string | null;
   findTicket(id: string): { id: string; company: string } | null;
+  /** Lower-cased From/To/Cc addresses of the ticket's articles; null or absent: not known. */
+  participants?(ticketId: string): readonly string[] | null;
+}
+
+export interface ThreadMatch {
+  ticketId: string;
+  by: 'references' | 'subject-tag';
+  /** by subject tag, from a sender who is neither on the ticket nor of the company's domains */
+  unverifiedSender?: true;
 }
 
 export function subjectTags(subject: string): string[] {
   return [...subject.matchAll(/\[([A-Z][A-Z0-9]{1,11}-\d{6,})\]/g)].map((m) => m[1]!);
 }
 
+/** Whether `sender` took part in the ticket or writes from one of the company's domains (or a subdomain). */
+export function senderOnTicket(sender: string | undefined, participants: readonly string[] | null, domains: readonly string[]): boolean {
+  const s = (sender ?? '').toLowerCase();
+  if (!s.includes('@')) return false;
+  if (participants?.includes(s)) return true;
+  const domain = s.slice(s.lastIndexOf('@') + 1);
+  return domains.some((d) => domain === d.toLowerCase() || domain.endsWith(`.${d.toLowerCase()}`));
+}
+
 export function findThread(
   company: string,
   prefix: string,
-  msg: { inReplyTo: string[]; references: string[]; subject: string },
+  msg: { inReplyTo: string[]; references: string[]; subject: string; from?: { address: string } | null },
   lookups: ThreadLookups,
-): { ticketId: string; by: 'references' | 'subject-tag' } | null {
+  domains: readonly string[] = [],
+): ThreadMatch | null {
   const ids = [...msg.inReplyTo, ...msg.references];
   if (ids.length) {
     const hit = lookups.findByMessageIds(company, ids);
@@ -23,7 +44,9 @@ export function findThread(
   for (const tag of subjectTags(msg.subject)) {
     if (!tag.startsWith(`${prefix}-`)) continue;
     const t = lookups.findTicket(tag);
-    if (t && t.company === company) return { ticketId: t.id, by: 'subject-tag' };
+    if (!t || t.company !== company) continue;
+    const verified = senderOnTicket(msg.from?.address, lookups.participants?.(t.id) ?? null, domains);
+    return { ticketId: t.id, by: 'subject-tag', ...(!verified && { unverifiedSender: true as const }) };
   }
   return null;
 }

@@ -16,6 +16,7 @@ export function createMetrics() {
     mailboxSuspended: new Gauge({ name: 'mailroom_mailbox_suspended', help: '1 if the mailbox is suspended (credentials revoked).', labelNames: ['mailbox', 'company'] as const, registers: r }),
     mailboxLastSuccess: new Gauge({ name: 'mailroom_mailbox_last_success_timestamp_seconds', help: 'Unix time of the last successful poll.', labelNames: ['mailbox'] as const, registers: r }),
     messagesIngested: new Counter({ name: 'mailroom_messages_ingested_total', help: 'Messages committed from a mailbox.', labelNames: ['mailbox'] as const, registers: r }),
+    messagesFlagged: new Counter({ name: 'mailroom_messages_flagged_total', help: 'Committed messages by flag (a bounded set: unparsed, too-big, charset-fallback, held, ...; see src/ingest/ingest-report.ts).', labelNames: ['mailbox', 'flag'] as const, registers: r }),
     ingestErrors: new Counter({ name: 'mailroom_ingest_errors_total', help: 'Ingest errors by class (dns, tcp, tls, auth, protocol, busy, other).', labelNames: ['mailbox', 'class'] as const, registers: r }),
     pollDuration: new Histogram({ name: 'mailroom_poll_duration_seconds', help: 'Duration of one poll of a mailbox.', labelNames: ['mailbox'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: r }),
     ingestLag: new Histogram({ name: 'mailroom_ingest_lag_seconds', help: 'Server arrival (INTERNALDATE) to commit.', labelNames: ['mailbox'] as const, buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600], registers: r }),
@@ -33,7 +34,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
 export function forgetMailbox(m: Metrics, mailbox: string): void {
-  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
+  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.messagesFlagged, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
     (metric as unknown as { remove(labels: Record<string, string>): void; hashMap?: Record<string, { labels: Record<string, string> }> });
     const internal = (metric as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap ?? {};
     for (const entry of Object.values(internal)) if (entry.labels.mailbox === mailbox) (metric as unknown as { remove(l: Record<string, string>): void }).remove(entry.labels);

@@ -120,6 +120,9 @@ describe('malformed mail', () => {
         const nulRaw = await daemon.store!.blobs.get(nul!.article.rawRef!);
         if (id === 'mal-pop') expect(nulRaw.equals(all.find((s) => s.name === 'nul-bytes.eml')!.raw)).toBe(true);
         expect(nul!.article.text).toContain('continues');
+        // ... and over IMAP the 0x80 that stands for a NUL in a part declared UTF-8 is at least marked
+        if (id === 'mal-imap') expect(nul!.article.flags).toContain('parse:possible-nul-bytes');
+        for (const { article } of arts) expect(article.flags, id).not.toContain('parse:unparsed'); // 'unparsed' once is enough
       }
       for (const id of ['mal-imap', 'mal-pop']) expect(statusOf(daemon, id).lastError, id).toBeNull();
 
@@ -189,6 +192,11 @@ describe('maxMessageSize', () => {
       expect(ticketSummaries(daemon.store!)).toHaveLength(6);
       const metrics = await daemon.metrics.registry.metrics();
       expect(metrics).toMatch(/mailroom_messages_ingested_total\{mailbox="big-imap"\} 3/);
+      for (const id of ['big-imap', 'big-pop']) {
+        expect(metrics).toMatch(new RegExp(`mailroom_messages_flagged_total\\{mailbox="${id}",flag="too-big"\\} 2`));
+        const warned = logLines.filter((l) => l.level === 'warn' && l.mailbox === id && l.msg === 'message over maxMessageSize stored with its headers only');
+        expect(warned, id).toHaveLength(2);
+      }
     } finally {
       await daemon.stop();
     }

@@ -101,6 +101,9 @@ describe('threading through Dovecot', () => {
     // the copy is remembered as an alias of article 1, so it is never read as new again
     expect(t.articles[0]!.dedupeKeys.some((k) => k.startsWith('imap:desk2:'))).toBe(true);
     for (const a of t.articles) expect(a.flags.filter((f) => LOOP_FLAGS.has(f))).toEqual([]);
+    // Joana was on no article and acme claims no domain: her tag-only reply joins, but is marked;
+    // the reply by References (not guessable) is not
+    expect(t.articles.map((a) => a.flags.includes('thread-unverified-sender'))).toEqual([false, false, true]);
   });
 
   it('a question and its reply arriving in the same poll batch thread as well', async () => {
@@ -136,7 +139,8 @@ describe('loop fixtures through Dovecot', () => {
     const total = fixtures.length + BURST;
 
     const cfg = await writeTestConfig(dovecot, [{ id: 'loops', user: 'loops', protocol: 'imap' }], { defaults: { inbound: { senderRateLimit: LIMIT } } });
-    const daemon = await startTestDaemon(cfg.dir);
+    const logLines: Record<string, unknown>[] = [];
+    const daemon = await startTestDaemon(cfg.dir, { logLines });
     try {
       // the checkpoint can be ahead of what the store lists (only durable tickets are listed)
       await waitFor(() => checkpointUid(daemon, 'loops') >= total, 20_000, `all ${total} messages read`);
@@ -170,6 +174,12 @@ describe('loop fixtures through Dovecot', () => {
       const burstArticles = Array.from({ length: BURST }, (_, i) => articles.get(`printer-event-${i + 1}@cliente.example`)!);
       expect(burstArticles.map((x) => x.t.status)).toEqual([...Array(LIMIT).fill('open'), ...Array(BURST - LIMIT).fill('held')]);
       expect(burstArticles.map((x) => loopFlags(x.a))).toEqual([...Array(LIMIT).fill([]), ...Array(BURST - LIMIT).fill(['loop'])]);
+      // the reason of the hold is kept on the article and logged (info, with the mailbox)
+      expect(burstArticles.map((x) => x.a.flags.includes('held:sender-rate'))).toEqual([...Array(LIMIT).fill(false), ...Array(BURST - LIMIT).fill(true)]);
+      const held = logLines.filter((l) => l.msg === 'ticket held for approval');
+      expect(held).toHaveLength(BURST - LIMIT);
+      expect(held[0]).toMatchObject({ level: 'info', mailbox: 'loops', holds: ['sender-rate'] });
+      expect(String(held[0]!.reasons)).toMatch(/more than 4 new tickets from printer-3f@cliente\.example/);
       // other senders were not held
       expect(tickets.filter((t) => t.status === 'held').map((t) => t.from?.address)).toEqual(Array(BURST - LIMIT).fill('printer-3f@cliente.example'));
     } finally {

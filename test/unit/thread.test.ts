@@ -48,7 +48,7 @@ describe('findThread', () => {
   });
 
   it('by the subject tag when no Message-ID is known', () => {
-    expect(findThread('acme', 'ACME', msg({ inReplyTo: ['lost@x'], subject: 'RE: [ACME-000124] Printer' }), lookups())).toEqual({ ticketId: 'ACME-000124', by: 'subject-tag' });
+    expect(findThread('acme', 'ACME', msg({ inReplyTo: ['lost@x'], subject: 'RE: [ACME-000124] Printer' }), lookups())).toEqual({ ticketId: 'ACME-000124', by: 'subject-tag', unverifiedSender: true }); // no sender given: not on the ticket
   });
 
   it('References win over the subject tag', () => {
@@ -60,7 +60,7 @@ describe('findThread', () => {
   });
 
   it("the company's tag is found after another company's tag", () => {
-    expect(findThread('acme', 'ACME', msg({ subject: 'Re: [GLX-000001] [ACME-000123]' }), lookups())).toEqual({ ticketId: 'ACME-000123', by: 'subject-tag' });
+    expect(findThread('acme', 'ACME', msg({ subject: 'Re: [GLX-000001] [ACME-000123]' }), lookups())).toEqual({ ticketId: 'ACME-000123', by: 'subject-tag', unverifiedSender: true }); // no sender given: not on the ticket
   });
 
   it('a tag with the right prefix whose ticket belongs to another company does not thread', () => {
@@ -87,7 +87,7 @@ describe('findThread', () => {
     const reply = await parseMessage(readFileSync(join(dir, 'reply-thread.eml')));
     const tagged = await parseMessage(readFileSync(join(dir, 'ticket-tag.eml')));
     expect(findThread('acme', 'ACME', reply, lookups())).toEqual({ ticketId: 'ACME-000123', by: 'references' });
-    expect(findThread('acme', 'ACME', tagged, lookups())).toEqual({ ticketId: 'ACME-000123', by: 'subject-tag' });
+    expect(findThread('acme', 'ACME', tagged, lookups())).toEqual({ ticketId: 'ACME-000123', by: 'subject-tag', unverifiedSender: true }); // no sender given: not on the ticket
     expect(findThread('globex', 'GLX', tagged, lookups())).toBeNull();
   });
 });
