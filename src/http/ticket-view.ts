@@ -30,7 +30,10 @@ export interface TicketSummaryView {
 
 export interface AttachmentView {
   id: string;
+  /** safe to save under (see safeFilename): the name the download's Content-Disposition gives */
   filename: string;
+  /** the name as the mail gave it, only when safeFilename changed it */
+  originalFilename?: string;
   contentType: string;
   size: number;
   inline: boolean;
@@ -129,10 +132,30 @@ export function summaryView(t: TicketSummary, baseUrl = ''): TicketSummaryView {
   };
 }
 
+/**
+ * The attachment name the API shows. Clients save files by it, so it follows the rules the
+ * download's Content-Disposition applies (contentDisposition in ticket-routes.ts): no path
+ * separators ("../../etc/passwd" → ".._.._etc_passwd"), no control characters, NFC, at most 200
+ * characters, never empty or only dots. test/unit/api-view.test.ts checks the two agree.
+ */
+export function safeFilename(filename: string): string {
+  let name = String(filename ?? '')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .normalize('NFC')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+    .replace(/[/\\]/g, '_')
+    .trim();
+  if ([...name].length > 200) name = [...name].slice(0, 200).join('');
+  return name === '' || /^\.+$/.test(name) ? 'attachment' : name;
+}
+
 function attachmentView(ticketId: string, a: Article, att: AttachmentRef, index: number, baseUrl: string): AttachmentView {
+  const filename = safeFilename(att.filename);
   return {
     id: attachmentId(a.no, index),
-    filename: att.filename,
+    filename,
+    ...(filename !== att.filename && { originalFilename: att.filename }),
     contentType: att.contentType,
     size: att.size,
     inline: att.inline,

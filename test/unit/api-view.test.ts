@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { contentDisposition, safeContentType } from '../../src/http/ticket-routes.js';
 import { sanitizeMailHtml } from '../../src/http/sanitize-html.js';
-import { attachmentPath, findAttachment, summaryView, ticketView } from '../../src/http/ticket-view.js';
+import { attachmentPath, findAttachment, safeFilename, summaryView, ticketView } from '../../src/http/ticket-view.js';
 import { sampleArticle } from '../../src/store/sample.js';
 import type { Article, Ticket } from '../../src/store/types.js';
 
@@ -120,6 +120,22 @@ describe('findAttachment', () => {
     expect(findAttachment(t, SHA_PDF)).toMatchObject({ index: 1, attachment: { filename: 'a.pdf' } });
     expect(findAttachment(t, SHA_PDF.toUpperCase())?.attachment.filename).toBe('a.pdf');
     for (const bad of ['1.3', '3.1', '0.1', '1.0', '01.1', '1', 'd'.repeat(64), '../x', '', '1.1.1', '1.1 ']) expect(findAttachment(t, bad), bad).toBeNull();
+  });
+});
+
+describe('attachment filenames in the JSON', () => {
+  it('are the sanitised name the download gives; the original is kept beside it when it differs', () => {
+    const t = ticket();
+    t.articles[0]!.attachments[0]!.filename = '../../../../etc/passwd';
+    const [hostile, plain] = ticketView(t, { sanitize: sanitizeMailHtml }).articles[0]!.attachments;
+    expect(hostile).toMatchObject({ filename: '.._.._.._.._etc_passwd', originalFilename: '../../../../etc/passwd' });
+    expect(plain!.filename).toBe('logo.png');
+    expect(plain).not.toHaveProperty('originalFilename');
+  });
+
+  it('safeFilename agrees with the Content-Disposition name for every kind of input', () => {
+    const names = ['report.pdf', '../../etc/passwd', 'a\\b/c', 'a\r\nSet-Cookie: x=1', '', '..', ' . ', '\ud800bad', 'x'.repeat(500), '😀'.repeat(300), 'é\u0301', '\u0085x\u009f'];
+    for (const n of names) expect(safeFilename(n), JSON.stringify(n)).toBe(decodeURIComponent(contentDisposition(n).split("UTF-8''")[1]!));
   });
 });
 
