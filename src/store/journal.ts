@@ -12,10 +12,16 @@ export interface JournalOptions {
 }
 
 export class Journal<R> {
+  /** Opened lazily by the next write: compaction closes it, and the file at `file` may be new. */
   private fh: FileHandle | null = null;
-  private queue: { line: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private queue: { line: string; count: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | null = null;
-  private compacting: Promise<void> | null = null;
+  /** Set before maybeCompact's first await: a second call while one runs does nothing. */
+  private compacting: Promise<boolean> | null = null;
+  /** Writes and compaction take turns: a write never goes to a handle compaction closed or a file
+   *  it replaced, and compaction's snapshot is taken with no write half done. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** Lines in the file (written ones, not queued ones). */
   private lines = 0;
   private closed = false;
 
@@ -48,12 +54,17 @@ export class Journal<R> {
     return j;
   }
 
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Append records; resolves once they are on disk (fsync). Concurrent appends share one fsync. */
   append(...records: R[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ line: records.map((r) => JSON.stringify(r)).join('\n') + '\n', resolve, reject });
-      this.lines += records.length;
+      this.queue.push({ line: records.map((r) => JSON.stringify(r)).join('\n') + '\n', count: records.length, resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -61,45 +72,65 @@ export class Journal<R> {
   private async flush(): Promise<void> {
     // Yield once so appends made in the same tick join this write.
     await new Promise((r) => setImmediate(r));
-    await this.compacting;
-    while (this.queue.length) {
-      const batch = this.queue.splice(0);
-      try {
-        await this.fh!.write(batch.map((b) => b.line).join(''));
-        await this.fh!.sync();
-        for (const b of batch) b.resolve();
-      } catch (e) {
-        for (const b of batch) b.reject(e);
+    await this.exclusive(async () => {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        try {
+          this.fh ??= await open(this.file, 'a');
+          await this.fh.write(batch.map((b) => b.line).join(''));
+          await this.fh.sync();
+          for (const b of batch) this.lines += b.count;
+          for (const b of batch) b.resolve();
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
       }
-    }
-    this.flushing = null;
+      // Synchronously after seeing the queue empty: an append from now on starts its own flush.
+      this.flushing = null;
+    });
   }
 
-  /** Replace the file with `live` records if it is mostly obsolete. */
-  async maybeCompact(live: () => R[]): Promise<boolean> {
-    const records = live();
-    const threshold = this.opts.compactAfter ?? 10_000;
-    if (this.lines <= threshold || records.length * 2 > this.lines) return false;
-    await this.flushing;
-    let done!: () => void;
-    this.compacting = new Promise((r) => (done = r));
-    try {
+  /**
+   * Replace the file with `live()` if it is mostly obsolete. `liveCount` (cheap) lets a caller that
+   * calls this on every update skip building the records when compaction is not due.
+   */
+  maybeCompact(live: () => R[], liveCount?: number): Promise<boolean> {
+    if (this.closed || this.compacting || !this.due(liveCount)) return Promise.resolve(false);
+    const run = this.exclusive(async () => {
+      // Taken in turn: every record already written is reflected in what the caller holds, and
+      // records queued meanwhile go to the new file after it.
+      const records = live();
+      if (!this.due(records.length)) return false;
       const text = records.map((r) => JSON.stringify(r) + '\n').join('');
-      await this.fh?.close();
+      // Closed before the rename, reopened by the next write: if the rewrite fails, the old file
+      // is still in place and still the one written to.
+      const fh = this.fh;
+      this.fh = null;
+      await fh?.close();
       await writeFileDurable(this.file, text);
-      this.fh = await open(this.file, 'a');
       this.lines = records.length;
-    } finally {
-      this.compacting = null;
-      done();
-    }
-    return true;
+      return true;
+    });
+    this.compacting = run;
+    const clear = () => {
+      if (this.compacting === run) this.compacting = null;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  private due(liveCount: number | undefined): boolean {
+    const threshold = this.opts.compactAfter ?? 10_000;
+    return this.lines > threshold && (liveCount === undefined || liveCount * 2 <= this.lines);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
-    await this.fh?.close();
-    this.fh = null;
+    await this.compacting?.catch(() => undefined);
+    await this.exclusive(async () => {
+      await this.fh?.close();
+      this.fh = null;
+    });
   }
 }
