@@ -1,10 +1,12 @@
 // Tests for the worker_threads parse pool, run from TypeScript source (so they also prove the .ts
 // worker bootstrap through tsx works under vitest): same results as in-process, crash and hang
-// recovery, in-process mode, draining close, and that the caller's buffer is never detached.
+// recovery, in-process mode, draining close, that the caller's buffer is never detached, and that
+// parseAndSpool leaves the raw and the attachments durable in the blob store from whichever thread.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createParsePool, type ParsePool } from '../../src/ingest/parse-pool.js';
 import { parseMessage } from '../../src/ingest/parse.js';
+import { openBlobStore, sha256Hex } from '../../src/store/blobs.js';
 
 const dir = new URL('../fixtures/mail/', import.meta.url);
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort();
@@ -100,5 +102,50 @@ describe('createParsePool', () => {
     const results = await Promise.all(pending);
     expect(results.map((m) => m.size)).toEqual(fixtures.map((f) => load(f).length));
     expect((await pool.parse(load('simple-plain.eml'))).subject).toBe('Printer on 3rd floor is offline');
+  });
+});
+
+describe('parseAndSpool', () => {
+  const blobDir = async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    return openBlobStore(await mkdtemp(path.join(tmpdir(), 'mailroom-spool-')));
+  };
+
+  for (const size of [2, 0]) {
+    it(`${size ? 'in a worker' : 'in-process'}: raw and attachments are durable blobs, attachment bytes are not sent back`, async () => {
+      pool = createParsePool({ size });
+      const blobs = await blobDir();
+      const raw = load('alternative-with-attachment.eml');
+      const { parsed, rawRef } = await pool.parseAndSpool(raw, blobs);
+      expect(rawRef).toBe(sha256Hex(raw));
+      expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
+      const pdf = parsed.attachments[0]!;
+      expect(pdf.content.byteLength).toBe(0);
+      expect((await blobs.get(pdf.id)).subarray(0, 8).toString('latin1')).toBe('%PDF-1.4');
+      expect((await blobs.get(pdf.id)).length).toBe(pdf.size);
+      const local = await parseMessage(raw);
+      expect({ ...parsed, attachments: [] }).toEqual({ ...local, attachments: [] });
+    });
+  }
+
+  it('a crashing worker: the fallback parse is spooled by the main thread', async () => {
+    pool = createParsePool({ size: 1, testHooks: { crashMarker: 'X-Crash-Me' } });
+    const blobs = await blobDir();
+    const raw = Buffer.from('X-Crash-Me: yes\r\nSubject: boom\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n');
+    const { parsed, rawRef } = await pool.parseAndSpool(raw, blobs);
+    expect(parsed.problems).toEqual(expect.arrayContaining(['unparsed', 'worker-crashed']));
+    expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
+  });
+
+  it('an unwritable blob store rejects with the file system error (the poll fails and retries), never resolves', async () => {
+    pool = createParsePool({ size: 1 });
+    const blobs = await blobDir();
+    const { writeFile } = await import('node:fs/promises');
+    const raw = load('simple-plain.eml');
+    const fan = sha256Hex(raw).slice(0, 2);
+    await writeFile(`${blobs.root}/${fan}`, 'not a directory'); // the fan-out directory cannot be made
+    await expect(pool.parseAndSpool(raw, blobs)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
   });
 });
