@@ -1,18 +1,11 @@
 // Worker-thread entry for parse-pool.ts: parses one raw message per request off the main thread so
-// ingest can use every core. With `spool` (a blob store root) it also writes the raw and the
-// attachments durably (spool.ts) and posts back only the ParsedMessage without attachment bytes and
-// the raw's blob id; without it, it posts the ParsedMessage with attachment buffers transferred
+// ingest can use every core. It posts the ParsedMessage back, transferring attachment buffers
 // (parse.ts gives each attachment its own ArrayBuffer, so transferring never detaches shared memory).
 import { parentPort, workerData } from 'node:worker_threads';
-import { BlobStore } from '../store/blobs.js';
 import { parseMessage } from './parse.js';
 import type { ParseOptions } from './parsed-message.js';
-import { spoolAndParse } from './spool.js';
 
-export interface ParseJob { id: number; raw: Uint8Array; opts: ParseOptions; spool?: string }
-
-const stores = new Map<string, BlobStore>();
-const storeFor = (root: string): BlobStore => stores.get(root) ?? stores.set(root, new BlobStore(root)).get(root)!;
+export interface ParseJob { id: number; raw: Uint8Array; opts: ParseOptions }
 
 /** Test-only switches (set by parse-pool tests through workerData): crash or hang on marked input. */
 interface TestHooks { crashMarker?: string; hangMarker?: string; failStart?: boolean }
@@ -30,22 +23,6 @@ async function handle(job: ParseJob): Promise<void> {
     return;
   }
   if (startsWith(job.raw, hooks.hangMarker)) for (;;) { /* spin until the pool terminates us */ }
-  if (job.spool !== undefined) {
-    let out: { id: number; result?: unknown; rawRef?: string; spoolError?: { message: string; code?: string } };
-    try {
-      const { parsed, rawRef } = await spoolAndParse(storeFor(job.spool), job.raw, (raw) => parseMessage(raw, job.opts));
-      out = { id: job.id, result: parsed, rawRef };
-    } catch (err) {
-      const e = err as { message?: unknown; code?: unknown };
-      out = { id: job.id, spoolError: { message: String(e?.message ?? err), ...(typeof e?.code === 'string' && { code: e.code }) } };
-    }
-    try {
-      parentPort?.postMessage(out);
-    } catch {
-      parentPort?.postMessage({ id: job.id, failed: true }); // the pool falls back to its own parse
-    }
-    return;
-  }
   const result = await parseMessage(job.raw, job.opts);
   const transfer = new Set<ArrayBuffer>();
   for (const a of result.attachments) {

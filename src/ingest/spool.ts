@@ -1,7 +1,6 @@
 // Why this file exists: a fetched message's raw bytes and its attachments are written to the blob
-// store (content-addressed, durable) beside its parse. One function, used by the parse workers (so
-// the main thread, which also runs every poller and the store, spends nothing on hashing and file
-// system calls) and by the main thread when a worker is not available.
+// store (content-addressed, durable) while it is parsed, and the result is what the commit is built
+// from, so the raw is durable before the commit that references it. Used by the parse pool.
 import type { BlobStore } from '../store/blobs.js';
 import type { ParsedMessage } from './parsed-message.js';
 
@@ -14,7 +13,7 @@ export interface Spooled {
 /**
  * Put `raw` while `parse` runs, then the attachments; resolves once all are durable. Attachment
  * contents are dropped from the result afterwards (they live in the blob store under their id),
- * so they never travel back from a worker or sit in the main thread's memory.
+ * so they do not sit in memory while the batch is committed.
  */
 export async function spoolAndParse(blobs: BlobStore, raw: Uint8Array, parse: (raw: Uint8Array) => Promise<ParsedMessage>): Promise<Spooled> {
   const spooled = blobs.put(raw);

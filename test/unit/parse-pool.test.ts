@@ -114,7 +114,7 @@ describe('parseAndSpool', () => {
   };
 
   for (const size of [2, 0]) {
-    it(`${size ? 'in a worker' : 'in-process'}: raw and attachments are durable blobs, attachment bytes are not sent back`, async () => {
+    it(`${size ? 'in a worker' : 'in-process'}: raw and attachments are durable blobs, attachment bytes dropped from the result`, async () => {
       pool = createParsePool({ size });
       const blobs = await blobDir();
       const raw = load('alternative-with-attachment.eml');
@@ -130,7 +130,7 @@ describe('parseAndSpool', () => {
     });
   }
 
-  it('a crashing worker: the fallback parse is spooled by the main thread', async () => {
+  it('a crashing worker: the fallback parse is spooled as well', async () => {
     pool = createParsePool({ size: 1, testHooks: { crashMarker: 'X-Crash-Me' } });
     const blobs = await blobDir();
     const raw = Buffer.from('X-Crash-Me: yes\r\nSubject: boom\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n');
