@@ -281,6 +281,8 @@ export function registerTicketRoutes(d: Daemon): void {
           if (status !== 'held') throw Object.assign(new ApiError(409, `ticket is ${status}, not held: only held tickets can be ${action === 'approve' ? 'approved' : 'rejected'}`), { current: status });
           const to: TicketStatus = action === 'approve' ? 'open' : REJECTED_STATUS;
           if (!(await c.store.setStatus(ticketId, to))) throw new ApiError(404, NOT_FOUND);
+          // Its webhook deliveries waited for this: sent now (approve) or never (reject).
+          await d.webhooks?.ticketSettled(ticketId);
         });
         locks.set(ticketId, run);
         try {

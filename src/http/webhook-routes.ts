@@ -44,7 +44,7 @@ function deny(res: Parameters<typeof sendJson>[0], why: 'not started' | 401 | 40
   sendJson(res, 403, { error: 'needs a token with companies ["*"]' });
 }
 
-/** Per webhook: queue depth and dead letters (with their last error), for status and the API. */
+/** Per webhook: queue depth, held and blocked deliveries, dead letters (with their last error), for status and the API. */
 export function webhookStatus(d: Daemon, withDeadLetters = false): Record<string, unknown>[] {
   const q = d.webhookQueue;
   if (!q || !d.snapshot) return [];
@@ -55,6 +55,9 @@ export function webhookStatus(d: Daemon, withDeadLetters = false): Record<string
     configured: Boolean(d.snapshot!.webhooks[id]),
     pending: depth.get(id)?.pending ?? 0,
     deadLetters: depth.get(id)?.dead ?? 0,
+    // Shown only when there are some: held = its ticket awaits approval; blocked = behind a dead letter.
+    ...(depth.get(id)?.held && { held: depth.get(id)!.held }),
+    ...(depth.get(id)?.blocked && { blocked: depth.get(id)!.blocked }),
     ...(withDeadLetters && {
       dead: q.dead(id).map((x) => ({ delivery: x.id, ticket: x.ticketId, article: x.articleNo, attempts: x.attempts, lastStatus: x.lastStatus, lastError: x.lastError, finishedAt: x.finishedAt })),
     }),

@@ -179,5 +179,6 @@ function buildItem(
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
   };
-  return { item, deliver: d.deliver, reasons };
+  // Dropped mail is delivered nowhere (its raw is kept in the store); held mail's webhooks wait in the queue for approval.
+  return { item, deliver: d.drop ? [] : d.deliver, reasons };
 }

@@ -8,7 +8,9 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { TicketStore } from '../../store/index.js';
 import { buildPayload } from './payload.js';
 import { classifyResponse, nextDelayMs, retryAfterMs } from './policy.js';
+import { planTicketOrder, ticketKey } from './order.js';
 import type { Delivery, WebhookQueue } from './queue.js';
+import { bodyExcerpt, post } from './request.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './signature.js';
 
 export interface DispatcherDeps {
@@ -21,8 +23,6 @@ export interface DispatcherDeps {
   onFinished?: (d: Delivery) => void;
   tickMs?: number;
 }
-
-const MAX_REDIRECTS = 3;
 
 export class WebhookDispatcher {
   private inflight = new Map<string, Set<string>>(); // webhook → delivery ids
@@ -60,15 +60,13 @@ export class WebhookDispatcher {
     const snap = this.deps.snapshot();
     const now = Date.now();
     let soonest = Infinity;
-    const headOfTicket = new Set<string>();
-    for (const d of this.deps.queue.pending()) {
-      const ticketKey = `${d.webhook}\0${d.ticketId}`;
-      // In order per ticket: only the oldest pending delivery of a ticket may go.
-      if (headOfTicket.has(ticketKey)) continue;
-      headOfTicket.add(ticketKey);
+    // In order per ticket: only each ticket's oldest pending delivery may go, none behind a dead letter.
+    const { heads } = planTicketOrder(this.deps.queue.pending(), (k) => this.deps.queue.oldestDead(k));
+    for (const d of heads) {
+      const key = ticketKey(d);
       const hook = snap.webhooks[d.webhook];
       if (!hook) continue; // webhook removed from config: kept pending, visible in status
-      if (this.busyTickets.has(ticketKey)) continue;
+      if (this.busyTickets.has(key)) continue;
       if (d.nextAt > now) {
         soonest = Math.min(soonest, d.nextAt);
         continue;
@@ -77,10 +75,10 @@ export class WebhookDispatcher {
       if (active.size >= hook.concurrency) continue;
       active.add(d.id);
       this.inflight.set(d.webhook, active);
-      this.busyTickets.add(ticketKey);
+      this.busyTickets.add(key);
       const p = this.attempt(d, hook).finally(() => {
         active.delete(d.id);
-        this.busyTickets.delete(ticketKey);
+        this.busyTickets.delete(key);
         this.running.delete(p);
         this.kick();
       });
@@ -92,7 +90,7 @@ export class WebhookDispatcher {
 
   updateGauges(): void {
     const m = this.deps.metrics;
-    for (const [hook, c] of this.deps.queue.depth()) {
+    for (const [hook, c] of this.deps.queue.totals()) {
       m.webhookQueueDepth.set({ webhook: hook }, c.pending);
       m.webhookDeadLetters.set({ webhook: hook }, c.dead);
     }
@@ -126,7 +124,7 @@ export class WebhookDispatcher {
       });
       status = res.status;
       retryAfter = retryAfterMs(res.headers.get('retry-after'));
-      if (classifyResponse(status) !== 'delivered') error = `HTTP ${status}: ${(await res.text().catch(() => '')).replace(/\s+/g, ' ').slice(0, 200)}`;
+      if (classifyResponse(status) !== 'delivered') error = `HTTP ${status}: ${await bodyExcerpt(res)}`;
       else await res.body?.cancel().catch(() => undefined);
     } catch (e) {
       error = e instanceof Error ? (e.name === 'TimeoutError' ? `timeout after ${hook.timeoutMs} ms` : e.message) : String(e);
@@ -138,16 +136,23 @@ export class WebhookDispatcher {
       this.deps.metrics.webhookLatency?.observe({ webhook: hook.id }, (Date.now() - Date.parse(d.createdAt)) / 1000);
       const done = await this.deps.queue.update(d, { status: 'delivered', attempts, lastStatus: status, lastError: null, finishedAt: new Date().toISOString() });
       log.debug({ status, ms: Date.now() - started }, 'webhook delivered');
+      this.updateGauges();
       this.deps.onFinished?.(done);
     } else if (outcome === 'permanent' || attempts >= hook.maxAttempts) {
       const done = await this.deps.queue.update(d, { status: 'dead', attempts, lastStatus: status, lastError: error, finishedAt: new Date().toISOString() });
       log.warn({ status, attempts, error }, 'webhook delivery dead-lettered');
+      this.updateGauges();
       this.deps.onFinished?.(done);
     } else {
       const delay = nextDelayMs(attempts, hook, retryAfter);
       await this.deps.queue.update(d, { attempts, lastStatus: status, lastError: error, nextAt: Date.now() + delay });
       log.info({ status, attempts, error, retryInMs: delay }, 'webhook delivery will be retried');
     }
+  }
+
+  /** A held ticket was approved or rejected: send its deliveries now, or never. */
+  async ticketSettled(ticketId: string): Promise<void> {
+    if ((await this.deps.queue.settleHeld(ticketId)).length) this.kick();
   }
 
   /** Put dead letters back in the queue (all of a webhook's, or one). */
@@ -160,19 +165,5 @@ export class WebhookDispatcher {
     }
     this.kick();
     return n;
-  }
-}
-
-/** POST without following redirects to other hosts (same-host redirects: up to 3). */
-async function post(hook: ResolvedWebhook, body: string, headers: Record<string, string>): Promise<Response> {
-  let url = new URL(hook.url);
-  for (let i = 0; ; i++) {
-    const res = await fetch(url, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(hook.timeoutMs) });
-    const location = res.headers.get('location');
-    if (res.status < 300 || res.status >= 400 || !location || i >= MAX_REDIRECTS) return res;
-    const next = new URL(location, url);
-    if (next.host !== url.host || !/^https?:$/.test(next.protocol)) return res; // not followed: counts as permanent
-    await res.body?.cancel().catch(() => undefined);
-    url = next;
   }
 }

@@ -22,3 +22,19 @@ export function nextDelayMs(attempt: number, cfg: { initialBackoffMs: number; ma
   const jittered = Math.round(ceiling / 2 + random() * (ceiling / 2));
   return retryAfter !== null ? Math.min(Math.max(jittered, retryAfter), Math.max(cfg.maxBackoffMs, retryAfter > 86_400_000 ? 86_400_000 : retryAfter)) : jittered;
 }
+
+/**
+ * Where a redirect may be followed: the same host and the same protocol only (a redirect to another
+ * host could send the signed body to whoever controls a Location header; one from https to http
+ * would send it in clear). null = not followed: the 3xx counts as a permanent failure.
+ */
+export function redirectTarget(from: URL, location: string | null): URL | null {
+  if (!location) return null;
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return null;
+  }
+  return next.protocol === from.protocol && next.host === from.host ? next : null;
+}

@@ -1,0 +1,101 @@
+// Held and dropped mail against a real HTTP receiver on loopback and a real Dovecot: a held ticket's
+// webhooks wait for approval (then go, in order, showing the approved ticket), a rejected one's are
+// never sent, dropped mail goes nowhere. Webhook-only held mail does not keep the mail server
+// waiting: it is committed in the store, so its server action runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { startReceiver, type Receiver } from '../peers/webhook-receiver.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+import { makeUsers } from '../support/inbound.js';
+
+const SECRET = 'webhook-held-secret-0123';
+const TOKEN = 'webhook-held-admin-token-0123456789';
+const auth = { authorization: `Bearer ${TOKEN}` };
+let dovecot: Dovecot;
+beforeAll(async () => {
+  dovecot = await startDovecot({ users: makeUsers(['held-a', 'held-b', 'held-c']) });
+});
+afterAll(async () => {
+  await dovecot?.destroy();
+});
+
+async function daemonFor(user: string, receiver: Receiver, route: Record<string, unknown>, more: Record<string, unknown>[] = []) {
+  const cfg = await writeTestConfig(dovecot, [{ id: 'desk', user, protocol: 'imap', inbound: { idle: false, afterFetch: 'move', moveTo: 'Done' } }], {
+    server: { listen: '127.0.0.1:0', apiTokens: [{ name: 'ops', token: TOKEN, companies: ['*'] }] },
+    webhooks: { erp: { url: receiver.url, secret: SECRET, timeout: '5s', initialBackoff: '100ms', maxBackoff: '300ms' } },
+    routes: [{ name: 'to-erp', match: { mailbox: 'desk' }, deliver: ['webhook:erp'], ...route }, ...more],
+  });
+  const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
+  await daemon.start();
+  return { daemon, base: `http://127.0.0.1:${daemon.http.address()!.port}` };
+}
+
+const status = async (base: string) => ((await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] }).webhooks;
+const heldTicket = (daemon: Daemon) => daemon.store!.listTickets({ companies: '*', status: 'held', limit: 10 }).items[0]!.id;
+const settle = () => new Promise((r) => setTimeout(r, 700));
+
+describe('webhook sink and held / dropped tickets', () => {
+  it('held: nothing sent, the server action runs; approve sends ticket.created then the reply, as open', async () => {
+    const receiver = await startReceiver(SECRET);
+    const question = message(1, { subject: 'Needs approval', messageId: '<h1@client.example>' });
+    const reply = message(2, { subject: 'Re: Needs approval', messageId: '<h2@client.example>' }).replace('MIME-Version', 'In-Reply-To: <h1@client.example>\r\nMIME-Version');
+    await dovecot.appendMany('held-a', [question, reply]);
+    const { daemon, base } = await daemonFor('held-a', receiver, { hold: true });
+    try {
+      await waitFor(() => daemon.store!.stats().articles === 2, 10_000, 'committed');
+      // Webhook-only, but held: committed in the store, so the server does not wait for approval.
+      await waitFor(async () => (await dovecot.list('held-a', 'Done')).length === 2, 10_000, 'moved while held');
+      await settle();
+      expect(receiver.attempts).toEqual([]);
+      expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0, held: 2 }]);
+      const id = heldTicket(daemon);
+      const res = await fetch(`${base}/v1/tickets/${id}/approve`, { method: 'POST', headers: auth });
+      expect(res.status).toBe(200);
+      await waitFor(() => receiver.accepted.length === 2, 10_000, 'delivered after approval');
+      expect(receiver.accepted.map((a) => a.event)).toEqual(['ticket.created', 'article.created']);
+      expect(receiver.accepted[0]!.body.ticket).toMatchObject({ id, status: 'open' });
+      await settle();
+      expect(receiver.accepted).toHaveLength(2);
+      expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0 }]);
+    } finally {
+      await daemon.stop();
+      await receiver.close();
+    }
+  });
+
+  it('held then rejected: never sent', async () => {
+    const receiver = await startReceiver(SECRET);
+    await dovecot.append('held-b', message(1, { subject: 'Will be rejected' }));
+    const { daemon, base } = await daemonFor('held-b', receiver, { hold: true });
+    try {
+      await waitFor(() => daemon.webhookQueue!.depth().get('erp')?.held === 1, 10_000, 'held delivery');
+      const id = heldTicket(daemon);
+      expect((await fetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
+      await settle();
+      expect(receiver.attempts).toEqual([]);
+      expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0 }]);
+    } finally {
+      await daemon.stop();
+      await receiver.close();
+    }
+  });
+
+  it('dropped: delivered nowhere, raw kept, the server action runs', async () => {
+    const receiver = await startReceiver(SECRET);
+    await dovecot.append('held-c', message(1, { subject: 'Spam' }));
+    // A later route drops what an earlier one sent to the webhook (a route cannot do both itself).
+    const { daemon } = await daemonFor('held-c', receiver, {}, [{ name: 'spam', match: { mailbox: 'desk' }, drop: 'spam' }]);
+    try {
+      await waitFor(() => daemon.store!.stats().tickets === 1, 10_000, 'committed');
+      await waitFor(async () => (await dovecot.list('held-c', 'Done')).length === 1, 10_000, 'moved');
+      await settle();
+      expect(receiver.attempts).toEqual([]);
+      expect(daemon.webhookQueue!.depth().size).toBe(0);
+    } finally {
+      await daemon.stop();
+      await receiver.close();
+    }
+  });
+});
