@@ -24,7 +24,7 @@ import { StoreError, type Ticket, type TicketStatus, type TicketStore, type Tick
 import { authenticate, canSee, type Principal } from './auth.js';
 import { sanitizeMailHtml } from './sanitize-html.js';
 import { sendJson } from './server.js';
-import { findAttachment, summaryView, ticketView } from './ticket-view.js';
+import { findAttachment, safeFilename, summaryView, ticketView } from './ticket-view.js';
 import { ApiError, apiValidator, parsePath, parseQuery, readJsonBody } from './validate-request.js';
 
 const JSON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
@@ -69,15 +69,7 @@ export function safeContentType(ct: string): string {
 
 /** RFC 6266 / 8187: `attachment; filename="<ascii fallback>"; filename*=UTF-8''<percent-encoded>`. */
 export function contentDisposition(filename: string): string {
-  let name = filename
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .normalize('NFC')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
-    .replace(/[/\\]/g, '_')
-    .trim();
-  if ([...name].length > 200) name = [...name].slice(0, 200).join('');
-  if (name === '' || /^\.+$/.test(name)) name = 'attachment';
+  const name = safeFilename(filename);
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%;]/g, '_');
   const star = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${star}`;

@@ -133,10 +133,10 @@ export function summaryView(t: TicketSummary, baseUrl = ''): TicketSummaryView {
 }
 
 /**
- * The attachment name the API shows. Clients save files by it, so it follows the rules the
- * download's Content-Disposition applies (contentDisposition in ticket-routes.ts): no path
- * separators ("../../etc/passwd" → ".._.._etc_passwd"), no control characters, NFC, at most 200
- * characters, never empty or only dots. test/unit/api-view.test.ts checks the two agree.
+ * The attachment name the API shows, and the one the download's Content-Disposition carries
+ * (contentDisposition in ticket-routes.ts): clients save files by it, so no path separators
+ * ("../../etc/passwd" → ".._.._etc_passwd"), no control characters, NFC, at most 200
+ * characters, never empty or only dots.
  */
 export function safeFilename(filename: string): string {
   let name = String(filename ?? '')
