@@ -9,7 +9,7 @@ import { REDACTED } from './secret.js';
 import { readSources, type SourceFile } from './sources.js';
 import type { MailroomConfig } from './types.generated.js';
 import type { Snapshot } from './snapshot.js';
-import { pointerToDotted, validateSchema } from './validate-schema.js';
+import { MISSING_VERSION, pointerToDotted, validateSchema } from './validate-schema.js';
 import { parseYamlFile, type NodeLocation } from './yaml-file.js';
 
 export interface LoadOptions {
@@ -50,15 +50,18 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
   const parsed = sources.map((s) => parseYamlFile(s, { env, skipEnv: opts.skipEnv }));
   const merged = mergeFiles(parsed);
   const problems: Problem[] = [...parsed.flatMap((p) => p.problems), ...merged.problems];
-  const schemaProblems = withoutUnchecked(validateSchema(merged.data, merged.locations), merged.locations);
-  problems.push(...schemaProblems);
   // Semantic checks run even when a file did not parse (every problem in one pass); only the
-  // references that file might have satisfied are left out.
+  // references that file might have satisfied are left out (and `version`, which it may set).
   const partial = parsed.some((p) => p.data === undefined);
+  const schemaProblems = withoutUnchecked(validateSchema(merged.data, merged.locations), merged.locations)
+    .filter((p) => !(partial && p.message === MISSING_VERSION))
+    // With no file that is a map there is no top-level location: point at the first file.
+    .map((p) => (p.message === MISSING_VERSION && !p.file ? { ...p, file: sources[0]!.name, line: 1, col: 1 } : p));
+  problems.push(...schemaProblems);
   problems.push(...withoutUnchecked(semanticsBeside(merged.data, merged.locations, schemaProblems, { partial }), merged.locations));
   const sorted = sortProblems(redactSecretValues(problems, merged.locations, env));
   if (hasErrors(sorted)) return { snapshot: null, problems: sorted, hash };
-  const snapshot = resolveSnapshot(merged.data as MailroomConfig, {
+  const snapshot = resolveSnapshot(merged.data as unknown as MailroomConfig, {
     hash,
     files: sources.map((s) => s.name),
     locations: merged.locations,

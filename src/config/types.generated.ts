@@ -145,9 +145,9 @@ export type Size5 = (number | string)
  */
 export interface MailroomConfig {
 /**
- * Configuration format version. Only 1 exists.
+ * Configuration format version. Only 1 exists. Required in one of the files (several may repeat it): a directory where no file sets it is most likely not a mailroom config.
  */
-version?: 1
+version: 1
 server?: ServerConfig
 store?: StoreConfig
 log?: LogConfig

@@ -5,6 +5,8 @@ import { locate } from './merge.js';
 import type { Problem } from './problems.js';
 import type { NodeLocation } from './yaml-file.js';
 
+export const MISSING_VERSION = 'no file sets version: 1 — is this the right directory?';
+
 export function pointerToDotted(ptr: string): string {
   return ptr
     .split('/')
@@ -26,6 +28,9 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
       return { ptr: `${ptr}/${prop.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `${at}: unknown field "${prop}"${suggest(prop, knownFields(e.parentSchema))}`, preferKey: true };
     }
     case 'required':
+      // Only at the top level: a directory with no `version` is most likely not a mailroom config
+      // (an emptied or wrong directory would otherwise be a valid config that runs nothing).
+      if (ptr === '' && p.missingProperty === 'version') return { ptr, message: MISSING_VERSION, preferKey: true };
       return { ptr, message: `${at}: missing required field "${String(p.missingProperty)}"`, preferKey: true };
     case 'enum':
       return { ptr, message: `${at}: must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`, preferKey: false };

@@ -54,6 +54,10 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
     problems.push({ severity: doc.errors.includes(e as never) ? 'error' : 'warning', message: `YAML: ${message}`, ...pos });
   }
   if (doc.errors.length > 0) return { source, data: undefined, locations, problems };
+  // An empty or comment-only file sets nothing: fine beside others, but it may be a file caught
+  // half-written (truncated, not yet written), so say which one.
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
+    problems.push({ severity: 'warning', message: `${source.name} is empty (or only comments): it sets nothing`, file: source.name, line: 1, col: 1 });
 
   const walk = (node: unknown, path: (string | number)[], keyLoc?: SourceLocation): unknown => {
     if (isAlias(node)) return walk(node.resolve(doc), path, keyLoc);

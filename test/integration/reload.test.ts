@@ -105,6 +105,27 @@ describe('reload', () => {
     expect(status.config.lastReload.problems).toEqual([]);
   });
 
+  it('an emptied config file is refused: every mailbox and the API tokens keep running', async () => {
+    await settle();
+    const hash = daemon.snapshot!.hash;
+    const file = join(cfg.dir, 'mailroom.yaml');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, ''); // `: > mailroom.yaml`
+    try {
+      const r = await daemon.reload('manual');
+      expect(r.status).toBe('invalid');
+      expect(r.problems.map((p) => p.message)).toContain('no file sets version: 1 — is this the right directory?');
+      expect(r.problems.some((p) => p.severity === 'warning' && p.file?.endsWith('mailroom.yaml'))).toBe(true);
+      expect(daemon.snapshot!.hash).toBe(hash);
+      expect(daemon.supervisor!.statuses().map((s) => s.mailbox).sort()).toEqual(['changing', 'stable']);
+      expect((await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    } finally {
+      await writeFile(file, good);
+    }
+    await settle();
+    expect(daemon.snapshot!.hash).toBe(hash);
+  });
+
   it('POST /-/reload answers 200 with the changes when applied', async () => {
     await settle();
     await editConfig((c) => (c.mailboxes.changing.inbound.batchSize = 8));

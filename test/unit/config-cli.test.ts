@@ -1,6 +1,7 @@
 // The CLI as users and CI call it: `main(argv, out, err)` returns the exit code (0 ok, 1 invalid,
 // 2 usage). check, explain and diff against the example config/ and the fixtures.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -44,6 +45,19 @@ describe('mailroom check', () => {
     expect(r.code).toBe(1);
     const lines = expectedLines(dir);
     expect(r.out).toEqual([...lines, `${dir}: ${lines.length} error(s), 0 warning(s)`]);
+  });
+
+  it.each([['empty', ''], ['comment-only', '# emptied by mistake\n']])('exits 1 on a directory whose only file is %s, naming the file', async (_kind, text) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-check-'));
+    const file = join(dir, 'mailroom.yaml');
+    writeFileSync(file, text);
+    const r = await run('check', '--config', dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toEqual([
+      `${file}:1:1: warning: ${file} is empty (or only comments): it sets nothing`,
+      `${file}:1:1: error: no file sets version: 1 — is this the right directory?`,
+      `${dir}: 1 error(s), 1 warning(s)`,
+    ]);
   });
 
   it('warnings exit 0; --strict turns them into exit 1', async () => {

@@ -24,7 +24,7 @@ describe('set but empty', () => {
   });
 
   it('through the loader: an empty ${VAR} loads', () => {
-    const text = 'companies:\n  acme:\n    name: "Acme${SUFFIX}"\n';
+    const text = 'version: 1\ncompanies:\n  acme:\n    name: "Acme${SUFFIX}"\n';
     const r = loadFromSources([{ name: 'mem.yaml', absolute: '/mem.yaml', text }], { env: { SUFFIX: '' } });
     expect(r.problems.map(formatProblem)).toEqual([]);
     expect(r.snapshot!.companies.acme!.name).toBe('Acme');

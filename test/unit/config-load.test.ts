@@ -27,10 +27,12 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-/** Load one in-memory YAML file. */
+/** Load one in-memory YAML file (beside the `version: 1` every config needs, in a file of its own
+ * so that the positions these tests expect stay those of mem.yaml). */
 function mem(text: string, opts: LoadOptions = { env: {} }) {
-  return loadFromSources([{ name: 'mem.yaml', absolute: '/mem.yaml', text }], opts);
+  return loadFromSources([{ name: 'mem.yaml', absolute: '/mem.yaml', text }, VERSION_FILE], opts);
 }
+const VERSION_FILE = { name: 'version.yaml', absolute: '/version.yaml', text: 'version: 1\n' };
 
 function valid(text: string, opts?: LoadOptions): Snapshot {
   const r = mem(text, opts);
@@ -41,7 +43,7 @@ function valid(text: string, opts?: LoadOptions): Snapshot {
 describe('directory merge', () => {
   it('walks recursively, reads *.yaml and *.yml, concatenates routes in file-name order', async () => {
     const dir = await tree({
-      '10-base.yaml': 'server: { listen: 127.0.0.1:9465 }\nroutes:\n  - name: r1\n',
+      '10-base.yaml': 'version: 1\nserver: { listen: 127.0.0.1:9465 }\nroutes:\n  - name: r1\n',
       '20-more.yml': 'companies: { a: { name: A } }\nroutes:\n  - name: r2\n  - name: r2b\n',
       'sub/05-nested.yaml': 'companies: { b: { name: B } }\nroutes:\n  - name: r3\n',
       'sub/deeper/UPPER.YAML': 'webhooks: { erp: { url: "https://erp.example.com/h", secretFile: /s } }\n',
@@ -59,7 +61,7 @@ describe('directory merge', () => {
 
   it('keeps the file:line of every merged entry (routes renumbered across files)', async () => {
     const dir = await tree({
-      'a.yaml': 'routes:\n  - name: r1\n',
+      'a.yaml': 'version: 1\nroutes:\n  - name: r1\n',
       'b.yaml': '# comment\nroutes:\n  - name: r2\n    match: { mailbox: ghost }\n',
     });
     const r = await loadConfig(dir, { env: {} });
@@ -76,7 +78,7 @@ describe('directory merge', () => {
       'companies/.acme.yaml.swp': 'garbage',
       // A Kubernetes ConfigMap mount: real files in a timestamped dir, ..data links to it, and the
       // visible names are links into ..data. Each file must be read once, through the visible link.
-      '..2026_01_01_00_00_00.000000001/mailroom.yaml': 'companies: { a: { name: A } }\nroutes:\n  - name: only-once\n',
+      '..2026_01_01_00_00_00.000000001/mailroom.yaml': 'version: 1\ncompanies: { a: { name: A } }\nroutes:\n  - name: only-once\n',
     });
     await symlink('..2026_01_01_00_00_00.000000001', join(dir, '..data'));
     await symlink('..data/mailroom.yaml', join(dir, 'mailroom.yaml'));
@@ -88,7 +90,7 @@ describe('directory merge', () => {
   });
 
   it('loads a single file', async () => {
-    const dir = await tree({ 'one.yaml': 'companies: { a: {} }\n', 'two.yaml': 'companies: { a: {} }\n' });
+    const dir = await tree({ 'one.yaml': 'version: 1\ncompanies: { a: {} }\n', 'two.yaml': 'companies: { a: {} }\n' });
     const r = await loadConfig(join(dir, 'one.yaml'), { env: {} });
     expect(r.problems).toEqual([]);
     expect(Object.keys(r.snapshot!.companies)).toEqual(['a']);
@@ -103,10 +105,23 @@ describe('directory merge', () => {
     expect(empty.snapshot).toBeNull();
   });
 
-  it('accepts an empty file and the same version: in several files', async () => {
+  it('accepts the same version: in several files, and an empty file with a warning naming it', async () => {
     const dir = await tree({ 'a.yaml': '# nothing yet\n', 'b.yaml': 'version: 1\n', 'c.yaml': 'version: 1\ncompanies: { a: {} }\n' });
     const r = await loadConfig(dir, { env: {} });
-    expect(r.problems).toEqual([]);
+    expect(r.problems.map(formatProblem)).toEqual([`${join(dir, 'a.yaml')}:1:1: warning: ${join(dir, 'a.yaml')} is empty (or only comments): it sets nothing`]);
+    expect(r.snapshot).not.toBeNull();
+  });
+
+  it.each([
+    ['empty', ''],
+    ['comment-only', '# companies moved elsewhere\n'],
+    ['an empty map', '{}\n'],
+  ])('rejects a directory whose only file is %s: no version', async (_kind, text) => {
+    const dir = await tree({ 'mailroom.yaml': text });
+    const r = await loadConfig(dir, { env: {} });
+    const file = join(dir, 'mailroom.yaml');
+    expect(r.snapshot).toBeNull();
+    expect(r.problems.map(formatProblem)).toContain(`${file}:1:1: error: no file sets version: 1 — is this the right directory?`);
   });
 });
 
@@ -497,7 +512,7 @@ routes:
   });
 
   it('hash: identical content gives the same hash, any change a different one', async () => {
-    const files = { 'a.yaml': TEXT, 'b.yaml': 'webhooks: {}\n' };
+    const files = { 'a.yaml': TEXT, 'b.yaml': 'version: 1\nwebhooks: {}\n' };
     const dir = await tree(files);
     const one = await loadConfig(dir, { env: {} });
     const two = await loadConfig(dir, { env: {} });
@@ -505,7 +520,7 @@ routes:
     expect(two.hash).toBe(one.hash);
     expect(one.snapshot!.hash).toBe(one.hash);
 
-    await writeFile(join(dir, 'b.yaml'), 'webhooks: {}\n\n'); // whitespace only: still different bytes
+    await writeFile(join(dir, 'b.yaml'), `${files['b.yaml']}\n`); // whitespace only: still different bytes
     expect((await loadConfig(dir, { env: {} })).hash).not.toBe(one.hash);
     await writeFile(join(dir, 'b.yaml'), files['b.yaml']);
     expect((await loadConfig(dir, { env: {} })).hash).toBe(one.hash);

@@ -6,7 +6,7 @@ import { formatProblem } from '../../src/config/problems.js';
 
 const load = (files: Record<string, string>) =>
   loadFromSources(
-    Object.entries(files).map(([name, text]) => ({ name, absolute: `/cfg/${name}`, text })),
+    Object.entries({ ...files, 'version.yaml': 'version: 1\n' }).map(([name, text]) => ({ name, absolute: `/cfg/${name}`, text })),
     { env: {} },
   );
 

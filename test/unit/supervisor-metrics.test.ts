@@ -13,7 +13,7 @@ const MAILBOXES: Record<string, string> = {
 };
 
 function snapshot(ids: string[]): Snapshot {
-  const text = ids.length ? `mailboxes:\n${ids.map((id) => MAILBOXES[id]).join('')}` : 'mailboxes: {}\n';
+  const text = `version: 1\n${ids.length ? `mailboxes:\n${ids.map((id) => MAILBOXES[id]).join('')}` : 'mailboxes: {}\n'}`;
   const r = loadFromSources([{ name: 'mem.yaml', absolute: '/mem.yaml', text }], { env: {} });
   expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
   return r.snapshot!;
