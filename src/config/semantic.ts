@@ -4,7 +4,7 @@ import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
 import { PRESETS, presetFor } from './presets.js';
-import { compilePattern } from './pattern.js';
+import { backtrackingRisk, compilePattern } from './pattern.js';
 import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
 import { pointer, type NodeLocation } from './yaml-file.js';
 
@@ -237,6 +237,10 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   function patternCheck(pat: string, path: Path) {
     const r = compilePattern(pat);
     if ('error' in r) err(path, `invalid regular expression ${pat}: ${r.error}`);
+    else if (r.regex) {
+      const risk = backtrackingRisk(r.regex);
+      if (risk) err(path, `regular expression ${pat} is at risk of catastrophic backtracking: ${risk}`);
+    }
   }
 }
 

@@ -111,7 +111,7 @@ export type Pattern3 = string
  */
 export type Pattern4 = string
 /**
- * A case-insensitive substring, or `/regex/flags`.
+ * A case-insensitive substring, or `/regex/flags`. A pattern sees the first 64 KiB (65,536 characters) of the body text and the first 8 KiB (8,192 characters) of the subject, of each header value and of each address, so that matching stays bounded on huge mail. `mailroom check` rejects a regex at risk of catastrophic backtracking (a repeated group that itself repeats, like `(\w+\s?)+`): one such regex on one message would stall every mailbox; repeat a character class instead (`^[\w\s]+$`).
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Pattern".

@@ -19,6 +19,15 @@ export interface RouteOutcome {
   deliver: string[] | null;
 }
 
+/** How much text a route pattern sees: a regex may be polynomial in its input (the check rejects
+ * the exponential ones), so a multi-megabyte body or header must not become minutes of matching
+ * on the event loop every mailbox shares. Mail that says what it is about says it early. */
+export const ROUTE_BODY_LIMIT = 64 * 1024;
+export const ROUTE_HEADER_LIMIT = 8 * 1024;
+const head = (limit: number) => (v: string) => (v.length > limit ? v.slice(0, limit) : v);
+const bodyText = head(ROUTE_BODY_LIMIT);
+const headerText = head(ROUTE_HEADER_LIMIT);
+
 /** Compiled matchers per route object (routes are frozen in the snapshot; a reload brings new ones). */
 const compiled = new WeakMap<Route, Map<string, (v: string) => boolean>>();
 
@@ -46,16 +55,16 @@ export function routeMatches(snap: Snapshot, route: Route, mailbox: string, msg:
   if (m.mailbox !== undefined && !(Array.isArray(m.mailbox) ? m.mailbox : [m.mailbox]).includes(mailbox)) return false;
   const addr = (field: 'from' | 'to' | 'cc', values: string[]) => {
     const p = m[field];
-    return p === undefined || values.some(cachedMatcher(route, field, p, true));
+    return p === undefined || values.map(headerText).some(cachedMatcher(route, field, p, true));
   };
   if (!addr('from', msg.from ? [msg.from.address] : [])) return false;
   if (!addr('to', msg.to.map((a) => a.address))) return false;
   if (!addr('cc', msg.cc.map((a) => a.address))) return false;
-  if (m.subject !== undefined && !cachedMatcher(route, 'subject', m.subject)(msg.subject)) return false;
-  if (m.body !== undefined && !cachedMatcher(route, 'body', m.body)(msg.text)) return false;
+  if (m.subject !== undefined && !cachedMatcher(route, 'subject', m.subject)(headerText(msg.subject))) return false;
+  if (m.body !== undefined && !cachedMatcher(route, 'body', m.body)(bodyText(msg.text))) return false;
   for (const [name, p] of Object.entries(m.header ?? {})) {
     const values = headerValues(msg.headers, name);
-    if (!values.length || !values.some(cachedMatcher(route, `h:${name}`, p))) return false;
+    if (!values.length || !values.map(headerText).some(cachedMatcher(route, `h:${name}`, p))) return false;
   }
   if (m.hasAttachment !== undefined && msg.attachments.some((a) => !a.inline) !== m.hasAttachment) return false;
   if (m.size?.min !== undefined && msg.size < parseSize(m.size.min)) return false;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Route, RouteMatch } from '../../src/config/types.generated.js';
 import type { ParsedMessage } from '../../src/ingest/parsed-message.js';
-import { evaluateRoutes, routeMatches } from '../../src/ingest/route.js';
+import { evaluateRoutes, ROUTE_BODY_LIMIT, ROUTE_HEADER_LIMIT, routeMatches } from '../../src/ingest/route.js';
 import { attachment, mail, MONDAY_10_SP, MONDAY_20_SP, snapshotOf } from '../fixtures/routing/support.js';
 
 interface Row {
@@ -147,6 +147,32 @@ describe('routeMatches', () => {
   it('a /regex/ with the g flag matches every time (no lastIndex carried over)', () => {
     const s = snapshotOf({ routes: [{ name: 'g', match: { subject: '/printer/gi' } }] });
     for (let i = 0; i < 3; i++) expect(routeMatches(s, s.routes[0]!, 'desk', mail(), MONDAY_10_SP)).toBe(true);
+  });
+});
+
+describe('the text a route pattern sees is capped (a polynomial regex stays bounded)', () => {
+  const s = snapshotOf({
+    routes: [
+      { name: 'body-tail', match: { body: '/MARKER$/' } },
+      { name: 'subject-tail', match: { subject: 'MARKER' } },
+      { name: 'header-tail', match: { header: { 'X-Note': '/MARKER/' } } },
+      { name: 'from-tail', match: { from: '/MARKER/' } },
+    ],
+  });
+  const [body, subject, header, from] = s.routes as [Route, Route, Route, Route];
+  const at = (n: number) => 'x'.repeat(n) + 'MARKER';
+
+  it(`body: the first ${ROUTE_BODY_LIMIT} characters`, () => {
+    expect(routeMatches(s, body, 'desk', mail({ text: at(ROUTE_BODY_LIMIT - 6) }), MONDAY_10_SP)).toBe(true);
+    expect(routeMatches(s, body, 'desk', mail({ text: at(ROUTE_BODY_LIMIT - 5) }), MONDAY_10_SP)).toBe(false);
+  });
+
+  it(`subject, each header value, addresses: the first ${ROUTE_HEADER_LIMIT} characters`, () => {
+    expect(routeMatches(s, subject, 'desk', mail({ subject: at(ROUTE_HEADER_LIMIT - 6) }), MONDAY_10_SP)).toBe(true);
+    expect(routeMatches(s, subject, 'desk', mail({ subject: at(ROUTE_HEADER_LIMIT) }), MONDAY_10_SP)).toBe(false);
+    expect(routeMatches(s, header, 'desk', mail({ headers: { 'x-note': [at(ROUTE_HEADER_LIMIT), at(10)] } }), MONDAY_10_SP)).toBe(true);
+    expect(routeMatches(s, header, 'desk', mail({ headers: { 'x-note': [at(ROUTE_HEADER_LIMIT)] } }), MONDAY_10_SP)).toBe(false);
+    expect(routeMatches(s, from, 'desk', mail({ from: { name: '', address: `${at(ROUTE_HEADER_LIMIT)}@x.example` } }), MONDAY_10_SP)).toBe(false);
   });
 });
 
