@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
 import { PRESETS, presetFor } from './presets.js';
 import { backtrackingRisk, compilePattern } from './pattern.js';
+import { defaultPrefix } from './resolve.js';
 import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
 import { pointer, type NodeLocation } from './yaml-file.js';
 
@@ -67,6 +68,18 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       });
       if (contract.outbound !== undefined) knownOutbound(contract.outbound, ['companies', cid, 'contracts', kid, 'outbound']);
     }
+  });
+
+  // Ticket ids are numbered per prefix: two companies with one prefix would share a number series
+  // and could read each other's tickets by subject tag. The derived default counts too.
+  const prefixOwner = new Map<string, string>();
+  for (const [cid, company] of Object.entries(companies)) guard(() => {
+    const prefix = company.ticketPrefix ?? defaultPrefix(cid);
+    const first = prefixOwner.get(prefix);
+    if (first === undefined) return void prefixOwner.set(prefix, cid);
+    const how = (id: string) => (companies[id]!.ticketPrefix === undefined ? ' (derived from its id)' : '');
+    err(company.ticketPrefix === undefined ? ['companies', cid] : ['companies', cid, 'ticketPrefix'],
+      `companies "${first}"${how(first)} and "${cid}"${how(cid)} both use ticket prefix ${prefix}: set a distinct ticketPrefix`, company.ticketPrefix === undefined);
   });
 
   function knownOutbound(id: string, path: Path) {
