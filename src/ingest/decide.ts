@@ -5,7 +5,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { classifyMessage, type LoopFlag, type SenderRate } from './classify.js';
 import type { ParsedMessage } from './parsed-message.js';
 import { evaluateRoutes } from './route.js';
-import { findThread, type ThreadLookups } from './thread.js';
+import { findThreadIn, type ThreadLookups, type ThreadScope } from './thread.js';
 
 /** Company that receives mail no configured company claims (no owner and no fallbackCompany). */
 export const UNASSIGNED_COMPANY = '_unassigned';
@@ -30,12 +30,24 @@ export function senderDomain(parsed: Pick<ParsedMessage, 'from'>): string | null
   return at > 0 ? address.slice(at + 1).toLowerCase() : null;
 }
 
-export function decideOwner(snap: Snapshot, mailboxId: string, parsed: Pick<ParsedMessage, 'from'>): { company: string; contract: string | null; reason: string } {
+export interface OwnerDecision {
+  company: string;
+  contract: string | null;
+  /** 'fallback' / 'unassigned': no company claims the sender (its reply may still be to one of theirs). */
+  by: 'owner' | 'domain' | 'fallback' | 'unassigned';
+  reason: string;
+}
+
+/** The contract through which `company` reads the mailbox, if any. */
+const contractVia = (snap: Snapshot, company: string, mailboxId: string) =>
+  Object.values(snap.companies[company]?.contracts ?? {}).find((k) => k.inbound.includes(mailboxId))?.id ?? null;
+
+export function decideOwner(snap: Snapshot, mailboxId: string, parsed: Pick<ParsedMessage, 'from'>): OwnerDecision {
   const mb = snap.mailboxes[mailboxId];
   const owners = mb?.owners ?? [];
   const companies = [...new Set(owners.map((o) => o.company))];
   const contractOf = (company: string) => owners.find((o) => o.company === company)?.contract ?? null;
-  if (companies.length === 1) return { company: companies[0]!, contract: contractOf(companies[0]!), reason: `mailbox ${mailboxId} belongs to ${companies[0]}` };
+  if (companies.length === 1) return { company: companies[0]!, contract: contractOf(companies[0]!), by: 'owner', reason: `mailbox ${mailboxId} belongs to ${companies[0]}` };
   const domain = senderDomain(parsed);
   if (companies.length > 1 && domain) {
     // The most specific domain wins (br.acme.com over acme.com), whatever the order of the companies.
@@ -44,14 +56,11 @@ export function decideOwner(snap: Snapshot, mailboxId: string, parsed: Pick<Pars
     for (const c of companies)
       for (const d of snap.companies[c]?.domains ?? [])
         if ((domain === d || domain.endsWith(`.${d}`)) && d.length > best) (match = c), (best = d.length);
-    if (match) return { company: match, contract: contractOf(match), reason: `shared mailbox ${mailboxId}: sender domain ${domain} belongs to ${match}` };
+    if (match) return { company: match, contract: contractOf(match), by: 'domain', reason: `shared mailbox ${mailboxId}: sender domain ${domain} belongs to ${match}` };
   }
   const fallback = mb?.inbound?.fallbackCompany;
-  if (fallback) {
-    const contract = Object.values(snap.companies[fallback]?.contracts ?? {}).find((k) => k.inbound.includes(mailboxId))?.id ?? null;
-    return { company: fallback, contract, reason: `no company claims the sender: fallback ${fallback}` };
-  }
-  return { company: UNASSIGNED_COMPANY, contract: null, reason: `mailbox ${mailboxId} belongs to no company and has no fallbackCompany` };
+  if (fallback) return { company: fallback, contract: contractVia(snap, fallback, mailboxId), by: 'fallback', reason: `no company claims the sender: fallback ${fallback}` };
+  return { company: UNASSIGNED_COMPANY, contract: null, by: 'unassigned', reason: `mailbox ${mailboxId} belongs to no company and has no fallbackCompany` };
 }
 
 export interface DecideInput {
@@ -92,7 +101,7 @@ export function decide(input: DecideInput): Decision {
   let contractId = owner.contract;
   if (routed.set.company && routed.set.company !== companyId) {
     companyId = routed.set.company;
-    contractId = Object.values(snap.companies[companyId]?.contracts ?? {}).find((k) => k.inbound.includes(mailboxId))?.id ?? null;
+    contractId = contractVia(snap, companyId, mailboxId);
     reasons.push(`route set company ${companyId}`);
   }
   if (routed.set.contract && routed.set.contract !== contractId) {
@@ -107,12 +116,24 @@ export function decide(input: DecideInput): Decision {
     if (snap.companies[companyId]?.contracts[wanted]) contractId = wanted;
     else reasons.push(`route set contract ${wanted}, which company ${companyId} does not have: ignored`);
   }
+  const scope = (id: string): ThreadScope => ({ company: id, prefix: snap.companies[id]?.ticketPrefix ?? 'MAIL', domains: snap.companies[id]?.domains ?? [] });
+  // A sender no company claims (a customer's colleague, a personal address) may still reply to a
+  // ticket of any company sharing the mailbox: search each owner before the fallback, and let the
+  // ticket decide the company. A company chosen by domain or by a route stays the only one searched.
+  const unclaimed = (owner.by === 'fallback' || owner.by === 'unassigned') && routed.set.company === undefined && companyId === owner.company;
+  const owners = [...new Set((snap.mailboxes[mailboxId]?.owners ?? []).map((o) => o.company))].filter((c) => c !== companyId);
+  const scopes = unclaimed ? [...owners, companyId].map(scope) : [scope(companyId)];
+  let thread = input.lookups ? findThreadIn(scopes, parsed, input.lookups) : null;
+  if (thread && thread.company !== companyId) {
+    reasons.push(`reply to a ticket of ${thread.company}: company ${thread.company}, not ${companyId}`);
+    companyId = thread.company;
+    contractId = contractVia(snap, companyId, mailboxId);
+  }
+  if (thread) reasons.push(`reply to ${thread.ticketId} (by ${thread.by})`);
   const company = snap.companies[companyId];
   const defaults = contractId ? (company?.contracts[contractId]?.ticket ?? {}) : {};
   const flags: DecisionFlag[] = classifyMessage(parsed);
   const prefix = company?.ticketPrefix ?? 'MAIL';
-  let thread = input.lookups ? findThread(companyId, prefix, parsed, input.lookups, company?.domains ?? []) : null;
-  if (thread) reasons.push(`reply to ${thread.ticketId} (by ${thread.by})`);
   if (thread?.unverifiedSender) {
     // A service desk keeps the customer's conversation in one place (a colleague or a second address
     // replying is common), so the article still joins; the flag tells the agent to check who wrote it.

@@ -29,24 +29,39 @@ export function senderOnTicket(sender: string | undefined, participants: readonl
   return domains.some((d) => domain === d.toLowerCase() || domain.endsWith(`.${d.toLowerCase()}`));
 }
 
-export function findThread(
-  company: string,
-  prefix: string,
-  msg: { inReplyTo: string[]; references: string[]; subject: string; from?: { address: string } | null },
-  lookups: ThreadLookups,
-  domains: readonly string[] = [],
-): ThreadMatch | null {
+/** A company whose tickets a reply may join: its prefix for subject tags, its domains for the sender check. */
+export interface ThreadScope {
+  company: string;
+  prefix: string;
+  domains: readonly string[];
+}
+
+type ThreadableMessage = { inReplyTo: string[]; references: string[]; subject: string; from?: { address: string } | null };
+
+export function findThread(company: string, prefix: string, msg: ThreadableMessage, lookups: ThreadLookups, domains: readonly string[] = []): ThreadMatch | null {
+  const hit = findThreadIn([{ company, prefix, domains }], msg, lookups);
+  if (!hit) return null;
+  const { company: _company, ...match } = hit;
+  return match;
+}
+
+/** Threading over several companies in order (a shared mailbox's owners, for a sender none of them
+ * claims): references first in every company (hard to guess, so the stronger evidence), then
+ * subject tags, each tag only in the company whose prefix it carries. */
+export function findThreadIn(scopes: readonly ThreadScope[], msg: ThreadableMessage, lookups: ThreadLookups): (ThreadMatch & { company: string }) | null {
   const ids = [...msg.inReplyTo, ...msg.references];
-  if (ids.length) {
-    const hit = lookups.findByMessageIds(company, ids);
-    if (hit) return { ticketId: hit, by: 'references' };
-  }
+  if (ids.length)
+    for (const { company } of scopes) {
+      const hit = lookups.findByMessageIds(company, ids);
+      if (hit) return { ticketId: hit, by: 'references', company };
+    }
   for (const tag of subjectTags(msg.subject)) {
-    if (!tag.startsWith(`${prefix}-`)) continue;
+    const scope = scopes.find((s) => tag.startsWith(`${s.prefix}-`));
+    if (!scope) continue;
     const t = lookups.findTicket(tag);
-    if (!t || t.company !== company) continue;
-    const verified = senderOnTicket(msg.from?.address, lookups.participants?.(t.id) ?? null, domains);
-    return { ticketId: t.id, by: 'subject-tag', ...(!verified && { unverifiedSender: true as const }) };
+    if (!t || t.company !== scope.company) continue;
+    const verified = senderOnTicket(msg.from?.address, lookups.participants?.(t.id) ?? null, scope.domains);
+    return { ticketId: t.id, by: 'subject-tag', company: scope.company, ...(!verified && { unverifiedSender: true as const }) };
   }
   return null;
 }

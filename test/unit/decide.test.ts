@@ -68,6 +68,44 @@ describe('threading in decide', () => {
     expect(l.calls).toEqual([['globex', 'q1@cliente.example']]);
   });
 
+  describe('shared mailbox, a sender no company claims (fallback spill)', () => {
+    const stranger = { name: '', address: 'colleague@gmail.example' };
+    const shared = (parsed: Partial<ParsedMessage>, over: Partial<DecideInput> = {}) =>
+      decide({ snap, mailboxId: 'shared', parsed: mail({ from: stranger, ...parsed }), now: MONDAY_10_SP, lookups: store(), ...over });
+
+    it("a reply by References joins the owner company's ticket, with that company's contract", () => {
+      const d = shared({ subject: 'Re: Printer', references: ['q1@cliente.example'] });
+      expect(d.threadTo).toBe('ACME-000123');
+      expect(d.ticket).toMatchObject({ company: 'acme', contract: 'main', prefix: 'ACME', group: 'n1' });
+      expect(d.ticket.reasons).toContain('reply to a ticket of acme: company acme, not spill');
+    });
+
+    it("a reply by subject tag joins the ticket of the company whose prefix it carries (marked unverified)", () => {
+      const d = shared({ subject: 'Re: [GLX-000001] hello' });
+      expect(d.threadTo).toBe('GLX-000001');
+      expect(d.ticket).toMatchObject({ company: 'globex', contract: 'gmain' });
+      expect(d.flags).toContain('thread-unverified-sender');
+    });
+
+    it('references are searched in every owner before any subject tag', () => {
+      const d = shared({ subject: 'Re: [GLX-000001]', inReplyTo: ['q1@cliente.example'] });
+      expect(d.threadTo).toBe('ACME-000123');
+    });
+
+    it('no ticket matched: a new ticket of the fallback', () => {
+      const d = shared({ subject: 'Re: [ACME-000777] hello', inReplyTo: ['nobody@x'] });
+      expect(d.threadTo).toBeNull();
+      expect(d.ticket).toMatchObject({ company: 'spill', contract: 'triage' });
+    });
+
+    it('a route that sets the company keeps the search to that company', () => {
+      const s = snapshotOf({ routes: [{ name: 'to-spill', match: { mailbox: 'shared' }, set: { company: 'spill' } }] });
+      const d = shared({ references: ['q1@cliente.example'] }, { snap: s });
+      expect(d.threadTo).toBeNull();
+      expect(d.ticket.company).toBe('spill');
+    });
+  });
+
   it('without lookups (the dry run) nothing threads', () => {
     expect(decide({ snap, mailboxId: 'desk', parsed: mail({ inReplyTo: ['q1@cliente.example'] }), now: MONDAY_10_SP }).threadTo).toBeNull();
   });
