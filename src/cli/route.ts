@@ -55,9 +55,16 @@ export async function routeCommand(opts: { config: string; mailbox?: string; fil
 /** `--at` must name one instant: an ISO 8601 date-time WITH its offset (`Z` or `±hh:mm`). Without
  * one, JavaScript would read it in the machine's timezone and a CI run would depend on where it runs. */
 function parseAt(at: string): Date {
-  const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.exec(at.trim());
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.exec(at.trim());
   const d = new Date(at.trim());
   if (!m) throw new UsageError(`--at ${at}: expected an ISO date-time with an offset, e.g. 2026-05-04T20:00:00-03:00 or 2026-05-04T23:00:00Z`);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--at ${at}: not a valid date-time`);
+  if (Number.isNaN(d.getTime()) || !isCalendarDate(m.slice(1, 7).map((f) => Number(f ?? 0)))) throw new UsageError(`--at ${at}: not a valid date-time`);
   return d;
+}
+
+/** Whether the written fields name a real date and time: Date reads 2026-02-30 as 2 March and
+ * 24:30 as the next day, where a typo in CI should be an error rather than another day's answer. */
+function isCalendarDate([y, mo, d, h, mi, s]: number[]): boolean {
+  const t = new Date(Date.UTC(y!, mo! - 1, d, h, mi, s));
+  return t.getUTCMonth() === mo! - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
 }

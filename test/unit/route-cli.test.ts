@@ -85,6 +85,15 @@ describe('mailroom route', () => {
     expect((await cli('--config', CONFIG, '--mailbox', 'desk', '--at', '2026-05-04T23:00:00+0000', QUESTION)).code).toBe(0);
   });
 
+  it('--at naming an impossible date or time is refused (not rolled over into the next month or day)', async () => {
+    for (const at of ['2026-02-30T10:00:00Z', '2026-04-31T10:00:00Z', '2026-13-01T10:00:00Z', '2026-05-04T24:30:00Z', '2026-05-04T10:60:00Z', '2026-05-04T10:00:61Z']) {
+      const r = await cli('--config', CONFIG, '--mailbox', 'desk', '--at', at, QUESTION);
+      expect(r.code, at).toBe(2);
+      expect(r.err, at).toContain(`--at ${at}: not a valid date-time`);
+    }
+    for (const at of ['2028-02-29T10:00:00.5-03:00', '2026-05-04T10:00-03:00', '2026-12-31T23:59:59Z']) expect((await cli('--config', CONFIG, '--mailbox', 'desk', '--at', at, QUESTION)).code, at).toBe(0);
+  });
+
   it('exit 2 with usage when no file is given', async () => {
     const r = await cli('--config', CONFIG, '--mailbox', 'desk');
     expect(r.code).toBe(2);
