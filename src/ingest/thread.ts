@@ -16,8 +16,10 @@ export interface ThreadMatch {
   unverifiedSender?: true;
 }
 
+/** Ticket tags in a subject, upper-cased: some clients and people lower-case a subject ("re: [acme-000007]"),
+ * and ids and prefixes are upper case only. */
 export function subjectTags(subject: string): string[] {
-  return [...subject.matchAll(/\[([A-Z][A-Z0-9]{1,11}-\d{6,})\]/g)].map((m) => m[1]!);
+  return [...subject.matchAll(/\[([A-Z][A-Z0-9]{1,11}-\d{6,})\]/gi)].map((m) => m[1]!.toUpperCase());
 }
 
 /** Whether `sender` took part in the ticket or writes from one of the company's domains (or a subdomain). */

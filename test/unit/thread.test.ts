@@ -22,7 +22,8 @@ describe('subjectTags', () => {
     ['[A1-000001] shortest prefix', ['A1-000001']],
     ['ACME-000123 without brackets', []],
     ['[ACME-00012] too few digits', []],
-    ['[acme-000123] lower case is not a tag', []],
+    ['re: [acme-000123] lower case', ['ACME-000123']],
+    ['[Acme-000123] mixed case', ['ACME-000123']],
     ['[ACME 000123]', []],
     ['', []],
   ])('%j → %j', (subject, tags) => {
@@ -65,6 +66,10 @@ describe('findThread', () => {
 
   it('a tag with the right prefix whose ticket belongs to another company does not thread', () => {
     expect(findThread('acme', 'ACME', msg({ subject: 'Re: [ACME-000999]' }), lookups())).toBeNull();
+  });
+
+  it('a lower-case tag threads to its ticket', () => {
+    expect(findThread('acme', 'ACME', msg({ subject: 're: [acme-000123] printer' }), lookups())).toEqual({ ticketId: 'ACME-000123', by: 'subject-tag', unverifiedSender: true }); // no sender given: not on the ticket
   });
 
   it('an unknown tag does not thread (a new ticket)', () => {
