@@ -40,6 +40,15 @@ describe('reportCommitted', () => {
     expect(lines[0]![1]).toMatchObject({ flags: ['parse:timeout', 'parse:charset-fallback:windows-1252'], size: 123 });
   });
 
+  it('a dropped message counts as flag="dropped", whatever the route gave as reason (the reason stays out of the labels)', async () => {
+    const metrics = createMetrics();
+    reportCommitted({ metrics }, 'desk', item(['dropped:spam filter']), result(), []);
+    reportCommitted({ metrics }, 'desk', item(['dropped:newsletter']), result({ ticketId: 'ACME-000002' }), []);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^mailroom_messages_flagged_total\{mailbox="desk",flag="dropped"\} 2$/m);
+    expect(text).not.toMatch(/spam filter|newsletter/);
+  });
+
   it('a held new ticket is logged at info with its causes and reasons', () => {
     const { log, lines } = fakeLog();
     const reasons = ['more than 2 new tickets from a@x.example within an hour: held'];
