@@ -283,7 +283,11 @@ describe('ticket replies thread back onto the ticket', () => {
     const lookups = { findByMessageIds: (c: string, ids: string[]) => daemon.store!.findByMessageIds(c, ids), findTicket: (id: string) => daemon.store!.findByTicketId(id) };
     const answer = { inReplyTo: [ours], references: ['root-0@customer.example', 'orig-1@customer.example', ours], subject: `Re: ${p.subject}` };
     expect(findThread('acme', 'ACME', answer, lookups)).toEqual({ ticketId, by: 'references' });
-    expect(findThread('acme', 'ACME', { inReplyTo: [], references: [], subject: answer.subject }, lookups)).toEqual({ ticketId, by: 'subject-tag' });
+    // by tag alone: the customer is on the ticket (verified); a stranger's mail is marked
+    const onTicket = { ...lookups, participants: () => ['jane@customer.example'] };
+    const byTag = { inReplyTo: [], references: [], subject: answer.subject };
+    expect(findThread('acme', 'ACME', { ...byTag, from: { address: 'jane@customer.example' } }, onTicket)).toEqual({ ticketId, by: 'subject-tag' });
+    expect(findThread('acme', 'ACME', { ...byTag, from: { address: 'x@elsewhere.example' } }, onTicket)).toEqual({ ticketId, by: 'subject-tag', unverifiedSender: true });
 
     // The same through POST /v1/messages with `ticket`; another company's token cannot reply.
     acmeSmtp.clear();
