@@ -14,7 +14,9 @@ export interface Lane {
   batchTimer: NodeJS.Timeout | null;
   inFlight: number;
   pausedUntil: number;
-  /** consecutive connection/mailbox failures (lane pause grows with it) */
+  /** when the lane was last paused (attempts begun before then belong to that round) */
+  pausedAt: number | null;
+  /** consecutive rounds of connection/mailbox failures (the lane pause grows with it) */
   failures: number;
   /** start times of sends in the last minute (maxPerMinute) */
   starts: number[];
@@ -46,7 +48,7 @@ export class Lanes {
   get(key: string, label: string, server: ResolvedOutbound): Lane {
     let lane = this.#lanes.get(key);
     if (!lane) {
-      lane = { key, label, server, queue: [], head: 0, batch: [], batchTimer: null, inFlight: 0, pausedUntil: 0, failures: 0, starts: [], wake: null, lastUsed: Date.now() };
+      lane = { key, label, server, queue: [], head: 0, batch: [], batchTimer: null, inFlight: 0, pausedUntil: 0, pausedAt: null, failures: 0, starts: [], wake: null, lastUsed: Date.now() };
       this.#lanes.set(key, lane);
     }
     lane.server = server; // same connection settings; batchWindow / maxPerMinute may have been reloaded
@@ -90,14 +92,22 @@ export class Lanes {
     return id;
   }
 
-  pause(lane: Lane, ms: number): void {
+  /**
+   * Pause the lane after a failure of an attempt that began at `startedAt`. Attempts that were
+   * already under way when the lane was last paused fail with it (one server outage, N messages on
+   * pooled connections): one round, so they neither lengthen the pause nor count as more failures.
+   */
+  pause(lane: Lane, ms: number, startedAt: number): void {
+    if (lane.pausedAt !== null && startedAt <= lane.pausedAt) return;
     lane.failures++;
-    lane.pausedUntil = Math.max(lane.pausedUntil, Date.now() + ms);
+    lane.pausedAt = Date.now();
+    lane.pausedUntil = Math.max(lane.pausedUntil, lane.pausedAt + ms);
   }
 
   healthy(lane: Lane): void {
     lane.failures = 0;
     lane.pausedUntil = 0;
+    lane.pausedAt = null;
   }
 
   /** Run hooks.due(id) at `at`. */

@@ -246,7 +246,7 @@ export class Outbox {
     if (committed && c.connectionLost) this.#persist(e.id, { possibleDuplicate: true });
     let delay: number | undefined;
     if (c.connectionLost && !committed && lane.failures === 0 && attempt === 1) delay = 0; // a pooled connection the server had closed
-    else if (c.pauseLane) this.#lanes.pause(lane, retryDelay(lane.failures + 1, this.#o.laneBackoffMs, this.#o.maxBackoffMs, this.#o.random));
+    else if (c.pauseLane) this.#lanes.pause(lane, retryDelay(lane.failures + 1, this.#o.laneBackoffMs, this.#o.maxBackoffMs, this.#o.random), startedAt);
     if (c.class === 'mailbox') this.#pool.drop(lane.key); // re-read credentials on the next try
     this.#retry(e, attempt, c, delay);
   }

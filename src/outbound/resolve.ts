@@ -14,7 +14,11 @@ export interface SenderResolution {
   decision: OutboundDecision;
   /** null: no layer gives an SMTP host (nothing can send this). */
   server: ResolvedOutbound | null;
-  /** Metric/log label: the mailbox id, or `default` for the global default server. */
+  /**
+   * Metric/log/suspension label: the mailbox id, `default` for the global default server, or
+   * `company:<id>` for a company's own server given by field overrides (not a mailbox): its
+   * failures must not count against, or suspend, the global default everyone else sends through.
+   */
   label: string;
 }
 
@@ -27,7 +31,14 @@ export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResol
   const decision = decideOutbound(snap.config, snap.locations, req);
   const server = serverFromFields(decision.fields, decision.mailbox, snap);
   if (server) server.timeoutMs = effectiveTimeout(server.timeoutMs);
-  return { decision, server, label: decision.mailbox ?? 'default' };
+  return { decision, server, label: senderLabel(snap, req, decision.mailbox, server) };
+}
+
+function senderLabel(snap: Snapshot, req: OutboundRequest, mailbox: string | null, server: ResolvedOutbound | null): string {
+  if (mailbox) return mailbox;
+  const d = snap.defaultOutbound;
+  const same = !server || (d !== null && server.host === d.host && server.port === d.port && (server.auth?.user ?? null) === (d.auth?.user ?? null));
+  return same || !req.company ? 'default' : `company:${req.company}`;
 }
 
 /**

@@ -95,6 +95,9 @@ export class SenderSuspensions {
   /** A failed send of `label` that began at `startedAt`; resolves true when `label` is now suspended. */
   async failed(label: string, err: unknown, c: ClassifiedSend, startedAt: number): Promise<boolean> {
     if (this.deps.store.get(label) || this.#suspending.has(label)) return true;
+    // A company's own server given by field overrides (company:<id>) has no mailbox whose
+    // credentials could be re-checked to resume it: its lane backs off, it is not suspended.
+    if (label.startsWith('company:')) return false;
     let n = 0;
     if (isAuthRefusal(c) && !isTokenEndpointError(err)) {
       const prev = this.#refusals.get(label);

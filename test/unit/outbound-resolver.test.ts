@@ -41,6 +41,9 @@ companies:
     contracts: { c1: {} }
   bare:
     contracts: { c1: {} }
+  own:
+    outbound: { host: smtp.own-isp.example, port: 2587, auth: { user: own@own.example, passwordFile: /run/secrets/own } }
+    contracts: { c1: {} }
 mailboxes:
   hq-box:
     address: desk@hq.example
@@ -106,6 +109,19 @@ const rows: Row[] = [
   { name: 'explicit mailbox wins over everything (user)', req: { company: 'hq', contract: 'main', workflow: 'billing', mailbox: 'branch-box', kind: 'user' }, mailbox: 'branch-box', host: 'smtp.gmail.com', port: 465, from: 'branch@branch.example', fromName: 'Branch' },
   { name: 'explicit mailbox wins for system mail too', req: { company: 'bare', mailbox: 'billing-box', kind: 'system' }, mailbox: 'billing-box', host: 'smtp.billing.example', port: 587, from: 'billing@platform.example', fromName: '' },
 ];
+
+describe('resolver: the label a send is counted and suspended under', () => {
+  it('a company server given by field overrides is company:<id>, not the global default', () => {
+    const r = resolveSender(snap, { company: 'own', contract: 'c1', kind: 'user' });
+    expect(r.decision.mailbox).toBeNull();
+    expect(r.server!.host).toBe('smtp.own-isp.example');
+    expect(r.label).toBe('company:own');
+  });
+  it('field overrides that keep the global server (a sender name) stay default; a mailbox is its id', () => {
+    expect(resolveSender(snap, { company: 'solo', contract: 'c1', kind: 'user' }).label).toBe('default');
+    expect(resolveSender(snap, { company: 'hq', contract: 'plain', kind: 'user' }).label).toBe('hq-box');
+  });
+});
 
 describe('resolver: every layer, both kinds', () => {
   it.each(rows)('$name', (row) => {
