@@ -110,6 +110,12 @@ export function decideOutbound(cfg: MailroomConfig, locations: Map<string, NodeL
     if (o.mailbox) pick(o.mailbox, via);
     const overrides = Object.keys(o).filter((k) => k !== 'mailbox');
     if (overrides.length > 0) {
+      // Credentials belong to their server: a company that points at another host without its own
+      // `auth` must not send the layer below's user and password to that host.
+      if (o.host !== undefined && o.host !== fields.get('host')?.value && o.auth === undefined && [...fields.keys()].some((f) => f.startsWith('auth.'))) {
+        for (const f of [...fields.keys()]) if (f.startsWith('auth.')) fields.delete(f);
+        trail.push(`${via} sets another host without auth: the credentials of the layer below are not sent to it`);
+      }
       apply(fields, o, via, ['companies', cid, 'outbound'], locations, ['mailbox']);
       trail.push(`${via} overrides ${overrides.join(', ')}`);
     }

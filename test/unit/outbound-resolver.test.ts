@@ -44,6 +44,8 @@ companies:
   own:
     outbound: { host: smtp.own-isp.example, port: 2587, auth: { user: own@own.example, passwordFile: /run/secrets/own } }
     contracts: { c1: {} }
+  partner:
+    outbound: { host: smtp.partner-isp.example, port: 587 }
 mailboxes:
   hq-box:
     address: desk@hq.example
@@ -116,6 +118,15 @@ describe('resolver: the label a send is counted and suspended under', () => {
     expect(r.decision.mailbox).toBeNull();
     expect(r.server!.host).toBe('smtp.own-isp.example');
     expect(r.label).toBe('company:own');
+  });
+  it("a company pointing at another host without auth does not get the global default's credentials", () => {
+    const d = decideOutbound(snap.config, snap.locations, { company: 'partner', kind: 'user' });
+    expect(d.fields.get('host')?.value).toBe('smtp.partner-isp.example');
+    expect([...d.fields.keys()].filter((f) => f.startsWith('auth.'))).toEqual([]);
+    expect(d.trail.join('\n')).toMatch(/another host without auth/);
+    // its own auth is kept
+    const own = decideOutbound(snap.config, snap.locations, { company: 'own', kind: 'user' });
+    expect(own.fields.get('auth.user')?.value).toBe('own@own.example');
   });
   it('field overrides that keep the global server (a sender name) stay default; a mailbox is its id', () => {
     expect(resolveSender(snap, { company: 'solo', contract: 'c1', kind: 'user' }).label).toBe('default');
