@@ -12,6 +12,8 @@ export interface Problem extends Partial<SourceLocation> {
   message: string;
   /** Dotted config path the problem is about, when there is one (e.g. `mailboxes.acme-desk.inbound`). */
   path?: string;
+  /** Machine-readable kind where code acts on it (e.g. `empty-file`: the reload guard). */
+  code?: string;
 }
 
 export function formatProblem(p: Problem): string {

@@ -57,7 +57,7 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
   // An empty or comment-only file sets nothing: fine beside others, but it may be a file caught
   // half-written (truncated, not yet written), so say which one.
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
-    problems.push({ severity: 'warning', message: `${source.name} is empty (or only comments): it sets nothing`, file: source.name, line: 1, col: 1 });
+    problems.push({ severity: 'warning', code: 'empty-file', message: `${source.name} is empty (or only comments): it sets nothing`, file: source.name, line: 1, col: 1 });
 
   const walk = (node: unknown, path: (string | number)[], keyLoc?: SourceLocation): unknown => {
     if (isAlias(node)) return walk(node.resolve(doc), path, keyLoc);

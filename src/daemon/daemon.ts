@@ -24,6 +24,7 @@ import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/inde
 import { openTicketStore, type TicketStore } from '../store/index.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
 import { WebhookQueue } from '../sinks/webhook/queue.js';
+import { emptiedFileProblems, emptyFiles } from './reload-guard.js';
 import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 
@@ -84,6 +85,8 @@ export class Daemon {
   pendingRestart: EntityChange[] = [];
   private stopping: Promise<void> | null = null;
   private watcher: ConfigWatcher | null = null;
+  /** config files that were empty in the running config (an emptied one is refused on reload) */
+  private emptyAtApply = new Set<string>();
   private reloading: Promise<ReloadResult> = Promise.resolve(null as unknown as ReloadResult);
   /** The settings the process started with and keeps until restart. */
   private running: { listen: Snapshot['server']['listen']; store: Snapshot['store'] } | null = null;
@@ -152,6 +155,7 @@ export class Daemon {
     oauth.start(() => this.snapshot, this.opts.oauthSweepMs);
     this.webhooks.start();
     this.markApplied(snapshot);
+    this.emptyAtApply = emptyFiles(problems);
     this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
     this.http.ready = true;
@@ -181,7 +185,10 @@ export class Daemon {
         if (same) break;
       }
     }
-    const { snapshot, problems, hash } = loaded;
+    const { hash } = loaded;
+    const emptied = emptiedFileProblems(loaded.problems, current.files, this.emptyAtApply);
+    const snapshot = emptied.length ? null : loaded.snapshot;
+    const problems = [...emptied, ...loaded.problems];
     if (hash === current.hash && snapshot) {
       this.log.debug({ trigger }, 'config unchanged');
       const result: ReloadResult = { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };
@@ -195,7 +202,7 @@ export class Daemon {
       return result;
     }
     if (!snapshot) {
-      for (const p of problems) this.log.error({ trigger, problem: formatProblem(p) }, 'config reload rejected');
+      for (const p of problems) this.log[p.severity === 'error' ? 'error' : 'warn']({ trigger, problem: formatProblem(p) }, 'config reload rejected');
       this.metrics.configReloadsTotal.inc({ result: 'invalid' });
       this.metrics.configLastReloadSuccessful.set(0);
       return this.record({ status: 'invalid', trigger, at, hash, changes: [], restartRequired: [], problems });
@@ -208,6 +215,7 @@ export class Daemon {
       this.snapshot = applied;
       const r = await this.supervisor!.apply(applied);
       this.markApplied(applied);
+      this.emptyAtApply = emptyFiles(problems);
       this.applyLogLevel(applied);
       this.metrics.configReloadsTotal.inc({ result: 'success' });
       this.pendingRestart = restartRequired;

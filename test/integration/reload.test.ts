@@ -1,6 +1,6 @@
 // Hot reload against a real Dovecot: only changed mailboxes reconnect, invalid configs change
 // nothing, every trigger works, removed mailboxes leave /metrics.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -124,6 +124,31 @@ describe('reload', () => {
     }
     await settle();
     expect(daemon.snapshot!.hash).toBe(hash);
+  });
+
+  it('a file that had settings and is now empty is refused even when another file keeps the config valid; deleting a file applies', async () => {
+    await settle();
+    const extra = join(cfg.dir, 'extra.yaml');
+    await writeFile(extra, 'version: 1\nschedules:\n  extra-hours: { timezone: UTC, weekly: { mon-fri: ["08:00-18:00"] } }\n');
+    expect((await daemon.reload('manual')).status).toBe('applied');
+    const hash = daemon.snapshot!.hash;
+    const file = join(cfg.dir, 'mailroom.yaml');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, '# being rewritten\n');
+    try {
+      const r = await daemon.reload('manual');
+      expect(r.status).toBe('invalid');
+      expect(r.problems.find((p) => p.code === 'emptied-file')?.message).toMatch(/mailroom\.yaml had settings and is now empty: not applied/);
+      expect(daemon.snapshot!.hash).toBe(hash);
+      expect(daemon.supervisor!.statuses().map((s) => s.mailbox).sort()).toEqual(['changing', 'stable']);
+    } finally {
+      await writeFile(file, good);
+    }
+    await unlink(extra);
+    const removed = await daemon.reload('manual');
+    expect(removed.status).toBe('applied');
+    expect(removed.changes.map((c) => `${c.kind}:${c.id}`)).toContain('schedule:extra-hours');
+    await settle();
   });
 
   it('POST /-/reload answers 200 with the changes when applied', async () => {
