@@ -12,6 +12,8 @@ export async function webhookCommand(
 ): Promise<number> {
   if (opts.sub !== 'replay' && opts.sub !== 'status') throw new UsageError('webhook takes a subcommand: replay | status');
   if (opts.sub === 'replay' && !opts.webhook) throw new UsageError('webhook replay needs --webhook <id>');
+  // `--delivery "$UNSET"` must not silently mean "every dead letter"
+  if (opts.delivery !== undefined && opts.delivery.trim() === '') throw new UsageError('--delivery needs a delivery id (leave it out to replay every dead letter)');
   const r = await loadConfig(opts.config, { skipEnv: opts.skipEnv });
   if (!r.snapshot) {
     for (const p of r.problems) out(formatProblem(p));
@@ -27,7 +29,7 @@ export async function webhookCommand(
   try {
     res =
       opts.sub === 'replay'
-        ? await fetch(`${base}/v1/webhooks/${encodeURIComponent(opts.webhook!)}/replay`, { method: 'POST', headers, body: JSON.stringify(opts.delivery ? { delivery: opts.delivery } : {}) })
+        ? await fetch(`${base}/v1/webhooks/${encodeURIComponent(opts.webhook!)}/replay`, { method: 'POST', headers, body: JSON.stringify(opts.delivery !== undefined ? { delivery: opts.delivery } : {}) })
         : await fetch(`${base}/v1/webhooks`, { headers });
   } catch (e) {
     out(`error: cannot reach the daemon at ${base} (${(e as Error).message}); is it running?`);

@@ -26,14 +26,18 @@ export function registerWebhookRoutes(d: Daemon): void {
     const raw = (await readBody(req, 64 * 1024)).toString('utf8').trim();
     if (raw) {
       try {
-        const body = JSON.parse(raw) as { delivery?: unknown };
-        if (body.delivery !== undefined && typeof body.delivery !== 'string') return sendJson(res, 400, { error: 'delivery must be a string' });
+        const body = JSON.parse(raw) as Record<string, unknown>;
+        // A misspelt field or an empty id must not turn "replay this one" into "replay them all".
+        const unknown = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body).filter((k) => k !== 'delivery') : ['(not an object)'];
+        if (unknown.length) return sendJson(res, 400, { error: `unknown field ${unknown.join(', ')}: the body is {"delivery": "<id>"}, or empty for all dead letters` });
+        if (body.delivery !== undefined && (typeof body.delivery !== 'string' || body.delivery === '')) return sendJson(res, 400, { error: 'delivery must be a non-empty string (a delivery id)' });
         delivery = body.delivery as string | undefined;
       } catch {
         return sendJson(res, 400, { error: 'body must be JSON: {"delivery": "<id>"} or empty for all dead letters' });
       }
     }
     const replayed = (await d.webhooks?.replay({ webhook: params.id!, ...(delivery && { id: delivery }) })) ?? 0;
+    if (delivery && replayed === 0) return sendJson(res, 404, { error: `no dead letter ${delivery} for webhook ${params.id}` });
     sendJson(res, 200, { replayed });
   });
 }

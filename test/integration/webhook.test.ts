@@ -91,6 +91,13 @@ describe('webhook sink', () => {
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/mailroom_webhook_dead_letters\{webhook="erp"\} 1/);
       expect(metrics).toMatch(/mailroom_webhook_deliveries_total\{webhook="erp",result="permanent"\} 1/);
+      // a misspelt field, an empty id or an unknown id replays nothing (never "all of them")
+      const post = (body: unknown) => fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      const dead = daemon.webhookQueue!.dead('erp')[0]!;
+      expect((await post({ deliveryId: dead.id })).status).toBe(400);
+      expect((await post({ delivery: '' })).status).toBe(400);
+      expect((await post({ delivery: 'no-such-delivery' })).status).toBe(404);
+      expect(daemon.webhookQueue!.dead('erp')).toHaveLength(1);
       const res = await fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth });
       expect(await res.json()).toEqual({ replayed: 1 });
       await waitFor(() => receiver.accepted.length === 1, 10_000, 'replayed delivery');
