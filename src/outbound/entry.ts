@@ -11,6 +11,7 @@ export interface NewOutboxMessage {
   mailbox: string | null;
   ticket?: string | null;
   idempotencyKey?: string | null;
+  requestHash?: string | null;
   subject: string;
   composed: Composed;
 }
@@ -27,6 +28,7 @@ export function newEntry(m: NewOutboxMessage, now = new Date()): OutboxEntry {
     mailbox: m.mailbox,
     ticket: m.ticket ?? null,
     idempotencyKey: m.idempotencyKey ?? null,
+    ...(m.requestHash && { requestHash: m.requestHash }),
     messageId: m.composed.messageId,
     subject: m.subject,
     envelope: m.composed.envelope,

@@ -1,6 +1,7 @@
 // From a request to a durable outbox entry: check that the company / contract / workflow / mailbox
 // exist, pick the sender with the resolver, validate every address and header, build the message,
 // enqueue it. Used by the API (message-routes.ts), ticket replies, acknowledgements and notifications.
+import { createHash } from 'node:crypto';
 import type { Snapshot } from '../config/snapshot.js';
 import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
 import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
@@ -30,6 +31,14 @@ export interface SubmitInput {
   /** Internal headers (Auto-Submitted ...), never from a client. */
   headers?: Record<string, string>;
   idempotencyKey?: string | null;
+  /** set by submitMessage for a keyed request (see requestHash) */
+  requestHash?: string;
+}
+
+/** What an Idempotency-Key stands for: the request without the key itself. */
+export function requestHash(input: SubmitInput): string {
+  const { idempotencyKey: _k, requestHash: _h, ...rest } = input;
+  return createHash('sha256').update(JSON.stringify(rest, (_key, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v))).digest('hex');
 }
 
 /** A request mailroom will not queue: the HTTP status and a message naming the field. */
@@ -66,14 +75,20 @@ const inFlight = new WeakMap<Outbox, Map<string, Promise<{ entry: OutboxEntry; d
 
 export async function submitMessage(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
   if (!input.idempotencyKey) return submitOnce(outbox, snap, input);
+  const hash = requestHash(input);
+  const reused = (e: OutboxEntry) => {
+    // The key names one request: sent again with another body, it would silently drop the new one.
+    if (e.requestHash && e.requestHash !== hash) throw new SubmitError(422, `Idempotency-Key ${input.idempotencyKey} was already used for a different message`, 'Idempotency-Key');
+    return { entry: e, duplicate: true };
+  };
   const seen = outbox.store.findByIdempotencyKey(input.company, input.idempotencyKey);
-  if (seen) return { entry: seen, duplicate: true };
+  if (seen) return reused(seen);
   let m = inFlight.get(outbox);
   if (!m) inFlight.set(outbox, (m = new Map()));
   const k = `${input.company ?? ''}\0${input.idempotencyKey}`;
   const running = m.get(k);
-  if (running) return running.then((r) => ({ entry: r.entry, duplicate: true }));
-  const p = submitOnce(outbox, snap, input);
+  if (running) return running.then((r) => reused(r.entry));
+  const p = submitOnce(outbox, snap, { ...input, requestHash: hash });
   m.set(k, p);
   try {
     return await p;
@@ -128,6 +143,7 @@ async function submitOnce(outbox: Outbox, snap: Snapshot, input: SubmitInput): P
       mailbox: res.decision.mailbox,
       ticket: input.ticket ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
+      ...(input.requestHash && { requestHash: input.requestHash }),
       subject: input.subject,
       composed,
     });

@@ -46,6 +46,8 @@ export interface OutboxEntry {
   ticket: string | null;
   /** Client-supplied Idempotency-Key (scoped to the company). */
   idempotencyKey: string | null;
+  /** sha256 of the request an Idempotency-Key came with: the same key with another request is refused */
+  requestHash?: string | null;
   /** Message-ID header value, without <> */
   messageId: string;
   subject: string;

@@ -255,6 +255,10 @@ describe('POST /v1/messages: what arrives', () => {
     const r2 = await a.post('/v1/messages', body, { 'idempotency-key': 'order-42-confirmation' });
     expect(r2.body.id).toBe(r1.body.id);
     expect(r2.headers.get('idempotent-replayed')).toBe('true');
+    // the same key with another message is refused, not answered with the first one
+    const r3 = await a.post('/v1/messages', { ...body, subject: 'Something else' }, { 'idempotency-key': 'order-42-confirmation' });
+    expect(r3.status).toBe(422);
+    expect(JSON.stringify(r3.body)).toMatch(/already used for a different message/);
     await settled(r1.body.id);
     await new Promise((r) => setTimeout(r, 300));
     expect(defaultSmtp.messages.filter((m) => m.envelope.to.includes('once@client.example'))).toHaveLength(1);
