@@ -34,13 +34,15 @@ export function registerOpsRoutes(d: Daemon): void {
     const all = [...(d.supervisor?.statuses() ?? []), ...senders].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
     const mailboxes = all.filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));
     const r = d.lastReload;
+    // Config file names and problems name other tenants' files and ids: admin tokens only.
+    const admin = who.companies === '*';
     sendJson(res, 200, {
       ready: d.http.ready,
       config: {
         hash: d.snapshot.hash,
-        files: d.snapshot.files,
-        lastReload: r && { status: r.status, trigger: r.trigger, at: r.at, hash: r.hash, problems: r.problems.map(formatProblem), ...(r.error && { error: r.error }) },
-        restartRequired: d.pendingRestart.map((c) => `${c.kind} ${c.id}`),
+        ...(admin && { files: d.snapshot.files }),
+        lastReload: r && { status: r.status, trigger: r.trigger, at: r.at, hash: r.hash, ...(admin && { problems: r.problems.map(formatProblem), ...(r.error && { error: r.error }) }) },
+        ...(admin && { restartRequired: d.pendingRestart.map((c) => `${c.kind} ${c.id}`) }),
       },
       mailboxes,
       webhooks: who.companies === '*' ? webhookStatus(d) : undefined,

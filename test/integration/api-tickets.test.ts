@@ -212,6 +212,17 @@ describe('tenant isolation', () => {
     expect(globex.items.map((t: { id: string }) => t.id)).toEqual([...globexIds, globexHeld]);
   });
 
+  it('/v1/status: a company token sees no config file names, reload problems or restart notes (they name other tenants)', async () => {
+    const scoped = await json(await api('/v1/status'));
+    expect(scoped.config.hash).toEqual(expect.any(String));
+    expect(scoped.config).not.toHaveProperty('files');
+    expect(scoped.config).not.toHaveProperty('restartRequired');
+    expect(scoped.config.lastReload).not.toHaveProperty('problems');
+    const admin = await json(await api('/v1/status', TOKEN_ALL));
+    expect(admin.config.files.length).toBeGreaterThan(0);
+    expect(admin.config.lastReload.problems).toEqual(expect.any(Array));
+  });
+
   it("an attachment is only served through a ticket it belongs to (even with its content hash)", async () => {
     expect((await api(`/v1/tickets/${acmeOpen[0]}/attachments/${pdfSha}`)).status).toBe(404);
     expect((await api(`/v1/tickets/${acmeOpen[0]}/attachments/1.1`)).status).toBe(404);
