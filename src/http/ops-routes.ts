@@ -3,7 +3,7 @@
 // `default` (state and suspension); admin tokens also see the outbox's depth and dead letters.
 import type { Daemon } from '../daemon/daemon.js';
 import { formatProblem } from '../config/problems.js';
-import { outboxSummary } from '../outbound/outbox-summary.js';
+import { outboxSummary, senderHealth } from '../outbound/outbox-summary.js';
 import { authenticate, canSee } from './auth.js';
 import { sendJson } from './server.js';
 import { webhookStatus } from './webhook-routes.js';
@@ -30,7 +30,12 @@ export function registerOpsRoutes(d: Daemon): void {
     if (!d.snapshot) return sendJson(res, 503, { error: 'not started' });
     const who = await authenticate(req, d.snapshot);
     if (!who) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
-    const senders = d.outbox?.suspensions?.statuses(d.snapshot) ?? [];
+    const health = d.outbox ? senderHealth(d.outbox.store.entries()) : new Map();
+    const senders = (d.outbox?.suspensions?.statuses(d.snapshot) ?? []).map((s) => {
+      const h = health.get(s.mailbox);
+      if (!h) return s;
+      return { ...s, ...(s.state !== 'suspended' && h.retrying > 0 && { state: 'backoff' }), backlog: h.backlog, lastError: h.lastError };
+    });
     const all = [...(d.supervisor?.statuses() ?? []), ...senders].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
     const mailboxes = all.filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));
     const r = d.lastReload;

@@ -31,3 +31,25 @@ export function outboxSummary(entries: Iterable<OutboxEntry>): OutboxSummary {
   }
   return s;
 }
+
+/** What /v1/status says about one sending mailbox from its unfinished messages: how many wait and
+ * the most recent error among those being retried (a refused login shows here, not only in logs). */
+export interface SenderHealth {
+  backlog: number;
+  retrying: number;
+  lastError: (OutboxEntry['lastError'] & { at: string }) | null;
+}
+
+export function senderHealth(entries: Iterable<OutboxEntry>): Map<string, SenderHealth> {
+  const out = new Map<string, SenderHealth>();
+  for (const e of entries) {
+    if (TERMINAL.has(e.status)) continue;
+    const label = e.mailbox ?? 'default';
+    const h = out.get(label) ?? out.set(label, { backlog: 0, retrying: 0, lastError: null }).get(label)!;
+    h.backlog++;
+    if (e.status !== 'retrying' || !e.lastError) continue;
+    h.retrying++;
+    if (!h.lastError || e.updatedAt > h.lastError.at) h.lastError = { ...e.lastError, at: e.updatedAt };
+  }
+  return out;
+}
