@@ -145,8 +145,14 @@ export function decide(input: DecideInput): Decision {
 
   let status: TicketDecision['status'] = 'open';
   const holds: HoldCause[] = [];
-  if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), holds.push('mailbox'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
-  if (routed.hold) (status = 'held'), holds.push('route'), reasons.push('a route holds it for approval');
+  // Approval is for new requests: a reply joins its ticket as the ticket is (held or approved);
+  // marking it held would hold nothing, since the ticket's status is what the queue and webhooks follow.
+  const holdWanted = Boolean(snap.mailboxes[mailboxId]?.inbound?.hold) || routed.hold;
+  if (holdWanted && thread) reasons.push(`hold applies to new tickets: the reply joins ${thread.ticketId} as it is`);
+  else {
+    if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), holds.push('mailbox'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
+    if (routed.hold) (status = 'held'), holds.push('route'), reasons.push('a route holds it for approval');
+  }
   const limit = snap.mailboxes[mailboxId]?.inbound?.senderRateLimit ?? 20;
   // Guessable tags must not let a stranger bypass the cap by writing "Re: [ACME-000004]": their
   // articles count, and beyond the cap the mail becomes a new held ticket instead of an article.

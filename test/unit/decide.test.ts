@@ -206,3 +206,19 @@ describe('set.contract naming a contract of another company', () => {
     expect(d.ticket.reasons.join('\n')).toContain('route set contract shared2, which company acme does not have: ignored');
   });
 });
+
+describe('hold is for new tickets', () => {
+  const holding = snapshotOf({ routes: [{ name: 'approval', match: { subject: 'HOLDME' }, hold: true }] });
+  it('a new ticket matching a hold route is held', () => {
+    const d = decide({ snap: holding, mailboxId: 'desk', parsed: mail({ subject: 'Order HOLDME' }), now: MONDAY_10_SP, lookups: store() });
+    expect(d.ticket.status).toBe('held');
+    expect(d.holds).toEqual(['route']);
+  });
+  it('a reply matching it joins its ticket as the ticket is: not marked held (that would hold nothing)', () => {
+    const d = decide({ snap: holding, mailboxId: 'desk', parsed: mail({ subject: 'Re: Order HOLDME', inReplyTo: ['q1@cliente.example'] }), now: MONDAY_10_SP, lookups: store() });
+    expect(d.threadTo).toBe('ACME-000123');
+    expect(d.ticket.status).toBe('open');
+    expect(d.holds).toEqual([]);
+    expect(d.ticket.reasons).toContain('hold applies to new tickets: the reply joins ACME-000123 as it is');
+  });
+});
