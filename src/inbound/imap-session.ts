@@ -115,9 +115,8 @@ export class ImapSession implements ProtocolSession {
   }
 
   /**
-   * UIDVALIDITY, message count and highest UID of the selected folder, fresh from the server: NOOP
-   * (brings EXISTS/EXPUNGE in, and makes a server notice a folder deleted or recreated under the
-   * session: Dovecot then says BYE and the poller reconnects to the new UIDVALIDITY), then
+   * UIDVALIDITY, message count and highest UID of the selected folder, fresh from the server:
+   * SELECT (a folder deleted or recreated under the session shows its new UIDVALIDITY), then
    * `FETCH <last> (UID)`. Not imapflow's mailbox.uidNext: an untagged EXISTS does not carry UIDNEXT,
    * so it stays as at SELECT and new mail would look like "nothing above the checkpoint" forever.
    * Not STATUS: on the selected folder Dovecot answers from the session's view, which after the
@@ -125,7 +124,10 @@ export class ImapSession implements ProtocolSession {
    */
   private async folderStatus(): Promise<{ uidValidity: number; uidNext: number; exists: number }> {
     const client = this.client!;
-    await client.noop();
+    // SELECT again (not NOOP): a folder deleted and recreated under the session (new UIDVALIDITY)
+    // is not always reported on NOOP (Dovecot may keep serving the session's old view: seen as a
+    // poller that found nothing new forever); a fresh SELECT reads the folder as it is now.
+    await client.mailboxOpen(this.inbound.folder);
     const box = client.mailbox;
     if (!box || !client.usable) throw Object.assign(new Error(`folder ${this.inbound.folder} is no longer selected (connection closed)`), { code: 'ECONNRESET' });
     let highest = 0;
