@@ -49,7 +49,7 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
     s.setTimeout(timeoutMs, () => done({ step: 'tcp', status: 'fail', detail: `no answer from ${host}:${port} within ${timeoutMs / 1000} s`, hint: 'a firewall drops the connection, or the host is down' }));
     s.once('connect', () => done({ step: 'tcp', status: 'ok', detail: `connected to ${host}:${port} (${ms(t0)})` }));
     s.once('error', (e: NodeJS.ErrnoException) =>
-      done({ step: 'tcp', status: 'fail', detail: `${host}:${port}: ${e.code ?? e.message}`, hint: e.code === 'ECONNREFUSED' ? 'nothing listens on that port: check port (and security: 465 is tls, 587 starttls)' : 'check host, port and firewalls' }),
+      done({ step: 'tcp', status: 'fail', detail: `${host}:${port}: ${e.code ?? e.message}`, hint: e.code === 'ECONNREFUSED' ? 'nothing listens on that port: check port and security (SMTP 465 / IMAP 993 / POP3 995 are tls; 587 / 143 / 110 starttls)' : 'check host, port and firewalls' }),
     );
   });
 }
