@@ -166,6 +166,8 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       if (!cfg.defaults?.outbound && !opts.partial) err(['workflows', wid, 'outbound'], 'outbound: default needs defaults.outbound');
       return;
     }
+    const keyword = !(w.outbound in mailboxes) && suggest(w.outbound, ['contract', 'default']);
+    if (keyword && !opts.partial) return err(['workflows', wid, 'outbound'], `outbound "${w.outbound}" is not a mailbox, contract or default${keyword}`);
     knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
   });
 
