@@ -14,10 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import type { BlobStore } from '../store/blobs.js';
 import { parseFallback, parseMessage } from './parse.js';
 import type { ParsedMessage, ParseOptions } from './parsed-message.js';
-import { spoolAndParse, type Spooled } from './spool.js';
 
 export interface ParsePoolOptions {
   /** number of workers; default os.availableParallelism(); 0 = parse in-process */
@@ -35,13 +33,6 @@ export interface ParsePoolOptions {
 
 export interface ParsePool {
   parse(raw: Uint8Array): Promise<ParsedMessage>;
-  /**
-   * Parse, and write the raw and the attachments durably to `blobs` meanwhile; resolves once they
-   * are durable, with attachment contents dropped. Rejects only when the blob store cannot be
-   * written (never for the message's content). The writes stay on this thread: measured, a worker
-   * doing them (its event loop busy parsing while its writes wait) ingested ~25% slower.
-   */
-  parseAndSpool(raw: Uint8Array, blobs: BlobStore): Promise<Spooled>;
   close(): Promise<void>;
 }
 
@@ -86,7 +77,7 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
   };
   const inProcess = (raw: Uint8Array): Promise<ParsedMessage> => parseMessage(raw, parseOpts);
   const size = Math.max(0, Math.floor(options.size ?? os.availableParallelism()));
-  if (size === 0) return { parse: inProcess, parseAndSpool: (raw, blobs) => spoolAndParse(blobs, raw, inProcess), close: async () => {} };
+  if (size === 0) return { parse: inProcess, close: async () => {} };
 
   const hardTimeoutMs = options.hardTimeoutMs ?? 20_000;
   const { entry, options: entryOptions } = workerEntry();
@@ -199,7 +190,6 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
 
   return {
     parse,
-    parseAndSpool: (raw, blobs) => spoolAndParse(blobs, raw, parse),
     close(): Promise<void> {
       closed ??= (async () => {
         await new Promise<void>((resolve) => { drained = resolve; pump(); });

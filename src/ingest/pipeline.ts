@@ -11,7 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { reportCommitted } from './ingest-report.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
-import type { Spooled } from './spool.js';
+import { spoolAndParse } from './spool.js';
 import { tagParticipants } from './ticket-participants.js';
 
 export interface FetchedMessage {
@@ -53,7 +53,8 @@ export interface IngestOutcome {
 
 export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch: FetchedMessage[]): Promise<IngestOutcome[]> {
   if (batch.length === 0) return [];
-  const parsedAll = await Promise.all(batch.map((m) => spoolAndParse(ctx, m)));
+  // Raw and attachments are durable (spool.ts) before anything below builds a commit that refers to them.
+  const parsedAll = await Promise.all(batch.map((m) => spoolAndParse(ctx.store.blobs, m.raw, (raw) => ctx.parser.parse(raw))));
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];
@@ -109,12 +110,6 @@ export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch
   return batch.map((m, i) => ({ message: m, result: results[i]!, parsed: parsedAll[i]!.parsed }));
 }
 
-function spoolAndParse(ctx: PipelineContext, m: FetchedMessage): Promise<Spooled> {
-  // The raw and the attachments are spooled (durably) beside the parse, in the parse worker (see
-  // spool.ts). Nothing refers to the raw until the commit, and the commit is only built from this
-  // result, i.e. after those writes resolved: "raw durable before the commit that references it".
-  return ctx.parser.parseAndSpool(m.raw, ctx.store.blobs);
-}
 
 function buildItem(
   ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string, participants: Map<string, string[]>,
