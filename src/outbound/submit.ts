@@ -37,8 +37,11 @@ export interface SubmitInput {
 
 /** What an Idempotency-Key stands for: the request without the key itself. */
 export function requestHash(input: SubmitInput): string {
-  const { idempotencyKey: _k, requestHash: _h, ...rest } = input;
-  return createHash('sha256').update(JSON.stringify(rest, (_key, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v))).digest('hex');
+  const { idempotencyKey: _k, requestHash: _h, attachments, ...rest } = input;
+  const h = createHash('sha256').update(JSON.stringify(rest));
+  // attachment bytes hashed as they are (JSON.stringify would spell a Buffer out as a number array)
+  for (const a of attachments ?? []) h.update(JSON.stringify({ ...a, content: a.content.length })).update(a.content);
+  return h.digest('hex');
 }
 
 /** A request mailroom will not queue: the HTTP status and a message naming the field. */
