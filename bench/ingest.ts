@@ -11,6 +11,7 @@
 //   BENCH_WORKERS=         mailroom parse workers (default: one per core, as in production)
 //   BENCH_SECURITY=none    none | tls: transport of both runs (the same for both, loopback)
 //   BENCH_SEED=            generator seed
+//   BENCH_NODE_ARGS=       extra node flags for each phase process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_RAW_DEFAULT=1    also time the raw loop with simpleParser's defaults (it then also builds
 //                          textAsHtml with linkify, work mailroom does not do; see below)
 //
@@ -207,7 +208,8 @@ async function phaseRaw(peer: Peer, defaults: boolean): Promise<PhaseResult> {
 /** Run one phase in a fresh child process (same Node binary and loader flags as this one). */
 function runPhase(phase: Phase, peer: Peer): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--phase=${phase}`], {
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof (profiles the phase)
+    const child = spawn(process.execPath, [...process.execArgv, ...extra, fileURLToPath(import.meta.url), `--phase=${phase}`], {
       env: { ...process.env, BENCH_PEER: JSON.stringify(peer) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -11,7 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { reportCommitted } from './ingest-report.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
-import { spoolAndParse } from './spool.js';
+import { spoolAndParseBatch } from './spool.js';
 import { tagParticipants } from './ticket-participants.js';
 
 export interface FetchedMessage {
@@ -53,8 +53,8 @@ export interface IngestOutcome {
 
 export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch: FetchedMessage[]): Promise<IngestOutcome[]> {
   if (batch.length === 0) return [];
-  // Raw and attachments are durable (spool.ts) before anything below builds a commit that refers to them.
-  const parsedAll = await Promise.all(batch.map((m) => spoolAndParse(ctx.store.blobs, m.raw, (raw) => ctx.parser.parse(raw))));
+  // Raw and attachments are durable (spool.ts, one putMany per batch) before anything below builds a commit that refers to them.
+  const parsedAll = await spoolAndParseBatch(ctx.store.blobs, batch.map((m) => m.raw), (raw) => ctx.parser.parse(raw));
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];

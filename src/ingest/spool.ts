@@ -1,5 +1,5 @@
-// Why this file exists: a fetched message's raw bytes and its attachments are written to the blob
-// store (content-addressed, durable) while it is parsed, and the result is what the commit is built
+// Why this file exists: a fetched batch's raw bytes and their attachments are written to the blob
+// store (content-addressed, durable) while they are parsed, and the result is what the commit is built
 // from, so the raw is durable before the commit that references it. The writes run on the main
 // thread's libuv pool while a worker parses: measured, a parse worker doing them itself (its
 // event loop busy parsing while its writes wait) ingested ~25% slower.
@@ -12,18 +12,17 @@ export interface Spooled {
   rawRef: string;
 }
 
-/**
- * Put `raw` while `parse` runs, then the attachments; resolves once all are durable, and rejects
- * only when the blob store cannot be written (never for the message's content). Attachment
- * contents are dropped from the result afterwards (they live in the blob store under their id),
- * so they do not sit in memory while the batch is committed.
- */
-export async function spoolAndParse(blobs: BlobStore, raw: Uint8Array, parse: (raw: Uint8Array) => Promise<ParsedMessage>): Promise<Spooled> {
-  const spooled = blobs.put(raw);
-  spooled.catch(() => {}); // a write error surfaces from the Promise.all below
-  const parsed = await parse(raw);
-  const [rawRef] = await Promise.all([spooled, ...parsed.attachments.filter((a) => a.content.length > 0).map((a) => blobs.put(a.content))]);
-  return { parsed: { ...parsed, attachments: parsed.attachments.map((a) => ({ ...a, content: EMPTY })) }, rawRef: rawRef! };
-}
-
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Spool and parse a whole batch: the raws are written while they are parsed, then the attachments,
+ * each as one BlobStore.putMany (one directory fsync per directory for the lot, not one per file).
+ * Resolves in order, once everything is durable; rejects only when the blob store cannot be written.
+ */
+export async function spoolAndParseBatch(blobs: BlobStore, raws: Uint8Array[], parse: (raw: Uint8Array) => Promise<ParsedMessage>): Promise<Spooled[]> {
+  const rawRefs = blobs.putMany(raws);
+  rawRefs.catch(() => {}); // a write error surfaces from the Promise.all below
+  const parsed = await Promise.all(raws.map((raw) => parse(raw)));
+  const [refs] = await Promise.all([rawRefs, blobs.putMany(parsed.flatMap((p) => p.attachments.filter((a) => a.content.length > 0).map((a) => a.content)))]);
+  return parsed.map((p, i) => ({ parsed: { ...p, attachments: p.attachments.map((a) => ({ ...a, content: EMPTY })) }, rawRef: refs[i]! }));
+}

@@ -1,12 +1,12 @@
 // Tests for the worker_threads parse pool, run from TypeScript source (so they also prove the .ts
 // worker bootstrap through tsx works under vitest): same results as in-process, crash and hang
 // recovery, in-process mode, draining close, that the caller's buffer is never detached, and that
-// spoolAndParse over the pool leaves the raw and the attachments durable in the blob store.
+// spoolAndParseBatch over the pool leaves the raw and the attachments durable in the blob store.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createParsePool, type ParsePool } from '../../src/ingest/parse-pool.js';
 import { parseMessage } from '../../src/ingest/parse.js';
-import { spoolAndParse } from '../../src/ingest/spool.js';
+import { spoolAndParseBatch } from '../../src/ingest/spool.js';
 import { openBlobStore, sha256Hex } from '../../src/store/blobs.js';
 
 const dir = new URL('../fixtures/mail/', import.meta.url);
@@ -106,7 +106,7 @@ describe('createParsePool', () => {
   });
 });
 
-describe('spoolAndParse over the pool', () => {
+describe('spoolAndParseBatch over the pool', () => {
   const blobDir = async () => {
     const { mkdtemp } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
@@ -119,7 +119,7 @@ describe('spoolAndParse over the pool', () => {
       pool = createParsePool({ size });
       const blobs = await blobDir();
       const raw = load('alternative-with-attachment.eml');
-      const { parsed, rawRef } = await spoolAndParse(blobs, raw, pool.parse);
+      const { parsed, rawRef } = (await spoolAndParseBatch(blobs, [raw], pool.parse))[0]!;
       expect(rawRef).toBe(sha256Hex(raw));
       expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
       const pdf = parsed.attachments[0]!;
@@ -135,7 +135,7 @@ describe('spoolAndParse over the pool', () => {
     pool = createParsePool({ size: 1, testHooks: { crashMarker: 'X-Crash-Me' } });
     const blobs = await blobDir();
     const raw = Buffer.from('X-Crash-Me: yes\r\nSubject: boom\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n');
-    const { parsed, rawRef } = await spoolAndParse(blobs, raw, pool.parse);
+    const { parsed, rawRef } = (await spoolAndParseBatch(blobs, [raw], pool.parse))[0]!;
     expect(parsed.problems).toEqual(expect.arrayContaining(['unparsed', 'worker-crashed']));
     expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
   });
@@ -147,6 +147,6 @@ describe('spoolAndParse over the pool', () => {
     const raw = load('simple-plain.eml');
     const fan = sha256Hex(raw).slice(0, 2);
     await writeFile(`${blobs.root}/${fan}`, 'not a directory'); // the fan-out directory cannot be made
-    await expect(spoolAndParse(blobs, raw, pool.parse)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
+    await expect(spoolAndParseBatch(blobs, [raw], pool.parse)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
   });
 });
