@@ -94,6 +94,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
     let ticketId: string;
     let articleNo: number;
     let created = false;
+    let stored: { art: Article; seg: number } | null = null;
     if (ref) {
       // Duplicate: nothing is created, but keys we had not seen (same mail via another mailbox, say)
       // are remembered as aliases of the existing article, so hasKey() knows them from now on.
@@ -101,10 +102,10 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
       articleNo = ref.a;
       const fresh = [...new Set(input.dedupeKeys.filter((k) => !ix.keys.has(k)))];
       const owner = ix.byId.get(ref.t);
-      if (fresh.length > 0 && owner) {
-        const { t } = loaded(ctx, owner);
-        const art = t.articles[ref.a - 1];
-        if (art) {
+      const art = owner ? loaded(ctx, owner).t.articles[ref.a - 1] : undefined;
+      if (owner && art) {
+        stored = { art, seg: owner.seg };
+        if (fresh.length > 0) {
           art.dedupeKeys.push(...fresh);
           for (const k of fresh) ix.addKey(k, ref);
           segments.markDirty(owner.seg);
@@ -124,6 +125,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
         s.updatedAt = now;
         ix.addArticle(target, art);
         segments.markDirty(target.seg);
+        stored = { art, seg: target.seg };
         ticketId = t.id;
         articleNo = art.no;
       } else {
@@ -146,12 +148,20 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
         };
         const segNo = segments.addTicket(t);
         ix.addTicket(t, segNo);
+        stored = { art: t.articles[0]!, seg: segNo };
         ticketId = t.id;
         articleNo = 1;
         created = true;
       }
     }
+    const lastAction = meta.data.lastActionId;
     const actionId = it.afterFetch ? meta.addPending(structuredClone(it.afterFetch), ticketId, articleNo, now) : null;
+    // A new pending action is written into the article's segment too, which is written before
+    // meta.json: if a crash lands between the two, openTicketStore restores it from there.
+    if (actionId && meta.data.lastActionId !== lastAction && stored) {
+      (stored.art.actions ??= []).push({ ...structuredClone(it.afterFetch!), id: actionId });
+      segments.markDirty(stored.seg);
+    }
     if (it.checkpoint) meta.advanceCheckpoint(it.checkpoint);
     if (it.pop3Uidl) uidls.add(it.pop3Uidl.mailbox, it.pop3Uidl.uidl);
     results.push({ ticketId, articleNo, duplicate: ref !== undefined, created, actionId });

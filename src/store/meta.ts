@@ -27,9 +27,12 @@ function actionKey(a: AfterFetch): string {
 export class MetaState {
   dirty = false;
   readonly #byKey = new Map<string, PendingAction>();
+  /** lastActionId as meta.json had it on open */
+  readonly #durableLastAction: number;
 
   private constructor(readonly db: Low<MetaFile>) {
     for (const p of db.data.pending) this.#byKey.set(actionKey(p), p);
+    this.#durableLastAction = db.data.lastActionId ?? 0;
   }
 
   static async open(dir: string): Promise<MetaState> {
@@ -58,6 +61,25 @@ export class MetaState {
     const c = this.data.counters;
     if ((c[prefix] ?? 0) < number) c[prefix] = number;
     if (this.data.lastSeq < seq) this.data.lastSeq = seq;
+  }
+
+  /**
+   * An action found in a segment (apply.ts writes it there before meta.json): one numbered above the
+   * last action meta.json knows was recorded by a commit whose meta.json write a crash prevented, so
+   * it is pending again. Ones at or below it are pending here already, or done.
+   */
+  restoreAction(a: AfterFetch & { id: string }, ticketId: string, articleNo: number, at: string): void {
+    const n = Number(/^pa-(\d+)$/.exec(a.id)?.[1] ?? 0);
+    if (n <= this.#durableLastAction || this.data.pending.some((p) => p.id === a.id)) return;
+    const { id, ...afterFetch } = a;
+    const key = actionKey(afterFetch);
+    if (!this.#byKey.has(key)) {
+      const p: PendingAction = { ...afterFetch, id, ticketId, articleNo, createdAt: at };
+      this.data.pending.push(p);
+      this.#byKey.set(key, p);
+    }
+    if (this.data.lastActionId < n) this.data.lastActionId = n;
+    this.dirty = true;
   }
 
   nextTicketNumber(prefix: string): number {

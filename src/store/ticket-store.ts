@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { applyItems, isStatus, segmentsNeeded, validateItems } from './apply.js';
 import { openBlobStore, type BlobStore } from './blobs.js';
-import { mkdirDurable, removeStaleTemps } from './durable-file.js';
+import { fsyncDir, mkdirDurable, removeStaleTemps } from './durable-file.js';
 import { GroupCommitter, type FlushPlan } from './group-commit.js';
 import { Indexes, summaryOf } from './indexes.js';
 import { copySummary, listTickets } from './list.js';
@@ -216,7 +216,7 @@ class LowdbTicketStore implements TicketStore {
     this.#ops = step.catch(() => undefined);
     const t = await step;
     if (!t) return null;
-    return { ...summaryOf(t), prefix: t.prefix, fields: t.fields, articles: t.articles };
+    return { ...summaryOf(t), prefix: t.prefix, fields: t.fields, articles: t.articles.map(({ actions: _internal, ...a }) => a) };
   }
 
   setStatus(id: string, status: TicketStatus): Promise<boolean> {
@@ -288,8 +288,13 @@ export async function openTicketStore(dir: string, opts: TicketStoreOptions = {}
         // Segments are written before meta.json, so they may prove counters meta has not caught up with.
         const m = /-(\d+)$/.exec(t.id);
         meta.observeTicket(t.prefix, m ? Number.parseInt(m[1] as string, 10) : 0, t.seq);
+        // ...and server actions whose meta.json write a crash prevented
+        for (const a of t.articles) for (const action of a.actions ?? []) meta.restoreAction(action, t.id, a.no, a.createdAt);
       }
     });
+    // A segment renamed into place just before a crash may be visible but its directory entry not yet
+    // durable: the segment's content is relied on from now on (restored actions, dedupe keys).
+    await fsyncDir(segDir);
     return new LowdbTicketStore(root, blobs, meta, uidlSets, segments, ix, release);
   } catch (e) {
     await release();

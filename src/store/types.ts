@@ -102,6 +102,12 @@ export interface CommitResult {
 export interface Article extends ArticleInput {
   no: number; // 1-based within its ticket
   createdAt: string; // ISO, when the store accepted it
+  /**
+   * Store-internal: the server actions recorded for this article (its own, and those of copies of it
+   * deduplicated onto it). meta.json holds the pending ones; this copy is written first, so a crash
+   * between the two writes cannot lose an action (openTicketStore restores it). Not shown by the API.
+   */
+  actions?: (AfterFetch & { id: string })[];
 }
 
 export interface TicketSummary {

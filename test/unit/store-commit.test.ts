@@ -161,6 +161,37 @@ describe('checkpoints', () => {
 });
 
 describe('pending actions and UIDLs', () => {
+  it('are restored from the segments when meta.json is older (crash between the two writes), not shown by the API', async () => {
+    let s = await open();
+    const [done] = await s.commit([sampleItem({ uid: 1, action: 'move' })]);
+    await s.completeActions([done!.actionId!]);
+    await copyFile(path.join(dir, 'meta.json'), path.join(dir, 'old-meta'));
+    const [created] = await s.commit([sampleItem({ uid: 2, action: 'move' })]);
+    const [threaded] = await s.commit([sampleItem({ uid: 3, action: 'delete', threadTo: created!.ticketId })]);
+    const [dup] = await s.commit([sampleItem({ uid: 4, mailbox: 'other', action: 'seen', messageId: '<m2.support@example.com>' })]);
+    const [pop] = await s.commit([sampleItem({ uidl: 'P9', mailbox: 'pop', action: 'delete' })]);
+    expect(dup?.duplicate).toBe(true);
+    await s.close();
+    store = null;
+    await copyFile(path.join(dir, 'old-meta'), path.join(dir, 'meta.json')); // the last four meta.json writes never landed
+    s = await open();
+    expect(s.pendingActions('support')).toMatchObject([
+      { id: created!.actionId, uid: 2, action: 'move', moveTo: 'Done', ticketId: created!.ticketId, articleNo: 1 },
+      { id: threaded!.actionId, uid: 3, action: 'delete', ticketId: created!.ticketId, articleNo: 2 },
+    ]);
+    expect(s.pendingActions('other')).toMatchObject([{ id: dup!.actionId, uid: 4, action: 'seen', ticketId: created!.ticketId, articleNo: 1 }]);
+    expect(s.pendingActions('pop')).toMatchObject([{ id: pop!.actionId, kind: 'pop3', uidl: 'P9', action: 'delete' }]);
+    // the completed one stays done, and new actions are numbered after the restored ones
+    const [next] = await s.commit([sampleItem({ uid: 5, action: 'seen' })]);
+    expect(Number(next!.actionId!.slice(3))).toBeGreaterThan(Number(pop!.actionId!.slice(3)));
+    expect(s.pendingActions('support').map((a) => a.uid)).toEqual([2, 3, 5]);
+    expect((await s.getTicket(created!.ticketId))!.articles.map((a) => 'actions' in a)).toEqual([false, false]);
+    // once completed they are not restored again
+    await s.completeActions(['support', 'other', 'pop'].flatMap((m) => s.pendingActions(m).map((a) => a.id)));
+    s = await open();
+    expect(s.stats().pendingActions).toBe(0);
+  });
+
   it('survive reopen until completed (durably)', async () => {
     let s = await open();
     const [a, b] = await s.commit([sampleItem({ uid: 1, action: 'move' }), sampleItem({ uidl: 'P1', mailbox: 'pop', action: 'delete' })]);
