@@ -1,7 +1,7 @@
 // IMAP over imapflow: checkpoint = UIDVALIDITY + last committed UID per folder (never \Seen),
 // SINCE on the first run, bounded batches, server actions only after the commit, IDLE when offered.
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
-import { ingestBatch, type FetchedMessage } from '../ingest/pipeline.js';
+import { commitBatch, prepareBatch, type FetchedMessage } from '../ingest/pipeline.js';
 import type { AfterFetch, PendingAction } from '../store/index.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { batches, canSkipSync, planSync, uidSet } from './imap-plan.js';
@@ -77,39 +77,48 @@ export class ImapSession implements ProtocolSession {
     const todo = found.filter((u) => u > plan.afterUid && !store.hasKey(keyOf(u))).sort((a, b) => a - b);
     this.ctx.status.backlog = todo.length;
 
-    // Two batches in flight: the next one is fetched while this one is parsed and committed, so the
-    // connection, the parse workers and the disk work at the same time. Server actions for a batch
-    // wait until the fetch ahead of them finished (one connection, one command at a time).
+    // Three batches in flight: while batch k is decided and committed (main thread), batch k+1 is
+    // parsed and spooled (parse workers, disk), and once k's server actions are done batch k+2 is
+    // fetched. Commits stay in fetch order; the connection runs one command at a time (a fetch never
+    // overlaps the server actions); preparing writes only content-addressed blobs, so an abort or a
+    // crash with a batch prepared but not committed leaves nothing to undo (it is fetched again).
     const list = batches(todo, i.batchSize);
-    let ahead = list.length ? prefetch(() => this.fetchBatch(list[0]!, status.uidValidity, keyOf)) : null;
-    for (let k = 0; k < list.length; k++) {
-      const batch = list[k]!;
-      const fetched = await ahead!;
-      ahead = !signal.aborted && k + 1 < list.length ? prefetch(() => this.fetchBatch(list[k + 1]!, status.uidValidity, keyOf)) : null;
-      let outcomes;
-      try {
-        outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
-      } finally {
-        await ahead?.catch(() => {}); // its own error is rethrown when it is awaited above
-      }
-      const actions: PendingAction[] = [];
-      for (const o of outcomes) {
-        result.fetched++;
-        if (o.result.duplicate) result.duplicates++;
-        else {
-          result.created++;
-          this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-          if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
+    const fetchAt = (k: number) => settleLater(this.fetchBatch(list[k]!, status.uidValidity, keyOf));
+    const prepare = (fetched: Promise<FetchedMessage[]>) => ({ fetched, prepared: settleLater(fetched.then((f) => prepareBatch(this.ctx, f))) });
+    let current = list.length ? prepare(fetchAt(0)) : null;
+    let fetching = list.length > 1 ? fetchAt(1) : null;
+    try {
+      for (let k = 0; k < list.length; k++) {
+        if (!current) break; // aborted
+        const batch = list[k]!;
+        const prepared = await current.prepared;
+        current = fetching && !signal.aborted ? prepare(fetching) : null;
+        fetching = null;
+        const outcomes = await commitBatch(this.ctx, mailbox.id, prepared);
+        const actions: PendingAction[] = [];
+        for (const o of outcomes) {
+          result.fetched++;
+          if (o.result.duplicate) result.duplicates++;
+          else {
+            result.created++;
+            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
+            if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
+          }
+          this.ctx.status.ingested += o.result.duplicate ? 0 : 1;
         }
-        this.ctx.status.ingested += o.result.duplicate ? 0 : 1;
+        const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
+        for (const a of store.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
+        await current?.fetched.catch(() => {}); // the connection is free (a fetch error surfaces above, next round)
+        await this.applyActions(actions);
+        if (current && k + 2 < list.length && !signal.aborted) fetching = fetchAt(k + 2);
+        this.ctx.status.backlog = Math.max(0, (this.ctx.status.backlog ?? 0) - batch.length);
+        const last = batch[batch.length - 1]!;
+        this.ctx.status.checkpoint = { folder: i.folder, uidValidity: status.uidValidity, uid: last };
+        if (signal.aborted) break;
       }
-      const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
-      for (const a of store.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
-      await this.applyActions(actions);
-      this.ctx.status.backlog = Math.max(0, (this.ctx.status.backlog ?? 0) - batch.length);
-      const last = batch[batch.length - 1]!;
-      this.ctx.status.checkpoint = { folder: i.folder, uidValidity: status.uidValidity, uid: last };
-      if (signal.aborted) break;
+    } finally {
+      // nothing runs on after sync returns (an error is the first one above; these are dropped)
+      await Promise.allSettled([current?.prepared, fetching]);
     }
     return result;
   }
@@ -264,9 +273,8 @@ export class ImapSession implements ProtocolSession {
   }
 }
 
-/** Start a fetch now; a rejection is held until the promise is awaited (never unhandled). */
-function prefetch<T>(run: () => Promise<T>): Promise<T> {
-  const p = run();
+/** A promise whose rejection is held until it is awaited (never unhandled). */
+function settleLater<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
 }

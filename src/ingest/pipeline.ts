@@ -1,4 +1,5 @@
-// spool → parse → decide → commit: turns fetched raw messages of one mailbox into store commits.
+// spool → parse → decide → commit: turns fetched raw messages of one mailbox into store commits
+// (prepareBatch: spool + parse; commitBatch: decide + commit).
 // The raw bytes and attachments are durable (content-addressed, fsynced) before the commit that
 // references them; the commit records the server action and checkpoint in the same durable write.
 import type { Snapshot } from '../config/snapshot.js';
@@ -11,7 +12,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { reportCommitted } from './ingest-report.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
-import { spoolAndParseBatch } from './spool.js';
+import { spoolAndParseBatch, type Spooled } from './spool.js';
 import { tagParticipants } from './ticket-participants.js';
 
 export interface FetchedMessage {
@@ -52,9 +53,29 @@ export interface IngestOutcome {
 }
 
 export async function ingestBatch(ctx: PipelineContext, mailboxId: string, batch: FetchedMessage[]): Promise<IngestOutcome[]> {
+  return commitBatch(ctx, mailboxId, await prepareBatch(ctx, batch));
+}
+
+/** A fetched batch, spooled and parsed: nothing of it is committed yet. */
+export interface PreparedBatch {
+  batch: FetchedMessage[];
+  spooled: Spooled[];
+}
+
+/**
+ * Spool and parse (spool.ts: raws and attachments durable, one putMany per batch). It reads nothing
+ * from the ticket store and writes only content-addressed blobs, so it may run while an earlier batch
+ * of the same mailbox is being committed, and a crash or an abort after it leaves nothing to undo.
+ */
+export async function prepareBatch(ctx: PipelineContext, batch: FetchedMessage[]): Promise<PreparedBatch> {
+  if (batch.length === 0) return { batch, spooled: [] };
+  return { batch, spooled: await spoolAndParseBatch(ctx.store.blobs, batch.map((m) => m.raw), (raw) => ctx.parser.parse(raw)) };
+}
+
+/** Decide and commit a prepared batch, in order; batches of one mailbox must be committed in fetch order. */
+export async function commitBatch(ctx: PipelineContext, mailboxId: string, prepared: PreparedBatch): Promise<IngestOutcome[]> {
+  const { batch, spooled: parsedAll } = prepared;
   if (batch.length === 0) return [];
-  // Raw and attachments are durable (spool.ts, one putMany per batch) before anything below builds a commit that refers to them.
-  const parsedAll = await spoolAndParseBatch(ctx.store.blobs, batch.map((m) => m.raw), (raw) => ctx.parser.parse(raw));
   // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
   // id, which exists only once committed: commit the batch so far first, then decide it.
   const results: CommitResult[] = [];

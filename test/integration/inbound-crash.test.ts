@@ -126,8 +126,13 @@ it('SIGKILL from outside in the middle of ingesting 300 messages (batchSize 20, 
   expect(inbox.length + done.length).toBe(N);
   expect(done.length).toBeLessThanOrEqual(partial); // only committed mail was ever moved
 
-  const second = runMailroom(cfg.dir);
-  await waitFor(async () => (await dovecot.list(user, 'INBOX')).length === 0 && (await dovecot.list(user, 'Done')).length === N, 60_000, 'INBOX empty and 300 in Done');
+  const second = runMailroom(cfg.dir, { MAILROOM_LOG_LEVEL: 'info' });
+  try {
+    await waitFor(async () => (await dovecot.list(user, 'INBOX')).length === 0 && (await dovecot.list(user, 'Done')).length === N, 60_000, 'INBOX empty and 300 in Done');
+  } catch (e) {
+    const left = await dovecot.list(user, 'INBOX');
+    throw new Error(`${(e as Error).message}; INBOX has ${left.length} (${left.slice(0, 5).map((m) => m.subject).join(', ')}), Done ${(await dovecot.list(user, 'Done')).length}; restarted daemon said:\n${second.output().slice(-6000)}`);
+  }
   await stopGracefully(second);
   await expectExactly(cfg.dataDir, subjects);
   expect(await dovecot.list(user, 'INBOX')).toEqual([]);
