@@ -19,9 +19,10 @@
 // - One Dovecot (test/peers/dovecot.ts) gets the same generated messages twice, in user alice (read
 //   by mailroom) and bob (read by the raw loop); both copies are written just before, so the OS page
 //   cache is equally warm for both. Everything runs on this machine in this run.
-// - Each measured phase runs in its own fresh child process (same Node, same flags), started one
-//   after the other: neither inherits the other's JIT warm-up, heap or garbage, and the ~130 MB the
-//   generator produced never counts toward anyone's RSS. The phase's clock starts after its imports.
+// - Each measured phase (bench/ingest-phases.mjs) runs in its own fresh child process, plain `node`
+//   without tsx (as `mailroom run` in production: no module-hooks thread, none in the parse workers),
+//   started one after the other: neither inherits the other's JIT warm-up, heap or garbage, and the
+//   ~130 MB the generator produced never counts toward anyone's RSS. The clock starts after imports.
 // - mailroom: from `new Daemon()` + start() (config load, store open, parse-worker startup, IMAP
 //   login all included) until its poller reports all messages durably committed (as new tickets, or
 //   as articles of an existing ticket when a reply threads onto it), afterFetch keep, idle off.
@@ -35,12 +36,9 @@
 //   are threads of that process, so they are included), and on Linux the kernel's exact high-water
 //   mark of the phase process (VmHWM), which is what peak_rss_mb reports (the max of the two).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
-import { simpleParser } from 'mailparser';
-import { startDovecot, type Dovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
+import { startDovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
 import { writeTestConfig } from '../test/support/daemon-config.js';
 import { DEFAULT_SEED, generateMailChunks } from './generate-mail.js';
 
@@ -53,7 +51,6 @@ const RAW_DEFAULT = process.env.BENCH_RAW_DEFAULT === '1';
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
 
 const MB = 1024 * 1024;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What a phase process needs to know about the Dovecot the orchestrator started. */
 interface Peer {
@@ -81,136 +78,15 @@ interface PhaseResult {
   notes: string[];
 }
 
-// ------------------------------------------------------------------------------------ memory
-
-/** Kernel peak RSS (VmHWM) of this process; null where /proc is not available. */
-function hwmMb(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-class RssSampler {
-  readonly start = process.memoryUsage.rss();
-  readonly cpu0 = process.cpuUsage();
-  peak = this.start;
-  samples = 0;
-  #timer = setInterval(() => this.sample(), 50);
-  sample(): void {
-    const r = process.memoryUsage.rss();
-    this.samples++;
-    if (r > this.peak) this.peak = r;
-  }
-  stop(): Pick<PhaseResult, 'rssStartMb' | 'rssPeakMb' | 'hwmMb' | 'samples'> & { cpuMs: number } {
-    this.sample();
-    clearInterval(this.#timer);
-    const cpu = process.cpuUsage(this.cpu0);
-    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples, cpuMs: (cpu.user + cpu.system) / 1000 };
-  }
-}
-
 // ------------------------------------------------------------------------------------ phases
 
-const distModule = (rel: string) => new URL(`../dist/${rel}`, import.meta.url).href;
-
-async function phaseMailroom(peer: Peer): Promise<PhaseResult> {
-  const cfg = await writeTestConfig(peer as unknown as Dovecot, [
-    { id: 'bench', user: 'alice', protocol: 'imap', security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } },
-  ]);
-  // The shipped build (dist/, what `mailroom run` executes), not the sources through tsx: under tsx
-  // every parse worker also gets a module-hooks thread of its own, which production never has.
-  const { Daemon } = (await import(distModule('daemon/daemon.js'))) as typeof import('../src/daemon/daemon.js');
-  const { createLogger } = (await import(distModule('observability/logger.js'))) as typeof import('../src/observability/logger.js');
-  const sampler = new RssSampler();
-  const t0 = performance.now();
-  const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('warn'), ...(WORKERS !== undefined && { parseWorkers: WORKERS }) });
-  let firstAt = 0;
-  let done = 0;
-  try {
-    await daemon.start();
-    const startedAt = performance.now();
-    const deadline = Date.now() + TIMEOUT_MS;
-    for (;;) {
-      const st = daemon.supervisor!.statuses()[0];
-      done = st?.ingested ?? 0; // tickets + threaded articles, counted once their commit is durable
-      if (done > 0 && !firstAt) firstAt = performance.now();
-      if (done >= COUNT) break;
-      if (st?.lastError && st.consecutiveFailures > 0) throw new Error(`mailroom poller failed: ${st.lastError.class}: ${st.lastError.message}`);
-      if (Date.now() > deadline) throw new Error(`mailroom: only ${done}/${COUNT} messages after ${TIMEOUT_MS} ms`);
-      await sleep(5);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const rss = sampler.stop();
-    const stats = daemon.store!.stats();
-    const io = daemon.store!.ioStats();
-    // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
-    if (stats.articles !== COUNT) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${COUNT}`);
-    return {
-      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
-      notes: [
-        `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
-        `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
-      ],
-    };
-  } finally {
-    sampler.stop();
-    await daemon.stop();
-  }
-}
-
-async function phaseRaw(peer: Peer, defaults: boolean): Promise<PhaseResult> {
-  const password = peer.users.find((u) => u.user === 'bob')!.password;
-  const sampler = new RssSampler();
-  const t0 = performance.now();
-  const client = new ImapFlow({
-    host: peer.host,
-    port: SECURITY === 'tls' ? peer.ports.imaps : peer.ports.imap,
-    secure: SECURITY === 'tls',
-    doSTARTTLS: false,
-    tls: { ca: readFileSync(peer.caFile) },
-    auth: { user: 'bob', pass: password },
-    logger: false,
-    disableAutoIdle: true,
-  });
-  client.on('error', () => {});
-  const options = defaults ? {} : { skipTextToHtml: true };
-  let n = 0;
-  let withText = 0;
-  try {
-    await client.connect();
-    const box = await client.mailboxOpen('INBOX', { readOnly: true });
-    const last = box.uidNext - 1;
-    for (let lo = 1; lo <= last; lo += BATCH) {
-      const hi = Math.min(last, lo + BATCH - 1);
-      for await (const m of client.fetch(`${lo}:${hi}`, { uid: true, source: true }, { uid: true }) as AsyncIterable<FetchMessageObject>) {
-        if (!m.source) continue;
-        const parsed = await simpleParser(m.source, options);
-        if (parsed.text) withText++;
-        n++;
-      }
-    }
-    await client.logout();
-  } finally {
-    client.close();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const rss = sampler.stop();
-  if (n !== COUNT) throw new Error(`raw: fetched ${n} messages, expected ${COUNT}`);
-  return {
-    phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / n,
-    notes: [`${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
-  };
-}
-
-/** Run one phase in a fresh child process (same Node binary and loader flags as this one). */
-function runPhase(phase: Phase, peer: Peer): Promise<PhaseResult> {
+/** Run one phase (bench/ingest-phases.mjs) in a fresh child process: plain node, no tsx hooks, as in production. */
+function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof (profiles the phase)
-    const child = spawn(process.execPath, [...process.execArgv, ...extra, fileURLToPath(import.meta.url), `--phase=${phase}`], {
-      env: { ...process.env, BENCH_PEER: JSON.stringify(peer) },
+    const input = { count: COUNT, batch: BATCH, security: SECURITY, workers: WORKERS ?? null, timeoutMs: TIMEOUT_MS, peer, configDir };
+    const child = spawn(process.execPath, [...extra, fileURLToPath(new URL('./ingest-phases.mjs', import.meta.url)), phase], {
+      env: { ...process.env, BENCH_PHASE: JSON.stringify(input) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -252,6 +128,9 @@ async function orchestrate(): Promise<void> {
     console.log(`generated ${COUNT} messages, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / MB).toFixed(1)} MiB), in ${(genMs / 1000).toFixed(1)} s; ` +
       `appended to alice (mailroom) and bob (raw) in ${(appendMs / 1000).toFixed(1)} s`);
     const peer: Peer = { host: dovecot.host, ports: dovecot.ports, caFile: dovecot.caFile, users: dovecot.users, bytes };
+    const cfg = await writeTestConfig(dovecot, [
+      { id: 'bench', user: 'alice', protocol: 'imap', security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } },
+    ]);
 
     const results: PhaseResult[] = [];
     // This machine may be shared: the 1-minute load average before each phase is printed, since
@@ -260,7 +139,7 @@ async function orchestrate(): Promise<void> {
     for (const phase of ['mailroom', 'raw', ...(RAW_DEFAULT ? ['raw-default' as const] : [])] as Phase[]) {
       const load = os.loadavg()[0]!;
       loads.push(load);
-      const r = await runPhase(phase, peer);
+      const r = await runPhase(phase, peer, cfg.dir);
       results.push(r);
       console.log(`  ${phase}: ${r.msgPerSec.toFixed(0)} msg/s, ${r.cpuMsPerMsg.toFixed(2)} CPU ms/msg (load average before: ${load.toFixed(2)})`);
     }
@@ -306,15 +185,4 @@ async function orchestrate(): Promise<void> {
   }
 }
 
-async function phaseMain(phase: Phase): Promise<void> {
-  const peer = JSON.parse(process.env.BENCH_PEER ?? 'null') as Peer | null;
-  if (!peer) throw new Error('--phase needs BENCH_PEER');
-  const r = phase === 'mailroom' ? await phaseMailroom(peer) : await phaseRaw(peer, phase === 'raw-default');
-  console.log(`PHASE-RESULT ${JSON.stringify(r)}`);
-  // the daemon's pino destination and Dovecot helpers keep nothing open; exit promptly regardless
-  process.exit(0);
-}
-
-const phaseArg = process.argv.find((a) => a.startsWith('--phase='))?.slice('--phase='.length) as Phase | undefined;
-if (phaseArg) await phaseMain(phaseArg);
-else await orchestrate();
+await orchestrate();

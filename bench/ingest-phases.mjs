@@ -1,0 +1,139 @@
+// The two measured phases of bench/ingest.ts, each run by it in a fresh child process:
+//   node bench/ingest-phases.mjs mailroom|raw|raw-default
+// Plain JavaScript on purpose: the phase process runs without tsx's module hooks (a loader thread of
+// its own, and hooks in every parse worker), as `mailroom run` does in production. The orchestrator
+// passes everything through BENCH_PHASE (JSON); the last stdout line is `PHASE-RESULT {...}`.
+import { readFileSync } from 'node:fs';
+import { ImapFlow } from 'imapflow';
+import { simpleParser } from 'mailparser';
+
+const MB = 1024 * 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const input = JSON.parse(process.env.BENCH_PHASE ?? 'null');
+if (!input) throw new Error('ingest-phases.mjs is run by bench/ingest.ts (BENCH_PHASE missing)');
+const { count, batch, security, workers, timeoutMs, peer, configDir } = input;
+
+/** Kernel peak RSS (VmHWM) of this process; null where /proc is not available. */
+function hwmMb() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** RSS every 50 ms (parse workers are threads of this process: included) and CPU of all threads. */
+class RssSampler {
+  start = process.memoryUsage.rss();
+  cpu0 = process.cpuUsage();
+  peak = this.start;
+  samples = 0;
+  #timer = setInterval(() => this.sample(), 50);
+  sample() {
+    const r = process.memoryUsage.rss();
+    this.samples++;
+    if (r > this.peak) this.peak = r;
+  }
+  stop() {
+    this.sample();
+    clearInterval(this.#timer);
+    const cpu = process.cpuUsage(this.cpu0);
+    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, sysMs: cpu.system / 1000 };
+  }
+}
+
+const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms user + ${(rss.sysMs / n).toFixed(2)} ms system (all threads)`;
+const dist = (rel) => new URL(`../dist/${rel}`, import.meta.url).href;
+
+async function phaseMailroom() {
+  // The shipped build (dist/, what `mailroom run` executes).
+  const { Daemon } = await import(dist('daemon/daemon.js'));
+  const { createLogger } = await import(dist('observability/logger.js'));
+  const sampler = new RssSampler();
+  const t0 = performance.now();
+  const daemon = new Daemon({ configPath: configDir, logger: createLogger('warn'), ...(workers !== null && { parseWorkers: workers }) });
+  let firstAt = 0;
+  let done = 0;
+  try {
+    await daemon.start();
+    const startedAt = performance.now();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const st = daemon.supervisor.statuses()[0];
+      done = st?.ingested ?? 0; // tickets + threaded articles, counted once their commit is durable
+      if (done > 0 && !firstAt) firstAt = performance.now();
+      if (done >= count) break;
+      if (st?.lastError && st.consecutiveFailures > 0) throw new Error(`mailroom poller failed: ${st.lastError.class}: ${st.lastError.message}`);
+      if (Date.now() > deadline) throw new Error(`mailroom: only ${done}/${count} messages after ${timeoutMs} ms`);
+      await sleep(5);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rss = sampler.stop();
+    const stats = daemon.store.stats();
+    const io = daemon.store.ioStats();
+    // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
+    if (stats.articles !== count) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${count}`);
+    return {
+      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
+      notes: [
+        cpuNote(rss, done),
+        `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
+        `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
+      ],
+    };
+  } finally {
+    sampler.stop();
+    await daemon.stop();
+  }
+}
+
+async function phaseRaw(defaults) {
+  const password = peer.users.find((u) => u.user === 'bob').password;
+  const sampler = new RssSampler();
+  const t0 = performance.now();
+  const client = new ImapFlow({
+    host: peer.host,
+    port: security === 'tls' ? peer.ports.imaps : peer.ports.imap,
+    secure: security === 'tls',
+    doSTARTTLS: false,
+    tls: { ca: readFileSync(peer.caFile) },
+    auth: { user: 'bob', pass: password },
+    logger: false,
+    disableAutoIdle: true,
+  });
+  client.on('error', () => {});
+  const options = defaults ? {} : { skipTextToHtml: true };
+  let n = 0;
+  let withText = 0;
+  try {
+    await client.connect();
+    const box = await client.mailboxOpen('INBOX', { readOnly: true });
+    const last = box.uidNext - 1;
+    for (let lo = 1; lo <= last; lo += batch) {
+      const hi = Math.min(last, lo + batch - 1);
+      for await (const m of client.fetch(`${lo}:${hi}`, { uid: true, source: true }, { uid: true })) {
+        if (!m.source) continue;
+        const parsed = await simpleParser(m.source, options);
+        if (parsed.text) withText++;
+        n++;
+      }
+    }
+    await client.logout();
+  } finally {
+    client.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const rss = sampler.stop();
+  if (n !== count) throw new Error(`raw: fetched ${n} messages, expected ${count}`);
+  return {
+    phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / n,
+    notes: [cpuNote(rss, n), `${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
+  };
+}
+
+const phase = process.argv[2];
+const r = phase === 'mailroom' ? await phaseMailroom() : await phaseRaw(phase === 'raw-default');
+console.log(`PHASE-RESULT ${JSON.stringify(r)}`);
+// the daemon's pino destination and Dovecot helpers keep nothing open; exit promptly regardless
+process.exit(0);
