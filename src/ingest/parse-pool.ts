@@ -15,6 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { parseFallback, parseMessage } from './parse.js';
+import type { ParseChunk, ParseReply } from './parse-worker.js';
 import type { ParsedMessage, ParseOptions } from './parsed-message.js';
 
 export interface ParsePoolOptions {
@@ -37,11 +38,23 @@ export interface ParsePool {
 }
 
 interface Job { id: number; raw: Uint8Array; resolve: (m: ParsedMessage) => void; retried?: boolean }
-interface Slot { worker: Worker; jobs: Job[]; timer: NodeJS.Timeout | null; ready: boolean; timedOut: boolean }
+interface Slot {
+  worker: Worker;
+  /** sent and not answered, in the order the worker parses them */
+  jobs: Job[];
+  /** id of the job the worker is parsing now (0: none), written by the worker */
+  progress: Int32Array;
+  watchdog: NodeJS.Timeout | null;
+  watched: { id: number; since: number } | null;
+  ready: boolean;
+  timedOut: boolean;
+}
 
 const MAX_START_FAILURES = 3;
-/** jobs in flight per worker: the next one is already there when a parse finishes */
-const PIPELINE_DEPTH = 2;
+/** jobs per postMessage at most (a batch of 500 is ~30 messages per worker, not 250) */
+const CHUNK = 16;
+/** jobs in flight per worker: the next chunk is already there when one finishes */
+const IN_FLIGHT = 2 * CHUNK;
 
 /** Worker entry next to this module: compiled .js, or the .ts source loaded through tsx. */
 function workerEntry(): { entry: string | URL; options: WorkerOptions } {
@@ -91,38 +104,42 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
   let drained: (() => void) | null = null;
   let closed: Promise<void> | null = null;
   let local = 0; // in-process parses while degraded
+  let pumpQueued = false;
 
   const spawn = (): void => {
+    const progress = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(entry, {
       ...entryOptions,
-      workerData: { testHooks: options.testHooks ?? {} },
+      workerData: { testHooks: options.testHooks ?? {}, progress: progress.buffer },
       resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerMemoryMb ?? 1024 },
     });
-    const slot: Slot = { worker, jobs: [], timer: null, ready: false, timedOut: false };
+    const slot: Slot = { worker, jobs: [], progress, watchdog: null, watched: null, ready: false, timedOut: false };
     slots.push(slot);
-    worker.on('message', (msg: { ready?: boolean; id?: number; result?: ParsedMessage; failed?: boolean }) => {
+    worker.on('message', (msg: ParseReply) => {
       if (msg.ready) {
         slot.ready = true;
         startFailures = 0;
-      } else {
-        const job = slot.jobs.find((j) => j.id === msg.id);
-        if (job) {
-          slot.jobs.splice(slot.jobs.indexOf(job), 1);
-          job.resolve(msg.result ?? parseFallback(job.raw, ['worker-post-failed'], parseOpts));
-        }
-        armTimer(slot);
       }
+      for (const r of msg.results ?? []) {
+        const i = slot.jobs.findIndex((j) => j.id === r.id);
+        if (i < 0) continue;
+        const [job] = slot.jobs.splice(i, 1);
+        job!.resolve(r.result ?? parseFallback(job!.raw, ['worker-post-failed'], parseOpts));
+      }
+      watch(slot);
       pump();
     });
     worker.on('messageerror', () => { void worker.terminate(); }); // treated like a crash below
     worker.on('error', () => { /* always followed by 'exit' */ });
     worker.on('exit', () => {
       slots.splice(slots.indexOf(slot), 1);
-      if (slot.timer) clearTimeout(slot.timer);
-      // the worker parses in order, so the oldest unfinished job is the one that killed it; the
-      // ones queued behind it are innocent and get one more try on another worker
-      const [culprit, ...innocent] = slot.jobs;
+      if (slot.watchdog) clearInterval(slot.watchdog);
+      // the job the worker was on is the one that killed it; the others sent to it are innocent and
+      // get one more try on another worker
+      const on = Atomics.load(slot.progress, 0);
+      const culprit = slot.jobs.find((j) => j.id === on);
       if (culprit) culprit.resolve(parseFallback(culprit.raw, [slot.timedOut ? 'worker-timeout' : 'worker-crashed'], parseOpts));
+      const innocent = slot.jobs.filter((j) => j !== culprit);
       for (const job of innocent.reverse()) {
         if (job.retried) job.resolve(parseFallback(job.raw, ['worker-crashed'], parseOpts));
         else { job.retried = true; queue.splice(head, 0, job); }
@@ -133,24 +150,47 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
     });
   };
 
-  /** Hard timeout for the job the worker is on now (the oldest one sent to it). */
-  const armTimer = (slot: Slot): void => {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = slot.jobs.length
-      ? setTimeout(() => { slot.timedOut = true; void slot.worker.terminate(); }, hardTimeoutMs + (slot.jobs[0]?.raw.byteLength ?? 0) / 5000)
-      : null;
+  /**
+   * Hard timeout: while the worker has jobs, check what it is parsing now; the same job for longer
+   * than hardTimeoutMs (+200 ms per MB) gets the worker terminated.
+   */
+  const watch = (slot: Slot): void => {
+    if (!slot.jobs.length) {
+      if (slot.watchdog) clearInterval(slot.watchdog);
+      slot.watchdog = null;
+      slot.watched = null;
+      return;
+    }
+    if (slot.watchdog) return;
+    slot.watchdog = setInterval(() => {
+      const on = Atomics.load(slot.progress, 0);
+      const now = Date.now();
+      if (on === 0 || slot.watched?.id !== on) {
+        slot.watched = on === 0 ? null : { id: on, since: now };
+        return;
+      }
+      const job = slot.jobs.find((j) => j.id === on);
+      if (job && now - slot.watched.since > hardTimeoutMs + job.raw.byteLength / 5000) {
+        slot.timedOut = true;
+        void slot.worker.terminate();
+      }
+    }, Math.min(1000, Math.max(50, hardTimeoutMs / 8)));
+    slot.watchdog.unref();
   };
 
-  const send = (slot: Slot, job: Job): void => {
-    slot.jobs.push(job);
-    if (slot.jobs.length === 1) armTimer(slot);
-    const copy = new Uint8Array(job.raw); // own buffer: transferable without touching the caller's
+  const send = (slot: Slot, jobs: Job[]): void => {
+    slot.jobs.push(...jobs);
+    watch(slot);
+    // own buffers: transferable without touching the caller's
+    const chunk: ParseChunk = { jobs: jobs.map((j) => ({ id: j.id, raw: new Uint8Array(j.raw) })), opts: parseOpts };
     try {
-      slot.worker.postMessage({ id: job.id, raw: copy, opts: parseOpts }, [copy.buffer]);
+      slot.worker.postMessage(chunk, chunk.jobs.map((j) => j.raw.buffer as ArrayBuffer));
     } catch {
-      slot.jobs.splice(slot.jobs.indexOf(job), 1);
-      armTimer(slot);
-      job.resolve(parseFallback(job.raw, ['worker-post-failed'], parseOpts));
+      for (const job of jobs) {
+        slot.jobs.splice(slot.jobs.indexOf(job), 1);
+        job.resolve(parseFallback(job.raw, ['worker-post-failed'], parseOpts));
+      }
+      watch(slot);
     }
   };
 
@@ -165,13 +205,16 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
         }
       }
     }
-    // breadth first: every idle worker gets one job before any gets a second
-    for (let depth = 1; depth <= PIPELINE_DEPTH; depth++) {
-      for (const slot of slots) {
-        if (head >= queue.length) break;
-        if (!slot.ready || slot.jobs.length >= depth) continue;
-        const job = queue[head++];
-        if (job) send(slot, job);
+    // breadth first: the queue is shared out in chunks, each ready worker taking its share in turn
+    for (;;) {
+      const open = slots.filter((sl) => sl.ready && sl.jobs.length < IN_FLIGHT);
+      if (head >= queue.length || open.length === 0) break;
+      for (const slot of open) {
+        const left = queue.length - head;
+        if (left <= 0) break;
+        const n = Math.min(CHUNK, IN_FLIGHT - slot.jobs.length, Math.ceil(left / open.length));
+        send(slot, queue.slice(head, head + n));
+        head += n;
       }
     }
     if (head > 1024 && head * 2 > queue.length) { queue = queue.slice(head); head = 0; }
@@ -184,7 +227,11 @@ export function createParsePool(options: ParsePoolOptions = {}): ParsePool {
     if (closing || closed || degraded) return inProcess(raw);
     return new Promise((resolve) => {
       queue.push({ id: nextId++, raw, resolve });
-      pump();
+      // once the caller's synchronous loop is done, so that a batch goes out in chunks
+      if (!pumpQueued) {
+        pumpQueued = true;
+        queueMicrotask(() => { pumpQueued = false; pump(); });
+      }
     });
   };
 

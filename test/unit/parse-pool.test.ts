@@ -69,6 +69,34 @@ describe('createParsePool', () => {
     expect(b.contentType).toBe('multipart/report');
   });
 
+  it('a crash in the middle of a chunk is blamed on the message being parsed, not on the ones before or after it', async () => {
+    pool = createParsePool({ size: 1, testHooks: { crashMarker: 'X-Crash-Me' } });
+    const names = ['simple-plain.eml', 'reply-thread.eml', 'ticket-tag.eml', 'bounce-dsn.eml'];
+    const results = await Promise.all([
+      pool.parse(load(names[0]!)),
+      pool.parse(load(names[1]!)),
+      pool.parse(Buffer.from('X-Crash-Me: yes\r\nSubject: boom\r\n\r\nx\r\n')),
+      pool.parse(load(names[2]!)),
+      pool.parse(load(names[3]!)),
+    ]);
+    expect(results.map((m) => m.problems.includes('worker-crashed'))).toEqual([false, false, true, false, false]);
+    expect(results[2]!.subject).toBe('boom');
+    for (const [i, m] of [results[0], results[1], results[3], results[4]].entries()) expect(m, names[i]).toEqual(await parseMessage(load(names[i]!)));
+  });
+
+  it('a message that hangs in the middle of a chunk times out alone', async () => {
+    pool = createParsePool({ size: 1, hardTimeoutMs: 800, testHooks: { hangMarker: 'X-Hang-Me' } });
+    const [before, hung, after] = await Promise.all([
+      pool.parse(load('simple-plain.eml')),
+      pool.parse(Buffer.from('X-Hang-Me: yes\r\nSubject: stuck\r\n\r\nbody\r\n')),
+      pool.parse(load('ticket-tag.eml')),
+    ]);
+    expect(before.problems).toEqual([]);
+    expect(hung.problems).toEqual(expect.arrayContaining(['unparsed', 'worker-timeout']));
+    expect(after.problems).toEqual([]);
+    expect(after.subject).toBe('RE: [ACME-000123] Printer on 3rd floor is offline');
+  });
+
   it('a hung worker is terminated after hardTimeoutMs; other messages are unaffected', async () => {
     pool = createParsePool({ size: 2, hardTimeoutMs: 1500, testHooks: { hangMarker: 'X-Hang-Me' } });
     const [hung, ok] = await Promise.all([
