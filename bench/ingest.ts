@@ -8,7 +8,7 @@
 //   BENCH_MESSAGES=10000   messages (generated deterministically by bench/generate-mail.ts, ~130 MB)
 //   BENCH_BATCH=500        IMAP batch size of both runs (mailroom's inbound.batchSize; 500 measured
 //                          best of 100/250/500/1000 here: fewer group-commit flushes per message)
-//   BENCH_WORKERS=         mailroom parse workers (default: one per core, as in production)
+//   BENCH_WORKERS=         mailroom parse workers (default: the daemon's, one per core but one)
 //   BENCH_SECURITY=none    none | tls: transport of both runs (the same for both, loopback)
 //   BENCH_SEED=            generator seed
 //   BENCH_NODE_ARGS=       extra node flags for each phase process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -105,7 +105,7 @@ function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseRes
 const pad = (s: string, n: number, right = false) => (right ? s.padStart(n) : s.padEnd(n));
 
 async function orchestrate(): Promise<void> {
-  console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? `default (${os.availableParallelism()})`}, ` +
+  console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? 'default'}, ` +
     `${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
   const dovecot = await startDovecot();
   try {

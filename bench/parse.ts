@@ -99,8 +99,8 @@ async function main(): Promise<void> {
   }
   console.log(`in-process: median ${median(inProc).toFixed(0)} msg/s, best ${Math.max(...inProc).toFixed(0)}; CPU ${median(inProcCpu).toFixed(3)} ms/msg`);
 
-  const pool = createParsePool();
-  const poolSize = os.availableParallelism();
+  const poolSize = os.availableParallelism(); // every core (the daemon's default leaves one to the main thread)
+  const pool = createParsePool({ size: poolSize });
   await Promise.all(msgs.slice(0, 200).map((m) => pool.parse(m))); // workers started and warm
   const pooled: number[] = [];
   const pooledCpu: number[] = [];

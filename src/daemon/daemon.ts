@@ -39,7 +39,7 @@ export interface DaemonOptions extends LoadOptions {
   logger?: Logger;
   /** Override server.listen (tests). */
   listen?: { host: string; port: number };
-  /** Worker threads for MIME parsing (default: one per core; 0 = in-process). */
+  /** Worker threads for MIME parsing (default: one per core but one, at least one; 0 = in-process). */
   parseWorkers?: number;
   pollerOptions?: PollerOptions;
   /** Watch the config path for changes (default true). */
