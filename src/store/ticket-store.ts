@@ -38,7 +38,10 @@ export interface TicketStore {
   readonly path: string;
   /** content-addressed blobs (<path>/blobs): raw .eml spool and attachments */
   readonly blobs: BlobStore;
-  /** Group-committed; resolves after the items (and their actions/checkpoints/UIDLs) are durable. */
+  /**
+   * Group-committed; resolves after the items (and their actions/checkpoints/UIDLs) are durable.
+   * The store keeps the articles' contents as given (no deep copy): do not change them afterwards.
+   */
   commit(items: CommitItem[]): Promise<CommitResult[]>;
   hasKey(key: string): boolean;
   /** The article a dedupe key belongs to (sees not-yet-durable commits too). */
