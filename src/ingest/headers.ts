@@ -174,6 +174,9 @@ const CONTROL_BUT_NUL = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** Text without NUL and the other control characters above. */
 export const stripControls = (s: string): string => (CONTROL.test(s) ? s.replace(CONTROLS, '') : s);
 
+/** True when stripControls would change `s`. */
+export const hasAnyControl = (s: string): boolean => CONTROL.test(s);
+
 /** True when `s` holds control characters other than NUL (which has its own 'nul-bytes' note). */
 export const hasControls = (s: string): boolean => CONTROL_BUT_NUL.test(s);
 

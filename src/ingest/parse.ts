@@ -15,7 +15,7 @@ import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AttachmentStream, MessageText } from 'mailparser';
 import { TEXT_TYPES, defaultName, type Body } from './body.js';
 import { decodeBytes, fixC1, isInvalidBase64, isUtf8Like, isValidUtf8, normalizeCharsetName, sniffDecode, toBuffer } from './charset.js';
-import { decodeWords, hasControls, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripControls, type HeaderField } from './headers.js';
+import { decodeWords, hasAnyControl, hasControls, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripControls, type HeaderField } from './headers.js';
 import { htmlToText } from './html-text.js';
 import { walkTop } from './mime-walk.js';
 import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
@@ -236,6 +236,7 @@ export const MAX_SUBJECT_CHARS = 998;
 
 function assemble(buf: Buffer, fields: HeaderField[], body: Body, problems: string[]): ParsedMessage {
   const clean = (s: string): string => {
+    if (!hasAnyControl(s)) return s; // one scan in the usual case (a body is scanned once, not twice)
     if (hasControls(s)) problems.push('control-chars');
     return stripControls(s);
   };
