@@ -1,7 +1,7 @@
 // Why this file exists: unit tests for the ticket store's commit semantics on real files — group
 // commit, duplicates by each key kind, ticket ids across reopen, checkpoints, pending actions,
 // UIDLs, threading, bounded writes (only the touched segment is rewritten) and visibility.
-import { copyFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -274,6 +274,28 @@ describe('bounded writes', () => {
     expect(Object.keys(after).filter((f) => after[f] !== before[f])).toEqual(['seg-000000.json']);
     expect((await s.getTicket(res[3]?.ticketId as string))?.articles).toHaveLength(2);
     expect((await s.getTicket(res[33]?.ticketId as string))?.articles).toHaveLength(1);
+  });
+
+  it('a rewritten segment holds every change since its last write (tickets unchanged since are reused as written)', async () => {
+    let s = await open({ segmentTickets: 10 });
+    const res = await s.commit(Array.from({ length: 6 }, (_, i) => sampleItem({ uid: i + 1, action: 'keep' })));
+    const ids = res.map((r) => r.ticketId);
+    await s.commit([sampleItem({ uid: 7, threadTo: ids[1], action: 'keep' })]); // reply: article 2 of ticket 2
+    await s.setStatus(ids[2]!, 'rejected');
+    await s.commit([sampleItem({ uid: 8, mailbox: 'other', messageId: '<m4.support@example.com>', action: 'seen' })]); // alias key + action on ticket 4
+    await s.commit([sampleItem({ uid: 9, action: 'keep' })]); // and one more new ticket in the same segment
+    const file = JSON.parse(await readFile(path.join(dir, 'segments', 'seg-000000.json'), 'utf8')) as { v: number; segment: number; tickets: { id: string; status: string; articles: { dedupeKeys: string[]; actions?: unknown[] }[] }[] };
+    expect(file).toMatchObject({ v: 1, segment: 0 });
+    expect(file.tickets.map((t) => t.id)).toEqual([...ids, expect.any(String)]);
+    expect(file.tickets[1]!.articles).toHaveLength(2);
+    expect(file.tickets[2]!.status).toBe('rejected');
+    expect(file.tickets[3]!.articles[0]!.dedupeKeys).toContain('imap:other:1:8');
+    expect(file.tickets[3]!.articles[0]!.actions).toHaveLength(1);
+    s = await open({ segmentTickets: 10 });
+    expect((await s.getTicket(ids[1]!))!.articles).toHaveLength(2);
+    expect((await s.getTicket(ids[2]!))!.status).toBe('rejected');
+    expect(s.hasKey('imap:other:1:8')).toBe(true);
+    expect(s.pendingActions('other')).toHaveLength(1);
   });
 
   it('a segment also closes once its file reaches segmentBytes', async () => {
