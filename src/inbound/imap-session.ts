@@ -93,7 +93,7 @@ export class ImapSession implements ProtocolSession {
         const batch = list[k]!;
         const prepared = await current.prepared;
         current = fetching && !signal.aborted ? prepare(fetching) : null;
-        fetching = null;
+        if (current) fetching = null; // else (aborted) it is still awaited below
         const outcomes = await commitBatch(this.ctx, mailbox.id, prepared);
         const actions: PendingAction[] = [];
         for (const o of outcomes) {
