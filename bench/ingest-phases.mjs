@@ -30,10 +30,14 @@ class RssSampler {
   peak = this.start;
   samples = 0;
   #timer = setInterval(() => this.sample(), 50);
+  atPeak = null;
   sample() {
     const r = process.memoryUsage.rss();
     this.samples++;
-    if (r > this.peak) this.peak = r;
+    if (r > this.peak) {
+      this.peak = r;
+      this.atPeak = process.memoryUsage(); // the main thread's heap; the rest of RSS is workers, code, buffers
+    }
   }
   stop() {
     this.sample();
@@ -43,6 +47,7 @@ class RssSampler {
   }
 }
 
+const heapNote = (s) => s.atPeak ? `at peak RSS ${(s.atPeak.rss / MB).toFixed(0)} MB: main-thread heap ${(s.atPeak.heapUsed / MB).toFixed(0)} MB used of ${(s.atPeak.heapTotal / MB).toFixed(0)}, external ${(s.atPeak.external / MB).toFixed(0)} MB (array buffers ${(s.atPeak.arrayBuffers / MB).toFixed(0)})` : 'no RSS peak sampled';
 const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms user + ${(rss.sysMs / n).toFixed(2)} ms system (all threads)`;
 const dist = (rel) => new URL(`../dist/${rel}`, import.meta.url).href;
 
@@ -78,6 +83,7 @@ async function phaseMailroom() {
       phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
       notes: [
         cpuNote(rss, done),
+        heapNote(sampler),
         `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
         `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
       ],
@@ -128,7 +134,7 @@ async function phaseRaw(defaults) {
   if (n !== count) throw new Error(`raw: fetched ${n} messages, expected ${count}`);
   return {
     phase: defaults ? 'raw-default' : 'raw', seconds, messages: n, msgPerSec: n / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / n,
-    notes: [cpuNote(rss, n), `${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
+    notes: [cpuNote(rss, n), heapNote(sampler), `${withText}/${n} parsed with a text body${defaults ? ' (simpleParser defaults: textAsHtml + linkify too)' : ' (simpleParser, skipTextToHtml)'}`],
   };
 }
 
