@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, mkdirDurable, removeStaleTemps, writeDurableBatch, writeFileDurable } from './durable-file.js';
+import { fsyncDir, mkdirDurable, removeStaleTemps, writeDurableBatch } from './durable-file.js';
 
 const SHA_RE = /^[0-9a-f]{64}$/;
 
@@ -28,21 +28,15 @@ export class BlobStore {
     return path.join(this.root, s.slice(0, 2), s.slice(2));
   }
 
-  /** Store bytes; resolves with their sha256 once durable. Idempotent: skips the write if present. */
-  put(bytes: Uint8Array | string): Promise<string> {
-    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    const sha = sha256Hex(data);
-    if (this.#known.has(sha)) return Promise.resolve(sha);
-    const running = this.#inflight.get(sha);
-    if (running) return running;
-    const p = this.#write(sha, data).finally(() => this.#inflight.delete(sha));
-    this.#inflight.set(sha, p);
-    return p;
+  /** Store bytes; resolves with their sha256 once durable. Idempotent (see putMany). */
+  async put(bytes: Uint8Array | string): Promise<string> {
+    const [sha] = await this.putMany([bytes]);
+    return sha!;
   }
 
   /**
    * Store many at once; resolves with their sha256s (in order) once all are durable. Cheaper than
-   * put() per item: every file is written and fsynced in parallel, then all are renamed into place,
+   * one at a time: every file is written and fsynced in parallel, then all are renamed into place,
    * then each directory is fsynced once (one journal commit for the lot instead of one per file).
    * A blob already on disk from an earlier run is simply written again (same bytes, same name).
    */
@@ -77,15 +71,6 @@ export class BlobStore {
     await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => this.#ensureDir(d)));
     await writeDurableBatch([[...todo.values()].map((data, i) => ({ path: files[i]!, data }))]);
     for (const sha of todo.keys()) this.#known.add(sha);
-  }
-
-  async #write(sha: string, data: Uint8Array): Promise<string> {
-    const file = this.path(sha);
-    if (await this.has(sha)) return sha;
-    await this.#ensureDir(path.dirname(file));
-    await writeFileDurable(file, data);
-    this.#known.add(sha);
-    return sha;
   }
 
   async #ensureDir(dir: string): Promise<void> {
