@@ -167,21 +167,22 @@ export function registerTicketRoutes(d: Daemon): void {
   }
 
   async function sendBlob(c: Ctx, sha: string, contentType: string, filename: string, missing: string): Promise<void> {
+    const loc = await c.store.blobs.locate(sha);
+    if (!loc) throw new ApiError(404, missing);
     let fh;
     try {
-      fh = await open(c.store.blobs.path(sha), 'r');
+      fh = await open(loc.file, 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ApiError(404, missing);
       throw e;
     }
     try {
-      const { size } = await fh.stat();
-      c.res.writeHead(200, { 'content-type': contentType, 'content-length': size, 'content-disposition': contentDisposition(filename), ...DOWNLOAD_HEADERS });
-      if (c.req.method === 'HEAD') {
+      c.res.writeHead(200, { 'content-type': contentType, 'content-length': loc.length, 'content-disposition': contentDisposition(filename), ...DOWNLOAD_HEADERS });
+      if (c.req.method === 'HEAD' || loc.length === 0) {
         c.res.end();
         return;
       }
-      await pipeline(fh.createReadStream({ autoClose: false }), c.res);
+      await pipeline(fh.createReadStream({ autoClose: false, start: loc.offset, end: loc.offset + loc.length - 1 }), c.res);
     } finally {
       await fh.close();
     }

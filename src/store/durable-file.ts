@@ -4,14 +4,15 @@
 // fsync the directory. Also provides a lowdb Adapter on top, and a batched variant with ordered phases
 // (the ticket store needs "segments are durable before meta.json says the mail is done").
 import { randomBytes } from 'node:crypto';
-import { close as closeCb, fsync as fsyncCb, open as openCb, rename as renameCb, unlink as unlinkCb, write as writeCb } from 'node:fs';
+import { close as closeCb, fsync as fsyncCb, open as openCb, rename as renameCb, unlink as unlinkCb, writev as writevCb } from 'node:fs';
 import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
 
 export interface DurableWrite {
   path: string;
-  data: string | Uint8Array;
+  /** the file's bytes; several buffers are written in order with one writev (not concatenated first) */
+  data: string | Uint8Array | Uint8Array[];
 }
 
 const TMP_SUFFIX = '.tmp';
@@ -76,25 +77,23 @@ export async function mkdirDurable(dir: string): Promise<void> {
 }
 
 /**
- * Write `data` to a new temp file beside `target` and fsync it; resolves with the temp path.
+ * Write `data` (or the buffers of `data`, in order, with one writev) to a new temp file beside `target`
+ * and fsync it; resolves with the temp path.
  * Plain callback fs, one promise per file: the FileHandle API costs the event loop several promises
  * and a handle object per file, which showed in profiles as the spool writes thousands of blobs.
  */
-function writeTempSynced(target: string, data: string | Uint8Array): Promise<string> {
+function writeTempSynced(target: string, data: string | Uint8Array | Uint8Array[]): Promise<string> {
   const tmp = tempPathFor(target);
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const buffers = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
+  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
   return new Promise((resolve, reject) => {
     openCb(tmp, 'wx', 0o644, (err, fd) => {
       if (err) return reject(err);
       const fail = (e: unknown) => closeCb(fd, () => unlinkCb(tmp, () => reject(e)));
-      const writeFrom = (off: number): void => {
-        if (off >= bytes.byteLength) {
-          fsyncCb(fd, (e) => (e ? fail(e) : closeCb(fd, (e2) => (e2 ? unlinkCb(tmp, () => reject(e2)) : resolve(tmp)))));
-          return;
-        }
-        writeCb(fd, bytes, off, bytes.byteLength - off, null, (e, n) => (e ? fail(e) : writeFrom(off + n)));
-      };
-      writeFrom(0);
+      const synced = () => fsyncCb(fd, (e) => (e ? fail(e) : closeCb(fd, (e2) => (e2 ? unlinkCb(tmp, () => reject(e2)) : resolve(tmp)))));
+      if (total === 0) return synced();
+      // libuv's write loops over short writes and IOV_MAX itself; a short total is an error all the same
+      writevCb(fd, buffers, 0, (e, n) => (e ? fail(e) : n !== total ? fail(new Error(`short write to ${tmp}: ${n} of ${total} bytes`)) : synced()));
     });
   });
 }

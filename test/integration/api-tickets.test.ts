@@ -97,8 +97,8 @@ let globexHeld: string;
 beforeAll(async () => {
   await startDaemon();
   const store = daemon.store!;
-  acmeRawSha = await store.blobs.put(RAW);
-  pdfSha = await store.blobs.put(PDF);
+  // one pack: the PDF is read from the middle of the file, after the raw message
+  [acmeRawSha, pdfSha] = (await store.blobs.putMany([RAW, PDF])) as [string, string];
   const rich = item('acme', { subject: 'Rechnung' });
   rich.article = {
     ...rich.article,

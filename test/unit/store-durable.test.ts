@@ -1,11 +1,10 @@
 // Why this file exists: unit tests for the store's durability primitives — atomic+fsynced file writes,
-// the lowdb adapter on top of them, the content-addressed blob store, and the directory lock.
+// the lowdb adapter on top of them, and the directory lock (the blob store: blobs.test.ts).
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openBlobStore, sha256Hex } from '../../src/store/blobs.js';
 import {
   DurableJSONFile,
   isTempName,
@@ -77,59 +76,6 @@ describe('durable-file', () => {
     await writeFile(path.join(dir, 'meta.json'), '{}');
     expect(await removeStaleTemps(dir)).toBe(1);
     expect(await readdir(dir)).toEqual(['meta.json']);
-  });
-});
-
-describe('blobs', () => {
-  it('stores content-addressed, idempotently, under blobs/ab/cdef…', async () => {
-    const blobs = await openBlobStore(dir);
-    const bytes = Buffer.from('From: a@b\r\n\r\nhello\r\n');
-    const sha = await blobs.put(bytes);
-    expect(sha).toBe(sha256Hex(bytes));
-    expect(blobs.path(sha)).toBe(path.join(dir, 'blobs', sha.slice(0, 2), sha.slice(2)));
-    expect(await blobs.has(sha)).toBe(true);
-    expect((await blobs.get(sha)).equals(bytes)).toBe(true);
-    const [a, b] = await Promise.all([blobs.put(bytes), blobs.put(new Uint8Array(bytes))]);
-    expect(a).toBe(sha);
-    expect(b).toBe(sha);
-    expect(await readdir(path.join(dir, 'blobs', sha.slice(0, 2)))).toEqual([sha.slice(2)]);
-  });
-
-  it('reports missing blobs and rejects non-sha ids', async () => {
-    const blobs = await openBlobStore(dir);
-    const missing = 'a'.repeat(64);
-    expect(await blobs.has(missing)).toBe(false);
-    await expect(blobs.get(missing)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(() => blobs.path('../etc/passwd')).toThrow();
-  });
-
-  it('putMany: shas in order, duplicates and blobs in flight elsewhere written once, no temp files left', async () => {
-    const blobs = await openBlobStore(dir);
-    const items = Array.from({ length: 40 }, (_, i) => Buffer.from(`From: a@b\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`));
-    const single = blobs.put(items[3]!); // in flight while putMany starts
-    const [refs, again] = await Promise.all([blobs.putMany([...items, items[0]!, 'text']), blobs.putMany([items[1]!, items[3]!])]);
-    expect(await single).toBe(sha256Hex(items[3]!));
-    expect(refs).toEqual([...items.map((b) => sha256Hex(b)), sha256Hex(items[0]!), sha256Hex('text')]);
-    expect(again).toEqual([sha256Hex(items[1]!), sha256Hex(items[3]!)]);
-    for (const [i, b] of items.entries()) expect((await blobs.get(refs[i]!)).equals(b)).toBe(true);
-    expect((await blobs.get(sha256Hex('text'))).toString()).toBe('text');
-    const names = (await Promise.all(Array.from(new Set(refs.map((r) => r.slice(0, 2)))).map((d) => readdir(path.join(dir, 'blobs', d))))).flat();
-    expect(names.filter(isTempName)).toEqual([]);
-    expect(names.length).toBe(41);
-    expect(await blobs.putMany([])).toEqual([]);
-  });
-
-  it('putMany rejects with the file system error when a fan-out directory cannot be made', async () => {
-    const blobs = await openBlobStore(dir);
-    const bytes = Buffer.from('unlucky');
-    await writeFile(path.join(dir, 'blobs', sha256Hex(bytes).slice(0, 2)), 'not a directory');
-    await expect(blobs.putMany([Buffer.from('fine'), bytes])).rejects.toMatchObject({ code: 'ENOTDIR' });
-    await expect(blobs.putMany([bytes])).rejects.toMatchObject({ code: 'ENOTDIR' }); // not remembered as written
-  });
-
-  it('a second store instance sees blobs written by the first', async () => {
-    const sha = await (await openBlobStore(dir)).put('attachment');
-    expect(await (await openBlobStore(dir)).has(sha)).toBe(true);
   });
 });
 
