@@ -3,7 +3,7 @@
 // Plain JavaScript on purpose: the phase process runs without tsx's module hooks (a loader thread of
 // its own, and hooks in every parse worker), as `mailroom run` does in production. The orchestrator
 // passes everything through BENCH_PHASE (JSON); the last stdout line is `PHASE-RESULT {...}`.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 
@@ -23,10 +23,29 @@ function hwmMb() {
   }
 }
 
+/** CPU of each thread of this process (main, t<tid>) (Linux /proc), in ms: { name: { user, sys, n } }. */
+function threadCpu() {
+  const out = {};
+  let names;
+  try { names = readdirSync('/proc/self/task'); } catch { return out; }
+  const tick = 10; // USER_HZ 100 on Linux
+  for (const t of names) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const comm = String(t) === String(process.pid) ? 'main' : `t${t}`; // every thread is named "node"
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const e = (out[comm] ??= { user: 0, sys: 0, n: 0 });
+      e.user += Number(f[11]) * tick; e.sys += Number(f[12]) * tick; e.n++;
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
 /** RSS every 50 ms (parse workers are threads of this process: included) and CPU of all threads. */
 class RssSampler {
   start = process.memoryUsage.rss();
   cpu0 = process.cpuUsage();
+  threads0 = threadCpu();
   peak = this.start;
   samples = 0;
   #timer = setInterval(() => this.sample(), 50);
@@ -43,12 +62,17 @@ class RssSampler {
     this.sample();
     clearInterval(this.#timer);
     const cpu = process.cpuUsage(this.cpu0);
-    return { rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, sysMs: cpu.system / 1000 };
+    const threads = threadCpu();
+    for (const [k, v] of Object.entries(this.threads0)) if (threads[k]) { threads[k].user -= v.user; threads[k].sys -= v.sys; }
+    return { threads, rssStartMb: this.start / MB, rssPeakMb: this.peak / MB, hwmMb: hwmMb(), samples: this.samples, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, sysMs: cpu.system / 1000 };
   }
 }
 
 const heapNote = (s) => s.atPeak ? `at peak RSS ${(s.atPeak.rss / MB).toFixed(0)} MB: main-thread heap ${(s.atPeak.heapUsed / MB).toFixed(0)} MB used of ${(s.atPeak.heapTotal / MB).toFixed(0)}, external ${(s.atPeak.external / MB).toFixed(0)} MB (array buffers ${(s.atPeak.arrayBuffers / MB).toFixed(0)})` : 'no RSS peak sampled';
-const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms user + ${(rss.sysMs / n).toFixed(2)} ms system (all threads)`;
+const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms user + ${(rss.sysMs / n).toFixed(2)} ms system (all threads)` +
+  (Object.keys(rss.threads).length ? '; by thread (user+sys ms/msg): ' + Object.entries(rss.threads).filter(([, v]) => v.user + v.sys > 0)
+    .sort((a, b) => b[1].user + b[1].sys - a[1].user - a[1].sys)
+    .slice(0, 8).map(([k, v]) => `${k} ${(v.user / n).toFixed(2)}+${(v.sys / n).toFixed(2)}`).join(', ') : '');
 const dist = (rel) => new URL(`../dist/${rel}`, import.meta.url).href;
 
 async function phaseMailroom() {

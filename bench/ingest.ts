@@ -11,6 +11,7 @@
 //   BENCH_WORKERS=         mailroom parse workers (default: the daemon's, one per core but one)
 //   BENCH_SECURITY=none    none | tls: transport of both runs (the same for both, loopback)
 //   BENCH_SEED=            generator seed
+//   BENCH_PHASE_LOG=/tmp/x   each phase's stdout is kept in /tmp/x.<phase> (with BENCH_NODE_ARGS=--trace-gc)
 //   BENCH_NODE_ARGS=       extra node flags for each phase process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_RAW_DEFAULT=1    also time the raw loop with simpleParser's defaults (it then also builds
 //                          textAsHtml with linkify, work mailroom does not do; see below)
@@ -36,6 +37,7 @@
 //   are threads of that process, so they are included), and on Linux the kernel's exact high-water
 //   mark of the phase process (VmHWM), which is what peak_rss_mb reports (the max of the two).
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startDovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
@@ -93,6 +95,7 @@ function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseRes
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
+      if (process.env.BENCH_PHASE_LOG) writeFileSync(`${process.env.BENCH_PHASE_LOG}.${phase}`, out); // e.g. --trace-gc output
       const line = out.split('\n').find((l) => l.startsWith('PHASE-RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice('PHASE-RESULT '.length)) as PhaseResult);
       else reject(new Error(`phase ${phase} exited with ${code}\n${out}`));
