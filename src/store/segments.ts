@@ -198,9 +198,11 @@ export class Segments {
     for (const no of this.#dirty) {
       const seg = this.#cache.get(no);
       if (!seg) throw new Error(`dirty segment ${no} not in memory`);
-      const text = seg.adapter.serialize(seg.db.data);
-      this.#bytes.set(no, Buffer.byteLength(text));
-      out.push({ path: seg.adapter.filename, data: text });
+      // Encoded here, once: the write needs the bytes and the size rule their count (Buffer.byteLength
+      // of a large non-ASCII string costs as much as encoding it).
+      const bytes = Buffer.from(seg.adapter.serialize(seg.db.data), 'utf8');
+      this.#bytes.set(no, bytes.length);
+      out.push({ path: seg.adapter.filename, data: bytes });
     }
     this.#dirty.clear();
     return out;
