@@ -27,6 +27,7 @@ import { WebhookQueue } from '../sinks/webhook/queue.js';
 import { emptiedFileProblems, emptyFiles } from './reload-guard.js';
 import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
+import { tuneHeap } from './heap.js';
 
 export class ConfigInvalidError extends Error {
   constructor(public problems: Problem[]) {
@@ -112,6 +113,7 @@ export class Daemon {
     this.applyLogLevel(snapshot);
     const listen = this.opts.listen ?? snapshot.server.listen;
     this.running = { listen, store: snapshot.store };
+    tuneHeap();
     await this.http.listen(listen.host, listen.port);
     this.store = await openTicketStore(snapshot.store.path);
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
