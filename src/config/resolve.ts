@@ -10,6 +10,9 @@ import type { ResolvedAuth, ResolvedCompany, ResolvedInbound, ResolvedMailbox, R
 import type { Auth, MailroomConfig, Provider } from './types.generated.js';
 import type { NodeLocation } from './yaml-file.js';
 
+/** inbound.batchSize when a mailbox does not set one (the schema's description says the same). */
+export const DEFAULT_BATCH_SIZE = 100;
+
 /** Field names marked `x-secret` in the schema (a test keeps this list equal to the schema's). */
 export const SECRET_FIELDS = ['password', 'clientSecret', 'refreshToken', 'token', 'secret'] as const;
 
@@ -116,7 +119,7 @@ export function resolveSnapshot(
         pollIntervalMs: parseDuration(i.pollInterval ?? di.pollInterval ?? '60s'),
         idle: i.idle ?? di.idle ?? true,
         maxMessageSize: parseSize(i.maxMessageSize ?? di.maxMessageSize ?? '25MB'),
-        batchSize: i.batchSize ?? 100,
+        batchSize: i.batchSize ?? DEFAULT_BATCH_SIZE,
         fallbackCompany: i.fallbackCompany ?? null,
         senderRateLimit: di.senderRateLimit ?? 20,
       };
