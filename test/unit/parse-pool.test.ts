@@ -171,10 +171,10 @@ describe('spoolAndParseBatch over the pool', () => {
   it('an unwritable blob store rejects with the file system error (the poll fails and retries), never resolves', async () => {
     pool = createParsePool({ size: 1 });
     const blobs = await blobDir();
-    const { writeFile } = await import('node:fs/promises');
+    const { rm, writeFile } = await import('node:fs/promises');
     const raw = load('simple-plain.eml');
-    const fan = sha256Hex(raw).slice(0, 2);
-    await writeFile(`${blobs.root}/${fan}`, 'not a directory'); // the fan-out directory cannot be made
+    await rm(blobs.packsDir, { recursive: true });
+    await writeFile(blobs.packsDir, 'not a directory'); // no pack file can be created (root ignores permissions)
     await expect(spoolAndParseBatch(blobs, [raw], pool.parse)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
   });
 });
