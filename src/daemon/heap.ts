@@ -19,7 +19,7 @@ export function heapGrowingFlag(execArgv: readonly string[], nodeOptions: string
   return `--heap-growing-percent=${percent}`;
 }
 
-/** Apply the daemon's heap growing factor to this process (once; a no-op when the operator set one). */
+/** Apply the daemon's heap growing factor to this process (idempotent: every Daemon.start calls it; a no-op when the operator set one). */
 export function tuneHeap(): string | null {
   const flag = heapGrowingFlag(process.execArgv, process.env.NODE_OPTIONS);
   if (flag) v8.setFlagsFromString(flag);
