@@ -110,7 +110,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
         if (fresh.length > 0) {
           art.dedupeKeys.push(...fresh);
           for (const k of fresh) ix.addKey(k, ref);
-          segments.markDirty(owner.seg);
+          segments.markDirty(owner.seg, ref.t);
         }
       }
     } else {
@@ -126,7 +126,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
         s.lastArticleAt = now;
         s.updatedAt = now;
         ix.addArticle(target, art);
-        segments.markDirty(target.seg);
+        segments.markDirty(target.seg, t.id);
         stored = { art, seg: target.seg };
         ticketId = t.id;
         articleNo = art.no;
@@ -162,7 +162,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
     // meta.json: if a crash lands between the two, openTicketStore restores it from there.
     if (actionId && meta.data.lastActionId !== lastAction && stored) {
       (stored.art.actions ??= []).push({ ...structuredClone(it.afterFetch!), id: actionId });
-      segments.markDirty(stored.seg);
+      segments.markDirty(stored.seg, ticketId);
     }
     if (it.checkpoint) meta.advanceCheckpoint(it.checkpoint);
     if (it.pop3Uidl) uidls.add(it.pop3Uidl.mailbox, it.pop3Uidl.uidl);

@@ -239,7 +239,7 @@ class LowdbTicketStore implements TicketStore {
         t.updatedAt = now;
         e.summary.status = status;
         e.summary.updatedAt = now;
-        this.segments.markDirty(e.seg);
+        this.segments.markDirty(e.seg, id);
         return true;
       },
     );
