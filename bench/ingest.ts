@@ -47,6 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { startDovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
 import { writeTestConfig } from '../test/support/daemon-config.js';
 import { DEFAULT_SEED, generateMailChunks } from './generate-mail.js';
+import { median, medianBy } from './median.js';
 import { DEFAULT_BATCH_SIZE } from '../src/config/resolve.js';
 
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -112,17 +113,6 @@ function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseRes
 // ------------------------------------------------------------------------------------ main
 
 const pad = (s: string, n: number, right = false) => (right ? s.padStart(n) : s.padEnd(n));
-/** Middle value (the mean of the two middle ones for an even count). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-/** The element whose key is the median (the lower middle one for an even count): a whole phase result, so its MB/s matches its msg/s. */
-function medianBy<T>(xs: T[], key: (x: T) => number): T {
-  const s = [...xs].sort((a, b) => key(a) - key(b));
-  return s[(s.length - 1) >> 1]!;
-}
 
 async function orchestrate(): Promise<void> {
   console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? 'default'}, ` +

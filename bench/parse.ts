@@ -5,12 +5,12 @@
 import os from 'node:os';
 import { createParsePool } from '../src/ingest/parse-pool.js';
 import { parseMessage } from '../src/ingest/parse.js';
+import { median } from './median.js';
 
 const COUNT = 2000;
 const ROUNDS = 3;
 const IN_FLIGHT = 64;
 const cpuMs = (since: NodeJS.CpuUsage): number => { const d = process.cpuUsage(since); return (d.user + d.system) / 1000; };
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -13,6 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { sampleItem } from '../src/store/sample.js';
 import { openTicketStore, type TicketStore } from '../src/store/ticket-store.js';
 import type { CommitItem } from '../src/store/types.js';
+import { median } from './median.js';
 
 const argTickets = process.argv.indexOf('--tickets');
 const TOTAL = argTickets > 0 ? Number(process.argv[argTickets + 1]) : 100_000;
@@ -61,10 +62,6 @@ async function commitTimed(s: TicketStore, items: CommitItem[]): Promise<number>
   return ms;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 async function duBytes(p: string): Promise<number> {
