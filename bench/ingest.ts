@@ -16,6 +16,7 @@
 //                          the median of the rounds' own ratios, peak RSS the highest of all rounds
 //   BENCH_PHASE_LOG=/tmp/x   each phase's stdout is kept in /tmp/x.<phase> (with BENCH_NODE_ARGS=--trace-gc)
 //   BENCH_NODE_ARGS=       extra node flags for each phase process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//   BENCH_MAILROOM_NODE_ARGS=  extra node flags for the mailroom phase only (to try a runtime setting on it)
 //   BENCH_RAW_DEFAULT=1    also time the raw loop with simpleParser's defaults (it then also builds
 //                          textAsHtml with linkify, work mailroom does not do; see below)
 //
@@ -92,7 +93,9 @@ interface PhaseResult {
 /** Run one phase (bench/ingest-phases.mjs) in a fresh child process: plain node, no tsx hooks, as in production. */
 function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof (profiles the phase)
+    const flags = (v: string | undefined) => (v ?? '').split(' ').filter(Boolean);
+    // e.g. --cpu-prof (profiles the phase); BENCH_MAILROOM_NODE_ARGS: for the mailroom phase only
+    const extra = [...flags(process.env.BENCH_NODE_ARGS), ...(phase === 'mailroom' ? flags(process.env.BENCH_MAILROOM_NODE_ARGS) : [])];
     const input = { count: COUNT, batch: BATCH, security: SECURITY, workers: WORKERS ?? null, timeoutMs: TIMEOUT_MS, peer, configDir };
     const child = spawn(process.execPath, [...extra, fileURLToPath(new URL('./ingest-phases.mjs', import.meta.url)), phase], {
       env: { ...process.env, BENCH_PHASE: JSON.stringify(input) },
