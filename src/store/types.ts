@@ -192,7 +192,7 @@ export interface TicketStoreOptions {
 /** Error with a machine-readable code, e.g. for the HTTP layer ('bad-cursor' → 400). */
 export class StoreError extends Error {
   constructor(
-    readonly code: 'bad-cursor' | 'bad-query' | 'bad-input' | 'closed' | 'locked' | 'corrupt' | 'failed',
+    readonly code: 'bad-cursor' | 'bad-query' | 'bad-input' | 'closed' | 'locked' | 'corrupt' | 'failed' | 'fenced' | 'claimed',
     message: string,
   ) {
     super(message);

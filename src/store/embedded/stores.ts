@@ -1,0 +1,70 @@
+// Why this file exists: opens the embedded store (store.driver: lowdb) under one directory and puts
+// its parts behind the port: ticket segments, packs, meta and UIDLs (ticket-store.ts), the webhook
+// journal, the outbox journal, suspensions, OAuth state and counters. Only this folder and the parts
+// it opens join paths under store.path.
+import { OAuthStateStore } from '../../oauth/token-state.js';
+import { SuspensionStore } from '../../inbound/suspension-store.js';
+import { WebhookQueue } from '../../sinks/webhook/queue.js';
+import { OutboxStore, type OutboxRecovery, type OutboxStoreOptions } from '../outbox-store.js';
+import type { Stores } from '../port.js';
+import { openTicketStore, type TicketStore } from '../ticket-store.js';
+import type { TicketStoreOptions } from '../types.js';
+import { EmbeddedControl } from './control.js';
+import { Counters } from './counters.js';
+import { EmbeddedDeliveries } from './deliveries.js';
+import { EmbeddedIntake } from './intake.js';
+import { EmbeddedOutbox } from './outbox.js';
+import { EmbeddedTickets } from './tickets.js';
+
+export interface EmbeddedOptions {
+  tickets?: TicketStoreOptions;
+  outbox?: OutboxStoreOptions;
+}
+
+export interface EmbeddedStores extends Stores {
+  readonly driver: 'lowdb';
+  readonly path: string;
+  /** What the outbox found at open (messages past their commit point when the process died). */
+  readonly outboxRecovery: OutboxRecovery;
+  /** The parts, for the embedded store's own tests and benchmarks (file layout, I/O counts). */
+  readonly parts: { tickets: TicketStore; webhooks: WebhookQueue; outbox: OutboxStore };
+}
+
+export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {}): Promise<EmbeddedStores> {
+  const tickets = await openTicketStore(root, opts.tickets);
+  const opened: { close(): Promise<void> }[] = [tickets];
+  try {
+    const webhooks = await WebhookQueue.open(root, tickets);
+    opened.push(webhooks);
+    const outbox = await OutboxStore.open(root, opts.outbox);
+    opened.push(outbox);
+    const suspensions = await SuspensionStore.open(root);
+    const oauth = new OAuthStateStore(root);
+    const counters = await Counters.open(root);
+    const intake = new EmbeddedIntake(tickets, webhooks);
+    let closed = false;
+    return {
+      driver: 'lowdb',
+      path: tickets.path,
+      outboxRecovery: outbox.recovery,
+      parts: { tickets, webhooks, outbox },
+      intake,
+      sync: intake,
+      tickets: new EmbeddedTickets(tickets, webhooks),
+      deliveries: new EmbeddedDeliveries(webhooks),
+      outbox: new EmbeddedOutbox(outbox),
+      control: new EmbeddedControl(suspensions, oauth, counters),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await Promise.allSettled([counters.flush(), oauth.flush()]);
+        const results = await Promise.allSettled([outbox.close(), webhooks.close(), tickets.close()]);
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      },
+    };
+  } catch (e) {
+    await Promise.allSettled(opened.reverse().map((o) => o.close()));
+    throw e;
+  }
+}

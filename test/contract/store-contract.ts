@@ -1,0 +1,314 @@
+// Why this file exists: the one behavioural suite of the store port (src/store/port.ts). Every store
+// implementation runs it through its own *.test.ts with a factory; what it asserts is what the daemon
+// relies on, whatever keeps the bytes. File layouts and crash tests of one implementation stay in its
+// own tests.
+import { describe, expect, it } from 'vitest';
+import type { OutboxEntry } from '../../src/store/outbox-types.js';
+import { soleOwner, type Fence, type IntakeItem, type Stores } from '../../src/store/port.js';
+import { sampleItem, type SampleOptions } from '../../src/store/sample.js';
+import type { SuspensionRecord } from '../../src/store/control-types.js';
+
+export interface StoreFactory {
+  name: string;
+  /** A new, empty store. */
+  fresh(): Promise<Stores>;
+  /** Close `s` and open the same store again (a restart). */
+  reopen(s: Stores): Promise<Stores>;
+  /** A fence a newer owner holds for `mailbox` (the previous one is then stale), or null when the
+   *  implementation has one owner and accepts any fence. */
+  takeOver(s: Stores, mailbox: string): Promise<Fence | null>;
+}
+
+const item = (o: SampleOptions & { webhooks?: string[]; gated?: boolean } = {}): IntakeItem => ({
+  ...sampleItem(o),
+  ...(o.webhooks && { deliveries: { webhooks: o.webhooks, gated: o.gated ?? false } }),
+});
+
+function outboxEntry(id: string, o: Partial<OutboxEntry> = {}): OutboxEntry {
+  const now = new Date().toISOString();
+  return {
+    id, createdAt: now, updatedAt: now, purpose: 'message', company: 'acme', request: { kind: 'user', company: 'acme' }, mailbox: 'desk', ticket: null,
+    idempotencyKey: null, messageId: `${id}@mailroom.test`, subject: 'Hello', envelope: { from: 'desk@acme.example', to: ['a@b.example'] }, raw: 'Subject: Hello\r\n\r\nHi\r\n',
+    size: 24, status: 'queued', attempts: 0, committed: 0, nextAttemptAt: null, accepted: [], rejected: [], response: null, confirmed: null, possibleDuplicate: false,
+    lastError: null, sentAt: null, failedAt: null, ...o,
+  };
+}
+
+const suspension = (mailbox: string): SuspensionRecord => ({ mailbox, reason: 'login refused', code: 'AUTHENTICATIONFAILED', error: null, source: 'server', at: new Date().toISOString(), credentials: 'fp', notified: false });
+
+export function storeContract(f: StoreFactory): void {
+  const F = soleOwner('support');
+  const withStore = (fn: (s: Stores) => Promise<Stores | void>) => async () => {
+    let s = await f.fresh();
+    try {
+      s = (await fn(s)) ?? s;
+    } finally {
+      await s.close();
+    }
+  };
+
+  describe(`store contract: ${f.name}`, () => {
+    describe('intake', () => {
+      it('commits tickets, articles, checkpoint and pending actions together, visible after a restart', withStore(async (s) => {
+        const r = await s.intake.commit([item({ uid: 1, action: 'delete' }), item({ uid: 2, action: 'seen' })], F);
+        expect(r.map((x) => [x.ticketId, x.articleNo, x.created, x.duplicate])).toEqual([['ACME-000001', 1, true, false], ['ACME-000002', 1, true, false]]);
+        expect(r.every((x) => typeof x.actionId === 'string')).toBe(true);
+        s = await f.reopen(s);
+        expect(await s.sync.checkpoint('support', 'INBOX')).toEqual({ uidValidity: 1, uid: 2 });
+        const pending = await s.sync.pendingActions('support');
+        expect(pending.map((a) => [a.uid, a.action]).sort()).toEqual([[1, 'delete'], [2, 'seen']]);
+        expect((await s.tickets.get('ACME-000001'))?.articles).toHaveLength(1);
+        return s;
+      }));
+
+      it('a known dedupe key makes a duplicate: no new article, its server action still recorded', withStore(async (s) => {
+        await s.intake.commit([item({ uid: 1, messageId: '<same@x>' })], F);
+        // the same message in a second mailbox: same company + Message-ID
+        const [dup] = await s.intake.commit([item({ uid: 9, mailbox: 'other', messageId: '<same@x>', action: 'delete' })], soleOwner('other'));
+        expect(dup).toMatchObject({ ticketId: 'ACME-000001', duplicate: true, created: false });
+        expect(dup!.actionId).not.toBeNull();
+        expect((await s.sync.pendingActions('other')).map((a) => a.id)).toEqual([dup!.actionId]);
+        expect((await s.tickets.stats()).articles).toBe(1);
+        const facts = await s.intake.facts({ keys: ['imap:support:1:1', 'imap:support:1:2', 'mid:acme:<same@x>'], threadIds: [], ticketIds: [] });
+        expect([...facts.keys.keys()].sort()).toEqual(['imap:support:1:1', 'mid:acme:<same@x>']);
+        expect(await s.sync.knownKeys(['imap:other:1:9', 'imap:other:1:10'])).toEqual(new Set(['imap:other:1:9']));
+      }));
+
+      it('facts: replies by Message-ID per company, tickets by id with their participants', withStore(async (s) => {
+        await s.intake.commit([item({ uid: 1, messageId: '<q@x>' })], F);
+        const f1 = await s.intake.facts({ keys: [], threadIds: [{ company: 'acme', ids: ['<q@x>', '<nope@x>'] }, { company: 'beta', ids: ['<q@x>'] }], ticketIds: ['ACME-000001', 'ACME-000099'] });
+        expect([...f1.threadIds]).toEqual([['acme\0<q@x>', 'ACME-000001']]);
+        expect([...f1.tickets.keys()]).toEqual(['ACME-000001']);
+        expect(f1.tickets.get('ACME-000001')!.participants).toEqual(expect.arrayContaining(['jane@customer.example', 'support@acme.example']));
+      }));
+
+      it('threads a reply onto its ticket as the next article', withStore(async (s) => {
+        await s.intake.commit([item({ uid: 1 })], F);
+        const [r] = await s.intake.commit([item({ uid: 2, threadTo: 'ACME-000001' })], F);
+        expect(r).toMatchObject({ ticketId: 'ACME-000001', articleNo: 2, created: false });
+      }));
+
+      it('a commit that fails validation writes nothing of the batch', withStore(async (s) => {
+        const bad = item({ uid: 2 });
+        (bad.ticket as { status: string }).status = 'nonsense';
+        await expect(s.intake.commit([item({ uid: 1 }), bad], F)).rejects.toThrow();
+        expect((await s.tickets.stats()).tickets).toBe(0);
+        expect(await s.sync.checkpoint('support', 'INBOX')).toBeNull();
+      }));
+
+      it('stores blobs by content and streams them back whole', withStore(async (s) => {
+        const big = Buffer.alloc(300_000, 'x');
+        const [a, b, a2] = await s.intake.putBlobs(['hello', big, 'hello']);
+        expect(a).toBe(a2);
+        expect(a).toMatch(/^[0-9a-f]{64}$/);
+        const blob = await s.tickets.openBlob(b!);
+        expect(blob?.length).toBe(300_000);
+        const chunks: Buffer[] = [];
+        for await (const c of blob!.stream) chunks.push(c as Buffer);
+        expect(Buffer.concat(chunks).equals(big)).toBe(true);
+        expect((await s.tickets.readBlob(a!))?.toString()).toBe('hello');
+        expect(await s.tickets.openBlob('0'.repeat(64))).toBeNull();
+        expect(await s.tickets.openBlob('../../etc/passwd')).toBeNull();
+      }));
+    });
+
+    describe('sync', () => {
+      it('completed actions are gone after a restart; a UIDVALIDITY reset drops the folder\'s old actions', withStore(async (s) => {
+        const [a, b] = await s.intake.commit([item({ uid: 1 }), item({ uid: 2 })], F);
+        await s.sync.completeActions([a!.actionId!], F);
+        s = await f.reopen(s);
+        expect((await s.sync.pendingActions('support')).map((x) => x.id)).toEqual([b!.actionId]);
+        await s.sync.resetCheckpoint('support', 'INBOX', 7, F);
+        expect(await s.sync.checkpoint('support', 'INBOX')).toEqual({ uidValidity: 7, uid: 0 });
+        expect(await s.sync.pendingActions('support')).toEqual([]);
+        return s;
+      }));
+
+      it('keeps POP3 UIDLs and prunes those the server no longer lists', withStore(async (s) => {
+        const P = soleOwner('pop');
+        await s.intake.commit([item({ uidl: 'A', mailbox: 'pop' }), item({ uidl: 'B', mailbox: 'pop' })], P);
+        s = await f.reopen(s);
+        expect(await s.sync.uidls('pop')).toEqual(new Set(['A', 'B']));
+        expect(await s.sync.pruneUidls('pop', new Set(['B']), P)).toBe(1);
+        expect(await s.sync.uidls('pop')).toEqual(new Set(['B']));
+        return s;
+      }));
+    });
+
+    describe('fences', () => {
+      it('a write with a stale fence is refused where the store enforces fences, and changes nothing', withStore(async (s) => {
+        const newer = await f.takeOver(s, 'support');
+        if (newer === null) {
+          // one owner: any fence is the owner's
+          await expect(s.intake.commit([item({ uid: 1 })], { mailbox: 'support', epoch: 41 })).resolves.toHaveLength(1);
+          return;
+        }
+        const stale: Fence = { mailbox: 'support', epoch: newer.epoch - 1 };
+        await expect(s.intake.commit([item({ uid: 1 })], stale)).rejects.toMatchObject({ code: 'fenced' });
+        await expect(s.sync.resetCheckpoint('support', 'INBOX', 3, stale)).rejects.toMatchObject({ code: 'fenced' });
+        expect((await s.tickets.stats()).tickets).toBe(0);
+        await expect(s.intake.commit([item({ uid: 1 })], newer)).resolves.toHaveLength(1);
+      }));
+    });
+
+    describe('tickets', () => {
+      it('lists in creation order with a cursor, scoped to companies', withStore(async (s) => {
+        await s.intake.commit([item({ uid: 1 }), item({ uid: 2 }), item({ uid: 3, company: 'beta', prefix: 'BETA' })], F);
+        const p1 = await s.tickets.list({ companies: ['acme'], limit: 1 });
+        expect(p1.items.map((t) => t.id)).toEqual(['ACME-000001']);
+        const p2 = await s.tickets.list({ companies: ['acme'], limit: 5, cursor: p1.next });
+        expect(p2.items.map((t) => t.id)).toEqual(['ACME-000002']);
+        expect(p2.next).toBeNull();
+        expect((await s.tickets.list({ companies: '*', limit: 10 })).items).toHaveLength(3);
+      }));
+
+      it('approving a held ticket releases its held deliveries; rejecting cancels them', withStore(async (s) => {
+        const [a, b] = await s.intake.commit([item({ uid: 1, status: 'held', webhooks: ['erp'] }), item({ uid: 2, status: 'held', webhooks: ['erp'] })], F);
+        expect(a!.deliveries.map((d) => d.status)).toEqual(['held']);
+        const ok = await s.tickets.setStatus(a!.ticketId, 'open');
+        expect(ok.found).toBe(true);
+        expect(ok.deliveries.map((d) => d.status)).toEqual(['pending']);
+        const no = await s.tickets.setStatus(b!.ticketId, 'rejected');
+        expect(no.deliveries.map((d) => d.status)).toEqual(['cancelled']);
+        expect((await s.tickets.setStatus('ACME-999999', 'open')).found).toBe(false);
+        const claimed = await s.deliveries.claimDue({ owner: 'w', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 5 } });
+        expect(claimed.map((d) => d.ticketId)).toEqual([a!.ticketId]);
+      }));
+    });
+
+    describe('deliveries', () => {
+      it('are created by the commit, once, and claimed by one owner at a time; an expired claim is taken over', withStore(async (s) => {
+        const [r] = await s.intake.commit([item({ uid: 1, webhooks: ['erp', 'crm'] })], F);
+        expect(r!.deliveries.map((d) => d.webhook).sort()).toEqual(['crm', 'erp']);
+        const [dup] = await s.intake.commit([item({ uid: 1, webhooks: ['erp', 'crm'] })], F);
+        expect(dup!.deliveries).toEqual([]);
+        const now = Date.now() + 1;
+        const a = await s.deliveries.claimDue({ owner: 'a', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 } });
+        expect(a).toHaveLength(2);
+        expect(await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 } })).toEqual([]);
+        const later = await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now: now + 1_001, capacity: { erp: 5, crm: 5 } });
+        expect(later.map((d) => d.id).sort()).toEqual(a.map((d) => d.id).sort());
+        // the first owner lost its claim: its outcome is refused, the new owner's is kept
+        const erp = a.find((d) => d.webhook === 'erp')!;
+        await expect(s.deliveries.complete(erp.id, 'a', { status: 200, at: Date.now() })).rejects.toMatchObject({ code: 'claimed' });
+        await s.deliveries.complete(erp.id, 'b', { status: 200, at: Date.now() });
+        expect((await s.deliveries.get(erp.id))?.status ?? 'delivered').toBe('delivered');
+      }));
+
+      it('keep per-ticket order: one at a time, the later ones wait behind a dead letter until replayed', withStore(async (s) => {
+        await s.intake.commit([item({ uid: 1, messageId: '<t1@x>', webhooks: ['erp'] })], F);
+        await s.intake.commit([item({ uid: 2, messageId: '<t2@x>', threadTo: 'ACME-000001', webhooks: ['erp'] })], F);
+        const cap = { erp: 10 };
+        const c1 = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: Date.now() + 1, capacity: cap });
+        expect(c1.map((d) => d.articleNo)).toEqual([1]);
+        expect(await s.deliveries.claimDue({ owner: 'b', ttlMs: 60_000, now: Date.now() + 1, capacity: cap })).toEqual([]);
+        await s.deliveries.deadLetter(c1[0]!.id, 'a', { status: 400, error: 'bad request', at: Date.now() });
+        expect(await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: Date.now() + 1, capacity: cap })).toEqual([]);
+        expect((await s.deliveries.summary()).get('erp')).toMatchObject({ pending: 1, blocked: 1, dead: 1 });
+        expect((await s.deliveries.dead('erp')).map((d) => d.articleNo)).toEqual([1]);
+        expect(await s.deliveries.replay('erp')).toBe(1);
+        const c2 = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: Date.now() + 1, capacity: cap });
+        expect(c2.map((d) => d.articleNo)).toEqual([1]);
+        await s.deliveries.complete(c2[0]!.id, 'a', { status: 200, at: Date.now() });
+        const c3 = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: Date.now() + 1, capacity: cap });
+        expect(c3.map((d) => d.articleNo)).toEqual([2]);
+      }));
+
+      it('a retry waits for its time; capacity bounds a claim per webhook; a gated action waits for its delivery', withStore(async (s) => {
+        const rs = await s.intake.commit([item({ uid: 1, webhooks: ['erp'], gated: true, action: 'delete' }), item({ uid: 2, webhooks: ['erp'] })], F);
+        expect(await s.deliveries.gating([rs[0]!.actionId!, rs[1]!.actionId!])).toEqual(new Set([rs[0]!.actionId]));
+        const now = Date.now() + 1;
+        const one = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now, capacity: { erp: 1 } });
+        expect(one).toHaveLength(1);
+        await s.deliveries.retryAt(one[0]!.id, 'a', { status: 503, error: 'busy', nextAt: now + 30_000 });
+        const rest = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now, capacity: { erp: 5 } });
+        expect(rest.map((d) => d.id)).not.toContain(one[0]!.id);
+        expect(await s.deliveries.nextDueAt()).not.toBeNull();
+        const again = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: now + 30_001, capacity: { erp: 5 } });
+        expect(again.map((d) => d.id)).toContain(one[0]!.id);
+        expect(again.find((d) => d.id === one[0]!.id)?.attempts).toBe(1);
+      }));
+
+      it('survive a restart with their state', withStore(async (s) => {
+        const [r] = await s.intake.commit([item({ uid: 1, webhooks: ['erp'] })], F);
+        const [c] = await s.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 1 } });
+        await s.deliveries.deadLetter(c!.id, 'a', { status: 410, error: 'gone', at: Date.now() });
+        s = await f.reopen(s);
+        expect((await s.deliveries.get(r!.deliveries[0]!.id))).toMatchObject({ status: 'dead', lastStatus: 410, attempts: 1 });
+        return s;
+      }));
+    });
+
+    describe('outbox', () => {
+      it('an idempotency key returns the first entry; entries survive a restart', withStore(async (s) => {
+        const first = await s.outbox.add(outboxEntry('msg_1', { idempotencyKey: 'k1' }));
+        const again = await s.outbox.add(outboxEntry('msg_2', { idempotencyKey: 'k1' }));
+        expect(first.existing).toBe(false);
+        expect(again).toMatchObject({ existing: true, entry: { id: 'msg_1' } });
+        expect((await s.outbox.add(outboxEntry('msg_3', { idempotencyKey: 'k1', company: 'beta' }))).existing).toBe(false);
+        s = await f.reopen(s);
+        expect((await s.outbox.findByIdempotencyKey('acme', 'k1'))?.id).toBe('msg_1');
+        expect(await s.outbox.get('msg_2')).toBeNull();
+        return s;
+      }));
+
+      it('claims: two owners never hold the same entry; settled outcomes persist; an expired claim is taken over', withStore(async (s) => {
+        for (const id of ['msg_a', 'msg_b', 'msg_c']) await s.outbox.add(outboxEntry(id));
+        const now = Date.now();
+        const a = await s.outbox.claimDue({ owner: 'a', limit: 2, ttlMs: 1_000, now });
+        const b = await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now });
+        expect(a).toHaveLength(2);
+        expect(b.map((e) => e.id)).toEqual(['msg_c']);
+        expect(new Set([...a, ...b].map((e) => e.id)).size).toBe(3);
+        await s.outbox.settle(a[0]!.id, 'a', { status: 'sent', attempts: 1, sentAt: new Date().toISOString() });
+        await s.outbox.settle(a[1]!.id, 'a', { status: 'retrying', attempts: 1, nextAttemptAt: new Date(now + 60_000).toISOString() });
+        expect(await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now: now + 1_001 })).toEqual([expect.objectContaining({ id: 'msg_c' })]);
+        await expect(s.outbox.settle('msg_c', 'a', { status: 'sent' })).rejects.toMatchObject({ code: 'claimed' });
+        s = await f.reopen(s);
+        expect(await s.outbox.get(a[0]!.id)).toMatchObject({ status: 'sent', raw: null });
+        expect(await s.outbox.get(a[1]!.id)).toMatchObject({ status: 'retrying', attempts: 1 });
+        return s;
+      }));
+    });
+
+    describe('control', () => {
+      it('suspensions persist and signal their changes', withStore(async (s) => {
+        const seen: [string, boolean][] = [];
+        const off = s.control.watchSuspensions((m, r) => seen.push([m, r !== null]));
+        await s.control.setSuspension(suspension('desk'));
+        await s.control.clearSuspension('nothing-here');
+        s = await f.reopen(s);
+        expect(await s.control.suspension('desk')).toMatchObject({ mailbox: 'desk', code: 'AUTHENTICATIONFAILED' });
+        await s.control.clearSuspension('desk');
+        expect(await s.control.suspensions()).toEqual([]);
+        expect(seen).toEqual([['desk', true]]);
+        off();
+        return s;
+      }));
+
+      it('OAuth state: compare-and-set refuses a writer that read an older version', withStore(async (s) => {
+        const a = await s.control.oauthState('desk');
+        const b = await s.control.oauthState('desk');
+        const grant = { refreshToken: 'rt-2', issuedAt: 'x', expiresAt: null, rotations: 1, updatedAt: 'x' };
+        expect(await s.control.casOAuthState('desk', a.version, { ...a.state, grants: { g: grant } })).toBe(true);
+        expect(await s.control.casOAuthState('desk', b.version, { ...b.state, grants: {} })).toBe(false);
+        s = await f.reopen(s);
+        const c = await s.control.oauthState('desk');
+        expect(c.state.grants.g?.refreshToken).toBe('rt-2');
+        expect(await s.control.casOAuthState('desk', c.version, { ...c.state, notices: { n: 'y' } })).toBe(true);
+        return s;
+      }));
+
+      it('rate counters count within their window and survive a restart', withStore(async (s) => {
+        const t = 1_000_000;
+        expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t)).toBe(false);
+        expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t + 1)).toBe(false);
+        s = await f.reopen(s);
+        expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t + 2)).toBe(true);
+        expect(await s.control.hit('acme:other@x', 2, 3_600_000, t + 2)).toBe(false);
+        expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t + 3_600_003)).toBe(false);
+        return s;
+      }));
+    });
+  });
+}
