@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { Daemon } from '../src/daemon/daemon.js';
 import { createLogger } from '../src/observability/logger.js';
-import { sampleItem } from '../src/store/sample.js';
+import { sampleItem } from '../test/support/store-sample.js';
 import type { CommitItem } from '../src/store/types.js';
 
 function arg(name: string, dflt: number): number {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { sampleItem } from '../src/store/sample.js';
+import { sampleItem } from '../test/support/store-sample.js';
 import { openTicketStore, type TicketStore } from '../src/store/ticket-store.js';
 import type { CommitItem } from '../src/store/types.js';
 import { median } from './median.js';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../src/store/outbox-types.js';
 import { soleOwner, type Fence, type IntakeItem, type Stores } from '../../src/store/port.js';
-import { sampleItem, type SampleOptions } from '../../src/store/sample.js';
+import { sampleItem, type SampleOptions } from '../support/store-sample.js';
 import type { SuspensionRecord } from '../../src/store/control-types.js';
 
 export interface StoreFactory {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { sampleItem } from '../../src/store/sample.js';
+import { sampleItem } from '../support/store-sample.js';
 import type { CommitItem } from '../../src/store/types.js';
 
 const TOKEN_ACME = 'acme-token-0123456789abcdef';

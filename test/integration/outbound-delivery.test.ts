@@ -11,7 +11,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { classifyMessage } from '../../src/ingest/classify.js';
 import { findThread } from '../../src/ingest/thread.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { sampleItem } from '../../src/store/sample.js';
+import { sampleItem } from '../support/store-sample.js';
 import { makeCertificates } from '../peers/certs.js';
 import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
 import { waitFor } from '../support/daemon-config.js';

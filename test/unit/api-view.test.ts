@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { contentDisposition, safeContentType } from '../../src/http/ticket-routes.js';
 import { sanitizeMailHtml } from '../../src/http/sanitize-html.js';
 import { attachmentPath, findAttachment, safeFilename, summaryView, ticketView } from '../../src/http/ticket-view.js';
-import { sampleArticle } from '../../src/store/sample.js';
+import { sampleArticle } from '../support/store-sample.js';
 import type { Article, Ticket } from '../../src/store/types.js';
 
 const SHA_RAW = 'a'.repeat(64);

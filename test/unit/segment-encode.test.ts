@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sampleItem } from '../../src/store/sample.js';
+import { sampleItem } from '../support/store-sample.js';
 import { Segments, type StoredTicket } from '../../src/store/segments.js';
 import { openTicketStore, type TicketStore } from '../../src/store/ticket-store.js';
 

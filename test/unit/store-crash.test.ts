@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleItem } from '../../src/store/sample.js';
+import { sampleItem } from '../support/store-sample.js';
 import { openTicketStore } from '../../src/store/ticket-store.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const storeUrl = pathToFileURL(path.join(repo, 'src/store/ticket-store.ts')).href;
-const sampleUrl = pathToFileURL(path.join(repo, 'src/store/sample.ts')).href;
+const sampleUrl = pathToFileURL(path.join(repo, 'test/support/store-sample.ts')).href;
 
 const CHILD = `
 import { openTicketStore } from ${JSON.stringify(storeUrl)};

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleItem } from '../../src/store/sample.js';
+import { sampleItem } from '../support/store-sample.js';
 import { openTicketStore, type TicketStore } from '../../src/store/ticket-store.js';
 import type { ListTicketsQuery } from '../../src/store/types.js';
 

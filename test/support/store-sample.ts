@@ -1,6 +1,6 @@
-// Why this file exists: realistic CommitItem builders shared by the store's unit tests and
+// Why this file exists: realistic CommitItem builders shared by the store's tests and
 // bench/store.ts, so both exercise the same shapes the pollers produce. Not used at runtime.
-import type { ArticleInput, CommitItem, TicketInput } from './types.js';
+import type { ArticleInput, CommitItem, TicketInput } from '../../src/store/types.js';
 
 export interface SampleOptions {
   company?: string;
