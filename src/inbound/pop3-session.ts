@@ -5,6 +5,7 @@ import { ingestBatch, type FetchedMessage } from '../ingest/pipeline.js';
 import { batches } from './imap-plan.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { Pop3Client } from './pop3-client.js';
+import { olderThanSince, planPop3Sync, pop3Key } from './pop3-plan.js';
 import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
 
@@ -43,14 +44,13 @@ export class Pop3Session implements ProtocolSession {
       const uidls = await pop.uidl();
       const numberOf = new Map([...uidls].map(([n, u]) => [u, n]));
       const sizes = await pop.list();
-      const doneIds: string[] = [];
+      const pending = store.pendingActions(mailbox.id).filter((x) => !this.ctx.actionHeld?.(x.id));
+      const known = new Set([...uidls.values()].map((u) => pop3Key(mailbox.id, u)).filter((k) => store.hasKey(k)));
+      const plan = planPop3Sync(mailbox.id, { uidls }, pending, { committed: store.uidls(mailbox.id), knownKeys: known, tooOld: this.tooOld });
       // Deletes recorded by an earlier commit but not yet effective (crash, lost connection).
-      for (const a of store.pendingActions(mailbox.id).filter((x) => x.kind === 'pop3' && !this.ctx.actionHeld?.(x.id))) {
-        const n = a.uidl ? numberOf.get(a.uidl) : undefined;
-        if (a.action === 'delete' && n !== undefined) await pop.dele(n);
-        doneIds.push(a.id);
-      }
-      const todo = [...uidls].filter(([, u]) => !store.hasUidl(mailbox.id, u) && !store.hasKey(`pop3:${mailbox.id}:${u}`) && !this.tooOld.has(u)).map(([n]) => n);
+      for (const n of plan.redo) await pop.dele(n);
+      const doneIds: string[] = [...plan.finish];
+      const todo = plan.fetch;
       this.ctx.status.backlog = todo.length;
       for (const batch of batches(todo, i.batchSize)) {
         if (signal.aborted) break;
@@ -58,7 +58,7 @@ export class Pop3Session implements ProtocolSession {
         for (const n of batch) {
           const uidl = uidls.get(n)!;
           const size = sizes.get(n) ?? 0;
-          if (i.since && (await this.olderThanSince(pop, n, i.since))) {
+          if (i.since && olderThanSince((await pop.top(n, 0)).toString('latin1'), i.since)) {
             this.tooOld.add(uidl);
             continue;
           }
@@ -67,7 +67,7 @@ export class Pop3Session implements ProtocolSession {
             ? tooBigStandIn(await pop.top(n, 0), size, i.maxMessageSize)
             : await pop.retr(n);
           fetched.push({
-            dedupeKey: `pop3:${mailbox.id}:${uidl}`,
+            dedupeKey: pop3Key(mailbox.id, uidl),
             raw,
             tooBig,
             size,
@@ -103,14 +103,6 @@ export class Pop3Session implements ProtocolSession {
     } finally {
       if (!quitDone) pop.destroy(); // no QUIT: no DELE takes effect, pending actions stay pending
     }
-  }
-
-  private async olderThanSince(pop: Pop3Client, n: number, since: string): Promise<boolean> {
-    const head = (await pop.top(n, 0)).toString('latin1');
-    const m = /^Date:[ \t]*(.+(?:\r?\n[ \t].+)*)/im.exec(head);
-    if (!m) return false; // no usable date: better fetched than lost
-    const date = new Date(m[1]!.replace(/\r?\n[ \t]+/g, ' ').trim());
-    return !Number.isNaN(date.getTime()) && date.getTime() < new Date(`${since}T00:00:00Z`).getTime();
   }
 
   waitForNews(ms: number, signal: AbortSignal): Promise<void> {
