@@ -7,10 +7,11 @@
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { OutboxStore, sentPatch, type OutboxStoreOptions } from '../store/outbox-store.js';
+import { OutboxStore, type OutboxStoreOptions } from '../store/outbox-store.js';
 import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
+import { nextOutboxState, retry, type OutboxTransition, type SendOutcome } from './outcome.js';
 import { newEntry, type NewOutboxMessage } from './entry.js';
-import { classifySendError, retryDelay, splitRecipients, type ClassifiedSend } from './errors.js';
+import { classifySendError, type ClassifiedSend } from './errors.js';
 import { Lanes, type Lane } from './lanes.js';
 import type { SenderSuspensions } from './sender-suspension.js';
 import { resolveSenderCached, transportKey, type OutboundRequest, type SenderResolution } from './resolve.js';
@@ -199,8 +200,7 @@ export class Outbox {
       const raw = Buffer.from(e.raw ?? '', 'latin1');
       const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, e.messageId, raw, () => this.store.markPastEndOfData(e.id, attempt));
       if (this.store.broken !== null) return;
-      if (out.result) this.#onSent(lane, e, attempt, out.result);
-      else this.#onError(lane, e, attempt, out.error, out.committed, startedAt);
+      this.#settle(lane, e, out.result ? { result: out.result } : { error: out.error, committed: out.committed }, attempt, startedAt);
     } catch (err) {
       this.deps.log.error({ err, id: e.id }, 'outbox: attempt bookkeeping failed');
     } finally {
@@ -211,66 +211,38 @@ export class Outbox {
     }
   }
 
-  #onSent(lane: Lane, e: OutboxEntry, attempt: number, r: SendResult): void {
-    const { perm, temp } = splitRecipients(r.rejectedErrors);
-    const rejected = [...e.rejected, ...perm];
-    this.#lanes.healthy(lane);
-    this.deps.suspensions?.succeeded(lane.label);
-    if (temp.length === 0) {
-      const at = new Date().toISOString();
-      this.#persist(e.id, { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
-      this.#terminal(e, 'sent');
-      // Refusals of earlier attempts too: each message is notified about once, when it is finished.
-      if (rejected.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
-      return;
+  /** Apply an attempt's outcome (outcome.ts decides): persist, lane health, counts, schedule, notify. */
+  #settle(lane: Lane, e: OutboxEntry, outcome: SendOutcome, attempt: number, startedAt: number): void {
+    if ('error' in outcome) {
+      const c = classifySendError(outcome.error);
+      void this.deps.suspensions?.failed(lane.label, outcome.error, c, startedAt).catch((err: unknown) => this.deps.log.error({ err, mailbox: lane.label }, 'outbox: suspension check failed'));
     }
-    const err = { class: 'temporary' as const, code: 'EENVELOPE', responseCode: temp[0]!.code, message: temp[0]!.response, pauseLane: false, connectionLost: false };
-    this.#persist(e.id, { accepted: [...new Set([...e.accepted, ...r.accepted])], rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
-    this.#retry(e, attempt, err);
+    const t = nextOutboxState(e, outcome, { now: Date.now(), attempt, laneFailures: lane.failures, policy: this.#o });
+    if (t.lane.healthy) {
+      this.#lanes.healthy(lane);
+      this.deps.suspensions?.succeeded(lane.label);
+    }
+    if (t.lane.pauseMs !== undefined) this.#lanes.pause(lane, t.lane.pauseMs, startedAt);
+    if (t.lane.dropTransport) this.#pool.drop(lane.key);
+    this.#apply(e, t);
   }
 
-  #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean, startedAt: number): void {
-    const c = classifySendError(error);
-    void this.deps.suspensions?.failed(lane.label, error, c, startedAt).catch((err: unknown) => this.deps.log.error({ err, mailbox: lane.label }, 'outbox: suspension check failed'));
-    const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number | null; response?: string }[] }).rejectedErrors;
-    if (perRcpt?.length) {
-      const { perm, temp } = splitRecipients(perRcpt);
-      const rejected = [...e.rejected, ...perm];
-      if (temp.length === 0) return this.#fail(e, attempt, c, rejected, 'every recipient was refused');
-      this.#persist(e.id, { rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
-      return this.#retry(e, attempt, c);
+  #apply(e: OutboxEntry, t: OutboxTransition): void {
+    this.#persist(e.id, t.patch);
+    const c = t.error;
+    if (t.verdict === 'retrying') {
+      this.deps.metrics?.outboundSent.inc({ mailbox: e.mailbox ?? 'default', result: 'retry' });
+      this.deps.log.info({ id: e.id, mailbox: e.mailbox ?? 'default', attempts: t.patch.attempts, class: c?.class, code: c?.code, responseCode: c?.responseCode, error: c?.message, retryInMs: t.nextAt! - Date.now() }, 'outbound message will be retried');
+      if (!this.#stopping) this.#lanes.later(e.id, t.nextAt!);
+      return;
     }
-    if (c.class === 'permanent') return this.#fail(e, attempt, c, [...e.rejected, ...e.envelope.to.map((address) => ({ address, code: c.responseCode, response: c.message }))], 'the server refused the message');
-    // After the end of data a lost connection leaves the server's verdict unknown: sent again
-    // (same Message-ID), flagged; a reply (e.g. 451) is a verdict, so that retry is no duplicate.
-    if (committed && c.connectionLost) this.#persist(e.id, { possibleDuplicate: true });
-    let delay: number | undefined;
-    if (c.connectionLost && !committed && lane.failures === 0 && attempt === 1) delay = 0; // a pooled connection the server had closed
-    else if (c.pauseLane) this.#lanes.pause(lane, retryDelay(lane.failures + 1, this.#o.laneBackoffMs, this.#o.maxBackoffMs, this.#o.random), startedAt);
-    if (c.class === 'mailbox') this.#pool.drop(lane.key); // re-read credentials on the next try
-    this.#retry(e, attempt, c, delay);
+    if (t.verdict === 'failed') this.deps.log.warn({ id: e.id, mailbox: e.mailbox ?? 'default', attempts: t.patch.attempts, code: c?.code, responseCode: c?.responseCode, error: c?.message }, 'outbound message failed');
+    this.#terminal(e, t.verdict);
+    if (t.notify) this.#failed(e, t.notify);
   }
 
   #retry(e: OutboxEntry, attempts: number, c: ClassifiedSend, delay?: number): void {
-    if (Date.now() - Date.parse(e.createdAt) > this.#o.maxAgeMs) {
-      const rcpts = e.envelope.to.map((address) => ({ address, code: c.responseCode, response: c.message }));
-      return this.#fail(e, attempts, c, [...e.rejected, ...rcpts], `gave up after ${attempts} attempts`);
-    }
-    const wait = delay ?? retryDelay(Math.max(1, attempts), this.#o.initialBackoffMs, this.#o.maxBackoffMs, this.#o.random);
-    const next = Date.now() + wait;
-    const { pauseLane: _p, connectionLost: _c, ...lastError } = c;
-    this.#persist(e.id, { status: 'retrying', attempts, nextAttemptAt: new Date(next).toISOString(), lastError });
-    this.deps.metrics?.outboundSent.inc({ mailbox: e.mailbox ?? 'default', result: 'retry' });
-    this.deps.log.info({ id: e.id, mailbox: e.mailbox ?? 'default', attempts, class: c.class, code: c.code, responseCode: c.responseCode, error: c.message, retryInMs: wait }, 'outbound message will be retried');
-    if (!this.#stopping) this.#lanes.later(e.id, next);
-  }
-
-  #fail(e: OutboxEntry, attempts: number, c: ClassifiedSend, rejected: RecipientOutcome[], reason: string): void {
-    const { pauseLane: _p, connectionLost: _c, ...lastError } = c;
-    this.#persist(e.id, { status: 'failed', attempts, failedAt: new Date().toISOString(), nextAttemptAt: null, lastError, rejected, envelope: { from: e.envelope.from, to: [] } });
-    this.deps.log.warn({ id: e.id, mailbox: e.mailbox ?? 'default', attempts, code: c.code, responseCode: c.responseCode, error: c.message }, 'outbound message failed');
-    this.#terminal(e, 'failed');
-    this.#failed(e, { recipients: rejected, reason: `${reason}: ${c.message}` });
+    this.#apply(e, retry(e, attempts, c, { now: Date.now(), policy: this.#o }, delay));
   }
 
   #failed(e: OutboxEntry, f: DeliveryFailure): void {
