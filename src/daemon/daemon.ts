@@ -1,6 +1,6 @@
 // The running daemon: loads the config, serves HTTP, runs the supervised parts, reloads on change,
 // stops cleanly. Reload = load → validate → diff → apply; a failed reload changes nothing.
-import { diffSnapshots, type EntityChange } from '../config/diff.js';
+import type { EntityChange } from '../config/diff.js';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -24,7 +24,8 @@ import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/inde
 import { openTicketStore, type TicketStore } from '../store/index.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
 import { WebhookQueue } from '../sinks/webhook/queue.js';
-import { emptiedFileProblems, emptyFiles } from './reload-guard.js';
+import { emptyFiles } from './reload-guard.js';
+import { reloadVerdict } from './reload-verdict.js';
 import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
@@ -187,32 +188,22 @@ export class Daemon {
         if (same) break;
       }
     }
-    const { hash } = loaded;
-    const emptied = emptiedFileProblems(loaded.problems, current.files, this.emptyAtApply);
-    const snapshot = emptied.length ? null : loaded.snapshot;
-    const problems = [...emptied, ...loaded.problems];
-    if (hash === current.hash && snapshot) {
+    const verdict = reloadVerdict(loaded, { snapshot: current, emptyAtApply: this.emptyAtApply, fixed: this.running!, lastStatus: this.lastReload?.status ?? null });
+    if (verdict.kind === 'unchanged') {
       this.log.debug({ trigger }, 'config unchanged');
-      const result: ReloadResult = { status: 'unchanged', trigger, at, hash, changes: [], restartRequired: [], problems: [] };
-      // Reverting to the running config after a failed reload is a recovery: the running config is
-      // the one on disk again, so the failure must stop being reported (gauge, /v1/status).
-      if (this.lastReload?.status === 'invalid' || this.lastReload?.status === 'failed') {
-        this.markApplied(current);
-        this.log.info({ trigger }, 'config back to the running one: last reload failure cleared');
-        return this.record(result);
-      }
-      return result;
+      const result: ReloadResult = { status: 'unchanged', trigger, at, hash: verdict.hash, changes: [], restartRequired: [], problems: [] };
+      if (!verdict.clearsFailure) return result;
+      this.markApplied(current);
+      this.log.info({ trigger }, 'config back to the running one: last reload failure cleared');
+      return this.record(result);
     }
-    if (!snapshot) {
-      for (const p of problems) this.log[p.severity === 'error' ? 'error' : 'warn']({ trigger, problem: formatProblem(p) }, 'config reload rejected');
+    if (verdict.kind === 'invalid') {
+      for (const p of verdict.problems) this.log[p.severity === 'error' ? 'error' : 'warn']({ trigger, problem: formatProblem(p) }, 'config reload rejected');
       this.metrics.configReloadsTotal.inc({ result: 'invalid' });
       this.metrics.configLastReloadSuccessful.set(0);
-      return this.record({ status: 'invalid', trigger, at, hash, changes: [], restartRequired: [], problems });
+      return this.record({ status: 'invalid', trigger, at, hash: verdict.hash, changes: [], restartRequired: [], problems: verdict.problems });
     }
-    const changes = diffSnapshots(current, snapshot);
-    const restartRequired = changes.filter((c) => c.restartRequired);
-    // Keep what needs a restart as it runs, apply the rest: never half-applied.
-    const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: this.running!.listen }, store: this.running!.store });
+    const { hash, snapshot: applied, changes, restartRequired, problems } = verdict;
     try {
       this.snapshot = applied;
       const r = await this.supervisor!.apply(applied);

@@ -1,0 +1,43 @@
+// What a reload does with a freshly loaded config (pure): nothing (unchanged; a recovery when the
+// last reload had failed), refuse it (invalid, or a file emptied half-way), or apply it — keeping
+// what needs a restart (server.listen, store) as it runs, so a reload is never half-applied.
+import { diffSnapshots, type EntityChange as Change } from '../config/diff.js';
+import type { Problem } from '../config/problems.js';
+import type { Snapshot } from '../config/snapshot.js';
+import { emptiedFileProblems } from './reload-guard.js';
+
+export interface LoadedConfig {
+  hash: string | null;
+  snapshot: Snapshot | null;
+  problems: Problem[];
+}
+
+export interface RunningConfig {
+  snapshot: Snapshot;
+  /** files that were empty in the running config (not "emptied" if still empty) */
+  emptyAtApply: ReadonlySet<string>;
+  /** what was started with and only a restart changes */
+  fixed: { listen: Snapshot['server']['listen']; store: Snapshot['store'] };
+  lastStatus: string | null;
+}
+
+export type ReloadVerdict =
+  | { kind: 'unchanged'; hash: string; clearsFailure: boolean }
+  | { kind: 'invalid'; hash: string | null; problems: Problem[] }
+  | { kind: 'apply'; hash: string | null; snapshot: Snapshot; changes: Change[]; restartRequired: Change[]; problems: Problem[] };
+
+export function reloadVerdict(loaded: LoadedConfig, running: RunningConfig): ReloadVerdict {
+  const current = running.snapshot;
+  const emptied = emptiedFileProblems(loaded.problems, current.files, running.emptyAtApply);
+  const snapshot = emptied.length ? null : loaded.snapshot;
+  const problems = [...emptied, ...loaded.problems];
+  if (loaded.hash === current.hash && snapshot) {
+    // Reverting to the running config after a failed reload is a recovery: the running config is
+    // the one on disk again, so the failure must stop being reported (gauge, /v1/status).
+    return { kind: 'unchanged', hash: loaded.hash, clearsFailure: running.lastStatus === 'invalid' || running.lastStatus === 'failed' };
+  }
+  if (!snapshot) return { kind: 'invalid', hash: loaded.hash, problems };
+  const changes = diffSnapshots(current, snapshot);
+  const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: running.fixed.listen }, store: running.fixed.store });
+  return { kind: 'apply', hash: loaded.hash, snapshot: applied, changes, restartRequired: changes.filter((c) => c.restartRequired), problems };
+}
