@@ -1,5 +1,6 @@
 // `mailroom explain`: the effective settings a message or a mailbox would use, each field with the
 // layer and file:line it came from. Secrets print as <redacted> (Secret's own toString).
+import { inboundField } from './inbound-layers.js';
 import { locate } from './merge.js';
 import { decideOutbound, type OutboundRequest } from './outbound-layers.js';
 import { presetFor } from './presets.js';
@@ -65,8 +66,9 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
         layer = `mailbox ${id}`;
         at = where(locate(snap.locations, pointer(['mailboxes', id, 'inbound', key])));
       } else if (key in defaultsIn) {
+        const f = key === 'afterFetch' ? inboundField('afterFetch', { protocol: inbound.protocol }, snap.config.defaults?.inbound) : null;
         // The resolver turns an inherited seen/move into keep over POP3: the default did not give this value.
-        layer = key === 'afterFetch' && defaultsIn[key] !== v ? `POP3 fallback: defaults.inbound.afterFetch ${show(defaultsIn[key])} is not possible over POP3` : 'defaults.inbound';
+        layer = f?.layer === 'pop3-fallback' ? `POP3 fallback: defaults.inbound.afterFetch ${show(f.overridden)} is not possible over POP3` : 'defaults.inbound';
         at = where(locate(snap.locations, pointer(['defaults', 'inbound', key])));
       } else if (preset && key in preset) {
         layer = `preset ${mb.provider}`;

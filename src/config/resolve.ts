@@ -1,5 +1,7 @@
 // Pure resolution of a validated config into the immutable Snapshot: presets, defaults, extends,
 // mailbox owners, secrets sealed. No I/O: `*File` secrets stay references, read when used.
+import { inboundField, senderRateLimit } from './inbound-layers.js';
+import { schemaDefault } from './schema-defaults.js';
 import { resolve as resolvePath } from 'node:path';
 import { parseDuration, parseSize } from './duration.js';
 import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './outbound-layers.js';
@@ -11,7 +13,7 @@ import type { Auth, MailroomConfig, Provider } from './types.generated.js';
 import type { NodeLocation } from './yaml-file.js';
 
 /** inbound.batchSize when a mailbox does not set one (the schema's description says the same). */
-export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_BATCH_SIZE: number = schemaDefault<number>('Inbound', 'batchSize');
 
 /** Field names marked `x-secret` in the schema (a test keeps this list equal to the schema's). */
 export const SECRET_FIELDS = ['password', 'clientSecret', 'refreshToken', 'token', 'secret'] as const;
@@ -90,7 +92,7 @@ export function resolveSnapshot(
   meta: { hash: string; files: string[]; locations: Map<string, NodeLocation>; warnings: Problem[] },
 ): Snapshot {
   const config = sealSecrets(cfg);
-  const di = config.defaults?.inbound ?? {};
+  const di = config.defaults?.inbound;
   const owners = new Map<string, { company: string; contract: string }[]>();
   for (const [cid, c] of Object.entries(config.companies ?? {}))
     for (const [kid, k] of Object.entries(c.contracts ?? {}))
@@ -103,7 +105,6 @@ export function resolveSnapshot(
       const i = mb.inbound;
       const preset = presetFor(mb.provider)?.[i.protocol];
       const security = i.security ?? preset?.security ?? 'tls';
-      const inherited = i.afterFetch ?? di.afterFetch ?? 'keep';
       inbound = {
         protocol: i.protocol,
         host: i.host ?? preset?.host ?? '',
@@ -111,17 +112,17 @@ export function resolveSnapshot(
         security,
         verifyCertificate: i.verifyCertificate !== false,
         caFile: i.caFile ?? null,
-        folder: i.folder ?? 'INBOX',
+        folder: i.folder ?? schemaDefault<string>('Inbound', 'folder'),
         since: i.since ?? null,
-        afterFetch: i.protocol === 'pop3' && (inherited === 'seen' || inherited === 'move') ? 'keep' : inherited,
+        afterFetch: inboundField('afterFetch', i, di).value,
         moveTo: i.moveTo ?? null,
         hold: i.hold ?? false,
-        pollIntervalMs: parseDuration(i.pollInterval ?? di.pollInterval ?? '60s'),
-        idle: i.idle ?? di.idle ?? true,
-        maxMessageSize: parseSize(i.maxMessageSize ?? di.maxMessageSize ?? '25MB'),
+        pollIntervalMs: parseDuration(inboundField('pollInterval', i, di).value),
+        idle: inboundField('idle', i, di).value,
+        maxMessageSize: parseSize(inboundField('maxMessageSize', i, di).value),
         batchSize: i.batchSize ?? DEFAULT_BATCH_SIZE,
         fallbackCompany: i.fallbackCompany ?? null,
-        senderRateLimit: di.senderRateLimit ?? 20,
+        senderRateLimit: senderRateLimit(di).value,
       };
     }
     const hasOutbound = Boolean(mb.outbound) || Boolean(presetFor(mb.provider)?.smtp);

@@ -1,5 +1,6 @@
 // Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
 // combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
+import { inboundField } from './inbound-layers.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
@@ -111,12 +112,13 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
       const preset = presetFor(mb.provider);
       if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
       const explicit = inbound.afterFetch;
-      const effective = explicit ?? cfg.defaults?.inbound?.afterFetch ?? 'keep';
+      const af = inboundField('afterFetch', inbound, cfg.defaults?.inbound);
+      const effective = af.value;
       if (inbound.protocol === 'pop3' && explicit && (explicit === 'move' || explicit === 'seen'))
         err([...ip, 'afterFetch'], `afterFetch: ${explicit} is not possible over POP3 (POP3 offers keep and delete)`);
-      else if (inbound.protocol === 'pop3' && !explicit && (effective === 'move' || effective === 'seen')) {
-        // The resolver reads keep instead (resolve.ts): say so, rather than ignore the default silently.
-        warn(ip, `POP3 mailbox "${id}": afterFetch: ${effective} (${inheritedAfterFetch()}) is not possible over POP3, keep is used (set afterFetch: keep or delete here)`, true);
+      else if (af.layer === 'pop3-fallback') {
+        // The resolver reads keep instead: say so, rather than ignore the default silently.
+        warn(ip, `POP3 mailbox "${id}": afterFetch: ${String(af.overridden)} (${inheritedAfterFetch()}) is not possible over POP3, keep is used (set afterFetch: keep or delete here)`, true);
       }
       if (inbound.protocol === 'pop3' && inbound.moveTo) err([...ip, 'moveTo'], 'moveTo has no meaning over POP3', true);
       if (inbound.protocol === 'imap' && effective === 'move' && !inbound.moveTo) {

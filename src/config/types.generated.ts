@@ -29,9 +29,6 @@ export type Duration1 = string
 export type Duration2 = string
 /**
  * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
- * 
- * This interface was referenced by `MailroomConfig`'s JSON-Schema
- * via the `definition` "AfterFetch".
  */
 export type AfterFetch = ("keep" | "seen" | "move" | "delete")
 /**
@@ -75,6 +72,13 @@ export type Id = string
  * via the `definition` "Provider".
  */
 export type Provider = ("office365" | "outlook" | "gmail" | "yahoo" | "zoho" | "custom")
+/**
+ * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "AfterFetch".
+ */
+export type AfterFetch1 = ("keep" | "seen" | "move" | "delete")
 /**
  * Poll interval for this mailbox.
  */
@@ -685,7 +689,7 @@ folder?: string
  * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header).
  */
 since?: string
-afterFetch?: AfterFetch
+afterFetch?: AfterFetch1
 /**
  * Folder for `afterFetch: move`.
  */

@@ -10,7 +10,7 @@ const load = () => loadConfig(dir, { skipEnv: true } as never);
 
 describe('reloadVerdict', async () => {
   const loaded = await load();
-  const running = (o: Partial<RunningConfig> = {}): RunningConfig => ({ snapshot: loaded.snapshot!, emptyAtApply: new Set(), fixed: { listen: '127.0.0.1:1', store: { driver: 'lowdb', path: '/keep' } } as RunningConfig['fixed'], lastStatus: 'applied', ...o });
+  const running = (o: Partial<RunningConfig> = {}): RunningConfig => ({ snapshot: loaded.snapshot!, emptyAtApply: new Set(), fixed: { listen: { host: '127.0.0.1', port: 1 }, store: { driver: 'lowdb', path: '/keep' } }, lastStatus: 'applied', ...o });
 
   it('the same config is unchanged; after a failed reload it is a recovery', () => {
     expect(reloadVerdict(loaded, running())).toEqual({ kind: 'unchanged', hash: loaded.hash, clearsFailure: false });
@@ -35,7 +35,7 @@ describe('reloadVerdict', async () => {
     const v = reloadVerdict(changed, running());
     expect(v.kind).toBe('apply');
     if (v.kind !== 'apply') return;
-    expect(v.snapshot.server.listen).toBe('127.0.0.1:1');
+    expect(v.snapshot.server.listen).toEqual({ host: '127.0.0.1', port: 1 });
     expect(v.snapshot.store).toEqual({ driver: 'lowdb', path: '/keep' });
     expect(Object.isFrozen(v.snapshot)).toBe(true);
   });
