@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { mkdirDurable, readTextIfExists, writeFileDurable, fsyncDir } from './durable-file.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface JournalOptions {
   /** Compact when the file holds more than this many lines and over half are obsolete. */
@@ -14,8 +15,11 @@ export interface JournalOptions {
 export class Journal<R> {
   /** Opened lazily by the next write: compaction closes it, and the file at `file` may be new. */
   private fh: FileHandle | null = null;
-  private queue: { line: string; count: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Lines appended and not yet written; the group commit's next cycle writes them. */
+  private queue: { line: string; count: number }[] = [];
+  private readonly gc = new GroupCommit(() => this.exclusive(() => this.writeQueued()), {
+    brokenError: (cause) => new Error(`journal ${this.file} failed after a write error, restart mailroom: ${(cause as Error)?.message ?? String(cause)}`),
+  });
   /** Set before maybeCompact's first await: a second call while one runs does nothing. */
   private compacting: Promise<boolean> | null = null;
   /** Writes and compaction take turns: a write never goes to a handle compaction closed or a file
@@ -63,31 +67,18 @@ export class Journal<R> {
   /** Append records; resolves once they are on disk (fsync). Concurrent appends share one fsync. */
   append(...records: R[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ line: records.map((r) => JSON.stringify(r)).join('\n') + '\n', count: records.length, resolve, reject });
-      this.flushing ??= this.flush();
-    });
+    this.queue.push({ line: records.map((r) => JSON.stringify(r)).join('\n') + '\n', count: records.length });
+    return this.gc.wait();
   }
 
-  private async flush(): Promise<void> {
-    // Yield once so appends made in the same tick join this write.
-    await new Promise((r) => setImmediate(r));
-    await this.exclusive(async () => {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0);
-        try {
-          this.fh ??= await open(this.file, 'a');
-          await this.fh.write(batch.map((b) => b.line).join(''));
-          await this.fh.sync();
-          for (const b of batch) this.lines += b.count;
-          for (const b of batch) b.resolve();
-        } catch (e) {
-          for (const b of batch) b.reject(e);
-        }
-      }
-      // Synchronously after seeing the queue empty: an append from now on starts its own flush.
-      this.flushing = null;
-    });
+  /** One group-commit cycle (in turn with compaction): write what is queued, fsync. */
+  private async writeQueued(): Promise<void> {
+    const batch = this.queue.splice(0);
+    if (batch.length === 0) return;
+    this.fh ??= await open(this.file, 'a');
+    await this.fh.write(batch.map((b) => b.line).join(''));
+    await this.fh.sync();
+    for (const b of batch) this.lines += b.count;
   }
 
   /**
@@ -126,7 +117,7 @@ export class Journal<R> {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.flushing;
+    await this.gc.idle();
     await this.compacting?.catch(() => undefined);
     await this.exclusive(async () => {
       await this.fh?.close();

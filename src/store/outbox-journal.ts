@@ -8,15 +8,11 @@ import { writeSync } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, readTextIfExists, writeFileDurable } from './durable-file.js';
+import { GroupCommit } from './group-commit.js';
 import type { JournalRecord } from './outbox-types.js';
 
 const NAME = /^journal-(\d{6,})\.jsonl$/;
 const fileName = (n: number) => `journal-${String(n).padStart(6, '0')}.jsonl`;
-
-interface Waiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
 
 export interface JournalReplay {
   records: JournalRecord[];
@@ -28,10 +24,10 @@ export class OutboxJournal {
   #fh: FileHandle;
   #no: number;
   #pending: string[] = [];
-  #waiters: Waiter[] = [];
-  #running: Promise<void> | null = null;
-  #scheduled = false;
-  #broken: unknown = null;
+  readonly #gc = new GroupCommit(() => this.#cycle(), {
+    pending: () => this.#pending.length > 0 || this.#unsynced || this.#compactRequest !== null,
+    brokenError: (cause) => new Error(`outbox journal failed after a write error, restart mailroom: ${(cause as Error)?.message ?? String(cause)}`),
+  });
   #compactRequest: (() => string) | null = null;
   /** Lines written with appendSync while a compaction runs: carried over into the new file. */
   #carry: string[] | null = null;
@@ -94,23 +90,18 @@ export class OutboxJournal {
   }
 
   get broken(): unknown {
-    return this.#broken;
+    return this.#gc.broken;
   }
 
   /** Append one record; the promise resolves once it is durable (fdatasync'd). */
   append(rec: JournalRecord): Promise<void> {
-    if (this.#broken !== null) return Promise.reject(this.#brokenError());
-    this.#pending.push(JSON.stringify(rec) + '\n');
+    if (this.#gc.broken === null) this.#pending.push(JSON.stringify(rec) + '\n');
     return this.sync();
   }
 
   /** Resolves once everything written so far (appendSync included) is fdatasync'd. */
   sync(): Promise<void> {
-    if (this.#broken !== null) return Promise.reject(this.#brokenError());
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      this.#schedule();
-    });
+    return this.#gc.wait();
   }
 
   /**
@@ -119,7 +110,7 @@ export class OutboxJournal {
    * O_APPEND, so it never interleaves with a group-commit write.
    */
   appendSync(rec: JournalRecord): void {
-    if (this.#broken !== null) return;
+    if (this.#gc.broken !== null) return;
     const line = JSON.stringify(rec) + '\n';
     try {
       writeSync(this.#fh.fd, line);
@@ -127,9 +118,9 @@ export class OutboxJournal {
       this.#carry?.push(line);
       // Power safety follows shortly: the next cycle fdatasyncs it.
       this.#unsynced = true;
-      this.#schedule();
+      this.#gc.kick();
     } catch (e) {
-      this.#broken = e;
+      this.#gc.fail(e);
     }
   }
 
@@ -139,16 +130,12 @@ export class OutboxJournal {
    */
   requestCompaction(snapshot: () => string): void {
     this.#compactRequest = snapshot;
-    this.#schedule();
+    this.#gc.kick();
   }
 
   /** Resolves when nothing is pending or being written. */
-  async idle(): Promise<void> {
-    while (this.#running || this.#scheduled || this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced || this.#compactRequest) {
-      if (this.#running) await this.#running.catch(() => undefined);
-      else await new Promise<void>((r) => setImmediate(r));
-      if (this.#broken !== null) return;
-    }
+  idle(): Promise<void> {
+    return this.#gc.idle();
   }
 
   async close(): Promise<void> {
@@ -156,59 +143,22 @@ export class OutboxJournal {
     await this.#fh.close().catch(() => undefined);
   }
 
-  #brokenError(): Error {
-    return new Error(`outbox journal failed after a write error, restart mailroom: ${(this.#broken as Error)?.message ?? String(this.#broken)}`);
-  }
-
-  #schedule(): void {
-    if (this.#running || this.#scheduled) return;
-    this.#scheduled = true;
-    // setImmediate: every append issued in this turn of the event loop joins the first write.
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#running = this.#loop().finally(() => {
-        this.#running = null;
-        if (this.#work()) this.#schedule();
-      });
-    });
-  }
-
-  #work(): boolean {
-    return this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced || this.#compactRequest !== null;
-  }
-
-  async #loop(): Promise<void> {
-    while (this.#work()) {
-      if (this.#broken !== null) {
-        const ws = this.#waiters;
-        this.#waiters = [];
-        this.#pending = [];
-        for (const w of ws) w.reject(this.#brokenError());
-        return;
-      }
-      if (this.#pending.length > 0 || this.#waiters.length > 0 || this.#unsynced) {
-        const text = this.#pending.join('');
-        const ws = this.#waiters;
-        this.#pending = [];
-        this.#waiters = [];
-        this.#unsynced = false;
-        try {
-          if (text) await this.#fh.write(text);
-          await this.#fh.datasync();
-          this.bytes += Buffer.byteLength(text);
-          this.flushes++;
-          for (const w of ws) w.resolve();
-        } catch (e) {
-          // Fail-stop: memory may now be ahead of the disk; only a restart (replay) is safe.
-          this.#broken = e;
-          for (const w of ws) w.reject(e);
-        }
-        continue;
-      }
-      const snapshot = this.#compactRequest!;
-      this.#compactRequest = null;
-      await this.#compact(snapshot).catch((e: unknown) => (this.#broken = e));
+  /** One group-commit cycle: write and fdatasync what is pending (appendSync lines included), or,
+   *  when nothing is, run the compaction asked for. */
+  async #cycle(): Promise<void> {
+    if (this.#pending.length > 0 || this.#unsynced || this.#compactRequest === null) {
+      const text = this.#pending.join('');
+      this.#pending = [];
+      this.#unsynced = false;
+      if (text) await this.#fh.write(text);
+      await this.#fh.datasync();
+      this.bytes += Buffer.byteLength(text);
+      this.flushes++;
+      return;
     }
+    const snapshot = this.#compactRequest;
+    this.#compactRequest = null;
+    await this.#compact(snapshot);
   }
 
   async #compact(snapshot: () => string): Promise<void> {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { applyItems, isStatus, segmentsNeeded, validateItems } from './apply.js';
 import { openBlobStore, type BlobStore } from './blobs.js';
 import { fsyncDir, mkdirDurable, removeStaleTemps } from './durable-file.js';
-import { GroupCommitter, type FlushPlan } from './group-commit.js';
+import { FileGroupCommit, type FlushPlan } from './group-commit.js';
 import { Indexes, summaryOf } from './indexes.js';
 import { copySummary, listTickets } from './list.js';
 import { acquireStoreLock } from './lock.js';
@@ -74,7 +74,7 @@ export interface TicketStore {
 }
 
 class LowdbTicketStore implements TicketStore {
-  readonly #gc: GroupCommitter;
+  readonly #gc: FileGroupCommit;
   #ops: Promise<unknown> = Promise.resolve();
   #closed = false;
   /** tickets with seq above this are not durable yet: hidden from the API */
@@ -90,7 +90,7 @@ class LowdbTicketStore implements TicketStore {
     private readonly release: () => Promise<void>,
   ) {
     this.#visibleSeq = meta.data.lastSeq;
-    this.#gc = new GroupCommitter(() => this.#plan());
+    this.#gc = new FileGroupCommit(() => this.#plan());
   }
 
   #plan(): FlushPlan {
