@@ -1,5 +1,6 @@
 // One loop per inbound mailbox, isolated: its own connection, backoff with jitter on errors
 // classified by origin, the last error kept for status. One failing server never delays another.
+import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import { backoffDelay } from './backoff.js';
 import { hintFor } from './errors.js';
@@ -105,7 +106,7 @@ export class MailboxPoller {
         await this.waitOrWake(inbound.pollIntervalMs, signal);
       } catch (err) {
         if (signal.aborted) break;
-        const c = classifyPollError(err);
+        const c = classifyPollError(err, secretsOf(this.id));
         this.status.consecutiveFailures++;
         this.status.lastError = { class: c.class, message: c.message, at: new Date().toISOString(), hint: hintFor(c.class) };
         this.ctx.metrics.ingestErrors.inc({ mailbox: this.id, class: c.class });

@@ -2,6 +2,7 @@
 // person can fix it, the mailbox is suspended) or temporary (network, 5xx, throttling: back off).
 // Errors carry the OAuth2 error and the provider's code (AADSTS...) but never a secret or a token.
 import { redactMessage } from '../inbound/errors.js';
+import { scrubSecrets } from '../observability/secret-scrub.js';
 
 /** OAuth2 `error` values that no retry can fix (RFC 6749 5.2). */
 export const PERMANENT_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_client']);
@@ -40,11 +41,9 @@ export function isTokenEndpointError(e: unknown): e is TokenEndpointError {
   return e instanceof TokenEndpointError;
 }
 
-/** Replace every known secret value in a text (a server may echo what it was sent). */
+/** Replace every known secret value in a text, encoded forms too (a server may echo what it was sent). */
 export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('<redacted>');
-  return redactMessage(out);
+  return redactMessage(scrubSecrets(text, secrets));
 }
 
 /** Every AADSTS code a Microsoft error body names (error_codes numbers and the description). */
@@ -70,7 +69,8 @@ export function tokenErrorFromResponse(status: number, body: unknown, secrets: r
   const codes = aadstsCodes(b);
   const permanentCode = codes.find((c) => PERMANENT_AADSTS.has(c)) ?? null;
   const providerCode = permanentCode ?? codes[0] ?? null;
-  const desc = typeof b.error_description === 'string' ? firstSentence(b.error_description) : '';
+  // Scrubbed before it is cut: a cut through a secret would leave part of it.
+  const desc = typeof b.error_description === 'string' ? firstSentence(scrubSecrets(b.error_description, secrets)) : '';
   const what = oauthError ? `${oauthError}${providerCode && !desc.includes(providerCode) ? ` (${providerCode})` : ''}` : `HTTP ${status}`;
   const message = scrub(`token endpoint refused the request: ${what}${desc ? `: ${desc}` : ''}`, secrets);
   let kind: TokenErrorKind;

@@ -5,8 +5,10 @@
 // too old), and a failure is handed to `onFailed` (the delivery-failed notification). A suspended
 // mailbox's mail is held, queued, until it resumes (sender-suspension.ts).
 import type { Snapshot } from '../config/snapshot.js';
+import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { scrubSecrets } from '../observability/secret-scrub.js';
 import { OutboxStore, sentPatch, type OutboxStoreOptions } from '../store/outbox-store.js';
 import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
 import { newEntry, type NewOutboxMessage } from './entry.js';
@@ -212,13 +214,13 @@ export class Outbox {
   }
 
   #onSent(lane: Lane, e: OutboxEntry, attempt: number, r: SendResult): void {
-    const { perm, temp } = splitRecipients(r.rejectedErrors);
+    const { perm, temp } = splitRecipients(r.rejectedErrors, secretsOf(lane.label));
     const rejected = [...e.rejected, ...perm];
     this.#lanes.healthy(lane);
     this.deps.suspensions?.succeeded(lane.label);
     if (temp.length === 0) {
       const at = new Date().toISOString();
-      this.#persist(e.id, { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
+      this.#persist(e.id, { ...sentPatch(e, { at, response: scrubSecrets(r.response, secretsOf(lane.label)), confirmed: true, accepted: r.accepted }), attempts: attempt, rejected, lastError: null });
       this.#terminal(e, 'sent');
       // Refusals of earlier attempts too: each message is notified about once, when it is finished.
       if (rejected.length) this.#failed(e, { recipients: rejected, reason: 'some recipients were refused' });
@@ -230,11 +232,11 @@ export class Outbox {
   }
 
   #onError(lane: Lane, e: OutboxEntry, attempt: number, error: unknown, committed: boolean, startedAt: number): void {
-    const c = classifySendError(error);
+    const c = classifySendError(error, secretsOf(lane.label));
     void this.deps.suspensions?.failed(lane.label, error, c, startedAt).catch((err: unknown) => this.deps.log.error({ err, mailbox: lane.label }, 'outbox: suspension check failed'));
     const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number | null; response?: string }[] }).rejectedErrors;
     if (perRcpt?.length) {
-      const { perm, temp } = splitRecipients(perRcpt);
+      const { perm, temp } = splitRecipients(perRcpt, secretsOf(lane.label));
       const rejected = [...e.rejected, ...perm];
       if (temp.length === 0) return this.#fail(e, attempt, c, rejected, 'every recipient was refused');
       this.#persist(e.id, { rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } });
