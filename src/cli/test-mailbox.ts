@@ -57,7 +57,7 @@ async function creds(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promise<C
     ctx.secrets.push('pass' in c ? c.pass : c.accessToken);
     return c;
   } catch (e) {
-    const hint = isTokenEndpointError(e) ? (e.permanent ? 'the identity provider refused the grant for good: renew the client secret or refresh token (consent, MFA)' : 'the token endpoint could not be used from here: check tokenUrl, the network and the client settings') : 'the password file or OAuth2 setup of the mailbox is not usable from here';
+    const hint = isTokenEndpointError(e) ? e.hint ?? (e.permanent ? 'the identity provider refused the grant for good: renew the client secret or refresh token (consent, MFA)' : 'the token endpoint could not be used from here: check tokenUrl, the network and the client settings') : 'the password file or OAuth2 setup of the mailbox is not usable from here';
     return { step: 'auth', status: 'fail', detail: (e as Error).message, hint };
   }
 }

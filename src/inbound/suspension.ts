@@ -58,7 +58,7 @@ export function classifyPollError(err: unknown, secrets: readonly string[] = [])
 export function decideSuspension(err: unknown, c: ClassifiedError, authRefusals: number, threshold: number, at: string): SuspensionInfo | null {
   if (isTokenEndpointError(err)) {
     if (!err.permanent) return null;
-    return { reason: `OAuth2 ${err.message}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
+    return { reason: `OAuth2 ${err.message}${err.hint ? ` → ${err.hint}` : ''}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
   }
   if (c.class !== 'auth' || authRefusals < threshold) return null;
   const e = err as { serverResponseCode?: unknown; message?: unknown };
