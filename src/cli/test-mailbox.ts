@@ -2,7 +2,8 @@
 // button of the admin screens mailroom replaces. Checks, step by step, DNS, TCP, TLS (and the
 // certificate), authentication and, for the inbound side, the folder; for the outbound side it can
 // send a test message. Prints a diagnosis a person can act on; exits 1 when a step fails. Secrets
-// are never printed: server messages are redacted and every secret read is scrubbed from the output.
+// are never printed: server messages are redacted and every secret read is scrubbed from the output
+// (encoded forms too, see secret-scrub.ts).
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../config/load.js';
@@ -11,6 +12,7 @@ import type { ResolvedAuth, ResolvedInbound, ResolvedMailbox, ResolvedOutbound }
 import { credentialsFor, tlsOptionsFor, type Credentials } from '../inbound/credentials.js';
 import { classifyError, hintFor, redactMessage } from '../inbound/errors.js';
 import { Pop3Client } from '../inbound/pop3-client.js';
+import { scrubSecrets } from '../observability/secret-scrub.js';
 import { isValidEmail } from '../outbound/address.js';
 import { compose } from '../outbound/compose.js';
 import { classifySendError, sendHint } from '../outbound/errors.js';
@@ -55,7 +57,7 @@ async function creds(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promise<C
     ctx.secrets.push('pass' in c ? c.pass : c.accessToken);
     return c;
   } catch (e) {
-    const hint = isTokenEndpointError(e) ? (e.permanent ? 'the identity provider refused the grant for good: renew the client secret or refresh token (consent, MFA)' : 'the token endpoint could not be used from here: check tokenUrl, the network and the client settings') : 'the password file or OAuth2 setup of the mailbox is not usable from here';
+    const hint = isTokenEndpointError(e) ? e.hint ?? (e.permanent ? 'the identity provider refused the grant for good: renew the client secret or refresh token (consent, MFA)' : 'the token endpoint could not be used from here: check tokenUrl, the network and the client settings') : 'the password file or OAuth2 setup of the mailbox is not usable from here';
     return { step: 'auth', status: 'fail', detail: (e as Error).message, hint };
   }
 }
@@ -86,7 +88,7 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
       print(ctx, { step: 'folder', status: 'ok', detail: `maildrop holds ${list.size} message(s) (POP3 has no folders)` });
       await pop.quit();
     } catch (err) {
-      const k = classifyError(err);
+      const k = classifyError(err, ctx.secrets);
       print(ctx, { step: 'auth', status: 'fail', detail: k.message, hint: hintFor(k.class) });
       pop?.destroy();
     }
@@ -108,7 +110,7 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
   try {
     await client.connect();
   } catch (err) {
-    const k = classifyError(err);
+    const k = classifyError(err, ctx.secrets);
     return print(ctx, { step: 'auth', status: 'fail', detail: k.message, hint: hintFor(k.class) });
   }
   print(ctx, { step: 'auth', status: 'ok', detail: `logged in as ${c.user} (IMAP)` });
@@ -120,7 +122,7 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
       print(ctx, { step: 'moveTo', status: there ? 'ok' : 'warn', detail: `${i.moveTo} ${there ? 'exists' : 'does not exist yet'}`, hint: 'mailroom creates it on the first move' });
     }
   } catch (err) {
-    const k = classifyError(err);
+    const k = classifyError(err, ctx.secrets);
     print(ctx, { step: 'folder', status: 'fail', detail: `${i.folder}: ${k.message}`, hint: hintFor(k.class === 'other' ? 'config' : k.class) });
   } finally {
     await client.logout().catch(() => client.close());
@@ -155,7 +157,7 @@ async function outbound(ctx: Ctx, id: string, address: string | null, o: Resolve
     await transport.verify();
     print(ctx, { step: 'auth', status: 'ok', detail: o.auth ? `authenticated as ${o.auth.user}${o.auth.oauth2 ? ' (XOAUTH2)' : ''}` : 'no credentials configured; the server let us in' });
   } catch (err) {
-    const k = classifySendError(err);
+    const k = classifySendError(err, ctx.secrets);
     print(ctx, { step: 'auth', status: 'fail', detail: k.message, hint: sendHint(k) });
     if (sendTo) print(ctx, { step: 'send', status: 'skip', detail: 'not tried' });
     return transport.close();
@@ -174,7 +176,7 @@ async function outbound(ctx: Ctx, id: string, address: string | null, o: Resolve
     const info = (await transport.sendMail({ envelope: m.envelope, raw: m.raw })) as { response?: string };
     print(ctx, { step: 'send', status: 'ok', detail: `to ${sendTo}: ${String(info.response ?? '')} (Message-ID <${m.messageId}>)` });
   } catch (err) {
-    const k = classifySendError(err);
+    const k = classifySendError(err, ctx.secrets);
     print(ctx, { step: 'send', status: 'fail', detail: k.message, hint: (err as { code?: string }).code === 'EUSAGE' ? 'give a real address' : sendHint(k) });
   } finally {
     transport.close();
@@ -217,7 +219,6 @@ export async function testMailboxCommand(opts: { config: string; mailbox: string
 /** The verdict line, then every line with every secret read scrubbed. */
 function finish(ctx: Ctx, what: string, out: (s: string) => void): number {
   ctx.lines.push(ctx.failed ? `result: FAILED — ${what} needs attention (see FAIL above)` : `result: ok — ${what} works from here`);
-  const secrets = ctx.secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  for (const line of ctx.lines) out(secrets.reduce((l, s) => l.split(s).join('<redacted>'), line));
+  for (const line of ctx.lines) out(scrubSecrets(line, ctx.secrets));
   return ctx.failed ? 1 : 0;
 }

@@ -1,5 +1,9 @@
 // Classifies a mail-server error by origin (server reply first, library codes second), so that a
-// poller knows whether to back off or suspend, and status shows an actionable class.
+// poller knows whether to back off or suspend, and status shows an actionable class. This is where
+// a server's text becomes mailroom's: the mailbox's secret values are stripped from it here, before
+// it reaches a log, status, suspensions.json or a notice mail (a server may echo the password).
+import { scrubSecrets } from '../observability/secret-scrub.js';
+
 export type ErrorClass = 'dns' | 'tcp' | 'tls' | 'auth' | 'protocol' | 'busy' | 'timeout' | 'config' | 'other';
 
 export interface ClassifiedError {
@@ -21,13 +25,15 @@ interface ErrLike {
   cause?: unknown;
 }
 
-export function classifyError(err: unknown): ClassifiedError {
+/** `secrets`: the mailbox's secret values (known-secrets.ts), removed from the message in every form. */
+export function classifyError(err: unknown, secrets: readonly string[] = []): ClassifiedError {
   const e = (err ?? {}) as ErrLike;
   const code = String(e.code ?? '');
   const text = `${e.serverResponseCode ?? ''} ${e.responseText ?? ''} ${e.message ?? String(err)}`;
-  const message = redactMessage(describe(e, err));
+  // Scrubbed before it is cut: a cut through the middle of a password would leave its first half.
+  const message = redactMessage(scrubSecrets(describe(e, err), secrets)).slice(0, 500);
   // Server replies first.
-  if (e.authenticationFailed || /AUTHENTICATIONFAILED|AUTHORIZATIONFAILED|\[AUTH\]|authentication failed|invalid credentials|login failed|LOGIN failed|Invalid login/i.test(text))
+  if (e.authenticationFailed || /AUTHENTICATIONFAILED|AUTHORIZATIONFAILED|\[AUTH\]|authentication failed|invalid credentials|login failed|LOGIN failed|Invalid login|(wrong|invalid|bad|incorrect) password/i.test(text))
     return { class: 'auth', permanent: true, message };
   if (/\[(IN-USE|INUSE|SYS\/TEMP|UNAVAILABLE|LIMIT|OVERQUOTA)\]|too many connections|try again later|server busy|UNAVAILABLE/i.test(text))
     return { class: 'busy', permanent: false, message };
@@ -49,14 +55,19 @@ function describe(e: ErrLike, err: unknown): string {
   // imapflow: message 'Command failed', responseText 'Authentication failed.' → 'Command failed: Authentication failed.'
   if (e.responseText && !parts[0]!.includes(e.responseText)) parts[0] = `${parts[0]}: ${e.responseText}`;
   if (e.code && !parts[0]!.includes(e.code)) parts.push(`(${e.code})`);
-  return parts.join(' ').slice(0, 500);
+  return parts.join(' ').slice(0, 2000);
 }
 
-/** Remove anything that looks like a credential from a server or library message. */
+/**
+ * Remove anything that looks like a credential from a server or library message: the commands
+ * that carry one as a client sends them (upper case: `A1 LOGIN user pass`, `AUTHENTICATE PLAIN
+ * <base64>`, `PASS pass`), bearer tokens. Prose such as "login failed for alice" or "LOGIN failed
+ * for alice" is no command and is kept. The actual values are scrubbed by scrubSecrets.
+ */
 export function redactMessage(message: string): string {
   return message
-    .replace(/(AUTHENTICATE\s+\S+\s+)\S+/gi, '$1<redacted>')
-    .replace(/(LOGIN\s+\S+\s+)\S+/gi, '$1<redacted>')
+    .replace(/(\bAUTHENTICATE\s+(?!(?:failed|FAILED|Failed)\b)\S+\s+)\S+/g, '$1<redacted>')
+    .replace(/(\bLOGIN\s+(?!(?:failed|FAILED|Failed|failure|FAILURE|Failure|refused|REFUSED|denied|DENIED|disabled|DISABLED|incorrect|INCORRECT|not|NOT|for|FOR|error|ERROR)\b)\S+\s+)\S+/g, '$1<redacted>')
     .replace(/(PASS\s+)\S+/g, '$1<redacted>')
     .replace(/(user=\S+\x01auth=Bearer\s+)\S+/g, '$1<redacted>')
     .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1<redacted>');

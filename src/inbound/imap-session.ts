@@ -2,8 +2,10 @@
 // SINCE on the first run, bounded batches, server actions only after the commit, IDLE when offered.
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import { commitBatch, prepareBatch, type FetchedMessage } from '../ingest/pipeline.js';
+import { secretsOf } from '../observability/known-secrets.js';
 import type { AfterFetch, PendingAction } from '../store/index.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
+import { classifyError } from './errors.js';
 import { batches, canSkipSync, planSync, uidSet } from './imap-plan.js';
 import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
@@ -42,7 +44,7 @@ export class ImapSession implements ProtocolSession {
     });
     this.createdFolders.clear(); // a new connection checks the move target again
     client.on('exists', () => (this.news = true));
-    client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: err.message } }, 'imap connection error'));
+    client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: classifyError(err, secretsOf(this.ctx.mailbox.id)).message } }, 'imap connection error'));
     await client.connect();
     this.client = client;
     await client.mailboxOpen(i.folder);

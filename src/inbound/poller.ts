@@ -1,6 +1,8 @@
 // One loop per inbound mailbox, isolated: its own connection, backoff with jitter on errors
 // classified by origin, the last error kept for status. One failing server never delays another.
+import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
+import { isTokenEndpointError } from '../oauth/token-errors.js';
 import { backoffDelay } from './backoff.js';
 import { hintFor } from './errors.js';
 import { ImapSession } from './imap-session.js';
@@ -105,9 +107,10 @@ export class MailboxPoller {
         await this.waitOrWake(inbound.pollIntervalMs, signal);
       } catch (err) {
         if (signal.aborted) break;
-        const c = classifyPollError(err);
+        const c = classifyPollError(err, secretsOf(this.id));
         this.status.consecutiveFailures++;
-        this.status.lastError = { class: c.class, message: c.message, at: new Date().toISOString(), hint: hintFor(c.class) };
+        const hint = (isTokenEndpointError(err) && err.hint) || hintFor(c.class);
+        this.status.lastError = { class: c.class, message: c.message, at: new Date().toISOString(), hint };
         this.ctx.metrics.ingestErrors.inc({ mailbox: this.id, class: c.class });
         this.setUp(false);
         await this.session.close();

@@ -45,8 +45,8 @@ export interface SuspensionRecord extends SuspensionInfo {
 export const DEFAULT_AUTH_FAILURE_THRESHOLD = 5;
 
 /** classifyError, plus the token endpoint's errors (which no mail server ever sent). */
-export function classifyPollError(err: unknown): ClassifiedError {
-  if (!isTokenEndpointError(err)) return classifyError(err);
+export function classifyPollError(err: unknown, secrets: readonly string[] = []): ClassifiedError {
+  if (!isTokenEndpointError(err)) return classifyError(err, secrets);
   const cls: Record<TokenEndpointError['kind'], ErrorClass> = { permanent: 'auth', auth: 'auth', busy: 'busy', network: 'tcp', timeout: 'timeout', server: 'other', config: 'config' };
   return { class: cls[err.kind], permanent: err.kind === 'permanent' || err.kind === 'config', message: `OAuth2: ${err.message}` };
 }
@@ -58,7 +58,7 @@ export function classifyPollError(err: unknown): ClassifiedError {
 export function decideSuspension(err: unknown, c: ClassifiedError, authRefusals: number, threshold: number, at: string): SuspensionInfo | null {
   if (isTokenEndpointError(err)) {
     if (!err.permanent) return null;
-    return { reason: `OAuth2 ${err.message}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
+    return { reason: `OAuth2 ${err.message}${err.hint ? ` → ${err.hint}` : ''}`, code: err.providerCode ?? err.oauthError, error: err.oauthError, source: 'token-endpoint', at };
   }
   if (c.class !== 'auth' || authRefusals < threshold) return null;
   const e = err as { serverResponseCode?: unknown; message?: unknown };

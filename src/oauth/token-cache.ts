@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ResolvedAuth, ResolvedOAuth2 } from '../config/snapshot.js';
 import { readSecret, type SecretSource } from '../config/secret.js';
+import { rememberSecrets } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import { TokenEndpointError } from './token-errors.js';
 import { requestToken, type TokenGrantInput, type TokenResponse } from './token-request.js';
@@ -101,6 +102,7 @@ export class MailboxTokens {
     const grant = gid ? (await this.deps.state.load(this.mailbox)).grants[gid] : undefined;
     const presented = grant?.refreshToken ?? configured;
     const secrets = [clientSecret, configured, presented].filter((s): s is string => Boolean(s));
+    rememberSecrets(this.mailbox, ...secrets);
     let res: TokenResponse;
     try {
       res = await (this.deps.request ?? requestToken)({ oauth2: o, clientSecret, refreshToken: presented }, { secrets });
@@ -111,6 +113,7 @@ export class MailboxTokens {
       this.deps.onRequest?.(this.mailbox);
       throw e;
     }
+    rememberSecrets(this.mailbox, res.accessToken, res.refreshToken);
     const now = this.now();
     const lifetime = (res.expiresIn ?? DEFAULT_LIFETIME_S) * 1000;
     const token: AccessToken = { token: res.accessToken, expiresAt: started + lifetime, refreshAt: started + lifetime - refreshMargin(lifetime) };

@@ -91,7 +91,7 @@ export async function requestToken(input: TokenGrantInput, opts: RequestOptions 
   } catch {
     // not JSON: judged by the status below
   }
-  if (!res.ok) throw tokenErrorFromResponse(res.status, json, secrets);
+  if (!res.ok) throw tokenErrorFromResponse(res.status, json, secrets, input.oauth2);
   if (json === null) throw new TokenEndpointError(`token endpoint answered HTTP ${res.status} without JSON`, 'server', null, null, res.status);
   return parseTokenResponse(json);
 }

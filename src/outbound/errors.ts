@@ -3,6 +3,7 @@
 // problem of the sending mailbox rather than of the message (credentials refused, certificate,
 // missing secret): the message is kept and retried, the mailbox's lane pauses.
 import { redactMessage } from '../inbound/errors.js';
+import { scrubSecrets } from '../observability/secret-scrub.js';
 import type { OutboxError, RecipientOutcome } from '../store/outbox-types.js';
 
 export interface ClassifiedSend extends OutboxError {
@@ -24,7 +25,8 @@ const CONNECTION = new Set(['ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'EPRO
 const MAILBOX = new Set(['EAUTH', 'ENOAUTH', 'EOAUTH2', 'ETLS', 'ECONFIG', 'EREQUIRETLS']);
 const CERT = /CERT|certificate|self[- ]signed|ALTNAME|unable to verify/i;
 
-export function classifySendError(err: unknown): ClassifiedSend {
+/** `secrets`: the sending mailbox's secret values, removed from the message (a server may echo them). */
+export function classifySendError(err: unknown, secrets: readonly string[] = []): ClassifiedSend {
   const e = (err ?? {}) as ErrLike;
   const code = typeof e.code === 'string' ? e.code : null;
   const responseCode = typeof e.responseCode === 'number' ? e.responseCode : null;
@@ -32,7 +34,7 @@ export function classifySendError(err: unknown): ClassifiedSend {
   const text = [typeof e.message === 'string' ? e.message : String(err), typeof e.response === 'string' && !String(e.message).includes(e.response) ? e.response : '']
     .filter(Boolean)
     .join(': ');
-  const message = redactMessage(text).slice(0, 500);
+  const message = redactMessage(scrubSecrets(text, secrets)).slice(0, 500);
   const base = { code, responseCode, message };
   if (responseCode !== null) {
     if (code === 'EAUTH' || /^AUTH/i.test(command)) return { ...base, class: 'mailbox', pauseLane: true, connectionLost: false };
@@ -68,8 +70,8 @@ export function recipientIsPermanent(responseCode: number | null): boolean {
 }
 
 /** Per-recipient refusals (nodemailer's rejectedErrors) split into final ones and ones to retry. */
-export function splitRecipients(errors: { recipient?: string; responseCode?: number | null; response?: string }[]): { perm: RecipientOutcome[]; temp: RecipientOutcome[] } {
-  const all = errors.map((x) => ({ address: String(x.recipient ?? ''), code: x.responseCode ?? null, response: String(x.response ?? '') }));
+export function splitRecipients(errors: { recipient?: string; responseCode?: number | null; response?: string }[], secrets: readonly string[] = []): { perm: RecipientOutcome[]; temp: RecipientOutcome[] } {
+  const all = errors.map((x) => ({ address: String(x.recipient ?? ''), code: x.responseCode ?? null, response: redactMessage(scrubSecrets(String(x.response ?? ''), secrets)).slice(0, 500) }));
   return { perm: all.filter((x) => recipientIsPermanent(x.code)), temp: all.filter((x) => !recipientIsPermanent(x.code)) };
 }
 

@@ -3,7 +3,9 @@
 // global default sender. Notifications and acknowledgements never cause notifications themselves
 // (no loops, no noise about auto-replies to addresses that do not exist).
 import type { Snapshot } from '../config/snapshot.js';
+import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
+import { MIN_SECRET_LENGTH, scrubSecrets } from '../observability/secret-scrub.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
 import type { DeliveryFailure, Outbox } from './outbox.js';
 import { companyMailboxes, submitMessage } from './submit.js';
@@ -106,9 +108,12 @@ export async function notifyAboutMailbox(outbox: Outbox, snap: Snapshot, mailbox
     const to = notifyRecipients(snap, company, n.event);
     if (to.length === 0) continue;
     const subject = n.subject.replace(/[\r\n]+/g, ' ').slice(0, 900);
+    // The reason was scrubbed when the error was classified; a record from an older version may not be
+    // (short secrets are left out here: they would be cut out of our own words).
+    const text = scrubSecrets(n.lines.join('\n') + '\n', secretsOf(mailbox).filter((s) => s.length >= MIN_SECRET_LENGTH));
     try {
       // Through the global default, like delivery-failed (a suspended mailbox cannot send its own bad news).
-      const { entry } = await submitMessage(outbox, snap, { purpose: 'notification', company: snap.defaultOutbound ? null : company, kind: 'system', to, subject, text: n.lines.join('\n') + '\n', headers: { 'Auto-Submitted': 'auto-generated' } });
+      const { entry } = await submitMessage(outbox, snap, { purpose: 'notification', company: snap.defaultOutbound ? null : company, kind: 'system', to, subject, text, headers: { 'Auto-Submitted': 'auto-generated' } });
       log.info({ id: entry.id, mailbox, company, event: n.event }, 'mailbox notification queued');
     } catch (err) {
       ok = false;

@@ -5,6 +5,7 @@
 // too old), and a failure is handed to `onFailed` (the delivery-failed notification). A suspended
 // mailbox's mail is held, queued, until it resumes (sender-suspension.ts).
 import type { Snapshot } from '../config/snapshot.js';
+import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { OutboxStore, type OutboxStoreOptions } from '../store/outbox-store.js';
@@ -213,11 +214,12 @@ export class Outbox {
 
   /** Apply an attempt's outcome (outcome.ts decides): persist, lane health, counts, schedule, notify. */
   #settle(lane: Lane, e: OutboxEntry, outcome: SendOutcome, attempt: number, startedAt: number): void {
+    const secrets = secretsOf(lane.label);
     if ('error' in outcome) {
-      const c = classifySendError(outcome.error);
+      const c = classifySendError(outcome.error, secrets);
       void this.deps.suspensions?.failed(lane.label, outcome.error, c, startedAt).catch((err: unknown) => this.deps.log.error({ err, mailbox: lane.label }, 'outbox: suspension check failed'));
     }
-    const t = nextOutboxState(e, outcome, { now: Date.now(), attempt, laneFailures: lane.failures, policy: this.#o });
+    const t = nextOutboxState(e, outcome, { now: Date.now(), attempt, laneFailures: lane.failures, policy: this.#o, secrets });
     if (t.lane.healthy) {
       this.#lanes.healthy(lane);
       this.deps.suspensions?.succeeded(lane.label);

@@ -1,6 +1,7 @@
 // What one send attempt's outcome does to an outbox entry (pure): sent, retried (when, with which
 // error), or failed (with the recipients to notify), and what it says about the lane (healthy, pause,
 // transport to drop). outbox.ts applies it: persists the patch, counts, schedules, notifies.
+import { scrubSecrets } from '../observability/secret-scrub.js';
 import { sentPatch } from '../store/outbox-store.js';
 import type { OutboxEntry, RecipientOutcome } from '../store/outbox-types.js';
 import { classifySendError, retryDelay, splitRecipients, type ClassifiedSend } from './errors.js';
@@ -22,6 +23,8 @@ export interface OutcomeContext {
   attempt: number;
   /** failures of the lane in a row before this attempt */
   laneFailures: number;
+  /** the sending mailbox's secret values: stripped from every server text kept or shown */
+  secrets?: readonly string[];
   policy: OutcomePolicy;
 }
 
@@ -46,12 +49,13 @@ export function nextOutboxState(e: OutboxEntry, outcome: SendOutcome, ctx: Outco
 }
 
 function afterSent(e: OutboxEntry, r: SendResult, ctx: OutcomeContext): OutboxTransition {
-  const { perm, temp } = splitRecipients(r.rejectedErrors);
+  const secrets = ctx.secrets ?? [];
+  const { perm, temp } = splitRecipients(r.rejectedErrors, secrets);
   const rejected = [...e.rejected, ...perm];
   if (temp.length === 0) {
     const at = new Date(ctx.now).toISOString();
     return {
-      patch: { ...sentPatch(e, { at, response: r.response, confirmed: true, accepted: r.accepted }), attempts: ctx.attempt, rejected, lastError: null },
+      patch: { ...sentPatch(e, { at, response: scrubSecrets(r.response, secrets), confirmed: true, accepted: r.accepted }), attempts: ctx.attempt, rejected, lastError: null },
       verdict: 'sent',
       error: null,
       // Refusals of earlier attempts too: each message is notified about once, when it is finished.
@@ -69,10 +73,11 @@ function afterSent(e: OutboxEntry, r: SendResult, ctx: OutcomeContext): OutboxTr
 }
 
 function afterError(e: OutboxEntry, error: unknown, committed: boolean, ctx: OutcomeContext): OutboxTransition {
-  const c = classifySendError(error);
+  const secrets = ctx.secrets ?? [];
+  const c = classifySendError(error, secrets);
   const perRcpt = (error as { rejectedErrors?: { recipient?: string; responseCode?: number | null; response?: string }[] }).rejectedErrors;
   if (perRcpt?.length) {
-    const { perm, temp } = splitRecipients(perRcpt);
+    const { perm, temp } = splitRecipients(perRcpt, secrets);
     const rejected = [...e.rejected, ...perm];
     if (temp.length === 0) return fail(e, ctx.attempt, c, rejected, 'every recipient was refused', ctx.now);
     const rest = { ...e, rejected, envelope: { from: e.envelope.from, to: temp.map((x) => x.address) } };

@@ -59,6 +59,10 @@ export interface OAuthPeer {
   revokeUser(user: string, error?: ScriptedTokenError): void;
   /** A new secret for a client: the old one gets invalid_client (AADSTS7000215). */
   rotateClientSecret(clientId: string, secret: string): void;
+  /** The app registration is deleted: every request of it gets unauthorized_client AADSTS700016, as Entra answers. */
+  deleteClient(clientId: string): void;
+  /** The app is disabled in the tenant: unauthorized_client AADSTS7000112. */
+  disableClient(clientId: string): void;
   /** Valid (not revoked) refresh tokens of a user. */
   refreshTokens(user: string): string[];
   /** Answer the next `n` token requests with `error`. */
@@ -119,6 +123,8 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
   const grants = new Map<string, Grant>();
   const issued = new Map<string, IssuedToken>();
   const revokedUsers = new Map<string, ScriptedTokenError>();
+  /** Deleted or disabled apps: what Entra answers for them (before the secret is even looked at). */
+  const gone = new Map<string, ScriptedTokenError>();
   let scripted: { left: number; error: ScriptedTokenError } | null = null;
 
   const peer: OAuthPeer = {
@@ -149,6 +155,22 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
       const c = clients.get(clientId);
       if (c) c.secret = secret;
     },
+    deleteClient(clientId) {
+      gone.set(clientId, {
+        status: 400,
+        body: {
+          error: 'unauthorized_client',
+          error_description: `AADSTS700016: Application with identifier '${clientId}' was not found in the directory 'Contoso'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant. Trace ID: 5e6f7a8b Correlation ID: 9c0d1e2f Timestamp: 2025-01-01 00:00:00Z`,
+          error_codes: [700016],
+        },
+      });
+    },
+    disableClient(clientId) {
+      gone.set(clientId, {
+        status: 400,
+        body: { error: 'unauthorized_client', error_description: `AADSTS7000112: Application '${clientId}'(mailroom) is disabled. Trace ID: 6f7a8b9c Correlation ID: 0d1e2f3a Timestamp: 2025-01-01 00:00:00Z`, error_codes: [7000112] },
+      });
+    },
     refreshTokens(user) {
       return [...grants].filter(([, g]) => g.user === user && !g.revoked).map(([rt]) => rt);
     },
@@ -169,10 +191,12 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
   /** Who a token request is for, or the error it gets (evaluated twice: signing, then response). */
   const decide = (body: Record<string, unknown>): { user: string; clientId: string } | ScriptedTokenError => {
     const clientId = String(body.client_id ?? '');
+    const removed = gone.get(clientId);
+    if (removed) return removed;
     const client = clients.get(clientId);
     if (!client || body.client_secret !== client.secret) return INVALID_CLIENT;
     if (body.grant_type === 'client_credentials') {
-      if (!client.user) return { status: 400, body: { error: 'unauthorized_client', error_description: 'AADSTS700016: no app-only access' } };
+      if (!client.user) return { status: 400, body: { error: 'unauthorized_client', error_description: 'no app-only access for this client' } };
       const revoked = revokedUsers.get(client.user);
       return revoked ?? { user: client.user, clientId };
     }

@@ -47,6 +47,8 @@ export interface SmtpRejection {
 export interface StartSmtpOptions {
   /** When given, AUTH PLAIN/LOGIN must match (535 otherwise) and is required before MAIL. */
   auth?: { user: string; pass: string };
+  /** Decide on each AUTH (after `auth`'s check passed): a reply refuses it. A hostile server may echo the password. */
+  onAuth?: (user: string, pass: string) => SmtpReply | void;
   /** Implicit TLS (SMTPS) with `certs` (or smtp-server's built-in self-signed cert). */
   secure?: boolean;
   /** Offer STARTTLS. Default: true when `certs` are given, false otherwise. */
@@ -132,6 +134,8 @@ export async function startSmtpServer(opts: StartSmtpOptions = {}): Promise<Smtp
         callback(smtpError({ code: 535, message: 'Error: Authentication credentials invalid' }));
         return;
       }
+      const refused = opts.onAuth?.(username, auth.password ?? '');
+      if (refused) return callback(smtpError(refused));
       callback(null, { user: username });
     },
     onMailFrom(address, session, callback) {

@@ -2,7 +2,7 @@
 // without any secret in the message; the request form of both flows.
 import { describe, expect, it } from 'vitest';
 import { classifyPollError, decideSuspension } from '../../src/inbound/suspension.js';
-import { PERMANENT_AADSTS, TokenEndpointError, tokenErrorFromNetwork, tokenErrorFromResponse } from '../../src/oauth/token-errors.js';
+import { PERMANENT_AADSTS, TokenEndpointError, tokenErrorFromNetwork, tokenErrorFromResponse, tokenErrorHint } from '../../src/oauth/token-errors.js';
 import { parseTokenResponse, tokenRequestBody } from '../../src/oauth/token-request.js';
 import type { ResolvedOAuth2 } from '../../src/config/snapshot.js';
 
@@ -38,6 +38,28 @@ describe('tokenErrorFromResponse', () => {
     const e = tokenErrorFromResponse(status, body);
     expect(e.permanent).toBe(false);
     expect(e.kind).toBe(kind);
+  });
+
+  it('an app deleted (AADSTS700016) or disabled (AADSTS7000112) in Entra is permanent, with a precise hint (issue 20 item 10)', () => {
+    const client = { clientId: '0d1e-app', tenantId: 'contoso', tokenUrl: 'https://login.microsoftonline.com/contoso/oauth2/v2.0/token' };
+    const deleted = tokenErrorFromResponse(400, ms(700016, 'unauthorized_client'), [], client);
+    expect(deleted).toMatchObject({ kind: 'permanent', oauthError: 'unauthorized_client', providerCode: 'AADSTS700016' });
+    expect(deleted.hint).toMatch(/^the app registration 0d1e-app was not found in tenant contoso .*re-create it.*update clientId/);
+    const disabled = tokenErrorFromResponse(400, ms(7000112, 'unauthorized_client'), [], client);
+    expect(disabled).toMatchObject({ kind: 'permanent', providerCode: 'AADSTS7000112' });
+    expect(disabled.hint).toMatch(/^the app registration 0d1e-app is disabled in tenant contoso: enable it again .*update clientId/);
+    // the tenant from the token URL when tenantId is not set
+    expect(tokenErrorHint('unauthorized_client', ['AADSTS700016'], { clientId: 'x', tokenUrl: 'https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/v2.0/token' })).toMatch(/tenant fabrikam\.onmicrosoft\.com/);
+    expect(tokenErrorHint('invalid_request', ['AADSTS90002'], client)).toMatch(/tenant contoso was not found.*tenantId/);
+    expect(tokenErrorHint('invalid_client', ['AADSTS7000222'], client)).toMatch(/client secret of the app registration 0d1e-app has expired/);
+    // unauthorized_client without such a code stays temporary, with no hint
+    expect(tokenErrorFromResponse(400, { error: 'unauthorized_client' }, [], client)).toMatchObject({ kind: 'auth', hint: null });
+  });
+
+  it.each(['deleted_client', 'disabled_client'])("Google's %s is permanent with a hint", (error) => {
+    const e = tokenErrorFromResponse(401, { error, error_description: 'The OAuth client was deleted.' }, [], { clientId: '1234-abc.apps.googleusercontent.com' });
+    expect(e.kind).toBe('permanent');
+    expect(e.hint).toMatch(/the OAuth client 1234-abc\.apps\.googleusercontent\.com (was deleted|is disabled)/);
   });
 
   it('scrubs secrets a server echoes back', () => {
