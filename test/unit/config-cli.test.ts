@@ -97,7 +97,7 @@ describe('mailroom check', () => {
   it('--skip-env checks a config whose secrets are not in this environment', async () => {
     vi.stubEnv('LEGACY_POP_PASSWORD', undefined);
     vi.stubEnv('ACME_PORTAL_TOKEN', undefined);
-    const spec = join(ROOT, '..', 'shared', 'spec', 'config');
+    const spec = join(ROOT, 'test', 'fixtures', 'config', 'first-sketch');
     const skipped = await run('check', '--config', spec, '--skip-env');
     expect(skipped.code).toBe(0);
     const withEnv = await run('check', '--config', spec);
