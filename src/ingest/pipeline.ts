@@ -155,9 +155,10 @@ function buildItem(
   // A subject-tag reply from a stranger counts too (tags are guessable): see decide().
   if (ctx.senderRate && !known && (!d.threadTo || d.flags.includes('thread-unverified-sender'))) d = decide({ ...input, senderRate: ctx.senderRate });
   const decision = d.ticket;
-  // 'unparsed' is the article's own flag, so its parse note is not repeated as 'parse:unparsed'.
+  // 'unparsed' and 'html-too-large' are the article's own flags, not repeated as 'parse:...'.
+  const own = (p: string): boolean => p === 'unparsed' || p === 'html-too-large';
   const flags = [
-    ...parsed.problems.filter((p) => p === 'unparsed'),
+    ...parsed.problems.filter(own),
     ...(m.tooBig ? ['too-big'] : []),
     ...d.flags,
     ...(decision.status === 'held' ? d.holds.map((h) => `held:${h}`) : []),
@@ -184,10 +185,11 @@ function buildItem(
       headers: parsed.headers,
       text: parsed.text,
       html: parsed.html,
+      ...(parsed.safeHtml !== undefined && { safeHtml: parsed.safeHtml }),
       attachments: parsed.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, inline: a.inline, ...(a.contentId && { contentId: a.contentId }) })),
       rawRef,
       size: m.size,
-      flags: [...new Set([...flags, ...parsed.problems.filter((p) => p !== 'unparsed').map((p) => `parse:${p}`)])],
+      flags: [...new Set([...flags, ...parsed.problems.filter((p) => !own(p)).map((p) => `parse:${p}`)])],
     },
     ticket: { ...ticket, prefix },
     ...(d.threadTo && { threadTo: d.threadTo }),

@@ -35,6 +35,12 @@ export interface ArticleInput {
   headers: Record<string, string[]>;
   text: string;
   html: string | null;
+  /**
+   * `html` sanitised for display at ingest (in a parse worker); null when there was none or it was
+   * too large to sanitise (flag 'html-too-large'). Absent on articles stored by versions before it:
+   * the API then sanitises small ones itself (ticket-view.ts).
+   */
+  safeHtml?: string | null;
   attachments: AttachmentRef[];
   /** sha256 of the raw message blob (null only if not stored) */
   rawRef: string | null;
