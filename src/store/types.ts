@@ -20,7 +20,7 @@ export interface AttachmentRef {
 }
 
 export interface ArticleInput {
-  /** e.g. 'imap:<mailbox>:<uidvalidity>:<uid>', 'pop3:<mailbox>:<uidl>', 'mid:<company>:<message-id>'; any key already known ⇒ duplicate */
+  /** e.g. 'imap:<mailbox>:<uidvalidity>:<uid>', 'pop3:<mailbox>:<uidl>', 'midc:<company>:<content-hash>:<message-id>' (before: 'mid:<company>:<message-id>', see src/ingest/message-id-dedupe.ts); any key already known ⇒ duplicate */
   dedupeKeys: string[];
   mailbox: string;
   receivedAt: string; // ISO
