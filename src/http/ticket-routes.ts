@@ -22,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Daemon } from '../daemon/daemon.js';
 import { StoreError, type Ticket, type TicketStatus, type TicketStore, type TicketSummary } from '../store/index.js';
 import { authenticate, canSee, type Principal } from './auth.js';
-import { sanitizeMailHtml } from './sanitize-html.js';
+import { LEGACY_SANITIZE_MAX_CHARS, sanitizeMailHtml } from '../ingest/sanitize-html.js';
 import { sendJson } from './server.js';
 import { findAttachment, safeFilename, summaryView, ticketView } from './ticket-view.js';
 import { ApiError, apiValidator, parsePath, parseQuery, readJsonBody } from './validate-request.js';
@@ -75,7 +75,11 @@ export function contentDisposition(filename: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${star}`;
 }
 
-/** A small LRU of sanitised HTML: articles never change and sanitising a big mail costs milliseconds. */
+/**
+ * Sanitised HTML of articles stored before ingest made a sanitised copy (newer ones carry their
+ * own): at most LEGACY_SANITIZE_MAX_CHARS each, on this thread (null beyond: text only), kept in a
+ * small LRU since articles never change.
+ */
 class SanitizeCache {
   readonly #map = new Map<string, string>();
   #chars = 0;
@@ -84,7 +88,8 @@ class SanitizeCache {
     private readonly maxChars = 32 * 1024 * 1024,
   ) {}
 
-  get(html: string, key: string): string {
+  get(html: string, key: string): string | null {
+    if (html.length > LEGACY_SANITIZE_MAX_CHARS) return null;
     const k = `${key}:${html.length}`;
     const hit = this.#map.get(k);
     if (hit !== undefined) {

@@ -58,7 +58,10 @@ export interface ArticleView {
   to: AddressView[];
   cc: AddressView[];
   text: string;
-  /** sanitised (see sanitize-html.ts); null when the message had no HTML part */
+  /**
+   * sanitised (see src/ingest/sanitize-html.ts); null when the message had no HTML part or it was
+   * too large to sanitise (flag 'html-too-large': use `text`)
+   */
   html: string | null;
   size: number;
   flags: string[];
@@ -75,8 +78,11 @@ export interface TicketView extends Omit<TicketSummaryView, 'url'> {
 export interface ViewOptions {
   /** prefix for URLs: '' (relative, the default) or server.publicUrl without a trailing slash */
   baseUrl?: string;
-  /** HTML sanitiser; applied to every article's html */
-  sanitize: (html: string, key: string) => string;
+  /**
+   * HTML sanitiser for articles stored without a sanitised copy (before it was made at ingest):
+   * null when it declines (too large to sanitise here: the article shows text only).
+   */
+  sanitize: (html: string, key: string) => string | null;
 }
 
 const enc = encodeURIComponent;
@@ -164,8 +170,17 @@ function attachmentView(ticketId: string, a: Article, att: AttachmentRef, index:
   };
 }
 
+/** The article's display HTML: the copy sanitised at ingest, else (older articles) opts.sanitize's. */
+function displayHtml(ticketId: string, a: Article, opts: ViewOptions): { html: string | null; tooLarge: boolean } {
+  if (!a.html) return { html: null, tooLarge: false };
+  if (a.safeHtml !== undefined) return { html: a.safeHtml, tooLarge: false }; // its flag is stored
+  const html = opts.sanitize(a.html, `${ticketId}#${a.no}`);
+  return { html, tooLarge: html === null };
+}
+
 export function articleView(ticketId: string, a: Article, opts: ViewOptions): ArticleView {
   const baseUrl = opts.baseUrl ?? '';
+  const { html, tooLarge } = displayHtml(ticketId, a, opts);
   return {
     no: a.no,
     createdAt: a.createdAt,
@@ -181,9 +196,9 @@ export function articleView(ticketId: string, a: Article, opts: ViewOptions): Ar
     to: addresses(a.to),
     cc: addresses(a.cc),
     text: a.text,
-    html: a.html ? opts.sanitize(a.html, `${ticketId}#${a.no}`) : null,
+    html,
     size: a.size,
-    flags: [...a.flags],
+    flags: tooLarge && !a.flags.includes('html-too-large') ? [...a.flags, 'html-too-large'] : [...a.flags],
     attachments: a.attachments.map((att, i) => attachmentView(ticketId, a, att, i + 1, baseUrl)),
     rawUrl: a.rawRef ? baseUrl + rawPath(ticketId, a.no) : null,
   };

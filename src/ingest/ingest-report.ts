@@ -1,5 +1,6 @@
 // What a committed message tells operators: the flag counter (mailroom_messages_flagged_total), a
-// warn line for mail stored unparsed or too big, an info line for a held ticket with its reasons.
+// warn line for mail stored unparsed or too big, an info line for a held ticket with its reasons
+// and one for a message that reuses a stored message's Message-ID.
 // The counter's `flag` label is a fixed set, never a charset, filename or address, so its series
 // stay bounded whatever the mail says; addresses appear only in the info line's reasons.
 import type { Logger } from '../observability/logger.js';
@@ -10,6 +11,7 @@ export const COUNTED_FLAGS = [
   'unparsed', 'too-big', 'timeout', 'charset-fallback', 'invalid-utf8', 'unknown-charset', 'header-charset-fallback',
   'invalid-encoded-word', 'invalid-base64', 'possible-nul-bytes', 'nul-bytes', 'control-chars', 'subject-truncated',
   'truncated-headers', 'body-recovered', 'attachment-too-large', 'thread-unverified-sender', 'held', 'dropped',
+  'html-too-large', 'duplicate-message-id',
 ] as const;
 const COUNTED = new Set<string>(COUNTED_FLAGS);
 
@@ -33,6 +35,7 @@ export function reportCommitted(ctx: ReportContext, mailbox: string, item: Commi
   const where = { ticket: r.ticketId, article: r.articleNo, size: item.article.size };
   if (flags.includes('unparsed')) ctx.log?.warn({ ...where, flags: flags.filter((f) => f.startsWith('parse:')) }, 'message stored unparsed (raw kept)');
   if (flags.includes('too-big')) ctx.log?.warn(where, 'message over maxMessageSize stored with its headers only');
+  if (flags.includes('duplicate-message-id')) ctx.log?.info({ ...where, messageId: item.article.messageId }, 'Message-ID reused by a different message: kept as its own article');
   if (r.created && item.ticket.status === 'held')
     ctx.log?.info({ ...where, holds: flags.filter((f) => f.startsWith('held:')).map((f) => f.slice(5)), reasons }, 'ticket held for approval');
 }

@@ -18,6 +18,7 @@ import { decodeBytes, fixC1, isInvalidBase64, isUtf8Like, isValidUtf8, normalize
 import { decodeWords, hasAnyControl, hasControls, parseDate, parseIds, parseStructured, scanHeaders, splitHead, stripControls, type HeaderField } from './headers.js';
 import { htmlToText } from './html-text.js';
 import { walkTop } from './mime-walk.js';
+import { sanitizeCapped } from './sanitize-html.js';
 import type { Address, ParsedAttachment, ParsedMessage, ParseOptions } from './parsed-message.js';
 
 export type { ParsedMessage, ParseOptions } from './parsed-message.js';
@@ -49,9 +50,24 @@ export async function parseMessage(raw: Uint8Array, opts: ParseOptions = {}): Pr
       if (err instanceof Error && err.message === 'timeout') problems.push('timeout');
       body = walkTop(buf, bodyStart, fields, opts, problems);
     }
-    return assemble(buf, fields, body, problems);
+    return withSafeHtml(assemble(buf, fields, body, problems));
   } catch {
     return emergency(raw, problems);
+  }
+}
+
+/**
+ * The display copy of the HTML, sanitised here (a parse worker: timeout and memory cap) rather than
+ * by the API on its one thread; over MAX_SANITIZE_HTML_CHARS none ('html-too-large', text only).
+ * parseFallback leaves it out: it runs on the main thread after a worker died.
+ */
+function withSafeHtml(m: ParsedMessage): ParsedMessage {
+  if (m.html === null) return { ...m, safeHtml: null };
+  try {
+    const safeHtml = sanitizeCapped(m.html);
+    return { ...m, safeHtml, problems: safeHtml === null ? [...m.problems, 'html-too-large'] : m.problems };
+  } catch {
+    return m; // sanitize-html is total in practice; without a copy the API treats it like an old article
   }
 }
 

@@ -42,6 +42,12 @@ export interface ParsedMessage {
   /** plain text body (converted from html if there is only html) */
   text: string;
   html: string | null;
+  /**
+   * `html` sanitised for display (sanitize-html.ts), computed by parseMessage: null when there is no
+   * html or it is over MAX_SANITIZE_HTML_CHARS ('html-too-large'); absent when not computed
+   * (parseFallback on the main thread), and the API then treats the article like an old one.
+   */
+  safeHtml?: string | null;
   attachments: ParsedAttachment[];
   /** raw byte length */
   size: number;
@@ -53,7 +59,8 @@ export interface ParsedMessage {
    * 'header-charset-fallback:windows-1252', 'header-invalid-utf8:windows-1252', 'invalid-encoded-word',
    * 'possible-nul-bytes' (0x80 in a part declared UTF-8/ASCII: Dovecot's IMAP NUL), 'invalid-base64',
    * 'control-chars' (stripped), 'subject-truncated', 'no-message-id', 'nul-bytes', 'truncated-headers',
-   * 'missing-boundary', 'body-recovered', 'attachment-too-large:<filename>', 'worker-crashed', 'worker-timeout'.
+   * 'missing-boundary', 'body-recovered', 'attachment-too-large:<filename>', 'html-too-large',
+   * 'worker-crashed', 'worker-timeout'.
    */
   problems: string[];
 }

@@ -9,7 +9,9 @@ import { decide, type Decision } from './decide.js';
 import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { contentHash } from './content-hash.js';
 import { reportCommitted } from './ingest-report.js';
+import { contentKey, decideMessageIdKeys, legacyMessageIdKey, type MessageIdDecision } from './message-id-dedupe.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
 import { spoolAndParseBatch, type Spooled } from './spool.js';
@@ -120,9 +122,11 @@ export async function commitBatch(ctx: PipelineContext, mailboxId: string, prepa
   };
   for (let i = 0; i < batch.length; i++) {
     const { parsed, rawRef } = parsedAll[i]!;
-    if ([...parsed.inReplyTo, ...parsed.references].some((id) => pendingIds.has(id))) await flush();
+    // a reply to a message of this batch needs its ticket; a second message with the same Message-ID
+    // must be compared with the first one's stored content (message-id-dedupe.ts)
+    if ([...parsed.inReplyTo, ...parsed.references, ...(parsed.messageId ? [parsed.messageId] : [])].some((id) => pendingIds.has(id))) await flush();
     const participants = await tagParticipants(ctx.store, parsed.subject);
-    const { item, deliver, reasons } = buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef, participants);
+    const { item, deliver, reasons } = await buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef, participants);
     const hooks = deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8));
     pending.push({ item, parsed, reasons, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
     if (parsed.messageId) pendingIds.add(parsed.messageId);
@@ -132,9 +136,32 @@ export async function commitBatch(ctx: PipelineContext, mailboxId: string, prepa
 }
 
 
-function buildItem(
+/** The store's side of the Message-ID dedupe decision: is this content known, what does an old article hold. */
+async function messageIdKeys(store: TicketStore, company: string, parsed: ParsedMessage): Promise<MessageIdDecision | null> {
+  const id = parsed.messageId;
+  if (!id) return null;
+  const hash = contentHash(parsed);
+  const contentKnown = store.hasKey(contentKey(company, hash, id));
+  const load = (ticketId: string) => store.getTicket(ticketId).catch(() => null);
+  let legacy: { contentHash: string | null } | null = null;
+  let otherWithId = false;
+  if (!contentKnown) {
+    const ref = store.findKey(legacyMessageIdKey(company, id));
+    if (ref) {
+      const a = (await load(ref.ticketId))?.articles[ref.articleNo - 1];
+      legacy = { contentHash: a ? contentHash(a) : null };
+    } else {
+      // only for the flag: the message is kept either way (the index also holds referenced ids)
+      const ticketId = store.findByMessageIds(company, [id]);
+      if (ticketId) otherWithId = Boolean((await load(ticketId))?.articles.some((a) => a.messageId === id));
+    }
+  }
+  return decideMessageIdKeys({ company, messageId: id, contentHash: hash, contentKnown, legacy, otherWithId });
+}
+
+async function buildItem(
   ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string, participants: Map<string, string[]>,
-): { item: CommitItem; deliver: string[]; reasons: string[] } {
+): Promise<{ item: CommitItem; deliver: string[]; reasons: string[] }> {
   const store = ctx.store;
   // Routes judge the real size (a too-big message was parsed from its headers only) and the
   // schedule at the server's arrival time (a backlog read after downtime keeps its hours).
@@ -150,24 +177,27 @@ function buildItem(
     },
   };
   let d: Decision = decide(input);
-  // The per-sender cap counts new tickets only: not a copy already stored (same company + Message-ID).
-  const known = parsed.messageId !== null && store.hasKey(`mid:${d.ticket.company}:${parsed.messageId}`);
+  const mid = await messageIdKeys(store, d.ticket.company, parsed);
+  // The per-sender cap counts new tickets only: not a copy of a stored message.
+  const known = mid?.copy ?? false;
   // A subject-tag reply from a stranger counts too (tags are guessable): see decide().
   if (ctx.senderRate && !known && (!d.threadTo || d.flags.includes('thread-unverified-sender'))) d = decide({ ...input, senderRate: ctx.senderRate });
   const decision = d.ticket;
-  // 'unparsed' is the article's own flag, so its parse note is not repeated as 'parse:unparsed'.
+  // 'unparsed' and 'html-too-large' are the article's own flags, not repeated as 'parse:...'.
+  const own = (p: string): boolean => p === 'unparsed' || p === 'html-too-large';
   const flags = [
-    ...parsed.problems.filter((p) => p === 'unparsed'),
+    ...parsed.problems.filter(own),
     ...(m.tooBig ? ['too-big'] : []),
     ...d.flags,
+    ...(mid?.flag ? [mid.flag] : []),
     ...(decision.status === 'held' ? d.holds.map((h) => `held:${h}`) : []),
     ...(d.drop ? [`dropped:${d.drop}`] : []),
   ];
-  const dedupeKeys = [m.dedupeKey];
   // A too-big message keeps its Message-ID key too: its stand-in has the real header block, and
   // without the key a UIDVALIDITY rescan (or a second copy) ticketed it twice.
-  if (parsed.messageId) dedupeKeys.push(`mid:${decision.company}:${parsed.messageId}`);
+  const dedupeKeys = [m.dedupeKey, ...(mid?.keys ?? [])];
   const { reasons, prefix, ...ticket } = decision;
+  if (mid?.reason) reasons.push(mid.reason);
   const item: CommitItem = {
     article: {
       dedupeKeys,
@@ -184,10 +214,11 @@ function buildItem(
       headers: parsed.headers,
       text: parsed.text,
       html: parsed.html,
+      ...(parsed.safeHtml !== undefined && { safeHtml: parsed.safeHtml }),
       attachments: parsed.attachments.map((a) => ({ id: a.id, filename: a.filename, contentType: a.contentType, size: a.size, inline: a.inline, ...(a.contentId && { contentId: a.contentId }) })),
       rawRef,
       size: m.size,
-      flags: [...new Set([...flags, ...parsed.problems.filter((p) => p !== 'unparsed').map((p) => `parse:${p}`)])],
+      flags: [...new Set([...flags, ...parsed.problems.filter((p) => !own(p)).map((p) => `parse:${p}`)])],
     },
     ticket: { ...ticket, prefix },
     ...(d.threadTo && { threadTo: d.threadTo }),

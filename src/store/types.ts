@@ -20,7 +20,7 @@ export interface AttachmentRef {
 }
 
 export interface ArticleInput {
-  /** e.g. 'imap:<mailbox>:<uidvalidity>:<uid>', 'pop3:<mailbox>:<uidl>', 'mid:<company>:<message-id>'; any key already known ⇒ duplicate */
+  /** e.g. 'imap:<mailbox>:<uidvalidity>:<uid>', 'pop3:<mailbox>:<uidl>', 'midc:<company>:<content-hash>:<message-id>' (before: 'mid:<company>:<message-id>', see src/ingest/message-id-dedupe.ts); any key already known ⇒ duplicate */
   dedupeKeys: string[];
   mailbox: string;
   receivedAt: string; // ISO
@@ -35,6 +35,12 @@ export interface ArticleInput {
   headers: Record<string, string[]>;
   text: string;
   html: string | null;
+  /**
+   * `html` sanitised for display at ingest (in a parse worker); null when there was none or it was
+   * too large to sanitise (flag 'html-too-large'). Absent on articles stored by versions before it:
+   * the API then sanitises small ones itself (ticket-view.ts).
+   */
+  safeHtml?: string | null;
   attachments: AttachmentRef[];
   /** sha256 of the raw message blob (null only if not stored) */
   rawRef: string | null;

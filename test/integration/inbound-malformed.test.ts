@@ -1,7 +1,8 @@
 // Issue 3, "Done means" 5 (and the size rule): malformed mail, appended to a real Dovecot and read
 // over IMAP and POP3, becomes a ticket every time, crashes no poller, and is never fetched again;
 // a later normal message still arrives. A message over maxMessageSize becomes a ticket flagged
-// too-big with its headers, is never refetched, and its afterFetch is applied.
+// too-big with its headers, is never refetched, and its afterFetch is applied. Issue 20: a mail of
+// hostile HTML no longer freezes the daemon when its ticket is read.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +67,7 @@ function samples(): Sample[] {
 
 let dovecot: Dovecot;
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: makeUsers(['mal-imap', 'mal-pop', 'big-imap', 'big-pop']) });
+  dovecot = await startDovecot({ users: makeUsers(['mal-imap', 'mal-pop', 'big-imap', 'big-pop', 'html-imap']) });
 });
 afterAll(async () => {
   await dovecot?.destroy();
@@ -197,6 +198,56 @@ describe('maxMessageSize', () => {
         const warned = logLines.filter((l) => l.level === 'warn' && l.mailbox === id && l.msg === 'message over maxMessageSize stored with its headers only');
         expect(warned, id).toHaveLength(2);
       }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('hostile HTML (issue 20)', () => {
+  it("960 KB of nested tags: the ticket API answers within 1 s and /-/healthy within 100 ms meanwhile", async () => {
+    const mail = (id: string, subject: string, html: string): Buffer =>
+      Buffer.from(crlf(['From: Attacker <evil@attack.example>', 'To: suporte@acme.example', `Subject: ${subject}`, `Message-ID: <${id}@attack.example>`, 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '', html, '']));
+    const hostile = mail('nested-b', 'Nested tags', '<b>'.repeat(320_000) + 'x'); // took 32 s to sanitise on the main thread
+    const friendly = mail('friendly', 'Friendly HTML', '<p onclick="steal()">Hello <b>there</b></p><script>steal()</script>');
+    await dovecot.appendMany('html-imap', [hostile, friendly]);
+    const token = 'html-test-token-0123456789abcdef';
+    const cfg = await writeTestConfig(dovecot, [{ id: 'html-imap', user: 'html-imap', protocol: 'imap', inbound: { afterFetch: 'delete' } }], {
+      server: { listen: '127.0.0.1:0', apiTokens: [{ name: 'test', token, companies: ['*'] }] },
+    });
+    const daemon = await startTestDaemon(cfg.dir, { parseWorkers: 1 }); // the daemon's real worker pool
+    try {
+      await waitFor(() => ticketSummaries(daemon.store!).length >= 2, 30_000, '2 tickets');
+      const base = `http://127.0.0.1:${daemon.http.address()!.port}`;
+      const byTitle = new Map(ticketSummaries(daemon.store!).map((t) => [t.subject, t.id]));
+      const timed = async (path: string, auth: boolean): Promise<{ ms: number; res: Response; body: any }> => {
+        const t0 = performance.now();
+        const res = await fetch(base + path, auth ? { headers: { authorization: `Bearer ${token}` } } : {});
+        const body = await res.json();
+        return { ms: performance.now() - t0, res, body };
+      };
+      await timed('/-/healthy', false); // a warm connection: the probes measure a blocked event loop, not set-up
+      const get = timed(`/v1/tickets/${byTitle.get('Nested tags')}`, true);
+      const probes: { ms: number; res: Response }[] = [];
+      let done = false;
+      void get.finally(() => { done = true; });
+      while (!done || probes.length < 3) probes.push(await timed('/-/healthy', false));
+      const ticket = await get;
+      expect(ticket.res.status).toBe(200);
+      expect(ticket.ms).toBeLessThan(1000); // 32 s before issue 20
+      for (const p of probes) {
+        expect(p.res.status).toBe(200);
+        expect(p.ms, JSON.stringify({ probes: probes.map((x) => Math.round(x.ms)), get: Math.round(ticket.ms) })).toBeLessThan(100);
+      }
+      const [article] = ticket.body.articles;
+      expect(article.html).toBeNull();
+      expect(article.text).toBe('x');
+      expect(article.flags).toContain('html-too-large');
+      // an ordinary HTML mail keeps its HTML, sanitised at ingest and stored with the article
+      const ok = await timed(`/v1/tickets/${byTitle.get('Friendly HTML')}`, true);
+      expect(ok.body.articles[0].html.trim()).toBe('<p>Hello <b>there</b></p>');
+      const stored = (await allTickets(daemon.store!)).flatMap((t) => t.articles);
+      expect(stored.find((a) => a.subject === 'Friendly HTML')?.safeHtml?.trim()).toBe('<p>Hello <b>there</b></p>');
     } finally {
       await daemon.stop();
     }

@@ -1,7 +1,8 @@
 // Issue 3, "Done means" 1: IMAP and POP3 in every TLS mode against a real Dovecot: N messages in,
 // N tickets out, each exactly once; every afterFetch mode verified on the server afterwards; `since`
 // respected; a second poll and a daemon restart create nothing new (and the restarted daemon does
-// keep ingesting, so "nothing new" is not vacuous).
+// keep ingesting, so "nothing new" is not vacuous). Issue 20: a different message reusing a
+// Message-ID is kept (with afterFetch delete it would be gone), the same message twice is not doubled.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/daemon.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
@@ -30,7 +31,7 @@ const MOVE_TO = 'Processed/Inbound';
 
 let dovecot: Dovecot;
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: makeUsers([...CASES.map((c) => c.id), 'imap-since', 'pop3-since']) });
+  dovecot = await startDovecot({ users: makeUsers([...CASES.map((c) => c.id), 'imap-since', 'pop3-since', 'reuse-a', 'reuse-b']) });
 });
 afterAll(async () => {
   await dovecot?.destroy();
@@ -122,6 +123,52 @@ describe('each protocol × TLS mode × afterFetch', () => {
       await pollAgain(daemon, c.id);
       await expectExactlyOnce(daemon, c, [...subjects, late]);
       await expectServerState(c, [...subjects, late]);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('a reused Message-ID, afterFetch delete (issue 20)', () => {
+  it('A then B with the same Message-ID: two tickets, B flagged; A again in a second mailbox: still one ticket for A', async () => {
+    const mid = '<reused-1@buggy-mailer.example>';
+    const date = 'Tue, 07 May 2024 10:11:12 +0000';
+    const a = message(1, { subject: 'Printer offline', body: 'The printer on floor 2 is offline.', messageId: mid, date });
+    const b = message(1, { subject: 'Invoice 2024-117 is wrong', body: 'The amount should be 1,200.', messageId: mid, date: 'Wed, 08 May 2024 09:00:00 +0000' });
+    // the copy delivered to the second mailbox: other trace headers, same message
+    const aCopy = `Return-Path: <customer1@client.example>\r\nDelivered-To: other-desk@acme.example\r\nReceived: from mx2.acme.example by imap.acme.example; ${date}\r\n${a}`;
+    const cfg = await writeTestConfig(dovecot, [
+      { id: 'reuse-a', user: 'reuse-a', protocol: 'imap', security: 'tls', inbound: { afterFetch: 'delete' } },
+      { id: 'reuse-b', user: 'reuse-b', protocol: 'pop3', security: 'tls', inbound: { afterFetch: 'delete' } },
+    ]);
+    const logLines: Record<string, unknown>[] = [];
+    const daemon = await startTestDaemon(cfg.dir, { logLines });
+    const settled = async (mailbox: string) => {
+      await waitFor(async () => (await dovecot.list(mailbox)).length === 0 && daemon.store!.stats().pendingActions === 0, 15_000, `${mailbox} emptied`);
+      await pollAgain(daemon, mailbox);
+    };
+    try {
+      await dovecot.append('reuse-a', a);
+      await waitFor(() => ticketSummaries(daemon.store!).length >= 1, 15_000, 'ticket A');
+      await settled('reuse-a');
+      await dovecot.append('reuse-a', b);
+      await waitFor(() => ticketSummaries(daemon.store!).length >= 2, 15_000, 'ticket B');
+      await settled('reuse-a');
+      await dovecot.append('reuse-b', aCopy);
+      await settled('reuse-b');
+
+      const tickets = await allTickets(daemon.store!);
+      expect(tickets.map((t) => t.subject).sort()).toEqual(['Invoice 2024-117 is wrong', 'Printer offline']);
+      const articles = tickets.flatMap((t) => t.articles);
+      expect(articles).toHaveLength(2);
+      const [artA, artB] = ['Printer offline', 'Invoice 2024-117 is wrong'].map((s) => articles.find((x) => x.subject === s)!);
+      expect(artA!.flags).not.toContain('duplicate-message-id');
+      expect(artB!.flags).toContain('duplicate-message-id');
+      expect(artB!.text).toContain('1,200');
+      // every fetched message is on an article: B's raw is referenced, A's second copy is an alias of A
+      expect((await daemon.store!.blobs.get(artB!.rawRef!)).toString()).toContain('Invoice 2024-117');
+      expect(artA!.dedupeKeys.some((k) => k.startsWith('pop3:reuse-b:'))).toBe(true);
+      expect(logLines.some((l) => l.msg === 'Message-ID reused by a different message: kept as its own article')).toBe(true);
     } finally {
       await daemon.stop();
     }

@@ -24,16 +24,18 @@ export interface TestDaemonOptions {
   logLevel?: string;
   /** Log lines (parsed JSON) are pushed here, at `logLevel` (default info when given). */
   logLines?: Record<string, unknown>[];
+  /** Parse worker threads (default 0: parse in-process); >0 for the daemon's real worker pool. */
+  parseWorkers?: number;
 }
 
-/** An in-process daemon on `configDir` (parsing in-process, small backoff, warnings only). */
+/** An in-process daemon on `configDir` (parsing in-process unless `parseWorkers`, small backoff, warnings only). */
 export async function startTestDaemon(configDir: string, opts: TestDaemonOptions = {}): Promise<Daemon> {
   const daemon = new Daemon({
     configPath: configDir,
     logger: opts.logLines
       ? createLogger(opts.logLevel ?? 'info', { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) })
       : createLogger(opts.logLevel ?? process.env.MAILROOM_TEST_LOG_LEVEL ?? 'silent'),
-    parseWorkers: 0,
+    parseWorkers: opts.parseWorkers ?? 0,
     pollerOptions: { backoff: opts.backoff ?? { baseMs: 100, maxMs: 1000 } },
   });
   try {

@@ -1,7 +1,7 @@
 // The HTML sanitiser against hostile mail HTML: whatever goes in, nothing that runs script, loads a
 // remote resource or restyles the page comes out; ordinary formatting survives.
 import { describe, expect, it } from 'vitest';
-import { isSafeImageSource, isSafeLink, sanitizeMailHtml } from '../../src/http/sanitize-html.js';
+import { isSafeImageSource, isSafeLink, sanitizeMailHtml } from '../../src/ingest/sanitize-html.js';
 
 /** Every way the output could still execute or load something. */
 function assertInert(out: string): void {

@@ -3,7 +3,7 @@
 // sanitised HTML; plus the download headers (Content-Type, Content-Disposition).
 import { describe, expect, it } from 'vitest';
 import { contentDisposition, safeContentType } from '../../src/http/ticket-routes.js';
-import { sanitizeMailHtml } from '../../src/http/sanitize-html.js';
+import { sanitizeMailHtml } from '../../src/ingest/sanitize-html.js';
 import { attachmentPath, findAttachment, safeFilename, summaryView, ticketView } from '../../src/http/ticket-view.js';
 import { sampleArticle } from '../support/store-sample.js';
 import type { Article, Ticket } from '../../src/store/types.js';

@@ -4,7 +4,24 @@
 // dropped too); no event handlers, no style or class attributes (no CSS tricks); links only to
 // http(s):, mailto: and tel: (and opened with rel=noopener); images only from cid: or data:image/*
 // (raster types) — every other image is removed, so rendering the HTML loads nothing from outside.
+//
+// It lives in ingest because it runs there: sanitize-html's cost grows faster than linearly with
+// nesting (htmlparser2 unshifts every open tag onto its stack: 960 KB of '<b>' took 32 s), so it
+// runs in the parse workers (timeout, memory cap) and its result is stored with the article. The
+// API never sanitises more than LEGACY_SANITIZE_MAX_CHARS on its own thread.
 import sanitizeHtml from 'sanitize-html';
+
+/**
+ * HTML longer than this (UTF-16 code units, i.e. ~256 KiB of ASCII markup) is not sanitised at all:
+ * the article shows its text only and is flagged 'html-too-large'. The worst case below it (a wall
+ * of unclosed tags) costs ~2 s in a parse worker; ordinary newsletters are 20–150 KB.
+ */
+export const MAX_SANITIZE_HTML_CHARS = 256 * 1024;
+/**
+ * Articles stored before HTML was sanitised at ingest carry no sanitised copy: the API sanitises
+ * them on the main thread only up to this size (worst case ~0.1 s, then cached), else text only.
+ */
+export const LEGACY_SANITIZE_MAX_CHARS = 64 * 1024;
 
 const ALLOWED_TAGS = [
   'a', 'abbr', 'address', 'article', 'aside', 'b', 'bdi', 'bdo', 'blockquote', 'br', 'caption', 'center', 'cite',
@@ -112,8 +129,13 @@ const OPTIONS: sanitizeHtml.IOptions = {
   exclusiveFilter: (frame) => frame.tag === 'img' && !frame.attribs['src'],
 };
 
-/** Sanitise mail HTML for display. Total: never throws, returns '' for empty input. */
+/** Sanitise mail HTML for display. Total: never throws, returns '' for empty input. Unbounded: see below. */
 export function sanitizeMailHtml(html: string): string {
   if (!html) return '';
   return sanitizeHtml(html, OPTIONS);
+}
+
+/** Sanitised HTML, or null when `html` is longer than `max` (the caller flags 'html-too-large'). */
+export function sanitizeCapped(html: string, max = MAX_SANITIZE_HTML_CHARS): string | null {
+  return html.length > max ? null : sanitizeMailHtml(html);
 }
