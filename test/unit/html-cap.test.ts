@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { articleView } from '../../src/http/ticket-view.js';
 import { parseMessage } from '../../src/ingest/parse.js';
 import { LEGACY_SANITIZE_MAX_CHARS, MAX_SANITIZE_HTML_CHARS, sanitizeCapped, sanitizeMailHtml } from '../../src/ingest/sanitize-html.js';
-import { sampleArticle } from '../../src/store/sample.js';
+import { sampleArticle } from '../support/store-sample.js';
 import type { Article } from '../../src/store/types.js';
 
 const htmlMail = (html: string): Buffer =>
