@@ -4,7 +4,7 @@
 // created on first open; credential-fingerprint.ts).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { readTextIfExists, writeFileDurable } from '../store/durable-file.js';
+import { mkdirDurable, readTextIfExists, writeFileDurable } from '../store/durable-file.js';
 import { isKeyedFingerprint, type FingerprintKey } from './credential-fingerprint.js';
 import type { SuspensionRecord } from './suspension.js';
 
@@ -23,6 +23,7 @@ async function loadFingerprintKey(storePath: string): Promise<Buffer> {
   const text = await readTextIfExists(file);
   if (text === null) {
     const key = randomBytes(32);
+    await mkdirDurable(storePath);
     await writeFileDurable(file, key.toString('hex') + '\n');
     return key;
   }

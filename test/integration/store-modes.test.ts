@@ -3,8 +3,8 @@
 // (outbox), refreshes a rotating OAuth2 grant (oauth/ state) and has an outbound mailbox suspended
 // (suspensions.json, fingerprint.key); then every directory under the store must be 0700 and every
 // file 0600. A store left with looser modes is tightened at the next start, with a warning.
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { Daemon } from '../../src/daemon/daemon.js';
@@ -126,4 +126,5 @@ it('with umask 000 every directory under the store is 0700 and every file 0600; 
   } finally {
     await daemon.stop();
   }
+  await rm(dirname(cfg.dir), { recursive: true, force: true });
 }, 90_000);
