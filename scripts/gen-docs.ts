@@ -161,7 +161,7 @@ export function generateDocs(): string {
   out.push('<!-- GENERATED from schemas/mailroom.schema.json by scripts/gen-docs.ts: do not edit, run `npm run gen`. -->', '');
   out.push(
     'Every file in the config directory may hold any of the top-level sections; maps (`companies`, `mailboxes`, `webhooks`, `schedules`, `workflows`) are merged by id and `routes` are concatenated in file-name order. ' +
-      'String values may use `${VAR}`, `${VAR:-default}` and `${VAR:?message}`. Fields marked 🔒 are secrets: they are never printed (explain, logs, errors) and are better given as `${VAR}` or through their `*File` sibling. ' +
+      'Fields marked `${VAR}` may take their value from the environment: `${VAR}`, `${VAR:-default}` or `${VAR:?message}`. Those are the secrets and what an operator sets per deployment (hosts, ports, URLs, user names, file paths, the store path, the listen address); a placeholder anywhere else is an error, and so is a variable that a secret field uses standing in a field that is not secret. Fields marked 🔒 are secrets: they are never printed (explain, logs, errors) and are better given as `${VAR}` or through their `*File` sibling. ' +
       'Start a file with `# yaml-language-server: $schema=<path to schemas/mailroom.schema.json>` for completion and hover text in editors.',
     '',
   );
@@ -190,7 +190,7 @@ export function generateDocs(): string {
       for (const [field, p] of fields) {
         // A field without its own text borrows the first sentence of its type's, with a link.
         const desc = p.description ?? (p.$ref ? `${firstSentence(resolve(p).description ?? '')} See ${link(refName(p.$ref))}.` : '');
-        const flags = [required.has(field) ? '**required**' : '', p['x-secret'] === true ? '🔒' : ''].filter(Boolean).join(' ');
+        const flags = [required.has(field) ? '**required**' : '', p['x-secret'] === true ? '🔒' : '', p['x-secret'] === true || p['x-interpolate'] === true ? '`${VAR}`' : ''].filter(Boolean).join(' ');
         out.push(`| \`${field}\`${flags ? ` ${flags}` : ''} | ${cell(typeOf(p, name, field))} | ${defaultOf(p)} | ${cell(desc)} |`);
       }
       out.push('');

@@ -10,7 +10,9 @@ import { readSources, type SourceFile } from './sources.js';
 import type { MailroomConfig } from './types.generated.js';
 import type { Snapshot } from './snapshot.js';
 import { MISSING_VERSION, pointerToDotted, validateSchema } from './validate-schema.js';
-import { parseYamlFile, type NodeLocation } from './yaml-file.js';
+import { parseYamlFile, type NodeLocation, type ParseOptions } from './yaml-file.js';
+import { fieldPolicy, refusedMessage, secretVariablesElsewhere } from './interpolation-policy.js';
+import { loadSchema } from './schema.js';
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
@@ -47,9 +49,14 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
   const hash = hashSources(sources);
   if (sources.length === 0) return { snapshot: null, problems: [{ severity: 'error', message: 'no *.yaml or *.yml files found in the config path' }], hash };
   const env = opts.env ?? process.env;
-  const parsed = sources.map((s) => parseYamlFile(s, { env, skipEnv: opts.skipEnv }));
+  const schema = schemaForPlaceholders();
+  const placeholders: ParseOptions['placeholders'] = (path) => {
+    const f = fieldPolicy(schema, path);
+    return f.kind === 'refused' ? { allowed: false, refused: (vars) => refusedMessage(schema, vars, path) } : { allowed: true, integer: f.integer };
+  };
+  const parsed = sources.map((s) => parseYamlFile(s, { env, skipEnv: opts.skipEnv, placeholders }));
   const merged = mergeFiles(parsed);
-  const problems: Problem[] = [...parsed.flatMap((p) => p.problems), ...merged.problems];
+  const problems: Problem[] = [...parsed.flatMap((p) => p.problems), ...merged.problems, ...secretVariablesElsewhere(schema, merged.locations)];
   // Semantic checks run even when a file did not parse (every problem in one pass); only the
   // references that file might have satisfied are left out (and `version`, which it may set).
   const partial = parsed.some((p) => p.data === undefined);
@@ -68,6 +75,12 @@ export function loadFromSources(sources: readonly SourceFile[], opts: LoadOption
     warnings: sorted,
   });
   return { snapshot, problems: sorted, hash };
+}
+
+let schemaCache: Record<string, unknown> | undefined;
+/** The schema as data: which fields may hold `${VAR}` (x-secret, x-interpolate). */
+function schemaForPlaceholders(): Record<string, unknown> {
+  return (schemaCache ??= loadSchema());
 }
 
 const normPath = (p: string | undefined) => (p ?? '').replace(/\[(\d+)\]/g, '.$1');

@@ -11,13 +11,17 @@ export function loadSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as Record<string, unknown>;
 }
 
-/** Fields marked `x-secret` in the schema: their values are wrapped in Secret and never printed. */
+/**
+ * ajv for the schema, which has two keywords of its own: `x-secret` (the value is wrapped in Secret
+ * and never printed) and `x-interpolate` (the field may hold `${VAR}`; interpolation-policy.ts).
+ */
 export function newAjv(): Ajv2020 {
   // verbose: errors carry their parentSchema, so "unknown field" can suggest the field that was meant.
   const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, verbose: true });
   const addFormats = addFormatsModule as unknown as (a: Ajv2020) => void;
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-interpolate', schemaType: 'boolean' });
   return ajv;
 }
 

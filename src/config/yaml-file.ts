@@ -27,6 +27,11 @@ export interface ParsedFile {
 export interface ParseOptions {
   env: Record<string, string | undefined>;
   skipEnv?: boolean;
+  /**
+   * May `${VAR}` stand at this path (interpolation-policy.ts)? Refused: the placeholder stays as
+   * written and `refused(vars)` is the error. Without it every string field interpolates.
+   */
+  placeholders?: (path: readonly (string | number)[]) => { allowed: true; integer: boolean } | { allowed: false; refused: (vars: string[]) => string };
 }
 
 export function pointer(segments: readonly (string | number)[]): string {
@@ -79,6 +84,14 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
     if (isScalar(n)) {
       const v = n.value;
       if (typeof v === 'string' && v.includes('${')) {
+        const policy = opts.placeholders?.(path) ?? { allowed: true as const, integer: false };
+        if (!policy.allowed) {
+          // Not even looked up: the variable's value never reaches this field, nor any message about it.
+          const vars = interpolate(v, {}, { skipEnv: true }).usedVars;
+          problems.push({ severity: 'error', message: policy.refused(vars), ...valueLoc });
+          locations.set(here, { key: keyLoc, value: valueLoc, unchecked: true });
+          return v;
+        }
         const r = interpolate(v, opts.env, { skipEnv: opts.skipEnv });
         for (const message of r.errors) problems.push({ severity: 'error', message, ...valueLoc });
         const unchecked = r.errors.length > 0 || r.unresolved.length > 0 ? { unchecked: true } : {};
@@ -86,7 +99,9 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
         else if (r.errors.length > 0) locations.set(here, { key: keyLoc, value: valueLoc, ...unchecked });
         // A failed placeholder keeps its raw text: it is already reported, and an empty string would
         // only raise follow-on problems ("needs a host"); no snapshot is built from it anyway.
-        return r.errors.length > 0 ? v : r.value;
+        if (r.errors.length > 0) return v;
+        // A port from the environment: YAML would have read `993` as a number, so does this.
+        return policy.integer && r.unresolved.length === 0 && /^\d{1,9}$/.test(r.value) ? Number(r.value) : r.value;
       }
       return v;
     }

@@ -21,7 +21,7 @@ import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
-import { openTicketStore, type TicketStore } from '../store/index.js';
+import { openTicketStore, type TicketStore, type TightenedModes } from '../store/index.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
 import { WebhookQueue } from '../sinks/webhook/queue.js';
 import { emptyFiles } from './reload-guard.js';
@@ -116,7 +116,11 @@ export class Daemon {
     this.running = { listen, store: snapshot.store };
     tuneHeap();
     await this.http.listen(listen.host, listen.port);
-    this.store = await openTicketStore(snapshot.store.path);
+    const onModesTightened = ({ changed, refused }: TightenedModes) => {
+      if (changed.length) this.log.warn({ store: snapshot.store.path, count: changed.length, first: changed.slice(0, 5) }, 'store was open to other local users: directories tightened to 0700, files to 0600');
+      if (refused.length) this.log.warn({ store: snapshot.store.path, count: refused.length, first: refused.slice(0, 5) }, 'store entries open to other local users could not be tightened (owned by another user): chmod them to 0700/0600');
+    };
+    this.store = await openTicketStore(snapshot.store.path, { onModesTightened });
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.open(snapshot.store.path);
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));

@@ -6,10 +6,8 @@
 // unchanged. It resumes when its credentials change (config, or a rotated secret file: checked
 // every minute) or through POST /v1/mailboxes/:id/resume. The sending side of a mailbox
 // (src/outbound/sender-suspension.ts) shares the state: one suspension covers both sides.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import type { ResolvedAuth, ResolvedMailbox } from '../config/snapshot.js';
-import type { SecretSource } from '../config/secret.js';
+import type { ResolvedMailbox } from '../config/snapshot.js';
+import { mailboxFingerprint } from './credential-fingerprint.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CredentialHealth } from '../oauth/expiry.js';
@@ -20,6 +18,7 @@ import type { SuspensionStore } from './suspension-store.js';
 import type { MailboxStatus } from './status.js';
 
 export { SuspensionStore, type SuspensionListener } from './suspension-store.js';
+export { credentialFingerprint, mailboxFingerprint, type FingerprintKey } from './credential-fingerprint.js';
 
 /** What status shows about a suspension. */
 export interface SuspensionInfo {
@@ -37,7 +36,7 @@ export type MailboxStatusDetails = MailboxStatus & { suspension?: SuspensionInfo
 
 export interface SuspensionRecord extends SuspensionInfo {
   mailbox: string;
-  /** Salted fingerprint of the credentials the mailbox was suspended with. */
+  /** Keyed fingerprint of the credentials the mailbox was suspended with (credential-fingerprint.ts). */
   credentials: string;
   notified: boolean;
 }
@@ -64,37 +63,6 @@ export function decideSuspension(err: unknown, c: ClassifiedError, authRefusals:
   const e = err as { serverResponseCode?: unknown; message?: unknown };
   const code = typeof e.serverResponseCode === 'string' ? e.serverResponseCode : (/\[(AUTH|SYS\/PERM|AUTHENTICATIONFAILED)\]/.exec(String(e.message ?? ''))?.[1] ?? null);
   return { reason: `the mail server refused authentication ${authRefusals} times in a row: ${c.message}`, code, error: null, source: 'server', at };
-}
-
-/** Salted fingerprint of a mailbox's credentials, secret files read now (so a rotated file counts). */
-export async function credentialFingerprint(auth: ResolvedAuth | null, salt: string): Promise<string> {
-  const h = (v: string | Buffer) => createHash('sha256').update(salt).update(v).digest('hex');
-  const src = async (s: SecretSource | null) => {
-    if (!s) return null;
-    if (s.kind === 'value') return `value:${h(s.secret.reveal())}`;
-    const bytes = await readFile(s.path).catch((e: NodeJS.ErrnoException) => `unreadable:${e.code ?? 'error'}`);
-    return `file:${s.path}:${h(bytes)}`;
-  };
-  const o = auth?.oauth2;
-  const doc = auth && {
-    user: auth.user,
-    password: await src(auth.password),
-    oauth2: o && { flow: o.flow, tenantId: o.tenantId, clientId: o.clientId, tokenUrl: o.tokenUrl, scope: o.scope, clientSecret: await src(o.clientSecret), refreshToken: await src(o.refreshToken) },
-  };
-  return h(JSON.stringify(doc));
-}
-
-/**
- * Fingerprint of everything a mailbox logs in with: one suspension covers both sides of a mailbox,
- * so both sides must see the same fingerprint. A mailbox without its own outbound credentials keeps
- * the plain credentialFingerprint of its auth (records written before outbound suspension still match).
- */
-export async function mailboxFingerprint(mb: Pick<ResolvedMailbox, 'auth' | 'inbound' | 'outbound'>, salt: string): Promise<string> {
-  const out = mb.outbound?.auth ?? null;
-  if (!out) return credentialFingerprint(mb.auth, salt);
-  if (!mb.inbound) return credentialFingerprint(out, salt);
-  const both = `${await credentialFingerprint(mb.auth, salt)}:${await credentialFingerprint(out, salt)}`;
-  return createHash('sha256').update(salt).update(both).digest('hex');
 }
 
 export interface SuspensionDeps {
@@ -134,9 +102,9 @@ export class SuspensionGuard {
   /** At start: a mailbox suspended with the same credentials stays suspended; changed ones resume. */
   async restore(): Promise<void> {
     const r = this.deps.store.get(this.mailbox.id);
-    if (!r || (await this.fingerprint()) !== r.credentials) this.gauge(0);
-    if (!r) return;
-    if ((await this.fingerprint()) !== r.credentials) {
+    if (!r) return this.gauge(0);
+    if (!(await this.sameCredentials(r))) {
+      this.gauge(0);
       await this.deps.store.delete(this.mailbox.id).catch((e: unknown) => this.log.error({ err: { message: (e as Error).message } }, 'suspension could not be cleared on disk'));
       this.deps.onResumed?.(this.mailbox.id);
       this.log.info({ suspendedAt: r.at, code: r.code }, 'mailbox resumed: its credentials changed');
@@ -158,7 +126,7 @@ export class SuspensionGuard {
     if (serverRefusal) this.deps.onAuthRefused?.(this.mailbox.id);
     const info = decideSuspension(err, c, this.authRefusals, this.deps.authFailureThreshold ?? DEFAULT_AUTH_FAILURE_THRESHOLD, new Date().toISOString());
     if (!info) return false;
-    const r: SuspensionRecord = { mailbox: this.mailbox.id, ...info, credentials: await this.fingerprint(), notified: false };
+    const r: SuspensionRecord = { mailbox: this.mailbox.id, ...info, credentials: await mailboxFingerprint(this.mailbox, this.deps.store.key), notified: false };
     try {
       await this.deps.store.set(r);
     } catch (e) {
@@ -184,7 +152,7 @@ export class SuspensionGuard {
         signal.removeEventListener('abort', onAbort);
       }
       if (signal.aborted || !this.record) return;
-      if ((await this.fingerprint()) !== this.record.credentials) await this.resume('its credentials changed');
+      if (!(await this.sameCredentials(this.record))) await this.resume('its credentials changed');
     }
   }
 
@@ -239,7 +207,7 @@ export class SuspensionGuard {
     }
   }
 
-  private fingerprint(): Promise<string> {
-    return mailboxFingerprint(this.mailbox, this.deps.store.salt);
+  private async sameCredentials(r: SuspensionRecord): Promise<boolean> {
+    return (await this.deps.store.sameCredentials(r, (k) => mailboxFingerprint(this.mailbox, k))) !== false;
   }
 }

@@ -6,7 +6,7 @@
 // (queued, not failed) and sends it after the resume: when the credentials change (config or a
 // rotated secret file, re-read every `recheckMs`) or through POST /v1/mailboxes/:id/resume.
 import type { Snapshot } from '../config/snapshot.js';
-import { credentialFingerprint, decideSuspension, DEFAULT_AUTH_FAILURE_THRESHOLD, mailboxFingerprint, type SuspensionInfo, type SuspensionRecord, type SuspensionStore } from '../inbound/suspension.js';
+import { credentialFingerprint, decideSuspension, DEFAULT_AUTH_FAILURE_THRESHOLD, mailboxFingerprint, type FingerprintKey, type SuspensionInfo, type SuspensionRecord, type SuspensionStore } from '../inbound/suspension.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
@@ -52,10 +52,10 @@ function sendsOnly(snap: Snapshot, label: string): boolean {
 }
 
 /** Fingerprint of what `label` logs in with: the same as the poller's for a mailbox with both sides. */
-export function senderFingerprint(snap: Snapshot, label: string, salt: string): Promise<string> | null {
-  if (label === 'default') return snap.defaultOutbound ? credentialFingerprint(snap.defaultOutbound.auth, salt) : null;
+export function senderFingerprint(snap: Snapshot, label: string, key: FingerprintKey): Promise<string> | null {
+  if (label === 'default') return snap.defaultOutbound ? credentialFingerprint(snap.defaultOutbound.auth, key) : null;
   const mb = snap.mailboxes[label];
-  return mb ? mailboxFingerprint(mb, salt) : null;
+  return mb ? mailboxFingerprint(mb, key) : null;
 }
 
 export class SenderSuspensions {
@@ -110,7 +110,7 @@ export class SenderSuspensions {
     if (!info || !snap) return false;
     this.#suspending.add(label);
     try {
-      const r: SuspensionRecord = { mailbox: label, ...info, credentials: (await senderFingerprint(snap, label, this.deps.store.salt)) ?? '', notified: false };
+      const r: SuspensionRecord = { mailbox: label, ...info, credentials: (await senderFingerprint(snap, label, this.deps.store.key)) ?? '', notified: false };
       await this.deps.store.set(r).catch((e: unknown) => this.deps.log.error({ mailbox: label, err: { message: (e as Error).message } }, 'suspension could not be saved: it holds until restart'));
       this.deps.log.error({ mailbox: label, reason: r.reason, code: r.code, source: r.source }, 'sending mailbox suspended: its mail is held');
       await this.#notify(snap, r);
@@ -134,8 +134,8 @@ export class SenderSuspensions {
     if (!snap) return;
     for (const r of this.deps.store.all()) {
       if (!sendsOnly(snap, r.mailbox)) continue; // the poller of the mailbox re-checks it
-      const fp = await senderFingerprint(snap, r.mailbox, this.deps.store.salt);
-      if (fp !== null && fp !== r.credentials) await this.resume(r.mailbox, 'its credentials changed');
+      const same = await this.deps.store.sameCredentials(r, (k) => senderFingerprint(snap, r.mailbox, k));
+      if (same === false) await this.resume(r.mailbox, 'its credentials changed');
       else if (!r.notified) await this.#notify(snap, r);
     }
   }

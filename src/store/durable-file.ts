@@ -5,7 +5,7 @@
 // (the ticket store needs "segments are durable before meta.json says the mail is done").
 import { randomBytes } from 'node:crypto';
 import { close as closeCb, fsync as fsyncCb, open as openCb, rename as renameCb, unlink as unlinkCb, writev as writevCb } from 'node:fs';
-import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
 
@@ -16,6 +16,14 @@ export interface DurableWrite {
 }
 
 const TMP_SUFFIX = '.tmp';
+
+/**
+ * Everything under store.path is the owner's alone (raw mail, attachments, whole outbound messages,
+ * credential fingerprints): directories 0700, files 0600. A umask only removes bits, so files created
+ * 0600 are never wider; directories are chmod-ed after mkdir so an odd umask cannot leave them unusable.
+ */
+export const STORE_DIR_MODE = 0o700;
+export const STORE_FILE_MODE = 0o600;
 
 function errCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
@@ -50,7 +58,7 @@ export function fsyncDir(dir: string): Promise<void> {
   });
 }
 
-/** mkdir -p, and fsync the parent of every directory actually created. */
+/** mkdir -p (new directories 0700), and fsync the parent of every directory actually created. */
 export async function mkdirDurable(dir: string): Promise<void> {
   const missing: string[] = [];
   let cur = path.resolve(dir);
@@ -68,7 +76,8 @@ export async function mkdirDurable(dir: string): Promise<void> {
   }
   for (const d of missing.reverse()) {
     try {
-      await mkdir(d);
+      await mkdir(d, { mode: STORE_DIR_MODE });
+      await chmod(d, STORE_DIR_MODE);
     } catch (e) {
       if (errCode(e) !== 'EEXIST') throw e;
     }
@@ -87,7 +96,7 @@ function writeTempSynced(target: string, data: string | Uint8Array | Uint8Array[
   const buffers = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
   const total = buffers.reduce((n, b) => n + b.byteLength, 0);
   return new Promise((resolve, reject) => {
-    openCb(tmp, 'wx', 0o644, (err, fd) => {
+    openCb(tmp, 'wx', STORE_FILE_MODE, (err, fd) => {
       if (err) return reject(err);
       const fail = (e: unknown) => closeCb(fd, () => unlinkCb(tmp, () => reject(e)));
       const synced = () => fsyncCb(fd, (e) => (e ? fail(e) : closeCb(fd, (e2) => (e2 ? unlinkCb(tmp, () => reject(e2)) : resolve(tmp)))));

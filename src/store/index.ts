@@ -5,3 +5,4 @@ export { BlobStore, openBlobStore, sha256Hex } from './blobs.js';
 export { DurableJSONFile, writeFileDurable, writeDurableBatch, readTextIfExists } from './durable-file.js';
 export { normalizeMessageId } from './indexes.js';
 export * from './types.js';
+export { tightenStoreModes, type TightenedModes } from './permissions.js';

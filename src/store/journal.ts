@@ -4,7 +4,7 @@
 // A line torn by a crash mid-append is ignored on replay: its append had not been acknowledged.
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { mkdirDurable, readTextIfExists, writeFileDurable, fsyncDir } from './durable-file.js';
+import { mkdirDurable, readTextIfExists, writeFileDurable, fsyncDir, STORE_FILE_MODE } from './durable-file.js';
 import { GroupCommit } from './group-commit.js';
 
 export interface JournalOptions {
@@ -53,7 +53,7 @@ export class Journal<R> {
     const clean = valid ? rows.slice(0, valid).join('\n') + '\n' : '';
     // Drop a torn tail durably so later appends start on a clean line.
     if (clean !== text) await writeFileDurable(file, clean);
-    j.fh = await open(file, 'a');
+    j.fh = await open(file, 'a', STORE_FILE_MODE);
     await fsyncDir(path.dirname(file));
     return j;
   }
@@ -75,7 +75,7 @@ export class Journal<R> {
   private async writeQueued(): Promise<void> {
     const batch = this.queue.splice(0);
     if (batch.length === 0) return;
-    this.fh ??= await open(this.file, 'a');
+    this.fh ??= await open(this.file, 'a', STORE_FILE_MODE);
     await this.fh.write(batch.map((b) => b.line).join(''));
     await this.fh.sync();
     for (const b of batch) this.lines += b.count;

@@ -4,7 +4,7 @@
 // process (pid gone) is taken over, so a SIGKILLed daemon restarts without manual cleanup.
 import { open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir } from './durable-file.js';
+import { fsyncDir, STORE_FILE_MODE } from './durable-file.js';
 import { StoreError } from './types.js';
 
 const heldHere = new Set<string>();
@@ -24,7 +24,7 @@ export async function acquireStoreLock(dir: string): Promise<() => Promise<void>
   if (heldHere.has(file)) throw new StoreError('locked', `store ${dir} is already open in this process`);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fh = await open(file, 'wx', 0o644);
+      const fh = await open(file, 'wx', STORE_FILE_MODE);
       try {
         await fh.writeFile(`${process.pid}\n`);
         await fh.sync();

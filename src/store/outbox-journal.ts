@@ -7,7 +7,7 @@
 import { writeSync } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, readTextIfExists, writeFileDurable } from './durable-file.js';
+import { fsyncDir, readTextIfExists, STORE_FILE_MODE, writeFileDurable } from './durable-file.js';
 import { GroupCommit } from './group-commit.js';
 import type { JournalRecord } from './outbox-types.js';
 
@@ -83,7 +83,7 @@ export class OutboxJournal {
     const no = (oldFiles.at(-1) ?? 0) + 1;
     const file = path.join(dir, fileName(no));
     await writeFileDurable(file, baseText);
-    const fh = await open(file, 'a');
+    const fh = await open(file, 'a', STORE_FILE_MODE);
     await Promise.all(oldFiles.map((n) => unlink(path.join(dir, fileName(n))).catch(() => undefined)));
     if (oldFiles.length) await fsyncDir(dir);
     return new OutboxJournal(dir, fh, no, Buffer.byteLength(baseText));
@@ -171,7 +171,7 @@ export class OutboxJournal {
     let fh: FileHandle;
     try {
       await writeFileDurable(file, text);
-      fh = await open(file, 'a');
+      fh = await open(file, 'a', STORE_FILE_MODE);
     } catch (e) {
       this.#carry = null;
       throw e;

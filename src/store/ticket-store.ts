@@ -11,6 +11,7 @@ import path from 'node:path';
 import { applyItems, isStatus, segmentsNeeded, validateItems } from './apply.js';
 import { openBlobStore, type BlobStore } from './blobs.js';
 import { fsyncDir, mkdirDurable, removeStaleTemps } from './durable-file.js';
+import { tightenStoreModes } from './permissions.js';
 import { FileGroupCommit, type FlushPlan } from './group-commit.js';
 import { Indexes, summaryOf } from './indexes.js';
 import { copySummary, listTickets } from './list.js';
@@ -274,6 +275,8 @@ export async function openTicketStore(dir: string, opts: TicketStoreOptions = {}
   await mkdirDurable(uidlDir);
   const release = await acquireStoreLock(root);
   try {
+    const tightened = await tightenStoreModes(root);
+    if (tightened.changed.length || tightened.refused.length) opts.onModesTightened?.(tightened);
     await Promise.all([removeStaleTemps(root), removeStaleTemps(segDir), removeStaleTemps(uidlDir)]);
     const blobs = await openBlobStore(root);
     await blobs.removeStaleTemps();

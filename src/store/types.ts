@@ -1,6 +1,7 @@
 // Why this file exists: the public data shapes of the embedded ticket store (store.driver: lowdb).
 // Pollers build CommitItems, the HTTP API reads Tickets/TicketSummaries, metrics read StoreStats.
 // Kept free of runtime code so every other module can import it without pulling in fs.
+import type { TightenedModes } from './permissions.js';
 
 export type TicketStatus = 'open' | 'held' | 'dropped' | 'rejected';
 
@@ -193,6 +194,8 @@ export interface TicketStoreOptions {
   segmentBytes?: number;
   /** how many non-dirty segments to keep parsed in memory (default 8) */
   segmentCache?: number;
+  /** called at open when modes open to other users were found (tightened to 0700/0600 where allowed; see permissions.ts) */
+  onModesTightened?: (t: TightenedModes) => void;
 }
 
 /** Error with a machine-readable code, e.g. for the HTTP layer ('bad-cursor' → 400). */

@@ -24,9 +24,9 @@ describe('set but empty', () => {
   });
 
   it('through the loader: an empty ${VAR} loads', () => {
-    const text = 'version: 1\ncompanies:\n  acme:\n    name: "Acme${SUFFIX}"\n';
+    const text = 'version: 1\nstore:\n  path: "/var/lib/mailroom${SUFFIX}"\n';
     const r = loadFromSources([{ name: 'mem.yaml', absolute: '/mem.yaml', text }], { env: { SUFFIX: '' } });
     expect(r.problems.map(formatProblem)).toEqual([]);
-    expect(r.snapshot!.companies.acme!.name).toBe('Acme');
+    expect(r.snapshot!.store.path).toBe('/var/lib/mailroom');
   });
 });

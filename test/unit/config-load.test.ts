@@ -154,7 +154,7 @@ describe('interpolation', () => {
       'defaults:',
       '  outbound:',
       '    host: ${SMTP_HOST}',
-      '    from: { address: "${SENDER:?needed}" }',
+      '    caFile: "${CA_FILE:?needed}"',
       'routes:',
       '  - name: r',
       '    match: { mailbox: ghost }',
@@ -166,7 +166,7 @@ describe('interpolation', () => {
       '2: environment variable PORTAL_TOKEN is not set (use ${PORTAL_TOKEN:-default} for a default)',
       // no "defaults.outbound needs a host" nor "token too short": the unset variable is the problem
       '5: environment variable SMTP_HOST is not set (use ${SMTP_HOST:-default} for a default)',
-      '6: environment variable SENDER is not set: needed',
+      '6: environment variable CA_FILE is not set: needed',
       '9: mailbox "ghost" is not defined',
     ]);
   });
@@ -193,8 +193,11 @@ describe('interpolation', () => {
     expect(s.locations.get('/mailboxes/out/auth/password')).toMatchObject({ fromEnv: true, vars: ['SMTP_PASSWORD'] });
   });
 
-  it('explains that a ${VAR} in a number field gives a string', () => {
-    const r = mem('defaults:\n  outbound:\n    host: smtp.example.com\n    port: ${SMTP_PORT:-587}\n');
+  it('a port from ${VAR} is a number when it is all digits; else says a placeholder gives a string', () => {
+    const ok = mem('defaults:\n  outbound:\n    host: smtp.example.com\n    port: ${SMTP_PORT:-587}\n    from: { address: a@example.com }\n');
+    expect(ok.problems.map(formatProblem)).toEqual([]);
+    expect(ok.snapshot!.defaultOutbound!.port).toBe(587);
+    const r = mem('defaults:\n  outbound:\n    host: smtp.example.com\n    port: ${SMTP_PORT:-smtp}\n');
     expect(r.problems.map(formatProblem)).toEqual(['mem.yaml:4:11: error: defaults.outbound.port: must be integer (a ${VAR} placeholder always gives a string)']);
   });
 });

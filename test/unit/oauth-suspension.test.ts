@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import type { ResolvedAuth } from '../../src/config/snapshot.js';
-import { credentialFingerprint, SuspensionStore } from '../../src/inbound/suspension.js';
+import { credentialFingerprint, SuspensionStore, type FingerprintKey } from '../../src/inbound/suspension.js';
+
+const key = (b: number): FingerprintKey => ({ kind: 'hmac', key: Buffer.alloc(32, b) });
 
 let dir: string;
 beforeEach(async () => {
@@ -26,24 +28,24 @@ describe('credentialFingerprint', () => {
   it('changes with an inline secret and with the content of a secret file, never shows them', async () => {
     const f = join(dir, 'secret');
     await writeFile(f, 'file-secret-PLANTED-1\n');
-    const a = await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), 'salt');
-    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), 'salt')).toBe(a);
-    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-2'), 'salt')).not.toBe(a);
+    const a = await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), key(1));
+    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), key(1))).toBe(a);
+    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-2'), key(1))).not.toBe(a);
     await writeFile(f, 'file-secret-PLANTED-2\n');
-    const b = await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), 'salt');
+    const b = await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), key(1));
     expect(b).not.toBe(a);
-    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), 'other salt')).not.toBe(b);
+    expect(await credentialFingerprint(oauthAuth(f, 'rt-PLANTED-1'), key(2))).not.toBe(b);
     expect(a + b).not.toMatch(/PLANTED/);
-    expect(await credentialFingerprint(oauthAuth(join(dir, 'missing'), 'x'), 's')).toMatch(/^[0-9a-f]{64}$/);
+    expect(await credentialFingerprint(oauthAuth(join(dir, 'missing'), 'x'), key(1))).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
   });
 });
 
 describe('SuspensionStore', () => {
-  it('keeps records and its salt across a reopen', async () => {
+  it('keeps records and its fingerprint key across a reopen', async () => {
     const s1 = await SuspensionStore.open(dir);
     await s1.set({ mailbox: 'mb', reason: 'r', code: 'AADSTS50173', error: 'invalid_grant', source: 'token-endpoint', at: '2025-01-01T00:00:00Z', credentials: 'f', notified: false });
     const s2 = await SuspensionStore.open(dir);
-    expect(s2.salt).toBe(s1.salt);
+    expect(s2.key).toEqual(s1.key);
     expect(s2.get('mb')).toMatchObject({ code: 'AADSTS50173', notified: false });
     await s2.delete('mb');
     expect((await SuspensionStore.open(dir)).get('mb')).toBeNull();

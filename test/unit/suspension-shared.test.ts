@@ -75,7 +75,7 @@ describe('one suspension for both sides of a mailbox', () => {
 
   it('both sides fingerprint the mailbox alike, and a changed outbound secret changes it', async () => {
     const snap = { mailboxes: { both: mb }, defaultOutbound: null } as unknown as Snapshot;
-    expect(await senderFingerprint(snap, 'both', store.salt)).toBe(await mailboxFingerprint(mb, store.salt));
-    expect(await mailboxFingerprint(mailbox('pw-1', 'smtp-pw-2'), store.salt)).not.toBe(await mailboxFingerprint(mb, store.salt));
+    expect(await senderFingerprint(snap, 'both', store.key)).toBe(await mailboxFingerprint(mb, store.key));
+    expect(await mailboxFingerprint(mailbox('pw-1', 'smtp-pw-2'), store.key)).not.toBe(await mailboxFingerprint(mb, store.key));
   });
 });
