@@ -17,6 +17,8 @@ export class Journal<R> {
   private fh: FileHandle | null = null;
   /** Lines appended and not yet written; the group commit's next cycle writes them. */
   private queue: { line: string; count: number }[] = [];
+  /** records in `queue` */
+  private queued = 0;
   private readonly gc = new GroupCommit(() => this.exclusive(() => this.writeQueued()), {
     brokenError: (cause) => new Error(`journal ${this.file} failed after a write error, restart mailroom: ${(cause as Error)?.message ?? String(cause)}`),
   });
@@ -68,6 +70,7 @@ export class Journal<R> {
   append(...records: R[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
     this.queue.push({ line: records.map((r) => JSON.stringify(r)).join('\n') + '\n', count: records.length });
+    this.queued += records.length;
     return this.gc.wait();
   }
 
@@ -75,10 +78,12 @@ export class Journal<R> {
   private async writeQueued(): Promise<void> {
     const batch = this.queue.splice(0);
     if (batch.length === 0) return;
+    const count = batch.reduce((n, b) => n + b.count, 0);
+    this.queued -= count;
     this.fh ??= await open(this.file, 'a', STORE_FILE_MODE);
     await this.fh.write(batch.map((b) => b.line).join(''));
     await this.fh.sync();
-    for (const b of batch) this.lines += b.count;
+    this.lines += count;
   }
 
   /**
@@ -112,7 +117,10 @@ export class Journal<R> {
 
   private due(liveCount: number | undefined): boolean {
     const threshold = this.opts.compactAfter ?? 10_000;
-    return this.lines > threshold && (liveCount === undefined || liveCount * 2 <= this.lines);
+    // Queued records count too: they are on their way into the file, and a writer that appends in
+    // bursts would otherwise never look due while its records wait for the next cycle.
+    const lines = this.lines + this.queued;
+    return lines > threshold && (liveCount === undefined || liveCount * 2 <= lines);
   }
 
   async close(): Promise<void> {
