@@ -13,6 +13,8 @@ export interface PostgresStoreConfig {
   ssl?: { ca?: string; rejectUnauthorized?: boolean } | null;
   /** application_name shown in pg_stat_activity (default `mailroom`). */
   applicationName?: string;
+  /** Called with the text of every statement sent (tests and benchmarks count them). */
+  onStatement?: (text: string) => void;
 }
 
 export const DEFAULT_SCHEMA = 'mailroom';

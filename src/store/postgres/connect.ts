@@ -23,6 +23,7 @@ export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string
       connect_timeout: 10,
       onnotice: () => undefined,
       ...(ssl !== undefined && { ssl }),
+      ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
       connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom' },
     }) as unknown as Sql;
     return { sql, schema };

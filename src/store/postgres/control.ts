@@ -42,14 +42,14 @@ export class PostgresControl implements ControlPort {
         INSERT INTO suspensions (mailbox, record) VALUES (${r.mailbox}, ${JSON.stringify(r)})
         ON CONFLICT (mailbox) DO UPDATE SET record = excluded.record RETURNING mailbox
       )
-      SELECT pg_notify(${this.#channel}, ${this.#payload(r.mailbox)}) FROM s`;
+      SELECT pg_notify(${this.#channel}, ${this.#payload(r.mailbox, r)}) FROM s`;
     this.#emit(r.mailbox, r);
   }
 
   async clearSuspension(mailbox: string): Promise<void> {
     const gone = await this.sql`
       WITH d AS (DELETE FROM suspensions WHERE mailbox = ${mailbox} RETURNING mailbox)
-      SELECT pg_notify(${this.#channel}, ${this.#payload(mailbox)}) FROM d`;
+      SELECT pg_notify(${this.#channel}, ${this.#payload(mailbox, null)}) FROM d`;
     if (gone.length > 0) this.#emit(mailbox, null);
   }
 
@@ -93,8 +93,11 @@ export class PostgresControl implements ControlPort {
     await l?.unlisten().catch(() => undefined);
   }
 
-  #payload(mailbox: string): string {
-    return JSON.stringify({ o: this.#origin, m: mailbox });
+  /** The change itself travels with the notification (listeners see each change in order); a record
+   *  too big for NOTIFY's 8000 bytes is left out and read by the listener. */
+  #payload(mailbox: string, r: SuspensionRecord | null): string {
+    const full = JSON.stringify({ o: this.#origin, m: mailbox, r });
+    return Buffer.byteLength(full) < 7900 ? full : JSON.stringify({ o: this.#origin, m: mailbox });
   }
 
   #emit(mailbox: string, r: SuspensionRecord | null): void {
@@ -102,14 +105,14 @@ export class PostgresControl implements ControlPort {
   }
 
   async #remote(payload: string): Promise<void> {
-    let msg: { o?: string; m?: string };
+    let msg: { o?: string; m?: string; r?: SuspensionRecord | null };
     try {
-      msg = JSON.parse(payload) as { o?: string; m?: string };
+      msg = JSON.parse(payload) as typeof msg;
     } catch {
       return;
     }
     if (msg.o === this.#origin || typeof msg.m !== 'string') return;
-    const r = await this.suspension(msg.m).catch(() => undefined);
+    const r = msg.r !== undefined ? msg.r : await this.suspension(msg.m).catch(() => undefined);
     if (r !== undefined) this.#emit(msg.m, r);
   }
 }

@@ -29,16 +29,20 @@ export class PostgresDeliveries implements DeliveryPort {
         WHERE d.status = 'pending'
         ORDER BY d.webhook, d.ticket_id, d.article_no
       ), ready AS (
-        SELECT h.id, h.webhook, row_number() OVER (PARTITION BY h.webhook ORDER BY h.seq) AS rn
-        FROM heads h
+        SELECT h.id, h.webhook FROM heads h
         WHERE h.next_at <= ${req.now}
           AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.webhook = h.webhook AND x.ticket_id = h.ticket_id AND x.status = 'dead' AND x.article_no < h.article_no)
           AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.webhook = h.webhook AND x.ticket_id = h.ticket_id AND x.status = 'pending' AND x.claim_until > ${req.now})
       ), picked AS (
-        SELECT d.id FROM deliveries d
-        WHERE d.id IN (SELECT r.id FROM ready r JOIN cap USING (webhook) WHERE r.rn <= cap.n)
-          AND d.status = 'pending' AND (d.claim_until IS NULL OR d.claim_until <= ${req.now})
-        FOR UPDATE SKIP LOCKED
+        -- per webhook, the oldest ready ones up to its capacity, skipping rows another claimer holds
+        -- locked right now: two claimers at once split the ready rows instead of one getting none
+        SELECT p.id FROM cap CROSS JOIN LATERAL (
+          SELECT d.id FROM deliveries d
+          WHERE d.id IN (SELECT r.id FROM ready r WHERE r.webhook = cap.webhook)
+            AND d.status = 'pending' AND (d.claim_until IS NULL OR d.claim_until <= ${req.now})
+          ORDER BY d.seq LIMIT cap.n
+          FOR UPDATE SKIP LOCKED
+        ) p
       )
       UPDATE deliveries d SET claim_owner = ${req.owner}, claim_until = ${req.now + req.ttlMs}
       FROM picked WHERE d.id = picked.id
