@@ -8,6 +8,8 @@ import type { IntakeItem } from '../../src/store/port.js';
 import { openPostgresStores, type PostgresStores } from '../../src/store/postgres/stores.js';
 import type { PostgresStoreConfig } from '../../src/store/postgres/config.js';
 import { sampleItem } from '../../src/store/sample.js';
+import { openStores } from '../../src/store/open.js';
+import { Secret } from '../../src/config/secret.js';
 import type { SuspensionRecord } from '../../src/store/control-types.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
 
@@ -135,6 +137,14 @@ describe('PostgreSQL store', () => {
     await expect(s.intake.commit(items(2, 1), { mailbox: 'support', epoch: 0 })).rejects.toMatchObject({ code: 'fenced' });
     await s.intake.commit(items(2, 1), f2!);
     expect((await s.tickets.stats()).tickets).toBe(2);
+  });
+
+  it('openStores picks PostgreSQL for store.driver postgres (the URL from its secret source)', async () => {
+    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, ssl: null });
+    open.push(s as PostgresStores);
+    expect(s.driver).toBe('postgres');
+    await s.intake.commit(items(1, 1), F);
+    expect((await s.tickets.stats()).tickets).toBe(1);
   });
 
   it('never shows the URL password in an error', async () => {
