@@ -8,8 +8,8 @@ import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './ou
 import { defaultPort, presetFor } from './presets.js';
 import type { Problem } from './problems.js';
 import { Secret, type SecretSource } from './secret.js';
-import type { ResolvedAuth, ResolvedCompany, ResolvedInbound, ResolvedMailbox, ResolvedOutbound, Snapshot } from './snapshot.js';
-import type { Auth, MailroomConfig, Provider } from './types.generated.js';
+import type { ResolvedAuth, ResolvedCompany, ResolvedInbound, ResolvedMailbox, ResolvedOutbound, ResolvedStore, Snapshot } from './snapshot.js';
+import type { Auth, MailroomConfig, Provider, Store } from './types.generated.js';
 import type { NodeLocation } from './yaml-file.js';
 
 /** inbound.batchSize when a mailbox does not set one (the schema's description says the same). */
@@ -20,10 +20,18 @@ export const SECRET_FIELDS = ['password', 'clientSecret', 'refreshToken', 'token
 
 /** Wrap every secret value in a Secret so that printing the config can never show it. */
 export function sealSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(sealSecrets) as T;
+  const sealed = sealFields(value);
+  // store.url carries the database password; `url` elsewhere (webhooks) is not a secret.
+  const store = (sealed as { store?: { url?: unknown } } | null)?.store;
+  if (store && typeof store.url === 'string') store.url = new Secret(store.url);
+  return sealed;
+}
+
+function sealFields<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sealFields) as T;
   if (typeof value !== 'object' || value === null || value instanceof Secret) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? new Secret(v) : sealSecrets(v);
+  for (const [k, v] of Object.entries(value)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? new Secret(v) : sealFields(v);
   return out as T;
 }
 
@@ -32,6 +40,23 @@ function source(inline: unknown, file: string | undefined): SecretSource | null 
   if (typeof inline === 'string') return { kind: 'value', secret: new Secret(inline) };
   if (file) return { kind: 'file', path: file };
   return null;
+}
+
+/** `store:` as the store opener needs it (the schema already refused impossible combinations). */
+export function resolveStore(s: Store | undefined): ResolvedStore {
+  if (s?.driver === 'postgres') {
+    const url = source(s.url, s.urlFile);
+    if (!url) throw new Error('store.driver postgres needs url or urlFile');
+    return {
+      driver: 'postgres',
+      path: resolvePath('./data'),
+      url,
+      schema: s.schema ?? 'mailroom',
+      pool: { max: s.pool?.max ?? 10 },
+      ssl: s.ssl ? { caFile: s.ssl.caFile ? resolvePath(s.ssl.caFile) : null, rejectUnauthorized: s.ssl.rejectUnauthorized ?? true } : null,
+    };
+  }
+  return { driver: 'lowdb', path: resolvePath(s?.path ?? './data') };
 }
 
 export function resolveAuth(auth: Auth | undefined, provider: Provider | undefined, protocol: 'imap' | 'pop3' | 'smtp'): ResolvedAuth | null {
@@ -180,7 +205,7 @@ export function resolveSnapshot(
         return token ? [{ name: t.name, token, companies: t.companies.includes('*') ? ('*' as const) : t.companies }] : [];
       }),
     },
-    store: { driver: 'lowdb' as const, path: resolvePath(config.store?.path ?? './data') },
+    store: resolveStore(config.store),
     log: { level: process.env.MAILROOM_LOG_LEVEL ?? config.log?.level ?? 'info' },
     defaultOutbound: config.defaults?.outbound ? outboundFromFields(defaults.fields, null, undefined) : null,
     mailboxes,

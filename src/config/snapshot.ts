@@ -118,6 +118,22 @@ export interface ResolvedApiToken {
   companies: string[] | '*';
 }
 
+/**
+ * `store:` resolved. `path` stays on the postgres variant for the parts not yet behind the store port
+ * (they keep local files under it until they move); it is the default `./data` there.
+ */
+export type ResolvedStore =
+  | { driver: 'lowdb'; path: string }
+  | {
+      driver: 'postgres';
+      path: string;
+      /** the connection URL (with its password): a value from `${ENV}` or a file read at start */
+      url: SecretSource;
+      schema: string;
+      pool: { max: number };
+      ssl: { caFile: string | null; rejectUnauthorized: boolean } | null;
+    };
+
 export interface Snapshot {
   /** sha256 over the config files (names and bytes); identical content = identical hash. */
   hash: string;
@@ -127,7 +143,7 @@ export interface Snapshot {
   locations: Map<string, NodeLocation>;
   warnings: Problem[];
   server: { listen: { host: string; port: number }; publicUrl: string | null; apiTokens: ResolvedApiToken[] };
-  store: { driver: 'lowdb'; path: string };
+  store: ResolvedStore;
   log: { level: string };
   defaultOutbound: ResolvedOutbound | null;
   mailboxes: Record<string, ResolvedMailbox>;

@@ -2,6 +2,13 @@
 /* eslint-disable */
 
 /**
+ * Where tickets, checkpoints, queues, blobs and control state are kept. Changing it needs a restart. `lowdb` (default): files under `path`, one replica. `postgres`: a PostgreSQL 15+ database (`url` or `urlFile`), the store for several replicas.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Store".
+ */
+export type StoreConfig = Store
+/**
  * An SMTP server and sender. Used for the global default, company overrides and mailbox outbound sides; fields left out are inherited from the layer below.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
@@ -239,21 +246,49 @@ tokenFile?: string
  */
 companies: [string, ...(string)[]]
 }
+export interface Store {
 /**
- * Where tickets, checkpoints, queues and spooled raw mail are kept. Changing it needs a restart.
- * 
- * This interface was referenced by `MailroomConfig`'s JSON-Schema
- * via the `definition` "Store".
+ * Storage driver. `lowdb`: embedded files under `path` (single replica). `postgres`: PostgreSQL (`url` or `urlFile`, `schema`, `pool`, `ssl`).
  */
-export interface StoreConfig {
+driver?: ("lowdb" | "postgres")
 /**
- * Storage driver. `lowdb`: embedded JSON files under `path` (single replica).
- */
-driver?: "lowdb"
-/**
- * Data directory, relative to the working directory. Default `./data`.
+ * lowdb only: data directory, relative to the working directory. Default `./data`.
  */
 path?: string
+/**
+ * postgres only: connection URL, `postgres://user:password@host:5432/db?sslmode=verify-full`; write the password as `${ENV_VAR}` (or give `urlFile`). Kept sealed like a secret and shown with the password masked. Mutually exclusive with `urlFile`.
+ */
+url?: string
+/**
+ * postgres only: file holding the connection URL (a mounted Secret), read at start.
+ */
+urlFile?: string
+/**
+ * postgres only: the PostgreSQL schema holding mailroom's tables, created and migrated at start. Default `mailroom`.
+ */
+schema?: string
+/**
+ * postgres only: the connection pool of each replica.
+ */
+pool?: {
+/**
+ * Connections per replica (plus one for LISTEN). Default 10.
+ */
+max?: number
+}
+/**
+ * postgres only: TLS beyond the URL's `sslmode` (managed PostgreSQL with a private CA).
+ */
+ssl?: {
+/**
+ * PEM file of the CA that signed the server's certificate.
+ */
+caFile?: string
+/**
+ * Verify the server's certificate against the CA. Default true.
+ */
+rejectUnauthorized?: boolean
+}
 }
 /**
  * Logging. The environment variable MAILROOM_LOG_LEVEL wins over this.

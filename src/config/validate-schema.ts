@@ -44,6 +44,14 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
       return { ptr: `${ptr}/${String(p.propertyName)}`, message: `${at}: invalid name "${String(p.propertyName)}"`, preferKey: true };
     case 'pattern':
       return { ptr, message: `${at}: ${friendlyPattern(String(p.pattern))}`, preferKey: false };
+    case 'not':
+      // store: fields of one driver given with the other
+      if (ptr.startsWith('/store/'))
+        return { ptr, message: `${at}: not allowed with this store.driver (path is for lowdb; url, urlFile, schema, pool, ssl for postgres)`, preferKey: true };
+      return { ptr, message: `${at}: not allowed here`, preferKey: true };
+    case 'oneOf':
+      if (ptr === '/store') return { ptr, message: 'store: driver postgres needs exactly one of url or urlFile', preferKey: true };
+      return { ptr, message: `${at}: ${e.message ?? 'must match exactly one allowed form'}`, preferKey: false };
     default:
       return { ptr, message: `${at}: ${e.message ?? e.keyword}`, preferKey: false };
   }
@@ -82,6 +90,8 @@ export function validateSchema(data: unknown, locations: Map<string, NodeLocatio
   const errors = validate.errors ?? [];
   // anyOf / propertyNames produce one error per failed branch plus a summary: keep the most specific.
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  // oneOf: its summary says what is wanted; the branches' own errors are noise.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath.replace(/\/oneOf$/, '/oneOf/')));
   // A value failing both `format` and `pattern` (a webhook url) gets the pattern's friendlier message only.
   const patternPaths = new Set(errors.filter((e) => e.keyword === 'pattern' && e.propertyName === undefined).map((e) => e.instancePath));
   const seen = new Set<string>();
@@ -90,6 +100,7 @@ export function validateSchema(data: unknown, locations: Map<string, NodeLocatio
     if (e.keyword === 'if' || e.keyword === 'allOf') continue;
     if (e.keyword === 'propertyNames') continue; // the inner pattern error carries the propertyName
     if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
+    if ([...oneOfPaths].some((b) => e.schemaPath.startsWith(b))) continue;
     if (e.keyword === 'format' && patternPaths.has(e.instancePath)) continue;
     let d = describe(e);
     if (e.keyword === 'anyOf') d = { ...d, message: `${pointerToDotted(e.instancePath)}: ${anyOfHint(e)}` };

@@ -1,17 +1,41 @@
 // Why this file exists: the one place that turns `store:` in the config into a store behind the port.
-// The embedded store (driver lowdb) is the default; other drivers plug in here.
+// The embedded store (driver lowdb) is the default; PostgreSQL (driver postgres) is the store for
+// several replicas. The URL's password is read here (from `${ENV}` or its file) and never shown.
+import { readFile } from 'node:fs/promises';
 import type { Snapshot } from '../config/snapshot.js';
+import { readSecret } from '../config/secret.js';
 import { openEmbeddedStores, type EmbeddedOptions } from './embedded/stores.js';
+import type { PostgresStoreConfig } from './postgres/config.js';
+import { openPostgresStores } from './postgres/stores.js';
 import type { Stores } from './port.js';
 
 export interface OpenStoresOptions {
   embedded?: EmbeddedOptions;
+  postgres?: Pick<PostgresStoreConfig, 'applicationName' | 'onStatement'>;
 }
 
 export async function openStores(config: Snapshot['store'], opts: OpenStoresOptions = {}): Promise<Stores> {
   switch (config.driver) {
     case 'lowdb':
       return openEmbeddedStores(config.path, opts.embedded);
+    case 'postgres': {
+      const url = (await readSecret(config.url)).reveal().trim();
+      let ca: string | undefined;
+      if (config.ssl?.caFile) {
+        try {
+          ca = await readFile(config.ssl.caFile, 'utf8');
+        } catch (e) {
+          throw new Error(`cannot read store.ssl.caFile ${config.ssl.caFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+      }
+      return openPostgresStores({
+        ...opts.postgres,
+        url,
+        schema: config.schema,
+        poolMax: config.pool.max,
+        ssl: config.ssl ? { ...(ca !== undefined && { ca }), rejectUnauthorized: config.ssl.rejectUnauthorized } : null,
+      });
+    }
     default:
       throw new Error(`store.driver ${JSON.stringify((config as { driver: unknown }).driver)} is not supported`);
   }

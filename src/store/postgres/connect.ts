@@ -1,0 +1,40 @@
+// Why this file exists: one place that turns the store config into a connection pool (postgres.js):
+// pool size, search_path set to the store's schema on every connection, TLS, and errors that never
+// carry the URL's password.
+import postgres from 'postgres';
+import { StoreError } from '../types.js';
+import { DEFAULT_POOL_MAX, DEFAULT_SCHEMA, checkSchemaName, redactUrl, scrubSecret, type PostgresStoreConfig } from './config.js';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+export type Tx = postgres.TransactionSql<Record<string, never>>;
+/** A pool or a transaction: the functions that run one statement take either. */
+export type Q = Sql | Tx;
+
+export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string } {
+  const schema = checkSchemaName(config.schema ?? DEFAULT_SCHEMA);
+  let ssl: postgres.Options<Record<string, never>>['ssl'];
+  if (config.ssl && (config.ssl.ca !== undefined || config.ssl.rejectUnauthorized !== undefined)) {
+    ssl = { ...(config.ssl.ca !== undefined && { ca: config.ssl.ca }), rejectUnauthorized: config.ssl.rejectUnauthorized ?? true };
+  }
+  try {
+    const sql = postgres(config.url, {
+      max: config.poolMax ?? DEFAULT_POOL_MAX,
+      idle_timeout: 60,
+      connect_timeout: 10,
+      onnotice: () => undefined,
+      ...(ssl !== undefined && { ssl }),
+      ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
+      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom' },
+    }) as unknown as Sql;
+    return { sql, schema };
+  } catch (e) {
+    throw new StoreError('failed', `cannot use PostgreSQL URL ${redactUrl(config.url)}: ${scrubSecret((e as Error).message, config.url)}`);
+  }
+}
+
+/** A driver or server error as a StoreError whose message names the server without its password. */
+export function storeFailure(e: unknown, url: string, what: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new StoreError('failed', `${what} (PostgreSQL ${redactUrl(url)}): ${scrubSecret(msg, url)}`);
+}

@@ -1,0 +1,118 @@
+// Why this file exists: the PostgreSQL store's control port, shared by every replica: suspensions
+// (a change is announced with NOTIFY in its own transaction, so a suspension by one replica stops the
+// mailbox on all of them and a resume reaches all), OAuth token state with a version column for
+// compare-and-set, and sliding-window counters kept as hit rows with their expiry (deleted when the
+// key is hit again, and by a periodic sweep for keys that are not: growth is bounded by the hits
+// inside one window).
+import { randomUUID } from 'node:crypto';
+import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
+import type { ControlPort, SuspensionListener } from '../port.js';
+import type { Sql } from './connect.js';
+
+const SWEEP_EVERY_HITS = 1000;
+
+export class PostgresControl implements ControlPort {
+  readonly #listeners = new Set<SuspensionListener>();
+  /** Notifications of this instance are skipped by its LISTEN: its own listeners were called directly. */
+  readonly #origin = randomUUID();
+  readonly #channel: string;
+  #listening: Promise<{ unlisten(): Promise<void> } | null> | null = null;
+  #hits = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    schema: string,
+  ) {
+    this.#channel = `${schema}_suspensions`.slice(0, 63);
+  }
+
+  async suspension(mailbox: string): Promise<SuspensionRecord | null> {
+    const [r] = await this.sql<{ record: string }[]>`SELECT record FROM suspensions WHERE mailbox = ${mailbox}`;
+    return r ? (JSON.parse(r.record) as SuspensionRecord) : null;
+  }
+
+  async suspensions(): Promise<SuspensionRecord[]> {
+    const rows = await this.sql<{ record: string }[]>`SELECT record FROM suspensions ORDER BY mailbox`;
+    return rows.map((r) => JSON.parse(r.record) as SuspensionRecord);
+  }
+
+  async setSuspension(r: SuspensionRecord): Promise<void> {
+    await this.sql`
+      WITH s AS (
+        INSERT INTO suspensions (mailbox, record) VALUES (${r.mailbox}, ${JSON.stringify(r)})
+        ON CONFLICT (mailbox) DO UPDATE SET record = excluded.record RETURNING mailbox
+      )
+      SELECT pg_notify(${this.#channel}, ${this.#payload(r.mailbox, r)}) FROM s`;
+    this.#emit(r.mailbox, r);
+  }
+
+  async clearSuspension(mailbox: string): Promise<void> {
+    const gone = await this.sql`
+      WITH d AS (DELETE FROM suspensions WHERE mailbox = ${mailbox} RETURNING mailbox)
+      SELECT pg_notify(${this.#channel}, ${this.#payload(mailbox, null)}) FROM d`;
+    if (gone.length > 0) this.#emit(mailbox, null);
+  }
+
+  watchSuspensions(fn: SuspensionListener): () => void {
+    this.#listeners.add(fn);
+    this.#listening ??= this.sql
+      .listen(this.#channel, (payload) => void this.#remote(payload))
+      .catch(() => null); // no LISTEN (e.g. a pooler in transaction mode): this replica's own changes still signal
+    return () => this.#listeners.delete(fn);
+  }
+
+  async oauthState(mailbox: string): Promise<{ state: MailboxOAuthState; version: number }> {
+    const [r] = await this.sql<{ version: string; state: string }[]>`SELECT version, state FROM oauth_state WHERE mailbox = ${mailbox}`;
+    if (!r) return { state: { version: 1, mailbox, grants: {}, notices: {} }, version: 0 };
+    return { state: JSON.parse(r.state) as MailboxOAuthState, version: Number(r.version) };
+  }
+
+  async casOAuthState(mailbox: string, version: number, next: MailboxOAuthState): Promise<boolean> {
+    const state = JSON.stringify({ version: 1, mailbox, grants: next.grants, notices: next.notices } satisfies MailboxOAuthState);
+    const rows =
+      version === 0
+        ? await this.sql`INSERT INTO oauth_state (mailbox, version, state) VALUES (${mailbox}, 1, ${state}) ON CONFLICT (mailbox) DO NOTHING RETURNING 1`
+        : await this.sql`UPDATE oauth_state SET version = version + 1, state = ${state} WHERE mailbox = ${mailbox} AND version = ${version} RETURNING 1`;
+    return rows.length === 1;
+  }
+
+  async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {
+    if (++this.#hits % SWEEP_EVERY_HITS === 0) await this.sql`DELETE FROM counter_hits WHERE expires_at <= ${now}`;
+    // The SELECT sees the rows as of the statement's start: the hits still in the window, before this one.
+    const [r] = await this.sql<{ n: string }[]>`
+      WITH gone AS (DELETE FROM counter_hits WHERE key = ${key} AND at <= ${now - windowMs}),
+      ins AS (INSERT INTO counter_hits (key, at, expires_at) VALUES (${key}, ${now}, ${now + windowMs}))
+      SELECT count(*) AS n FROM counter_hits WHERE key = ${key} AND at > ${now - windowMs}`;
+    return Number(r!.n) + 1 > limit;
+  }
+
+  /** Stop listening (the pool's end closes the connection anyway). */
+  async close(): Promise<void> {
+    const l = await this.#listening;
+    this.#listeners.clear();
+    await l?.unlisten().catch(() => undefined);
+  }
+
+  /** The change itself travels with the notification (listeners see each change in order); a record
+   *  too big for NOTIFY's 8000 bytes is left out and read by the listener. */
+  #payload(mailbox: string, r: SuspensionRecord | null): string {
+    const full = JSON.stringify({ o: this.#origin, m: mailbox, r });
+    return Buffer.byteLength(full) < 7900 ? full : JSON.stringify({ o: this.#origin, m: mailbox });
+  }
+
+  #emit(mailbox: string, r: SuspensionRecord | null): void {
+    for (const fn of [...this.#listeners]) fn(mailbox, r);
+  }
+
+  async #remote(payload: string): Promise<void> {
+    let msg: { o?: string; m?: string; r?: SuspensionRecord | null };
+    try {
+      msg = JSON.parse(payload) as typeof msg;
+    } catch {
+      return;
+    }
+    if (msg.o === this.#origin || typeof msg.m !== 'string') return;
+    const r = msg.r !== undefined ? msg.r : await this.suspension(msg.m).catch(() => undefined);
+    if (r !== undefined) this.#emit(msg.m, r);
+  }
+}

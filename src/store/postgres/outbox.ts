@@ -1,0 +1,148 @@
+// Why this file exists: the PostgreSQL store's outbox: whole messages (the raw MIME as bytea, the rest
+// of the entry as JSON text), idempotency keys unique per company (a unique index), and a claimed
+// queue (claim_owner, claim_until; FOR UPDATE SKIP LOCKED) shared by replicas.
+//
+// The commit point (see outbox-store.ts): markPastEndOfData records `committed` with one UPDATE sent
+// at once; an entry found at claim time with committed > attempts belonged to an owner that died past
+// its end of data: it is recorded as sent, unconfirmed, and never sent again (as the embedded outbox
+// does at open). Unlike the embedded store's synchronous write(2), the UPDATE is in flight when the
+// call returns, so the window in which a death means a resend (same Message-ID) is one round trip.
+import { sentPatch } from '../outbox-store.js';
+import { TERMINAL, type OutboxEntry } from '../outbox-types.js';
+import type { ClaimRequest, OutboxPort } from '../port.js';
+import { StoreError } from '../types.js';
+import type { Sql, Tx } from './connect.js';
+
+/** Finished messages stay visible this long (as the embedded outbox's default retention). */
+const RETENTION_MS = 7 * 86_400_000;
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+interface OutboxRow {
+  entry: string;
+  raw: Buffer | null;
+  committed: number;
+}
+
+const COLUMNS = 'entry, raw, committed';
+
+function entryOf(r: OutboxRow): OutboxEntry {
+  const e = JSON.parse(r.entry) as OutboxEntry;
+  e.raw = r.raw === null ? null : r.raw.toString('latin1');
+  e.committed = Number(r.committed);
+  return e;
+}
+
+function columnsOf(e: OutboxEntry) {
+  const { raw: _raw, ...rest } = e;
+  return {
+    status: e.status,
+    next_attempt_at: e.nextAttemptAt === null ? null : new Date(e.nextAttemptAt),
+    attempts: e.attempts,
+    entry: JSON.stringify(rest),
+    raw: e.raw === null || TERMINAL.has(e.status) ? null : Buffer.from(e.raw, 'latin1'),
+    finished_at: TERMINAL.has(e.status) ? new Date(e.sentAt ?? e.failedAt ?? e.updatedAt) : null,
+  };
+}
+
+export class PostgresOutbox implements OutboxPort {
+  #lastPrune = 0;
+
+  constructor(private readonly sql: Sql) {}
+
+  async add(entry: OutboxEntry): Promise<{ entry: OutboxEntry; existing: boolean }> {
+    const c = columnsOf(entry);
+    const inserted = await this.sql`
+      INSERT INTO outbox (id, company, idempotency_key, status, next_attempt_at, attempts, committed, entry, raw, finished_at)
+      VALUES (${entry.id}, ${entry.company}, ${entry.idempotencyKey}, ${c.status}, ${c.next_attempt_at}, ${c.attempts}, ${entry.committed}, ${c.entry}, ${c.raw}, ${c.finished_at})
+      ON CONFLICT DO NOTHING RETURNING 1`;
+    if (inserted.length === 1) return { entry, existing: false };
+    if (entry.idempotencyKey) {
+      const hit = await this.findByIdempotencyKey(entry.company, entry.idempotencyKey);
+      if (hit) return { entry: hit, existing: true };
+    }
+    throw new StoreError('bad-input', `outbox entry ${entry.id} exists`);
+  }
+
+  async get(id: string): Promise<OutboxEntry | null> {
+    const [r] = await this.sql<OutboxRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE id = ${id}`;
+    return r ? entryOf(r) : null;
+  }
+
+  async findByIdempotencyKey(company: string | null, key: string): Promise<OutboxEntry | null> {
+    const [r] = await this.sql<OutboxRow[]>`
+      SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE coalesce(company, '') = ${company ?? ''} AND idempotency_key = ${key}`;
+    return r ? entryOf(r) : null;
+  }
+
+  async claimDue(req: ClaimRequest): Promise<OutboxEntry[]> {
+    if (req.now - this.#lastPrune > PRUNE_EVERY_MS) {
+      this.#lastPrune = req.now;
+      await this.sql`DELETE FROM outbox WHERE status IN ('sent', 'failed') AND finished_at < ${new Date(Date.now() - RETENTION_MS)}`;
+    }
+    const limit = Math.max(0, Math.floor(req.limit));
+    if (limit === 0) return [];
+    return (await this.sql.begin(async (tx) => {
+      const rows = await tx<(OutboxRow & { id: string; attempts: number })[]>`
+        SELECT id, attempts, ${tx.unsafe(COLUMNS)} FROM outbox
+        WHERE status IN ('queued', 'retrying', 'sending')
+          AND (next_attempt_at IS NULL OR next_attempt_at <= ${new Date(req.now)})
+          AND (claim_until IS NULL OR claim_until <= ${req.now})
+        ORDER BY seq LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED`;
+      const out: OutboxEntry[] = [];
+      const recovered: OutboxEntry[] = [];
+      for (const r of rows) {
+        const e = entryOf(r);
+        // Its last owner died past the end of data: the server had the whole message. Sent, unconfirmed.
+        if (e.committed > e.attempts) {
+          Object.assign(e, sentPatch(e, { at: new Date().toISOString(), response: null, confirmed: false, accepted: e.envelope.to }), { attempts: e.committed });
+          e.updatedAt = new Date().toISOString();
+          recovered.push(e);
+        } else out.push(e);
+      }
+      await Promise.all([
+        ...recovered.map((e) => write(tx, e, null)),
+        out.length ? tx`UPDATE outbox SET claim_owner = ${req.owner}, claim_until = ${req.now + req.ttlMs} WHERE id = ANY(${out.map((e) => e.id)}::text[])` : Promise.resolve(),
+      ]);
+      return out;
+    })) as OutboxEntry[];
+  }
+
+  async markPastEndOfData(id: string, attempt: number): Promise<void> {
+    await this.sql`UPDATE outbox SET committed = ${attempt} WHERE id = ${id} AND committed < ${attempt} AND status NOT IN ('sent', 'failed')`;
+  }
+
+  async settle(id: string, owner: string, patch: Partial<OutboxEntry>): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      const [r] = await tx<(OutboxRow & { claim_owner: string | null; claim_until: string | null })[]>`
+        SELECT ${tx.unsafe(COLUMNS)}, claim_owner, claim_until FROM outbox WHERE id = ${id} FOR UPDATE`;
+      if (!r) throw new StoreError('bad-input', `unknown outbox entry ${id}`);
+      if (r.claim_owner !== null && r.claim_owner !== owner && Number(r.claim_until) > Date.now()) {
+        throw new StoreError('claimed', `outbox entry ${id} is claimed by another owner`);
+      }
+      const e = entryOf(r);
+      Object.assign(e, patch, { updatedAt: new Date().toISOString() });
+      if (TERMINAL.has(e.status)) e.raw = null;
+      await write(tx, e, null);
+    });
+  }
+
+  async release(ids: string[], owner: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sql`UPDATE outbox SET claim_owner = NULL, claim_until = NULL WHERE id = ANY(${ids}::text[]) AND claim_owner = ${owner}`;
+  }
+
+  async unfinished(): Promise<OutboxEntry[]> {
+    const rows = await this.sql<OutboxRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE status <> 'sent' ORDER BY seq`;
+    return rows.map(entryOf);
+  }
+}
+
+/** Write the whole entry back (its queried columns follow it) and set the claim. */
+function write(tx: Tx, e: OutboxEntry, claimOwner: string | null): Promise<unknown> {
+  const c = columnsOf(e);
+  return tx`
+    UPDATE outbox SET status = ${c.status}, next_attempt_at = ${c.next_attempt_at}, attempts = ${c.attempts}, committed = GREATEST(committed, ${e.committed}),
+      entry = ${c.entry}, raw = ${c.raw}, finished_at = ${c.finished_at}, claim_owner = ${claimOwner}, claim_until = NULL
+    WHERE id = ${e.id}`;
+}

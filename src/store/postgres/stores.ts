@@ -1,0 +1,58 @@
+// Why this file exists: opens the PostgreSQL store (store.driver: postgres) and puts its parts behind
+// the port: one pool, migrations applied at open (migrate.ts), and the lease API that hands out
+// fences (leases.ts). Connection errors name the server with its password masked.
+import type { Stores } from '../port.js';
+import { blobs } from './blobs.js';
+import { DEFAULT_SCHEMA, type PostgresStoreConfig } from './config.js';
+import { connect, storeFailure, type Sql } from './connect.js';
+import { PostgresControl } from './control.js';
+import { PostgresDeliveries } from './deliveries.js';
+import { PostgresIntake } from './intake.js';
+import { leases, type Leases } from './leases.js';
+import { loadMigrations, migrate, type MigrateResult } from './migrate.js';
+import { PostgresOutbox } from './outbox.js';
+import { PostgresSync } from './sync.js';
+import { PostgresTickets } from './tickets.js';
+
+export interface PostgresStores extends Stores, Leases {
+  readonly driver: 'postgres';
+  readonly schema: string;
+  /** What the open did to the schema (versions applied by this replica). */
+  readonly migration: MigrateResult;
+  readonly intake: PostgresIntake;
+  /** The pool, for this store's own tests and tools. */
+  readonly sql: Sql;
+}
+
+export async function openPostgresStores(config: PostgresStoreConfig): Promise<PostgresStores> {
+  const { sql, schema } = connect(config);
+  let migration: MigrateResult;
+  try {
+    migration = await migrate(sql, schema, await loadMigrations());
+  } catch (e) {
+    await sql.end({ timeout: 5 }).catch(() => undefined);
+    throw storeFailure(e, config.url, `cannot open the store in schema "${config.schema ?? DEFAULT_SCHEMA}"`);
+  }
+  const b = blobs(sql);
+  const control = new PostgresControl(sql, schema);
+  let closed = false;
+  return {
+    driver: 'postgres',
+    schema,
+    migration,
+    sql,
+    intake: new PostgresIntake(sql, b),
+    sync: new PostgresSync(sql),
+    tickets: new PostgresTickets(sql, b),
+    deliveries: new PostgresDeliveries(sql),
+    outbox: new PostgresOutbox(sql),
+    control,
+    ...leases(sql),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await control.close().catch(() => undefined);
+      await sql.end({ timeout: 10 });
+    },
+  };
+}

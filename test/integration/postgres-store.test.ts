@@ -1,0 +1,166 @@
+// Why this file exists: what the PostgreSQL store promises beyond the shared contract suite, on a real
+// PostgreSQL: migrations run once when replicas open together, a newer schema is refused, a commit
+// costs the same statements whatever the batch size, concurrent commits of one message make one
+// article, claims of two replicas never overlap, suspensions reach another replica, leases fence,
+// and the URL's password never shows in an error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IntakeItem } from '../../src/store/port.js';
+import { openPostgresStores, type PostgresStores } from '../../src/store/postgres/stores.js';
+import type { PostgresStoreConfig } from '../../src/store/postgres/config.js';
+import { sampleItem } from '../support/store-sample.js';
+import { openStores } from '../../src/store/open.js';
+import { Secret } from '../../src/config/secret.js';
+import type { SuspensionRecord } from '../../src/store/control-types.js';
+import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+
+let pg: PostgresPeer;
+let n = 0;
+const open: PostgresStores[] = [];
+beforeAll(async () => {
+  pg = await startPostgres();
+});
+afterAll(async () => {
+  await Promise.allSettled(open.map((s) => s.close()));
+  await pg?.destroy();
+});
+
+async function store(o: Partial<PostgresStoreConfig> = {}): Promise<PostgresStores> {
+  const s = await openPostgresStores({ url: pg.url(), schema: `t_${++n}`, poolMax: 4, ...o });
+  open.push(s);
+  return s;
+}
+
+const F = { mailbox: 'support', epoch: 0 };
+const items = (from: number, count: number, o: { webhooks?: string[] } = {}): IntakeItem[] =>
+  Array.from({ length: count }, (_, i) => ({ ...sampleItem({ uid: from + i }), ...(o.webhooks && { deliveries: { webhooks: o.webhooks, gated: false } }) }));
+
+describe('PostgreSQL store', () => {
+  it('two replicas opening an empty database together migrate it once', async () => {
+    const url = await pg.createDatabase('fresh_db');
+    const [a, b] = await Promise.all([openPostgresStores({ url, poolMax: 2 }), openPostgresStores({ url, poolMax: 2 })]);
+    open.push(a, b);
+    expect([a.migration.applied, b.migration.applied].sort()).toEqual([[], [1]]);
+    const rows = await pg.query<{ version: number }>('SELECT version FROM mailroom.schema_migrations', [], 'fresh_db');
+    expect(rows.map((r) => r.version)).toEqual([1]);
+    // and both work
+    await a.intake.commit(items(1, 1), F);
+    expect((await b.tickets.stats()).tickets).toBe(1);
+  });
+
+  it('refuses a schema newer than it knows, with a clear error', async () => {
+    const s = await store();
+    await pg.query(`INSERT INTO ${s.schema}.schema_migrations (version, name) VALUES (999, 'from_the_future')`);
+    await expect(openPostgresStores({ url: pg.url(), schema: s.schema })).rejects.toThrow(/schema "t_\d+" is at version 999, newer than this mailroom knows \(1\)/);
+  });
+
+  it('a commit sends the same number of statements for 1 item and for 300 (no statement per item)', async () => {
+    const statements: string[] = [];
+    const s = await store({ onStatement: (q) => statements.push(q) });
+    await s.intake.commit(items(1, 1, { webhooks: ['erp'] }), F); // first commit: counters rows are created
+    statements.length = 0;
+    await s.intake.commit(items(2, 1, { webhooks: ['erp'] }), F);
+    const one = statements.length;
+    statements.length = 0;
+    const r = await s.intake.commit(items(100, 300, { webhooks: ['erp'] }), F);
+    expect(r).toHaveLength(300);
+    expect(statements.length).toBe(one);
+    expect(s.intake.lastCommitRoundTrips).toBeLessThanOrEqual(5);
+    const facts = () => s.intake.facts({ keys: r.map((_, i) => `imap:support:1:${100 + i}`), threadIds: [{ company: 'acme', ids: ['<a@x>', '<b@x>'] }], ticketIds: ['ACME-000001', 'ACME-000002'] });
+    await facts(); // statements are prepared on first use
+    statements.length = 0;
+    await facts();
+    expect(statements.length).toBe(3);
+    expect((await s.tickets.stats()).tickets).toBe(302);
+  });
+
+  it('concurrent commits of one message from two replicas make one article; the other is a duplicate', async () => {
+    const a = await store();
+    const b = await openPostgresStores({ url: pg.url(), schema: a.schema, poolMax: 2 });
+    open.push(b);
+    for (let i = 0; i < 10; i++) {
+      const mid = `<race${i}@x>`;
+      const [ra, rb] = await Promise.all([
+        a.intake.commit([sampleItem({ uid: i + 1, mailbox: 'm1', messageId: mid })], { mailbox: 'm1', epoch: 0 }),
+        b.intake.commit([sampleItem({ uid: i + 1, mailbox: 'm2', messageId: mid })], { mailbox: 'm2', epoch: 0 }),
+      ]);
+      expect([ra[0]!.duplicate, rb[0]!.duplicate].sort()).toEqual([false, true]);
+      expect(ra[0]!.ticketId).toBe(rb[0]!.ticketId);
+    }
+    expect(await a.tickets.stats()).toMatchObject({ tickets: 10, articles: 10, pendingActions: 20 });
+  });
+
+  it('two replicas claiming deliveries at once never get the same one; per-ticket order holds across them', async () => {
+    const a = await store();
+    const b = await openPostgresStores({ url: pg.url(), schema: a.schema, poolMax: 2 });
+    open.push(b);
+    await a.intake.commit(items(1, 40, { webhooks: ['erp'] }), F);
+    // a second article on ticket 1: must not be claimed while the first is in flight
+    await a.intake.commit([{ ...sampleItem({ uid: 99, threadTo: 'ACME-000001' }), deliveries: { webhooks: ['erp'], gated: false } }], F);
+    const now = Date.now() + 1;
+    const [ca, cb] = await Promise.all([
+      a.deliveries.claimDue({ owner: 'a', ttlMs: 60_000, now, capacity: { erp: 30 } }),
+      b.deliveries.claimDue({ owner: 'b', ttlMs: 60_000, now, capacity: { erp: 30 } }),
+    ]);
+    const ids = [...ca, ...cb].map((d) => d.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(40);
+    expect([...ca, ...cb].every((d) => d.articleNo === 1)).toBe(true);
+  });
+
+  it('a suspension set by one replica reaches the other (NOTIFY)', async () => {
+    const a = await store();
+    const b = await openPostgresStores({ url: pg.url(), schema: a.schema, poolMax: 2 });
+    open.push(b);
+    const heard: [string, boolean][] = [];
+    b.control.watchSuspensions((m, r) => heard.push([m, r !== null]));
+    await new Promise((r) => setTimeout(r, 200)); // LISTEN is set up
+    const rec: SuspensionRecord = { mailbox: 'desk', reason: 'x', code: null, error: null, source: 'server', at: new Date().toISOString(), credentials: 'fp', notified: false };
+    await a.control.setSuspension(rec);
+    await a.control.clearSuspension('desk');
+    await expect.poll(() => heard, { timeout: 5_000 }).toEqual([['desk', true], ['desk', false]]);
+  });
+
+  it('leases: acquire bumps the epoch, a live lease is not taken, the old holder is fenced; release keeps the epoch', async () => {
+    const s = await store();
+    const f1 = await s.acquireLease('support', 'r1', 60_000);
+    expect(f1).toEqual({ mailbox: 'support', epoch: 1 });
+    expect(await s.acquireLease('support', 'r2', 60_000)).toBeNull();
+    expect(await s.renewLease(f1!, 'r1', 60_000)).toBe(true);
+    await s.intake.commit(items(1, 1), f1!);
+    await s.releaseLease(f1!, 'r1');
+    const f2 = await s.acquireLease('support', 'r2', 60_000);
+    expect(f2?.epoch).toBe(2);
+    expect(await s.renewLease(f1!, 'r1', 60_000)).toBe(false);
+    await expect(s.intake.commit(items(2, 1), f1!)).rejects.toMatchObject({ code: 'fenced' });
+    await expect(s.sync.completeActions(['pa-1'], f1!)).rejects.toMatchObject({ code: 'fenced' });
+    await expect(s.sync.pruneUidls('support', new Set(), f1!)).rejects.toMatchObject({ code: 'fenced' });
+    await expect(s.intake.commit(items(2, 1), { mailbox: 'support', epoch: 0 })).rejects.toMatchObject({ code: 'fenced' });
+    await s.intake.commit(items(2, 1), f2!);
+    expect((await s.tickets.stats()).tickets).toBe(2);
+  });
+
+  it('openStores picks PostgreSQL for store.driver postgres (the URL from its secret source)', async () => {
+    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, ssl: null });
+    open.push(s as PostgresStores);
+    expect(s.driver).toBe('postgres');
+    await s.intake.commit(items(1, 1), F);
+    expect((await s.tickets.stats()).tickets).toBe(1);
+  });
+
+  it('never shows the URL password in an error', async () => {
+    const bad = pg.url().replace(pg.password, 'wrong-secret-pw');
+    const err = await openPostgresStores({ url: bad, schema: 'x' }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).not.toContain('wrong-secret-pw');
+    expect(String((err as Error).message)).toContain('postgres:***@127.0.0.1');
+  });
+
+  it('keeps mail text with U+0000 and keys of any spelling', async () => {
+    const s = await store();
+    const it1 = sampleItem({ uid: 1, messageId: '<nul\0id@x>' });
+    it1.article.text = 'a\0b';
+    const [r] = await s.intake.commit([it1], F);
+    expect((await s.tickets.get(r!.ticketId))?.articles[0]?.text).toBe('a\0b');
+    expect(await s.sync.knownKeys(['mid:acme:<nul\0id@x>'])).toEqual(new Set(['mid:acme:<nul\0id@x>']));
+  });
+});
