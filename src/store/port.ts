@@ -22,6 +22,7 @@ import type { DeliveryRecord, DeliverySummary } from './delivery-types.js';
 import type { OutboxEntry } from './outbox-types.js';
 import type {
   AfterFetch,
+  Article,
   Checkpoint,
   CommitItem,
   CommitResult,
@@ -45,27 +46,33 @@ export const soleOwner = (mailbox: string): Fence => ({ mailbox, epoch: 0 });
 
 // ───────────────────────────── intake ─────────────────────────────
 
-/** What decide() and the pipeline may ask about a batch, asked once per batch. */
+/** What decide() and the pipeline may ask about a batch, asked once per batch (or per part of it). */
 export interface IntakeFactsQuery {
-  /** dedupe keys (server identity, `mid:<company>:<message-id>`) */
+  /** dedupe keys (server identity, `midc:`/`mid:` Message-ID keys) */
   keys: string[];
-  /** Message-IDs a reply names (In-Reply-To, References), per company to search */
+  /** of `keys`: those whose stored article is wanted whole (to compare an old article's content) */
+  articlesOf?: string[];
+  /** Message-IDs a reply names (In-Reply-To, References) or a message carries, per company to search */
   threadIds: { company: string; ids: string[] }[];
   /** ticket ids from subject tags ([ACME-000123]) */
   ticketIds: string[];
+  /** also return the tickets the threadIds found (in `tickets`) */
+  threadTickets?: boolean;
 }
 
 export interface ArticleRef {
   ticketId: string;
   articleNo: number;
-  /** content hash of the article a `mid:` key belongs to (null: stored before hashes were kept) */
-  contentHash?: string | null;
+  /** the stored article, when the key was in `articlesOf` (null: it could not be read) */
+  article?: Article | null;
 }
 
 export interface TicketFact {
   summary: TicketSummary;
   /** lower-cased From/To/Cc addresses of its articles (for the unverified-sender check) */
   participants: string[];
+  /** the Message-IDs of its articles */
+  messageIds: string[];
 }
 
 export interface IntakeFacts {
@@ -73,7 +80,7 @@ export interface IntakeFacts {
   keys: Map<string, ArticleRef>;
   /** `<company>\0<message-id>` → ticket id, for the asked ids that are known */
   threadIds: Map<string, string>;
-  /** the known ones of the asked ticket ids */
+  /** the known ones of the asked ticket ids (and, with threadTickets, of the tickets threadIds found) */
   tickets: Map<string, TicketFact>;
 }
 

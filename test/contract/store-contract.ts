@@ -80,6 +80,12 @@ export function storeContract(f: StoreFactory): void {
         expect([...f1.threadIds]).toEqual([['acme\0<q@x>', 'ACME-000001']]);
         expect([...f1.tickets.keys()]).toEqual(['ACME-000001']);
         expect(f1.tickets.get('ACME-000001')!.participants).toEqual(expect.arrayContaining(['jane@customer.example', 'support@acme.example']));
+        expect(f1.tickets.get('ACME-000001')!.messageIds).toEqual(['<q@x>']);
+        // the tickets a Message-ID found, and an old article whole (to compare its content)
+        const f2 = await s.intake.facts({ keys: ['mid:acme:<q@x>', 'imap:support:1:1'], articlesOf: ['mid:acme:<q@x>'], threadIds: [{ company: 'acme', ids: ['<q@x>'] }], ticketIds: [], threadTickets: true });
+        expect([...f2.tickets.keys()]).toEqual(['ACME-000001']);
+        expect(f2.keys.get('mid:acme:<q@x>')?.article?.subject).toBe('Order problem 1');
+        expect(f2.keys.get('imap:support:1:1')?.article).toBeUndefined();
       }));
 
       it('threads a reply onto its ticket as the next article', withStore(async (s) => {

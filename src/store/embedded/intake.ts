@@ -5,7 +5,7 @@
 // atomic commit. The embedded store has one owner: fences are accepted and not checked.
 import type { WebhookQueue } from '../../sinks/webhook/queue.js';
 import type { TicketStore } from '../ticket-store.js';
-import type { Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, SyncPort, TicketFact } from '../port.js';
+import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, SyncPort, TicketFact } from '../port.js';
 import type { Article, Checkpoint, PendingAction } from '../types.js';
 
 /** A subject full of tags must not make one batch load many segments. */
@@ -24,10 +24,15 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
   ) {}
 
   async facts(q: IntakeFactsQuery): Promise<IntakeFacts> {
-    const keys = new Map<string, { ticketId: string; articleNo: number }>();
+    const load = (id: string) => this.store.getTicket(id).catch(() => null);
+    const keys = new Map<string, ArticleRef>();
+    const whole = new Set(q.articlesOf ?? []);
     for (const k of q.keys) {
       const ref = this.store.findKey(k);
-      if (ref) keys.set(k, ref);
+      if (!ref) continue;
+      const out: ArticleRef = { ...ref };
+      if (whole.has(k)) out.article = (await load(ref.ticketId))?.articles[ref.articleNo - 1] ?? null;
+      keys.set(k, out);
     }
     const threadIds = new Map<string, string>();
     for (const { company, ids } of q.threadIds)
@@ -36,11 +41,12 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
         if (hit) threadIds.set(`${company}\0${id}`, hit);
       }
     const tickets = new Map<string, TicketFact>();
-    for (const id of [...new Set(q.ticketIds)].slice(0, MAX_TICKET_FACTS)) {
+    const wanted = [...new Set([...q.ticketIds, ...(q.threadTickets ? threadIds.values() : [])])].slice(0, MAX_TICKET_FACTS);
+    for (const id of wanted) {
       const summary = this.store.findByTicketId(id);
       if (!summary) continue;
-      const t = await this.store.getTicket(id);
-      tickets.set(id, { summary, participants: t ? articleAddresses(t.articles) : [] });
+      const t = await load(id);
+      tickets.set(id, { summary, participants: t ? articleAddresses(t.articles) : [], messageIds: t ? t.articles.flatMap((a) => (a.messageId ? [a.messageId] : [])) : [] });
     }
     return { keys, threadIds, tickets };
   }

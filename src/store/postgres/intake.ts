@@ -11,7 +11,7 @@ import { validateItems } from '../apply.js';
 import { normalizeMessageId } from '../indexes.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, TicketFact } from '../port.js';
 import type { DeliveryRecord } from '../delivery-types.js';
-import { StoreError } from '../types.js';
+import { StoreError, type Article } from '../types.js';
 import type { Blobs } from './blobs.js';
 import type { Sql, Tx } from './connect.js';
 import { checkFence } from './fence.js';
@@ -49,23 +49,40 @@ export class PostgresIntake implements IntakePort {
         asked.get(k)!.push(id);
       }
     const ticketIds = [...new Set(q.ticketIds)].slice(0, MAX_TICKET_FACTS);
-    const [keyRows, midRows, ticketRows] = await Promise.all([
-      keys.length ? this.sql<{ key: string; ticket_id: string; article_no: number; content_hash: string | null }[]>`
-        SELECT key, ticket_id, article_no, content_hash FROM dedupe_keys WHERE key = ANY(${keys.map(pgText)}::text[])` : [],
+    const whole = [...new Set(q.articlesOf ?? [])].filter((k) => keys.includes(k)).map(pgText);
+    const threadTickets = Boolean(q.threadTickets) && pairs.length > 0;
+    const [keyRows, midRows, ticketRows, articleRows] = await Promise.all([
+      keys.length ? this.sql<{ key: string; ticket_id: string; article_no: number }[]>`
+        SELECT key, ticket_id, article_no FROM dedupe_keys WHERE key = ANY(${keys.map(pgText)}::text[])` : [],
       pairs.length ? this.sql<{ company: string; message_id: string; ticket_id: string }[]>`
         SELECT m.company, m.message_id, m.ticket_id FROM message_ids m
         JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)` : [],
-      ticketIds.length ? this.sql<(TicketRow & { participants: string[] })[]>`
-        SELECT ${this.sql.unsafe(TICKET_COLUMNS)}, participants FROM tickets WHERE id = ANY(${ticketIds}::text[])` : [],
+      ticketIds.length || threadTickets ? this.sql<(TicketRow & { participants: string[]; message_ids: string[] })[]>`
+        SELECT ${this.sql.unsafe(TICKET_COLUMNS)}, participants,
+          (SELECT coalesce(array_agg(a.data::json->>'messageId') FILTER (WHERE a.data::json->>'messageId' IS NOT NULL), '{}') FROM articles a WHERE a.ticket_id = tickets.id) AS message_ids
+        FROM tickets WHERE id = ANY(${ticketIds}::text[])
+          OR (${threadTickets} AND id IN (SELECT m.ticket_id FROM message_ids m
+                JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)))
+        LIMIT ${MAX_TICKET_FACTS * 2}` : [],
+      whole.length ? this.sql<{ key: string; data: string | null }[]>`
+        SELECT d.key, a.data FROM dedupe_keys d LEFT JOIN articles a ON a.ticket_id = d.ticket_id AND a.no = d.article_no
+        WHERE d.key = ANY(${whole}::text[])` : [],
     ]);
     const byKey = new Map(keyRows.map((r) => [r.key, r]));
+    const articles = new Map(articleRows.map((r) => [r.key, r.data]));
     const out: IntakeFacts = { keys: new Map<string, ArticleRef>(), threadIds: new Map(), tickets: new Map<string, TicketFact>() };
     for (const k of keys) {
       const r = byKey.get(pgText(k));
-      if (r) out.keys.set(k, { ticketId: r.ticket_id, articleNo: Number(r.article_no), contentHash: r.content_hash });
+      if (!r) continue;
+      const ref: ArticleRef = { ticketId: r.ticket_id, articleNo: Number(r.article_no) };
+      if (articles.has(pgText(k))) {
+        const data = articles.get(pgText(k));
+        ref.article = data ? (JSON.parse(data) as Article) : null;
+      }
+      out.keys.set(k, ref);
     }
     for (const r of midRows) for (const id of asked.get(`${r.company}\0${r.message_id}`) ?? []) out.threadIds.set(`${r.company}\0${id}`, r.ticket_id);
-    for (const r of ticketRows) out.tickets.set(r.id, { summary: summaryOf(r), participants: [...(r.participants ?? [])] });
+    for (const r of ticketRows) out.tickets.set(r.id, { summary: summaryOf(r), participants: [...(r.participants ?? [])], messageIds: [...(r.message_ids ?? [])] });
     return out;
   }
 
