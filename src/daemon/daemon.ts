@@ -10,20 +10,22 @@ import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
-import { SuspensionStore, type SuspensionDeps, type SuspensionInfo } from '../inbound/suspension.js';
+import type { SuspensionDeps, SuspensionInfo } from '../inbound/suspension.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
 import { credentialExpiringNotice, mailboxSuspendedNotice, notifyAboutMailbox, type MailboxNotice } from '../outbound/notify.js';
-import { SenderRate } from '../ingest/classify.js';
 import { acknowledge } from '../outbound/acknowledge.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
-import { openTicketStore, type TicketStore, type TightenedModes } from '../store/index.js';
+import type { TicketStore, TightenedModes } from '../store/index.js';
+import type { EmbeddedStores } from '../store/embedded/stores.js';
+import { openStores } from '../store/open.js';
+import type { Stores } from '../store/port.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
-import { WebhookQueue } from '../sinks/webhook/queue.js';
+import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import { emptyFiles } from './reload-guard.js';
 import { reloadVerdict } from './reload-verdict.js';
 import { Supervisor } from './supervisor.js';
@@ -76,6 +78,8 @@ export class Daemon {
   readonly http: HttpServer;
   snapshot: Snapshot | null = null;
   store: TicketStore | null = null;
+  /** every piece of durable state, behind the store port */
+  stores: Stores | null = null;
   outbox: Outbox | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
@@ -120,12 +124,18 @@ export class Daemon {
       if (changed.length) this.log.warn({ store: snapshot.store.path, count: changed.length, first: changed.slice(0, 5) }, 'store was open to other local users: directories tightened to 0700, files to 0600');
       if (refused.length) this.log.warn({ store: snapshot.store.path, count: refused.length, first: refused.slice(0, 5) }, 'store entries open to other local users could not be tightened (owned by another user): chmod them to 0700/0600');
     };
-    this.store = await openTicketStore(snapshot.store.path, { onModesTightened });
+    const stores = await openStores(snapshot.store, { embedded: { tickets: { onModesTightened } } });
+    this.stores = stores;
+    // The parts not yet on the port (outbox sender, suspensions, OAuth state, webhook queue) run on
+    // the embedded store's own objects.
+    if (stores.driver !== 'lowdb') throw new Error(`store.driver ${stores.driver}: the daemon runs on the embedded store only in this version`);
+    const parts = (stores as EmbeddedStores).parts;
+    this.store = parts.tickets;
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
-    const suspensions = await SuspensionStore.open(snapshot.store.path);
+    const suspensions = parts.suspensions;
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
-    this.outbox = await startOutbound(snapshot.store.path, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
-    const queue = (this.webhookQueue = await WebhookQueue.open(snapshot.store.path, this.store));
+    this.outbox = await startOutbound(parts.outbox, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
+    const queue = (this.webhookQueue = parts.webhooks);
     this.webhooks = new WebhookDispatcher({
       queue,
       store: this.store,
@@ -135,18 +145,19 @@ export class Daemon {
       // A finished delivery releases its gated server action: let that mailbox poll now.
       onFinished: (d) => this.supervisor?.poller(d.mailbox)?.pollNow(),
     });
-    const oauth = (this.oauth = new OAuthManager({ storePath: snapshot.store.path, log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
+    const oauth = (this.oauth = new OAuthManager({ storePath: parts.oauth, log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
     useOAuthManager(oauth);
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
     this.supervisor = new Supervisor({
-      store: this.store,
+      intake: stores.intake,
+      sync: stores.sync,
       parser: this.parser,
       log: this.log,
       metrics: this.metrics,
       snapshot: () => this.snapshot!,
-      senderRate: new SenderRate(),
-      webhooks: { queue, kick: () => this.webhooks?.kick() },
-      actionHeld: (id) => queue.holds(id),
+      senderRate: { hit: (key, limit, now) => stores.control.hit(key, limit, 3_600_000, now) },
+      webhooks: { kick: () => this.webhooks?.kick() },
+      heldActions: (ids) => stores.deliveries.gating(ids),
       acknowledge: (input) => void acknowledge(this, input).catch((err: unknown) => this.log.warn({ err, ticket: input.ticketId }, 'acknowledgement not queued')),
       ...(this.opts.pollerOptions && { pollerOptions: this.opts.pollerOptions }),
       suspension: {
@@ -266,12 +277,11 @@ export class Daemon {
       await this.reloading.catch(() => undefined);
       await this.supervisor?.stop();
       await this.webhooks?.stop();
-      await this.webhookQueue?.close();
       await this.parser?.close();
       await this.outbox?.stop();
       await this.oauth?.stop();
       releaseOAuthManager(this.oauth);
-      await this.store?.close();
+      await this.stores?.close();
       await this.http.close();
       this.log.info('mailroom stopped');
       this.log.flush?.();

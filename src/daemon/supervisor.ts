@@ -2,27 +2,29 @@
 // mailboxes whose resolved settings changed are restarted; the others keep their connections.
 import { canonical } from '../config/diff.js';
 import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
-import type { SenderRate } from '../ingest/classify.js';
-import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
-import type { PipelineContext } from '../ingest/pipeline.js';
+import type { PipelineContext, RateCounter } from '../ingest/pipeline.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
 import type { MailboxStatusDetails, SuspensionDeps } from '../inbound/suspension.js';
 import type { CredentialHealth } from '../oauth/expiry.js';
 import type { Logger } from '../observability/logger.js';
 import { forgetMailbox, type Metrics } from '../observability/metrics.js';
-import type { TicketStore } from '../store/index.js';
+import { soleOwner, type Fence, type IntakePort, type SyncPort } from '../store/port.js';
+import type { SessionContext } from '../inbound/session.js';
 
 export interface SupervisorDeps {
-  store: TicketStore;
+  intake: IntakePort;
+  sync: SyncPort;
+  /** The fence a mailbox's poller writes with (default: the sole owner's). */
+  fenceFor?: (mailbox: string) => Fence;
   parser: ParsePool;
   log: Logger;
   metrics: Metrics;
   snapshot: () => Snapshot;
-  senderRate?: SenderRate;
-  webhooks?: { queue: WebhookQueue; kick(): void };
-  actionHeld?: (actionId: string) => boolean;
+  senderRate?: RateCounter;
+  webhooks?: { kick(): void };
+  heldActions?: SessionContext['heldActions'];
   acknowledge?: PipelineContext['acknowledge'];
   pollerOptions?: PollerOptions;
   /** Suspension of mailboxes whose access is revoked (state, notification, resume). */
@@ -76,7 +78,7 @@ export class Supervisor {
         kept.push(id);
         continue;
       }
-      const poller = new MailboxPoller({ ...this.deps, mailbox: mb }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: this.deps.fenceFor?.(id) ?? soleOwner(id) }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
       this.pollers.set(id, { poller, key: pollerKey(mb) });
       poller.start();
       if (!restarted.includes(id)) started.push(id);

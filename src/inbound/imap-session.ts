@@ -52,17 +52,17 @@ export class ImapSession implements ProtocolSession {
 
   async sync(signal: AbortSignal): Promise<SyncResult> {
     const client = this.client!;
-    const { mailbox, store } = this.ctx;
+    const { mailbox, sync, fence } = this.ctx;
     const i = this.inbound;
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
     this.news = false;
     const status = await this.folderStatus();
 
-    let cp = store.getCheckpoint(mailbox.id, i.folder);
+    let cp = await sync.checkpoint(mailbox.id, i.folder);
     const plan = planSync(cp, status, i.since);
     if (plan.reset && cp) {
       this.ctx.log.warn({ folder: i.folder, before: cp.uidValidity, after: status.uidValidity }, 'UIDVALIDITY changed: rescanning folder');
-      await store.resetCheckpoint(mailbox.id, i.folder, status.uidValidity);
+      await sync.resetCheckpoint(mailbox.id, i.folder, status.uidValidity, fence);
       cp = null;
     }
     await this.finishPending(status.uidValidity);
@@ -76,7 +76,9 @@ export class ImapSession implements ProtocolSession {
     if (plan.since) query.since = plan.since;
     const found = (await client.search(query, { uid: true })) || [];
     const keyOf = (uid: number) => `imap:${mailbox.id}:${status.uidValidity}:${uid}`;
-    const todo = found.filter((u) => u > plan.afterUid && !store.hasKey(keyOf(u))).sort((a, b) => a - b);
+    const above = found.filter((u) => u > plan.afterUid);
+    const known = await sync.knownKeys(above.map(keyOf));
+    const todo = above.filter((u) => !known.has(keyOf(u))).sort((a, b) => a - b);
     this.ctx.status.backlog = todo.length;
 
     // Three batches in flight: while batch k is decided and committed (main thread), batch k+1 is
@@ -109,7 +111,7 @@ export class ImapSession implements ProtocolSession {
           this.ctx.status.ingested += o.result.duplicate ? 0 : 1;
         }
         const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
-        for (const a of store.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
+        if (ids.size) for (const a of await sync.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
         await current?.fetched.catch(() => {}); // the connection is free (a fetch error surfaces above, next round)
         await this.applyActions(actions);
         if (current && k + 2 < list.length && !signal.aborted) fetching = fetchAt(k + 2);
@@ -151,10 +153,10 @@ export class ImapSession implements ProtocolSession {
 
   /** Server actions recorded by an earlier commit but not done (crash, disconnect): do them now. */
   private async finishPending(uidValidity: number): Promise<void> {
-    const pending = this.ctx.store.pendingActions(this.ctx.mailbox.id).filter((a) => a.kind === 'imap' && a.folder === this.inbound.folder);
+    const pending = (await this.ctx.sync.pendingActions(this.ctx.mailbox.id)).filter((a) => a.kind === 'imap' && a.folder === this.inbound.folder);
     const stale = pending.filter((a) => a.uidValidity !== uidValidity);
     // UIDs of another UIDVALIDITY name nothing any more: acting on them could hit other messages.
-    if (stale.length) await this.ctx.store.completeActions(stale.map((a) => a.id));
+    if (stale.length) await this.ctx.sync.completeActions(stale.map((a) => a.id), this.ctx.fence);
     const live = pending.filter((a) => a.uidValidity === uidValidity);
     if (live.length) {
       this.ctx.log.info({ count: live.length }, 'finishing server actions left pending');
@@ -199,8 +201,8 @@ export class ImapSession implements ProtocolSession {
 
   /** keep | seen | move | delete, grouped into one command per kind; idempotent on replay. */
   private async applyActions(all: PendingAction[]): Promise<void> {
-    const held = this.ctx.actionHeld;
-    const actions = held ? all.filter((a) => !held(a.id)) : all;
+    const held = all.length && this.ctx.heldActions ? await this.ctx.heldActions(all.map((a) => a.id)) : null;
+    const actions = held ? all.filter((a) => !held.has(a.id)) : all;
     if (actions.length === 0) return;
     const client = this.client!;
     const byKind = new Map<string, PendingAction[]>();
@@ -213,7 +215,7 @@ export class ImapSession implements ProtocolSession {
       if (kind === 'seen') await client.messageFlagsAdd(set, ['\\Seen'], { uid: true });
       else if (kind === 'delete') await client.messageDelete(set, { uid: true });
       else if (kind.startsWith('move:')) await this.move(set, list[0]!.moveTo!);
-      await this.ctx.store.completeActions(list.map((a) => a.id));
+      await this.ctx.sync.completeActions(list.map((a) => a.id), this.ctx.fence);
     }
   }
 

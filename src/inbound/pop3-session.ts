@@ -35,7 +35,7 @@ export class Pop3Session implements ProtocolSession {
   }
 
   async sync(signal: AbortSignal): Promise<SyncResult> {
-    const { mailbox, store } = this.ctx;
+    const { mailbox, sync, fence } = this.ctx;
     const i = mailbox.inbound!;
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
     const pop = await this.open();
@@ -44,9 +44,12 @@ export class Pop3Session implements ProtocolSession {
       const uidls = await pop.uidl();
       const numberOf = new Map([...uidls].map(([n, u]) => [u, n]));
       const sizes = await pop.list();
-      const pending = store.pendingActions(mailbox.id).filter((x) => !this.ctx.actionHeld?.(x.id));
-      const known = new Set([...uidls.values()].map((u) => pop3Key(mailbox.id, u)).filter((k) => store.hasKey(k)));
-      const plan = planPop3Sync(mailbox.id, { uidls }, pending, { committed: store.uidls(mailbox.id), knownKeys: known, tooOld: this.tooOld });
+      const all = await sync.pendingActions(mailbox.id);
+      const heldNow = (await this.ctx.heldActions?.(all.map((a) => a.id))) ?? new Set<string>();
+      const pending = all.filter((x) => !heldNow.has(x.id));
+      const committed = await sync.uidls(mailbox.id);
+      const known = await sync.knownKeys([...uidls.values()].filter((u) => !committed.has(u)).map((u) => pop3Key(mailbox.id, u)));
+      const plan = planPop3Sync(mailbox.id, { uidls }, pending, { committed, knownKeys: known, tooOld: this.tooOld });
       // Deletes recorded by an earlier commit but not yet effective (crash, lost connection).
       for (const n of plan.redo) await pop.dele(n);
       const doneIds: string[] = [...plan.finish];
@@ -77,6 +80,7 @@ export class Pop3Session implements ProtocolSession {
           });
         }
         const outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
+        const held = (await this.ctx.heldActions?.(outcomes.flatMap((o) => (o.result.actionId ? [o.result.actionId] : [])))) ?? new Set<string>();
         for (const o of outcomes) {
           result.fetched++;
           if (o.result.duplicate) result.duplicates++;
@@ -85,7 +89,7 @@ export class Pop3Session implements ProtocolSession {
             this.ctx.status.ingested++;
             this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
           }
-          if (o.result.actionId && o.message.pop3Uidl && !this.ctx.actionHeld?.(o.result.actionId)) {
+          if (o.result.actionId && o.message.pop3Uidl && !held.has(o.result.actionId)) {
             await pop.dele(numberOf.get(o.message.pop3Uidl.uidl)!);
             doneIds.push(o.result.actionId);
           }
@@ -94,11 +98,11 @@ export class Pop3Session implements ProtocolSession {
       }
       await pop.quit();
       quitDone = true;
-      if (doneIds.length) await store.completeActions(doneIds);
+      if (doneIds.length) await sync.completeActions(doneIds, fence);
       // Forget UIDLs the server no longer has (keeps the set bounded); deleted ones included.
       const remaining = new Set(uidls.values());
-      await store.pruneUidls(mailbox.id, remaining);
-      this.ctx.status.checkpoint = { uidls: store.uidls(mailbox.id).size };
+      await sync.pruneUidls(mailbox.id, remaining, fence);
+      this.ctx.status.checkpoint = { uidls: (await sync.uidls(mailbox.id)).size };
       return result;
     } finally {
       if (!quitDone) pop.destroy(); // no QUIT: no DELE takes effect, pending actions stay pending

@@ -3,15 +3,20 @@ import type { ResolvedMailbox } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PipelineContext } from '../ingest/pipeline.js';
+import type { Fence, SyncPort } from '../store/port.js';
 import type { MailboxStatus } from './status.js';
 
 export interface SessionContext extends PipelineContext {
   mailbox: ResolvedMailbox;
+  /** checkpoints, UIDLs, pending server actions */
+  sync: SyncPort;
+  /** the right to write for this mailbox: every write it makes carries it */
+  fence: Fence;
   log: Logger;
   metrics: Metrics;
   status: MailboxStatus;
-  /** A server action that must wait (e.g. for its webhook delivery); it stays pending until then. */
-  actionHeld?: (actionId: string) => boolean;
+  /** Of these server actions, those that must wait (e.g. for their webhook delivery); they stay pending until then. */
+  heldActions?: (actionIds: string[]) => Promise<Set<string>>;
 }
 
 export interface SyncResult {

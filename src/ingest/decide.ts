@@ -69,7 +69,7 @@ export interface DecideInput {
   parsed: ParsedMessage;
   now: Date;
   lookups?: ThreadLookups;
-  senderRate?: SenderRate;
+  senderRate?: Pick<SenderRate, 'hit'>;
 }
 
 /** Why a ticket is held: the mailbox holds everything, a route said so, or the per-sender cap. */

@@ -1,21 +1,26 @@
 // spool → parse → decide → commit: turns fetched raw messages of one mailbox into store commits
-// (prepareBatch: spool + parse; commitBatch: decide + commit).
-// The raw bytes and attachments are durable (content-addressed, fsynced) before the commit that
-// references them; the commit records the server action and checkpoint in the same durable write.
+// (prepareBatch: spool + parse; commitBatch: decide + commit), through the store's intake port.
+// The raw bytes and attachments are durable (content-addressed) before the commit that references
+// them; the commit records the server action and checkpoint (and webhook deliveries) atomically.
+//
+// Round trips: a batch is committed in segments (one, unless a message replies to or reuses the
+// Message-ID of an earlier message of the same batch: that one must be committed first). Per
+// segment: the facts decide() needs, asked once (what decide asks is recorded by a first, lookup-
+// less run over the segment); the Message-ID dedupe facts for the decided companies, asked once;
+// one commit.
 import type { Snapshot } from '../config/snapshot.js';
-import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, TicketStore } from '../store/index.js';
-import type { SenderRate } from './classify.js';
-import { decide, type Decision } from './decide.js';
-import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { soleOwner, type Fence, type IntakeFacts, type IntakeItem, type IntakePort, type IntakeResult } from '../store/port.js';
+import type { AfterFetch, CheckpointInput } from '../store/types.js';
 import { contentHash } from './content-hash.js';
+import { decide, type Decision, type DecideInput } from './decide.js';
 import { reportCommitted } from './ingest-report.js';
 import { contentKey, decideMessageIdKeys, legacyMessageIdKey, type MessageIdDecision } from './message-id-dedupe.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
 import { spoolAndParseBatch, type Spooled } from './spool.js';
-import { tagParticipants } from './ticket-participants.js';
+import type { ThreadLookups } from './thread.js';
 
 export interface FetchedMessage {
   /** 'imap:<mailbox>:<uidvalidity>:<uid>' or 'pop3:<mailbox>:<uidl>' */
@@ -32,16 +37,23 @@ export interface FetchedMessage {
   pop3Uidl?: { mailbox: string; uidl: string };
 }
 
+/** A sliding-window counter that survives a restart (the store's control.hit). */
+export interface RateCounter {
+  hit(key: string, limit: number, now: number): Promise<boolean>;
+}
+
 export interface PipelineContext {
-  store: TicketStore;
+  intake: IntakePort;
+  /** The right to write for this mailbox (default: the sole owner's fence). */
+  fence?: Fence;
   parser: ParsePool;
   snapshot: () => Snapshot;
   /** Per-sender new-ticket cap (loop guard), shared by all mailboxes. */
-  senderRate?: SenderRate;
+  senderRate?: RateCounter;
   /** Called for each new ticket once committed (acknowledgement mail); must not throw. */
   acknowledge?: (input: { ticketId: string; company: string; contract: string | null; mailbox: string; parsed: ParsedMessage; flags: string[] }) => void;
-  /** The webhook sink's durable queue (routes with deliver: [webhook:<id>]). */
-  webhooks?: { queue: WebhookQueue; kick(): void };
+  /** The webhook sink (routes with deliver: [webhook:<id>]): told when a commit made deliveries. */
+  webhooks?: { kick(): void };
   /** Warn lines for unparsed / too-big mail, info lines for held tickets (the poller's logger). */
   log?: Logger;
   /** mailroom_messages_flagged_total */
@@ -50,7 +62,7 @@ export interface PipelineContext {
 
 export interface IngestOutcome {
   message: FetchedMessage;
-  result: CommitResult;
+  result: IntakeResult;
   parsed: ParsedMessage;
 }
 
@@ -65,123 +77,137 @@ export interface PreparedBatch {
 }
 
 /**
- * Spool and parse (spool.ts: raws and attachments durable, one putMany per batch). It reads nothing
+ * Spool and parse (spool.ts: raws and attachments durable, one putBlobs per batch). It reads nothing
  * from the ticket store and writes only content-addressed blobs, so it may run while an earlier batch
  * of the same mailbox is being committed, and a crash or an abort after it leaves nothing to undo.
  */
 export async function prepareBatch(ctx: PipelineContext, batch: FetchedMessage[]): Promise<PreparedBatch> {
   if (batch.length === 0) return { batch, spooled: [] };
-  return { batch, spooled: await spoolAndParseBatch(ctx.store.blobs, batch.map((m) => m.raw), (raw) => ctx.parser.parse(raw)) };
+  return { batch, spooled: await spoolAndParseBatch((items) => ctx.intake.putBlobs(items), batch.map((m) => m.raw), (raw) => ctx.parser.parse(raw)) };
 }
 
 /** Decide and commit a prepared batch, in order; batches of one mailbox must be committed in fetch order. */
 export async function commitBatch(ctx: PipelineContext, mailboxId: string, prepared: PreparedBatch): Promise<IngestOutcome[]> {
-  const { batch, spooled: parsedAll } = prepared;
-  if (batch.length === 0) return [];
-  // Decide in order. A message replying to an earlier one of the same batch needs that one's ticket
-  // id, which exists only once committed: commit the batch so far first, then decide it.
-  const results: CommitResult[] = [];
-  let pending: { item: CommitItem; hooks: string[]; storeToo: boolean; parsed: ParsedMessage; reasons: string[] }[] = [];
-  let pendingIds = new Set<string>();
-  const flush = async () => {
-    if (!pending.length) return;
-    const batchItems = pending;
-    pending = [];
-    pendingIds = new Set();
-    const hooked = batchItems.filter((p) => p.hooks.length);
-    // Webhook intent is durable before the commit: a crash in between cannot lose a delivery.
-    if (hooked.length && ctx.webhooks)
-      await ctx.webhooks.queue.intend(hooked.map((p) => ({ key: p.item.article.dedupeKeys[0]!, mailbox: mailboxId, webhooks: p.hooks, gated: !p.storeToo })));
-    const committed = await ctx.store.commit(batchItems.map((p) => p.item));
-    results.push(...committed);
-    committed.forEach((r, i) => reportCommitted(ctx, mailboxId, batchItems[i]!.item, r, batchItems[i]!.reasons));
-    if (ctx.acknowledge)
-      committed.forEach((r, i) => {
-        const { item, parsed } = batchItems[i]!;
-        if (!r.created || r.duplicate) return;
-        const status = item.ticket.status;
-        ctx.acknowledge!({ ticketId: r.ticketId, company: item.ticket.company, contract: item.ticket.contract, mailbox: mailboxId, parsed, flags: [...item.article.flags, ...(status !== 'open' ? [status] : [])] });
-      });
-    if (hooked.length && ctx.webhooks) {
-      for (let i = 0; i < batchItems.length; i++) {
-        const p = batchItems[i]!;
-        const r = committed[i]!;
-        if (!p.hooks.length) continue;
-        // A duplicate gets no new deliveries (its first copy has them); enqueue() is idempotent anyway.
-        await ctx.webhooks.queue.enqueue({
-          key: p.item.article.dedupeKeys[0]!,
-          mailbox: mailboxId,
-          webhooks: r.duplicate ? [] : p.hooks,
-          ticketId: r.ticketId,
-          articleNo: r.articleNo,
-          gate: p.storeToo ? null : r.actionId,
-        });
-      }
-      ctx.webhooks.kick();
+  const { batch, spooled } = prepared;
+  const results: IntakeResult[] = [];
+  let start = 0;
+  while (start < batch.length) {
+    // A segment ends before a message that replies to, or reuses the Message-ID of, one in it.
+    const ids = new Set<string>();
+    let end = start;
+    for (; end < batch.length; end++) {
+      const p = spooled[end]!.parsed;
+      if (end > start && [...p.inReplyTo, ...p.references, ...(p.messageId ? [p.messageId] : [])].some((id) => ids.has(id))) break;
+      if (p.messageId) ids.add(p.messageId);
     }
-  };
-  for (let i = 0; i < batch.length; i++) {
-    const { parsed, rawRef } = parsedAll[i]!;
-    // a reply to a message of this batch needs its ticket; a second message with the same Message-ID
-    // must be compared with the first one's stored content (message-id-dedupe.ts)
-    if ([...parsed.inReplyTo, ...parsed.references, ...(parsed.messageId ? [parsed.messageId] : [])].some((id) => pendingIds.has(id))) await flush();
-    const participants = await tagParticipants(ctx.store, parsed.subject);
-    const { item, deliver, reasons } = await buildItem(ctx, mailboxId, batch[i]!, parsed, rawRef, participants);
-    const hooks = deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8));
-    pending.push({ item, parsed, reasons, hooks: ctx.webhooks ? hooks : [], storeToo: deliver.includes('store') || !ctx.webhooks || hooks.length === 0 });
-    if (parsed.messageId) pendingIds.add(parsed.messageId);
+    results.push(...(await commitSegment(ctx, mailboxId, batch.slice(start, end), spooled.slice(start, end))));
+    start = end;
   }
-  await flush();
-  return batch.map((m, i) => ({ message: m, result: results[i]!, parsed: parsedAll[i]!.parsed }));
+  return batch.map((m, i) => ({ message: m, result: results[i]!, parsed: spooled[i]!.parsed }));
 }
 
+interface Planned {
+  m: FetchedMessage;
+  parsed: ParsedMessage;
+  rawRef: string;
+  input: DecideInput;
+  d: Decision;
+  mid: MessageIdDecision | null;
+}
+
+const HOUR = 3_600_000;
+
+async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: FetchedMessage[], spooled: Spooled[]): Promise<IntakeResult[]> {
+  const snap = ctx.snapshot();
+  // Routes judge the real size (a too-big message was parsed from its headers only) and the
+  // schedule at the server's arrival time (a backlog read after downtime keeps its hours).
+  const inputs: DecideInput[] = batch.map((m, i) => ({ snap, mailboxId, parsed: { ...spooled[i]!.parsed, size: m.size }, now: m.serverDate ?? new Date() }));
+  // 1. What decide() asks, recorded by a run without answers (it asks at least as much as with them).
+  const asked = { threadIds: new Map<string, Set<string>>(), ticketIds: new Set<string>() };
+  const recorder: ThreadLookups = {
+    findByMessageIds: (c, ids) => {
+      const set = asked.threadIds.get(c) ?? asked.threadIds.set(c, new Set()).get(c)!;
+      for (const id of ids) set.add(id);
+      return null;
+    },
+    findTicket: (id) => (asked.ticketIds.add(id), null),
+  };
+  for (const input of inputs) decide({ ...input, lookups: recorder });
+  const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds] });
+  const lookups = factLookups(f1);
+  let planned: Planned[] = inputs.map((input, i) => ({ m: batch[i]!, parsed: spooled[i]!.parsed, rawRef: spooled[i]!.rawRef, input: { ...input, lookups }, d: decide({ ...input, lookups }), mid: null }));
+  // 2. The Message-ID dedupe facts for the companies decided, asked once.
+  const midKeys = planned.flatMap((p) => (p.parsed.messageId ? [contentKey(p.d.ticket.company, contentHash(p.parsed), p.parsed.messageId), legacyMessageIdKey(p.d.ticket.company, p.parsed.messageId)] : []));
+  const legacyKeys = planned.flatMap((p) => (p.parsed.messageId ? [legacyMessageIdKey(p.d.ticket.company, p.parsed.messageId)] : []));
+  const f2 = midKeys.length
+    ? await ctx.intake.facts({ keys: midKeys, articlesOf: legacyKeys, threadIds: planned.flatMap((p) => (p.parsed.messageId ? [{ company: p.d.ticket.company, ids: [p.parsed.messageId] }] : [])), ticketIds: [], threadTickets: true })
+    : null;
+  planned = planned.map((p) => ({ ...p, mid: f2 ? messageIdDecision(f2, p.d.ticket.company, p.parsed) : null }));
+  // 3. The per-sender cap counts new tickets only (not a copy of a stored message); a subject-tag
+  //    reply from a stranger counts too (tags are guessable): see decide().
+  if (ctx.senderRate)
+    for (const p of planned) {
+      if (p.mid?.copy || (p.d.threadTo && !p.d.flags.includes('thread-unverified-sender'))) continue;
+      let question: { key: string; limit: number; now: number } | null = null;
+      decide({ ...p.input, senderRate: { hit: (key: string, limit: number, now?: number) => ((question = { key: key.toLowerCase(), limit, now: now ?? Date.now() }), false) } });
+      if (!question) continue;
+      const q = question as { key: string; limit: number; now: number };
+      if (await ctx.senderRate.hit(q.key, q.limit, q.now)) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
+    }
+  const items = planned.map((p) => buildItem(ctx, mailboxId, p));
+  const committed = await ctx.intake.commit(items.map((x) => x.item), ctx.fence ?? soleOwner(mailboxId));
+  committed.forEach((r, i) => reportCommitted(ctx, mailboxId, items[i]!.item, r, items[i]!.reasons));
+  if (ctx.acknowledge)
+    committed.forEach((r, i) => {
+      const { item } = items[i]!;
+      if (!r.created || r.duplicate) return;
+      const status = item.ticket.status;
+      ctx.acknowledge!({ ticketId: r.ticketId, company: item.ticket.company, contract: item.ticket.contract, mailbox: mailboxId, parsed: planned[i]!.parsed, flags: [...item.article.flags, ...(status !== 'open' ? [status] : [])] });
+    });
+  if (committed.some((r) => r.deliveries.length)) ctx.webhooks?.kick();
+  return committed;
+}
+
+/** decide()'s lookups answered from the facts of a segment. */
+function factLookups(f: IntakeFacts): ThreadLookups {
+  return {
+    findByMessageIds: (c, ids) => {
+      for (const id of ids) {
+        const hit = f.threadIds.get(`${c}\0${id}`);
+        if (hit) return hit;
+      }
+      return null;
+    },
+    findTicket: (id) => {
+      const t = f.tickets.get(id);
+      return t ? t.summary : null;
+    },
+    participants: (id) => f.tickets.get(id)?.participants ?? null,
+  };
+}
 
 /** The store's side of the Message-ID dedupe decision: is this content known, what does an old article hold. */
-async function messageIdKeys(store: TicketStore, company: string, parsed: ParsedMessage): Promise<MessageIdDecision | null> {
+function messageIdDecision(f: IntakeFacts, company: string, parsed: ParsedMessage): MessageIdDecision | null {
   const id = parsed.messageId;
   if (!id) return null;
   const hash = contentHash(parsed);
-  const contentKnown = store.hasKey(contentKey(company, hash, id));
-  const load = (ticketId: string) => store.getTicket(ticketId).catch(() => null);
+  const contentKnown = f.keys.has(contentKey(company, hash, id));
   let legacy: { contentHash: string | null } | null = null;
   let otherWithId = false;
   if (!contentKnown) {
-    const ref = store.findKey(legacyMessageIdKey(company, id));
-    if (ref) {
-      const a = (await load(ref.ticketId))?.articles[ref.articleNo - 1];
-      legacy = { contentHash: a ? contentHash(a) : null };
-    } else {
+    const ref = f.keys.get(legacyMessageIdKey(company, id));
+    if (ref) legacy = { contentHash: ref.article ? contentHash(ref.article) : null };
+    else {
       // only for the flag: the message is kept either way (the index also holds referenced ids)
-      const ticketId = store.findByMessageIds(company, [id]);
-      if (ticketId) otherWithId = Boolean((await load(ticketId))?.articles.some((a) => a.messageId === id));
+      const ticketId = f.threadIds.get(`${company}\0${id}`);
+      if (ticketId) otherWithId = f.tickets.get(ticketId)?.messageIds.includes(id) ?? false;
     }
   }
   return decideMessageIdKeys({ company, messageId: id, contentHash: hash, contentKnown, legacy, otherWithId });
 }
 
-async function buildItem(
-  ctx: PipelineContext, mailboxId: string, m: FetchedMessage, parsed: ParsedMessage, rawRef: string, participants: Map<string, string[]>,
-): Promise<{ item: CommitItem; deliver: string[]; reasons: string[] }> {
-  const store = ctx.store;
-  // Routes judge the real size (a too-big message was parsed from its headers only) and the
-  // schedule at the server's arrival time (a backlog read after downtime keeps its hours).
-  const input = {
-    snap: ctx.snapshot(),
-    mailboxId,
-    parsed: { ...parsed, size: m.size },
-    now: m.serverDate ?? new Date(),
-    lookups: {
-      findByMessageIds: (c: string, ids: string[]) => store.findByMessageIds(c, ids),
-      findTicket: (id: string) => store.findByTicketId(id),
-      participants: (id: string) => participants.get(id) ?? null,
-    },
-  };
-  let d: Decision = decide(input);
-  const mid = await messageIdKeys(store, d.ticket.company, parsed);
-  // The per-sender cap counts new tickets only: not a copy of a stored message.
-  const known = mid?.copy ?? false;
-  // A subject-tag reply from a stranger counts too (tags are guessable): see decide().
-  if (ctx.senderRate && !known && (!d.threadTo || d.flags.includes('thread-unverified-sender'))) d = decide({ ...input, senderRate: ctx.senderRate });
+function buildItem(ctx: PipelineContext, mailboxId: string, p: Planned): { item: IntakeItem; reasons: string[] } {
+  const { m, parsed, rawRef, d, mid } = p;
   const decision = d.ticket;
   // 'unparsed' and 'html-too-large' are the article's own flags, not repeated as 'parse:...'.
   const own = (p: string): boolean => p === 'unparsed' || p === 'html-too-large';
@@ -198,7 +224,7 @@ async function buildItem(
   const dedupeKeys = [m.dedupeKey, ...(mid?.keys ?? [])];
   const { reasons, prefix, ...ticket } = decision;
   if (mid?.reason) reasons.push(mid.reason);
-  const item: CommitItem = {
+  const item: IntakeItem = {
     article: {
       dedupeKeys,
       mailbox: mailboxId,
@@ -227,5 +253,9 @@ async function buildItem(
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
   };
   // Dropped mail is delivered nowhere (its raw is kept in the store); held mail's webhooks wait in the queue for approval.
-  return { item, deliver: d.drop ? [] : d.deliver, reasons };
+  const deliver = d.drop ? [] : d.deliver;
+  const hooks = ctx.webhooks ? deliver.filter((x) => x.startsWith('webhook:')).map((x) => x.slice(8)) : [];
+  // Mail routed only to webhooks leaves the server once they have it (the action is gated on them).
+  if (hooks.length) item.deliveries = { webhooks: hooks, gated: !(deliver.includes('store') || !ctx.webhooks) };
+  return { item, reasons };
 }

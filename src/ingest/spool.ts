@@ -3,7 +3,6 @@
 // from, so the raw is durable before the commit that references it. The writes run on the main
 // thread's libuv pool while a worker parses: measured, a parse worker doing them itself (its
 // event loop busy parsing while its writes wait) ingested ~25% slower.
-import type { BlobStore } from '../store/blobs.js';
 import type { ParsedMessage } from './parsed-message.js';
 
 export interface Spooled {
@@ -16,13 +15,13 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Spool and parse a whole batch: the raws are written while they are parsed, then the attachments,
- * each as one BlobStore.putMany (one directory fsync per directory for the lot, not one per file).
+ * each as one putBlobs (one directory fsync per directory for the lot, not one per file).
  * Resolves in order, once everything is durable; rejects only when the blob store cannot be written.
  */
-export async function spoolAndParseBatch(blobs: BlobStore, raws: Uint8Array[], parse: (raw: Uint8Array) => Promise<ParsedMessage>): Promise<Spooled[]> {
-  const rawRefs = blobs.putMany(raws);
+export async function spoolAndParseBatch(putBlobs: (items: Uint8Array[]) => Promise<string[]>, raws: Uint8Array[], parse: (raw: Uint8Array) => Promise<ParsedMessage>): Promise<Spooled[]> {
+  const rawRefs = putBlobs(raws);
   rawRefs.catch(() => {}); // a write error surfaces from the Promise.all below
   const parsed = await Promise.all(raws.map((raw) => parse(raw)));
-  const [refs] = await Promise.all([rawRefs, blobs.putMany(parsed.flatMap((p) => p.attachments.filter((a) => a.content.length > 0).map((a) => a.content)))]);
+  const [refs] = await Promise.all([rawRefs, putBlobs(parsed.flatMap((p) => p.attachments.filter((a) => a.content.length > 0).map((a) => a.content)))]);
   return parsed.map((p, i) => ({ parsed: { ...p, attachments: p.attachments.map((a) => ({ ...a, content: EMPTY })) }, rawRef: refs[i]! }));
 }

@@ -14,7 +14,8 @@ import { MailboxTokens, type AccessToken, type TokenCacheDeps } from './token-ca
 import { grantId, OAuthStateStore } from './token-state.js';
 
 export interface OAuthManagerOptions {
-  storePath: string;
+  /** where the OAuth state lives: an open state store, or the store directory */
+  storePath: string | OAuthStateStore;
   log: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -45,7 +46,7 @@ export class OAuthManager {
   private readonly now: () => number;
 
   constructor(private opts: OAuthManagerOptions) {
-    this.state = new OAuthStateStore(opts.storePath);
+    this.state = typeof opts.storePath === 'string' ? new OAuthStateStore(opts.storePath) : opts.storePath;
     this.now = opts.now ?? Date.now;
   }
 

@@ -78,8 +78,9 @@ export class Outbox {
     return this.deps.suspensions ?? null;
   }
 
-  static async open(storePath: string, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
-    const store = await OutboxStore.open(storePath, opts);
+  /** Open the outbox under a store directory, or run it on an outbox store already open. */
+  static async open(storage: string | OutboxStore, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
+    const store = typeof storage === 'string' ? await OutboxStore.open(storage, opts) : storage;
     const o = new Outbox(store, deps, opts);
     const { unconfirmed, tornTail } = store.recovery;
     if (unconfirmed.length) deps.log.warn({ messages: unconfirmed }, 'outbox: process ended after the end of data of these messages was sent; counted as sent (unconfirmed), not resent');

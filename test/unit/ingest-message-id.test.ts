@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createParsePool } from '../../src/ingest/parse-pool.js';
 import { parseMessage } from '../../src/ingest/parse.js';
 import { ingestBatch, type FetchedMessage, type PipelineContext } from '../../src/ingest/pipeline.js';
-import { openTicketStore, type TicketStore } from '../../src/store/ticket-store.js';
+import { openEmbeddedStores, type EmbeddedStores } from '../../src/store/embedded/stores.js';
+import type { TicketStore } from '../../src/store/ticket-store.js';
 import { snapshotOf } from '../fixtures/routing/support.js';
 
 const ID = 'reused-7@buggy-mailer.example';
@@ -17,12 +18,14 @@ const mail = (subject: string, body: string, trace = ''): Buffer =>
 const A = mail('Printer offline', 'Floor 2 printer is offline.');
 
 let dir: string;
+let stores: EmbeddedStores;
 let store: TicketStore;
 let ctx: PipelineContext;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mailroom-mid-'));
-  store = await openTicketStore(dir);
-  ctx = { store, parser: createParsePool({ size: 0 }), snapshot: () => snapshotOf() };
+  stores = await openEmbeddedStores(dir);
+  store = stores.parts.tickets;
+  ctx = { intake: stores.intake, parser: createParsePool({ size: 0 }), snapshot: () => snapshotOf() };
   // what the previous version committed for A: its transport key and the bare company + Message-ID key
   const p = await parseMessage(A);
   await store.commit([{
@@ -35,7 +38,7 @@ beforeEach(async () => {
   }]);
 });
 afterEach(async () => {
-  await store.close();
+  await stores.close();
   await rm(dir, { recursive: true, force: true });
 });
 

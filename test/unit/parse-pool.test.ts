@@ -147,7 +147,7 @@ describe('spoolAndParseBatch over the pool', () => {
       pool = createParsePool({ size });
       const blobs = await blobDir();
       const raw = load('alternative-with-attachment.eml');
-      const { parsed, rawRef } = (await spoolAndParseBatch(blobs, [raw], pool.parse))[0]!;
+      const { parsed, rawRef } = (await spoolAndParseBatch((items) => blobs.putMany(items), [raw], pool.parse))[0]!;
       expect(rawRef).toBe(sha256Hex(raw));
       expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
       const pdf = parsed.attachments[0]!;
@@ -163,7 +163,7 @@ describe('spoolAndParseBatch over the pool', () => {
     pool = createParsePool({ size: 1, testHooks: { crashMarker: 'X-Crash-Me' } });
     const blobs = await blobDir();
     const raw = Buffer.from('X-Crash-Me: yes\r\nSubject: boom\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n');
-    const { parsed, rawRef } = (await spoolAndParseBatch(blobs, [raw], pool.parse))[0]!;
+    const { parsed, rawRef } = (await spoolAndParseBatch((items) => blobs.putMany(items), [raw], pool.parse))[0]!;
     expect(parsed.problems).toEqual(expect.arrayContaining(['unparsed', 'worker-crashed']));
     expect(Buffer.compare(await blobs.get(rawRef), raw)).toBe(0);
   });
@@ -175,6 +175,6 @@ describe('spoolAndParseBatch over the pool', () => {
     const raw = load('simple-plain.eml');
     await rm(blobs.packsDir, { recursive: true });
     await writeFile(blobs.packsDir, 'not a directory'); // no pack file can be created (root ignores permissions)
-    await expect(spoolAndParseBatch(blobs, [raw], pool.parse)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
+    await expect(spoolAndParseBatch((items) => blobs.putMany(items), [raw], pool.parse)).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
   });
 });
