@@ -2,6 +2,7 @@
 // mailbox owners, secrets sealed. No I/O: `*File` secrets stay references, read when used.
 import { resolve as resolvePath } from 'node:path';
 import { parseDuration, parseSize } from './duration.js';
+import { idMap } from './id-map.js';
 import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './outbound-layers.js';
 import { defaultPort, presetFor } from './presets.js';
 import type { Problem } from './problems.js';
@@ -20,7 +21,8 @@ export const SECRET_FIELDS = ['password', 'clientSecret', 'refreshToken', 'token
 export function sealSecrets<T>(value: T): T {
   if (Array.isArray(value)) return value.map(sealSecrets) as T;
   if (typeof value !== 'object' || value === null || value instanceof Secret) return value;
-  const out: Record<string, unknown> = {};
+  // Prototype-less, like every id-keyed record: config maps are looked up by ids from requests (id-map.ts).
+  const out = idMap<unknown>();
   for (const [k, v] of Object.entries(value)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? new Secret(v) : sealSecrets(v);
   return out as T;
 }
@@ -96,7 +98,7 @@ export function resolveSnapshot(
     for (const [kid, k] of Object.entries(c.contracts ?? {}))
       for (const mb of k.inbound ?? []) (owners.get(mb) ?? owners.set(mb, []).get(mb)!).push({ company: cid, contract: kid });
 
-  const mailboxes: Record<string, ResolvedMailbox> = {};
+  const mailboxes = idMap<ResolvedMailbox>();
   for (const [id, mb] of Object.entries(config.mailboxes ?? {})) {
     let inbound: ResolvedInbound | null = null;
     if (mb.inbound) {
@@ -139,7 +141,7 @@ export function resolveSnapshot(
     };
   }
 
-  const companies: Record<string, ResolvedCompany> = {};
+  const companies = idMap<ResolvedCompany>();
   for (const [id, c] of Object.entries(config.companies ?? {})) {
     const chain = companyChain(config, id);
     const inherited = chain.map((cid) => config.companies?.[cid]);
@@ -153,7 +155,7 @@ export function resolveSnapshot(
       domains: (c.domains ?? []).map((d) => d.toLowerCase().replace(/^@/, '')),
       notify: last((x) => x.notify) ?? [],
       acknowledge: last((x) => x.acknowledge) ?? null,
-      contracts: Object.fromEntries(
+      contracts: idMap(
         Object.entries(c.contracts ?? {}).map(([kid, k]) => [
           kid,
           { id: kid, company: id, name: k.name ?? kid, inbound: k.inbound ?? [], outbound: k.outbound ?? null, ticket: k.ticket ?? {}, acknowledge: k.acknowledge ?? null },
@@ -184,7 +186,7 @@ export function resolveSnapshot(
     defaultOutbound: config.defaults?.outbound ? outboundFromFields(defaults.fields, null, undefined) : null,
     mailboxes,
     companies,
-    webhooks: Object.fromEntries(
+    webhooks: idMap(
       Object.entries(config.webhooks ?? {}).map(([id, w]) => [
         id,
         {
@@ -200,7 +202,7 @@ export function resolveSnapshot(
         },
       ]),
     ),
-    workflows: Object.fromEntries(Object.entries(config.workflows ?? {}).map(([id, w]) => [id, { outbound: w.outbound ?? 'contract' }])),
+    workflows: idMap(Object.entries(config.workflows ?? {}).map(([id, w]) => [id, { outbound: w.outbound ?? 'contract' }])),
     schedules: config.schedules ?? {},
     routes: config.routes ?? [],
   });

@@ -62,7 +62,7 @@ export type Size1 = (number | string)
  */
 export type CompanyOutbound = (OutboundFields & CompanyOutbound1)
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Id".
@@ -507,7 +507,7 @@ export interface Company {
  */
 name?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 extends?: string
 /**
@@ -553,7 +553,7 @@ events?: ("mailbox-suspended" | "delivery-failed" | "credential-expiring" | "mai
 }
 export interface CompanyOutbound1 {
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 mailbox?: string
 }
@@ -593,7 +593,7 @@ name?: string
  */
 inbound?: Id[]
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 outbound?: string
 ticket?: TicketDefaults
@@ -705,7 +705,7 @@ maxMessageSize?: Size2
  */
 batchSize?: number
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 fallbackCompany?: string
 }
@@ -726,11 +726,11 @@ match?: RouteMatch
  */
 set?: {
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 company?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 contract?: string
 /**
@@ -813,11 +813,11 @@ min?: Size3
 max?: Size4
 }
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 during?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 outside?: string
 }

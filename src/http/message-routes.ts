@@ -4,6 +4,7 @@
 // to read (its existence is not revealed). An optional Idempotency-Key header makes a retried POST
 // return the first message instead of queueing a second one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { own } from '../config/id-map.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import { toReplyBody, toSubmitInput, validateMessageBody, validateReplyBody, type FieldProblem } from '../outbound/message-request.js';
@@ -116,7 +117,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
 
   /** A company-scoped token names only its company's mailboxes (a '*' token any). */
   const checkMailbox = (who: Principal, snap: Snapshot, company: string, mailbox: string | undefined) => {
-    if (mailbox === undefined || who.companies === '*' || !snap.mailboxes[mailbox]) return;
+    if (mailbox === undefined || who.companies === '*' || !own(snap.mailboxes, mailbox)) return;
     if (!companyMailboxes(snap, company).has(mailbox)) throw new HttpError(403, `mailbox ${mailbox} is not a mailbox of company ${company}`);
   };
 

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { readTextIfExists, writeFileDurable } from '../store/durable-file.js';
+import { idMap, own } from '../config/id-map.js';
 import type { SuspensionRecord } from './suspension.js';
 
 export type SuspensionListener = (mailbox: string, record: SuspensionRecord | null) => void;
@@ -21,7 +22,9 @@ export class SuspensionStore {
     const file = join(storePath, 'suspensions.json');
     const text = await readTextIfExists(file);
     const parsed = text ? (JSON.parse(text) as { version?: number; salt?: string; mailboxes?: Record<string, SuspensionRecord> }) : null;
-    const data = { version: 1 as const, salt: parsed?.salt ?? randomBytes(16).toString('hex'), mailboxes: parsed?.version === 1 ? (parsed.mailboxes ?? {}) : {} };
+    // Prototype-less: looked up by ids from the API (POST /v1/mailboxes/__proto__/resume is no mailbox).
+    const mailboxes = idMap<SuspensionRecord>(parsed?.version === 1 ? Object.entries(parsed.mailboxes ?? {}) : []);
+    const data = { version: 1 as const, salt: parsed?.salt ?? randomBytes(16).toString('hex'), mailboxes };
     return new SuspensionStore(file, data);
   }
 
@@ -30,7 +33,7 @@ export class SuspensionStore {
   }
 
   get(mailbox: string): SuspensionRecord | null {
-    return this.data.mailboxes[mailbox] ?? null;
+    return own(this.data.mailboxes, mailbox) ?? null;
   }
 
   all(): SuspensionRecord[] {
@@ -50,7 +53,7 @@ export class SuspensionStore {
   }
 
   async delete(mailbox: string): Promise<void> {
-    if (!(mailbox in this.data.mailboxes)) return;
+    if (!Object.hasOwn(this.data.mailboxes, mailbox)) return;
     delete this.data.mailboxes[mailbox];
     this.emit(mailbox, null);
     await this.save();

@@ -3,6 +3,7 @@
 // agree by construction. Pure.
 import { createHash } from 'node:crypto';
 import { decideOutbound, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
+import { own } from '../config/id-map.js';
 import { outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
 
@@ -48,9 +49,9 @@ function senderLabel(snap: Snapshot, req: OutboundRequest, mailbox: string | nul
  * a mailbox mailroom reads (the global default's address may be one nobody reads). Pure.
  */
 export function ticketMailbox(snap: Snapshot, company: string, contract: string | null, inboundMailbox: string | null): string | null {
-  const k = contract ? snap.companies[company]?.contracts[contract] : undefined;
+  const k = contract ? own(own(snap.companies, company)?.contracts, contract) : undefined;
   if (k?.outbound) return null;
-  return inboundMailbox && snap.mailboxes[inboundMailbox]?.outbound ? inboundMailbox : null;
+  return inboundMailbox && own(snap.mailboxes, inboundMailbox)?.outbound ? inboundMailbox : null;
 }
 
 const cache = new WeakMap<Snapshot, Map<string, SenderResolution>>();

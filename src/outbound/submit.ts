@@ -2,6 +2,7 @@
 // exist, pick the sender with the resolver, validate every address and header, build the message,
 // enqueue it. Used by the API (message-routes.ts), ticket replies, acknowledgements and notifications.
 import { createHash } from 'node:crypto';
+import { own } from '../config/id-map.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
 import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
@@ -59,10 +60,10 @@ export class SubmitError extends Error {
 /** Mailboxes a company may name explicitly: those its config (extends chain included) refers to. */
 export function companyMailboxes(snap: Snapshot, company: string): Set<string> {
   const out = new Set<string>();
-  const c = snap.companies[company];
+  const c = own(snap.companies, company);
   if (!c) return out;
   for (const id of c.chain) {
-    const o = snap.config.companies?.[id]?.outbound as { mailbox?: string } | undefined;
+    const o = own(snap.config.companies, id)?.outbound as { mailbox?: string } | undefined;
     if (o?.mailbox) out.add(o.mailbox);
   }
   for (const k of Object.values(c.contracts)) {
@@ -102,13 +103,13 @@ export async function submitMessage(outbox: Outbox, snap: Snapshot, input: Submi
 
 async function submitOnce(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
   const company = input.company;
-  if (company !== null && !snap.companies[company]) throw new SubmitError(422, `company ${company} is not configured`, 'company');
+  if (company !== null && !own(snap.companies, company)) throw new SubmitError(422, `company ${company} is not configured`, 'company');
   if (input.contract !== undefined) {
-    if (company === null || !snap.companies[company]?.contracts[input.contract]) throw new SubmitError(422, `contract ${input.contract} is not a contract of company ${company}`, 'contract');
+    if (company === null || !own(own(snap.companies, company)?.contracts, input.contract)) throw new SubmitError(422, `contract ${input.contract} is not a contract of company ${company}`, 'contract');
   }
-  if (input.workflow !== undefined && !snap.workflows[input.workflow]) throw new SubmitError(422, `workflow ${input.workflow} is not configured`, 'workflow');
+  if (input.workflow !== undefined && !own(snap.workflows, input.workflow)) throw new SubmitError(422, `workflow ${input.workflow} is not configured`, 'workflow');
   if (input.mailbox !== undefined) {
-    const mb = snap.mailboxes[input.mailbox];
+    const mb = own(snap.mailboxes, input.mailbox);
     if (!mb) throw new SubmitError(422, `mailbox ${input.mailbox} is not configured`, 'mailbox');
   }
   const request = {
