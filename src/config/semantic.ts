@@ -1,5 +1,6 @@
 // Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
 // combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
+import { mailboxOwners } from './mailbox-ownership.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
@@ -169,6 +170,14 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     const keyword = !(w.outbound in mailboxes) && suggest(w.outbound, ['contract', 'default']);
     if (keyword && !opts.partial) return err(['workflows', wid, 'outbound'], `outbound "${w.outbound}" is not a mailbox, contract or default${keyword}`);
     knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
+    // A workflow is global; a company's mailbox is not: the API refuses other companies' requests (403).
+    const owners = mailboxOwners(cfg).get(w.outbound);
+    const others = owners ? Object.keys(companies).filter((c) => !owners.includes(c)) : [];
+    if (owners && others.length > 0)
+      warn(
+        ['workflows', wid, 'outbound'],
+        `workflow "${wid}" sends through mailbox "${w.outbound}", which belongs to company ${owners.join(', ')}: requests of ${others.join(', ')} with this workflow are refused (403). Use outbound: contract or default, a mailbox no company owns, or name the mailbox in each company that may use it (outbound.mailbox or a contract)`,
+      );
   });
 
   // --- webhooks ---
