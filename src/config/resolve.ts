@@ -164,8 +164,11 @@ export function resolveSnapshot(
     };
   }
 
-  const listen = config.server?.listen ?? '127.0.0.1:9465';
-  const sep = listen.lastIndexOf(':');
+  const hostPort = (s: string) => {
+    const sep = s.lastIndexOf(':');
+    return { host: s.slice(0, sep).replace(/^\[|\]$/g, ''), port: Number(s.slice(sep + 1)) };
+  };
+  const sv = config.server ?? {};
   const defaults = decideOutbound(config, meta.locations, {});
   return deepFreeze({
     hash: meta.hash,
@@ -174,7 +177,16 @@ export function resolveSnapshot(
     locations: meta.locations,
     warnings: meta.warnings,
     server: {
-      listen: { host: listen.slice(0, sep).replace(/^\[|\]$/g, ''), port: Number(listen.slice(sep + 1)) },
+      listen: hostPort(sv.listen ?? '127.0.0.1:9465'),
+      // the defaults are the schema's (a test keeps them equal)
+      limits: {
+        headersTimeoutMs: parseDuration(sv.headersTimeout ?? '10s'),
+        requestTimeoutMs: parseDuration(sv.requestTimeout ?? '60s'),
+        keepAliveTimeoutMs: parseDuration(sv.keepAliveTimeout ?? '5s'),
+        maxConnections: sv.maxConnections ?? 256,
+      },
+      metricsListen: sv.metricsListen ? hostPort(sv.metricsListen) : null,
+      metricsAuth: sv.metricsAuth ?? 'none',
       publicUrl: config.server?.publicUrl ?? null,
       apiTokens: (config.server?.apiTokens ?? []).flatMap((t) => {
         const token = source(t.token, t.tokenFile);

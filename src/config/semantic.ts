@@ -216,6 +216,16 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   }));
 
   // --- server ---
+  guard(() => {
+    const sv = cfg.server ?? {};
+    // node:http refuses a request timeout below the headers timeout (the headers are part of the request)
+    if (parseDuration(sv.requestTimeout ?? '60s') < parseDuration(sv.headersTimeout ?? '10s'))
+      err(['server', sv.requestTimeout !== undefined ? 'requestTimeout' : 'headersTimeout'], `server.requestTimeout (${sv.requestTimeout ?? '60s'}) must be at least server.headersTimeout (${sv.headersTimeout ?? '10s'})`);
+    if (sv.metricsListen !== undefined && !sv.metricsListen.endsWith(':0') && sv.metricsListen === (sv.listen ?? '127.0.0.1:9465'))
+      err(['server', 'metricsListen'], 'server.metricsListen is the same address as server.listen: give the metrics listener its own port (or leave it out to serve /metrics on listen)');
+    if (sv.metricsAuth === 'token' && !(sv.apiTokens ?? []).some((t) => t.companies?.includes('*')))
+      err(['server', 'metricsAuth'], 'metricsAuth: token needs an apiTokens entry with companies ["*"] (Prometheus presents it)');
+  });
   (cfg.server?.apiTokens ?? []).forEach((t, i) => guard(() => {
     const tp: Path = ['server', 'apiTokens', i];
     secretPair(t.token, t.tokenFile, tp, 'token');

@@ -118,6 +118,13 @@ export interface ResolvedApiToken {
   companies: string[] | '*';
 }
 
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
 export interface Snapshot {
   /** sha256 over the config files (names and bytes); identical content = identical hash. */
   hash: string;
@@ -126,7 +133,16 @@ export interface Snapshot {
   config: MailroomConfig;
   locations: Map<string, NodeLocation>;
   warnings: Problem[];
-  server: { listen: { host: string; port: number }; publicUrl: string | null; apiTokens: ResolvedApiToken[] };
+  server: {
+    listen: { host: string; port: number };
+    /** Limits of the HTTP listeners (node:http's defaults hold idle and slow clients for minutes). */
+    limits: HttpLimits;
+    /** A second listener serving only /metrics; null: /metrics is on `listen`. */
+    metricsListen: { host: string; port: number } | null;
+    metricsAuth: 'none' | 'token';
+    publicUrl: string | null;
+    apiTokens: ResolvedApiToken[];
+  };
   store: { driver: 'lowdb'; path: string };
   log: { level: string };
   defaultOutbound: ResolvedOutbound | null;

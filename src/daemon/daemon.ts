@@ -5,6 +5,7 @@ import { loadConfig, type LoadOptions } from '../config/load.js';
 import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
+import { registerMetricsRoute } from '../http/metrics-route.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
 import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
@@ -90,7 +91,9 @@ export class Daemon {
   private emptyAtApply = new Set<string>();
   private reloading: Promise<ReloadResult> = Promise.resolve(null as unknown as ReloadResult);
   /** The settings the process started with and keeps until restart. */
-  private running: { listen: Snapshot['server']['listen']; store: Snapshot['store'] } | null = null;
+  private running: { listen: Snapshot['server']['listen']; limits: Snapshot['server']['limits']; metricsListen: Snapshot['server']['metricsListen']; store: Snapshot['store'] } | null = null;
+  /** The listener of server.metricsListen (only /metrics and health), when configured. */
+  metricsHttp: HttpServer | null = null;
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
@@ -112,9 +115,14 @@ export class Daemon {
     this.snapshot = snapshot;
     this.applyLogLevel(snapshot);
     const listen = this.opts.listen ?? snapshot.server.listen;
-    this.running = { listen, store: snapshot.store };
+    this.running = { listen, limits: snapshot.server.limits, metricsListen: snapshot.server.metricsListen, store: snapshot.store };
     tuneHeap();
-    await this.http.listen(listen.host, listen.port);
+    await this.http.listen(listen.host, listen.port, snapshot.server.limits);
+    if (snapshot.server.metricsListen) {
+      this.metricsHttp = new HttpServer(this.log);
+      registerMetricsRoute(this.metricsHttp, this, 'metrics');
+      await this.metricsHttp.listen(snapshot.server.metricsListen.host, snapshot.server.metricsListen.port, snapshot.server.limits);
+    }
     this.store = await openTicketStore(snapshot.store.path);
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.open(snapshot.store.path);
@@ -212,7 +220,7 @@ export class Daemon {
     const changes = diffSnapshots(current, snapshot);
     const restartRequired = changes.filter((c) => c.restartRequired);
     // Keep what needs a restart as it runs, apply the rest: never half-applied.
-    const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: this.running!.listen }, store: this.running!.store });
+    const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: this.running!.listen, limits: this.running!.limits, metricsListen: this.running!.metricsListen }, store: this.running!.store });
     try {
       this.snapshot = applied;
       const r = await this.supervisor!.apply(applied);
@@ -277,7 +285,7 @@ export class Daemon {
       await this.oauth?.stop();
       releaseOAuthManager(this.oauth);
       await this.store?.close();
-      await this.http.close();
+      await Promise.all([this.http.close(), this.metricsHttp?.close()]);
       this.log.info('mailroom stopped');
       this.log.flush?.();
     })();
