@@ -52,9 +52,11 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): EntityChange[]
   diffMaps('workflow', before.workflows, after.workflows, out);
   diffMaps('schedule', before.schedules, after.schedules, out);
   diffMaps('defaults', { defaults: before.config.defaults ?? {} }, { defaults: after.config.defaults ?? {} }, out);
-  if (canonical(before.server.listen) !== canonical(after.server.listen))
+  // The listeners' address and limits are set when they start.
+  const listeners = (s: Snapshot['server']) => ({ listen: s.listen, limits: s.limits, metricsListen: s.metricsListen });
+  if (canonical(listeners(before.server)) !== canonical(listeners(after.server)))
     out.push({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true });
-  if (canonical({ ...before.server, listen: null }) !== canonical({ ...after.server, listen: null }))
+  if (canonical({ ...before.server, listen: null, limits: null, metricsListen: null }) !== canonical({ ...after.server, listen: null, limits: null, metricsListen: null }))
     out.push({ kind: 'server', id: 'api', change: 'changed' });
   if (canonical(before.store) !== canonical(after.store)) out.push({ kind: 'store', id: 'store', change: 'changed', restartRequired: true });
   return out;

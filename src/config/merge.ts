@@ -1,5 +1,6 @@
 // Merges the parsed files of a config directory into one document: top-level maps by id,
 // `routes` concatenated in file-name order, singletons (server, store, ...) from one file only.
+import { idMap } from './id-map.js';
 import type { Problem, SourceLocation } from './problems.js';
 import { pointer, type NodeLocation, type ParsedFile } from './yaml-file.js';
 
@@ -47,7 +48,8 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
       // The first file that has the section owns its place, for "defined in more than one file".
       if (mergeable && !owner.has(sectionPtr)) owner.set(sectionPtr, sectionLoc?.key ?? sectionLoc?.value);
       if ((MAP_SECTIONS as readonly string[]).includes(section) && isPlainObject(value)) {
-        const target = (isPlainObject(data[section]) ? data[section] : (data[section] = {})) as Record<string, unknown>;
+        // Prototype-less: an id such as `constructor` is not "in" a fresh map (it reaches the schema, which refuses it).
+        const target = (isPlainObject(data[section]) ? data[section] : (data[section] = idMap())) as Record<string, unknown>;
         if (!locations.has(sectionPtr)) locations.set(sectionPtr, sectionLoc!);
         for (const [id, entry] of Object.entries(value)) {
           const ptr = pointer([section, id]);

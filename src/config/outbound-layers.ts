@@ -4,6 +4,7 @@
 // Precedence (highest first): explicit mailbox → workflow → contract → company (after extends) →
 // global default. A layer that names a mailbox replaces everything below it with that mailbox's
 // settings; a company's field overrides (e.g. only `from.name`) then apply on top of its pick.
+import { own } from './id-map.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { SourceLocation } from './problems.js';
@@ -66,7 +67,7 @@ function apply(fields: OutboundFields, obj: unknown, layer: string, ptrBase: (st
 /** Replace everything with a mailbox's own sending settings (preset, mailbox auth, mailbox outbound). */
 function pickMailbox(cfg: MailroomConfig, locations: Map<string, NodeLocation>, id: string, via: string): OutboundFields {
   const fields: OutboundFields = new Map();
-  const mb = cfg.mailboxes?.[id];
+  const mb = own(cfg.mailboxes, id);
   if (!mb) return fields;
   const smtp = presetFor(mb.provider)?.smtp;
   if (smtp) {
@@ -81,7 +82,7 @@ function pickMailbox(cfg: MailroomConfig, locations: Map<string, NodeLocation>, 
 
 export function companyChain(cfg: MailroomConfig, company: string): string[] {
   const chain: string[] = [];
-  for (let cur: string | undefined = company; cur && cfg.companies?.[cur] && !chain.includes(cur); cur = cfg.companies[cur]?.extends) chain.unshift(cur);
+  for (let cur: string | undefined = company; cur && own(cfg.companies, cur) && !chain.includes(cur); cur = own(cfg.companies, cur)?.extends) chain.unshift(cur);
   return chain;
 }
 
@@ -122,11 +123,11 @@ export function decideOutbound(cfg: MailroomConfig, locations: Map<string, NodeL
   }
 
   const kind = req.kind ?? 'user';
-  const contract = req.company && req.contract ? cfg.companies?.[req.company]?.contracts?.[req.contract] : undefined;
+  const contract = req.company && req.contract ? own(own(cfg.companies, req.company)?.contracts, req.contract) : undefined;
   if (kind === 'system') trail.push('kind: system skips contract and workflow mailboxes');
   else {
     if (contract?.outbound) pick(contract.outbound, `contract ${req.contract}`);
-    const wf = req.workflow ? cfg.workflows?.[req.workflow] : undefined;
+    const wf = req.workflow ? own(cfg.workflows, req.workflow) : undefined;
     if (wf?.outbound === 'default') {
       globalDefault();
       trail.push(`workflow ${req.workflow} → global default`);

@@ -4,6 +4,7 @@ import { inboundField, senderRateLimit } from './inbound-layers.js';
 import { schemaDefault } from './schema-defaults.js';
 import { resolve as resolvePath } from 'node:path';
 import { parseDuration, parseSize } from './duration.js';
+import { idMap } from './id-map.js';
 import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './outbound-layers.js';
 import { defaultPort, presetFor } from './presets.js';
 import type { Problem } from './problems.js';
@@ -30,7 +31,8 @@ export function sealSecrets<T>(value: T): T {
 function sealFields<T>(value: T): T {
   if (Array.isArray(value)) return value.map(sealFields) as T;
   if (typeof value !== 'object' || value === null || value instanceof Secret) return value;
-  const out: Record<string, unknown> = {};
+  // Prototype-less, like every id-keyed record: config maps are looked up by ids from requests (id-map.ts).
+  const out = idMap<unknown>();
   for (const [k, v] of Object.entries(value)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? new Secret(v) : sealFields(v);
   return out as T;
 }
@@ -123,7 +125,7 @@ export function resolveSnapshot(
     for (const [kid, k] of Object.entries(c.contracts ?? {}))
       for (const mb of k.inbound ?? []) (owners.get(mb) ?? owners.set(mb, []).get(mb)!).push({ company: cid, contract: kid });
 
-  const mailboxes: Record<string, ResolvedMailbox> = {};
+  const mailboxes = idMap<ResolvedMailbox>();
   for (const [id, mb] of Object.entries(config.mailboxes ?? {})) {
     let inbound: ResolvedInbound | null = null;
     if (mb.inbound) {
@@ -165,7 +167,7 @@ export function resolveSnapshot(
     };
   }
 
-  const companies: Record<string, ResolvedCompany> = {};
+  const companies = idMap<ResolvedCompany>();
   for (const [id, c] of Object.entries(config.companies ?? {})) {
     const chain = companyChain(config, id);
     const inherited = chain.map((cid) => config.companies?.[cid]);
@@ -179,7 +181,7 @@ export function resolveSnapshot(
       domains: (c.domains ?? []).map((d) => d.toLowerCase().replace(/^@/, '')),
       notify: last((x) => x.notify) ?? [],
       acknowledge: last((x) => x.acknowledge) ?? null,
-      contracts: Object.fromEntries(
+      contracts: idMap(
         Object.entries(c.contracts ?? {}).map(([kid, k]) => [
           kid,
           { id: kid, company: id, name: k.name ?? kid, inbound: k.inbound ?? [], outbound: k.outbound ?? null, ticket: k.ticket ?? {}, acknowledge: k.acknowledge ?? null },
@@ -188,8 +190,11 @@ export function resolveSnapshot(
     };
   }
 
-  const listen = config.server?.listen ?? '127.0.0.1:9465';
-  const sep = listen.lastIndexOf(':');
+  const hostPort = (s: string) => {
+    const sep = s.lastIndexOf(':');
+    return { host: s.slice(0, sep).replace(/^\[|\]$/g, ''), port: Number(s.slice(sep + 1)) };
+  };
+  const sv = config.server ?? {};
   const defaults = decideOutbound(config, meta.locations, {});
   return deepFreeze({
     hash: meta.hash,
@@ -198,7 +203,16 @@ export function resolveSnapshot(
     locations: meta.locations,
     warnings: meta.warnings,
     server: {
-      listen: { host: listen.slice(0, sep).replace(/^\[|\]$/g, ''), port: Number(listen.slice(sep + 1)) },
+      listen: hostPort(sv.listen ?? '127.0.0.1:9465'),
+      // the defaults are the schema's (a test keeps them equal)
+      limits: {
+        headersTimeoutMs: parseDuration(sv.headersTimeout ?? '10s'),
+        requestTimeoutMs: parseDuration(sv.requestTimeout ?? '60s'),
+        keepAliveTimeoutMs: parseDuration(sv.keepAliveTimeout ?? '5s'),
+        maxConnections: sv.maxConnections ?? 256,
+      },
+      metricsListen: sv.metricsListen ? hostPort(sv.metricsListen) : null,
+      metricsAuth: sv.metricsAuth ?? 'none',
       publicUrl: config.server?.publicUrl ?? null,
       apiTokens: (config.server?.apiTokens ?? []).flatMap((t) => {
         const token = source(t.token, t.tokenFile);
@@ -210,7 +224,7 @@ export function resolveSnapshot(
     defaultOutbound: config.defaults?.outbound ? outboundFromFields(defaults.fields, null, undefined) : null,
     mailboxes,
     companies,
-    webhooks: Object.fromEntries(
+    webhooks: idMap(
       Object.entries(config.webhooks ?? {}).map(([id, w]) => [
         id,
         {
@@ -226,7 +240,7 @@ export function resolveSnapshot(
         },
       ]),
     ),
-    workflows: Object.fromEntries(Object.entries(config.workflows ?? {}).map(([id, w]) => [id, { outbound: w.outbound ?? 'contract' }])),
+    workflows: idMap(Object.entries(config.workflows ?? {}).map(([id, w]) => [id, { outbound: w.outbound ?? 'contract' }])),
     schedules: config.schedules ?? {},
     routes: config.routes ?? [],
   });

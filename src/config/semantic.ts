@@ -1,6 +1,7 @@
 // Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
 // combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
 import { inboundField } from './inbound-layers.js';
+import { mailboxOwners } from './mailbox-ownership.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
@@ -171,6 +172,14 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     const keyword = !(w.outbound in mailboxes) && suggest(w.outbound, ['contract', 'default']);
     if (keyword && !opts.partial) return err(['workflows', wid, 'outbound'], `outbound "${w.outbound}" is not a mailbox, contract or default${keyword}`);
     knownOutbound(w.outbound, ['workflows', wid, 'outbound']);
+    // A workflow is global; a company's mailbox is not: the API refuses other companies' requests (403).
+    const owners = mailboxOwners(cfg).get(w.outbound);
+    const others = owners ? Object.keys(companies).filter((c) => !owners.includes(c)) : [];
+    if (owners && others.length > 0)
+      warn(
+        ['workflows', wid, 'outbound'],
+        `workflow "${wid}" sends through mailbox "${w.outbound}", which belongs to company ${owners.join(', ')}: requests of ${others.join(', ')} with this workflow are refused (403). Use outbound: contract or default, a mailbox no company owns, or name the mailbox in each company that may use it (outbound.mailbox or a contract)`,
+      );
   });
 
   // --- webhooks ---
@@ -209,6 +218,16 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
   }));
 
   // --- server ---
+  guard(() => {
+    const sv = cfg.server ?? {};
+    // node:http refuses a request timeout below the headers timeout (the headers are part of the request)
+    if (parseDuration(sv.requestTimeout ?? '60s') < parseDuration(sv.headersTimeout ?? '10s'))
+      err(['server', sv.requestTimeout !== undefined ? 'requestTimeout' : 'headersTimeout'], `server.requestTimeout (${sv.requestTimeout ?? '60s'}) must be at least server.headersTimeout (${sv.headersTimeout ?? '10s'})`);
+    if (sv.metricsListen !== undefined && !sv.metricsListen.endsWith(':0') && sv.metricsListen === (sv.listen ?? '127.0.0.1:9465'))
+      err(['server', 'metricsListen'], 'server.metricsListen is the same address as server.listen: give the metrics listener its own port (or leave it out to serve /metrics on listen)');
+    if (sv.metricsAuth === 'token' && !(sv.apiTokens ?? []).some((t) => t.companies?.includes('*')))
+      err(['server', 'metricsAuth'], 'metricsAuth: token needs an apiTokens entry with companies ["*"] (Prometheus presents it)');
+  });
   (cfg.server?.apiTokens ?? []).forEach((t, i) => guard(() => {
     const tp: Path = ['server', 'apiTokens', i];
     secretPair(t.token, t.tokenFile, tp, 'token');

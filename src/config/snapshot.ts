@@ -134,6 +134,13 @@ export type ResolvedStore =
       ssl: { caFile: string | null; rejectUnauthorized: boolean } | null;
     };
 
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
 export interface Snapshot {
   /** sha256 over the config files (names and bytes); identical content = identical hash. */
   hash: string;
@@ -142,7 +149,16 @@ export interface Snapshot {
   config: MailroomConfig;
   locations: Map<string, NodeLocation>;
   warnings: Problem[];
-  server: { listen: { host: string; port: number }; publicUrl: string | null; apiTokens: ResolvedApiToken[] };
+  server: {
+    listen: { host: string; port: number };
+    /** Limits of the HTTP listeners (node:http's defaults hold idle and slow clients for minutes). */
+    limits: HttpLimits;
+    /** A second listener serving only /metrics; null: /metrics is on `listen`. */
+    metricsListen: { host: string; port: number } | null;
+    metricsAuth: 'none' | 'token';
+    publicUrl: string | null;
+    apiTokens: ResolvedApiToken[];
+  };
   store: ResolvedStore;
   log: { level: string };
   defaultOutbound: ResolvedOutbound | null;

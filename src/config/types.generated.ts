@@ -2,6 +2,18 @@
 /* eslint-disable */
 
 /**
+ * How long a client may take to send a request's headers (a connection that sends nothing counts too) before it is closed. Keeps slow or idle clients from holding connections. Changing it needs a restart.
+ */
+export type Duration = string
+/**
+ * How long a client may take to send a whole request, headers and body (at least headersTimeout). Changing it needs a restart.
+ */
+export type Duration1 = string
+/**
+ * How long an idle keep-alive connection stays open after a response. Changing it needs a restart.
+ */
+export type Duration2 = string
+/**
  * Where tickets, checkpoints, queues, blobs and control state are kept. Changing it needs a restart. `lowdb` (default): files under `path`, one replica. `postgres`: a PostgreSQL 15+ database (`url` or `urlFile`), the store for several replicas.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
@@ -25,15 +37,15 @@ export type Security = ("tls" | "starttls" | "none")
 /**
  * SMTP timeout (connection, greeting, socket). Default 180s, minimum 10s.
  */
-export type Duration = string
+export type Duration3 = string
 /**
  * Group sends per window (e.g. `2s`); `0s` sends at once.
  */
-export type Duration1 = string
+export type Duration4 = string
 /**
  * How often to poll when IDLE is not used. Default 60s.
  */
-export type Duration2 = string
+export type Duration5 = string
 /**
  * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
  */
@@ -45,15 +57,15 @@ export type Size = (number | string)
 /**
  * Per-request timeout. Default 10s.
  */
-export type Duration3 = string
+export type Duration6 = string
 /**
  * First retry delay (doubles each try, with jitter). Default 30s.
  */
-export type Duration4 = string
+export type Duration7 = string
 /**
  * Longest retry delay. Default 1h.
  */
-export type Duration5 = string
+export type Duration8 = string
 /**
  * Attachments up to this size are sent inline as base64; larger ones as download URLs. Default 0 (never inline).
  */
@@ -66,7 +78,7 @@ export type Size1 = (number | string)
  */
 export type CompanyOutbound = (OutboundFields & CompanyOutbound1)
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Id".
@@ -89,7 +101,7 @@ export type AfterFetch1 = ("keep" | "seen" | "move" | "delete")
 /**
  * Poll interval for this mailbox.
  */
-export type Duration6 = string
+export type Duration9 = string
 /**
  * Size limit for this mailbox.
  */
@@ -142,7 +154,7 @@ export type Size4 = (number | string)
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Duration".
  */
-export type Duration7 = string
+export type Duration10 = string
 /**
  * A size in bytes, or with a unit: `512KB`, `25MB`, `1GB` (powers of 1024).
  * 
@@ -209,6 +221,21 @@ export interface ServerConfig {
  * `host:port` to listen on, e.g. `127.0.0.1:9465` or `0.0.0.0:9465`. Changing it needs a restart.
  */
 listen?: string
+headersTimeout?: Duration
+requestTimeout?: Duration1
+keepAliveTimeout?: Duration2
+/**
+ * Connections open at once on `listen`; further ones are closed right away until some end. Changing it needs a restart.
+ */
+maxConnections?: number
+/**
+ * `host:port` of a second listener serving only GET /metrics (and /-/healthy), e.g. `0.0.0.0:9466` for Prometheus while `listen` stays private (127.0.0.1 or behind a reverse proxy). When set, `listen` no longer serves /metrics. Changing it needs a restart.
+ */
+metricsListen?: string
+/**
+ * `none`: GET /metrics answers anyone who reaches it (the metrics name every mailbox, company and webhook id). `token`: it needs `Authorization: Bearer` with one of `apiTokens` whose companies are `["*"]` (Prometheus: `authorization: {credentials_file: ...}`).
+ */
+metricsAuth?: ("none" | "token")
 /**
  * Base URL under which the API is reachable from outside (used in links sent to webhooks, e.g. attachment download URLs).
  */
@@ -342,8 +369,8 @@ from?: Address
  * `mailbox` (default): From is the mailbox, Reply-To the person. `user`: From is the person, Sender the mailbox (the server must allow sending on behalf).
  */
 sendAs?: ("mailbox" | "user")
-timeout?: Duration
-batchWindow?: Duration1
+timeout?: Duration3
+batchWindow?: Duration4
 /**
  * Rate limit for this server.
  */
@@ -445,7 +472,7 @@ address?: string
  * via the `definition` "InboundDefaults".
  */
 export interface InboundDefaults {
-pollInterval?: Duration2
+pollInterval?: Duration5
 /**
  * Use IMAP IDLE where the server offers it. Default true.
  */
@@ -505,13 +532,13 @@ secret?: string
  * File holding the signing secret.
  */
 secretFile?: string
-timeout?: Duration3
+timeout?: Duration6
 /**
  * Tries before a delivery is dead-lettered. Default 10.
  */
 maxAttempts?: number
-initialBackoff?: Duration4
-maxBackoff?: Duration5
+initialBackoff?: Duration7
+maxBackoff?: Duration8
 /**
  * Parallel requests to this webhook. Default 4.
  */
@@ -546,7 +573,7 @@ export interface Company {
  */
 name?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 extends?: string
 /**
@@ -592,7 +619,7 @@ events?: ("mailbox-suspended" | "delivery-failed" | "credential-expiring" | "mai
 }
 export interface CompanyOutbound1 {
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 mailbox?: string
 }
@@ -632,7 +659,7 @@ name?: string
  */
 inbound?: Id[]
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 outbound?: string
 ticket?: TicketDefaults
@@ -733,7 +760,7 @@ moveTo?: string
  * Tickets from this mailbox wait for approval before they enter the queue.
  */
 hold?: boolean
-pollInterval?: Duration6
+pollInterval?: Duration9
 /**
  * Use IMAP IDLE for this mailbox.
  */
@@ -744,7 +771,7 @@ maxMessageSize?: Size2
  */
 batchSize?: number
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 fallbackCompany?: string
 }
@@ -765,11 +792,11 @@ match?: RouteMatch
  */
 set?: {
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 company?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 contract?: string
 /**
@@ -852,11 +879,11 @@ min?: Size3
 max?: Size4
 }
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 during?: string
 /**
- * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
+ * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 outside?: string
 }

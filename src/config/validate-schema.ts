@@ -43,7 +43,7 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
     case 'propertyNames':
       return { ptr: `${ptr}/${String(p.propertyName)}`, message: `${at}: invalid name "${String(p.propertyName)}"`, preferKey: true };
     case 'pattern':
-      return { ptr, message: `${at}: ${friendlyPattern(String(p.pattern))}`, preferKey: false };
+      return { ptr, message: `${at}: ${friendlyPattern(String(p.pattern), e.data)}`, preferKey: false };
     case 'not':
       // store: fields of one driver given with the other
       if (ptr.startsWith('/store/'))
@@ -75,10 +75,16 @@ function knownFields(parentSchema: unknown): string[] {
   return [...names];
 }
 
-function friendlyPattern(pattern: string): string {
+/** Ids the schema's Id pattern refuses although they are well-formed: members of every JS object. */
+const RESERVED_ID = /^(?:constructor|hasOwnProperty|isPrototypeOf|propertyIsEnumerable|toLocaleString|toString|valueOf)$/;
+
+function friendlyPattern(pattern: string, value?: unknown): string {
   if (pattern.includes('(ms|s|m|h|d)')) return 'must be a duration such as 30s, 5m, 2h';
   if (pattern.includes('KiB')) return 'must be a size such as 512KB or 25MB';
-  if (pattern.startsWith('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}')) return 'must be an id (letters, digits, -, _, .)';
+  if (pattern.includes('[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')) {
+    if (typeof value === 'string' && RESERVED_ID.test(value)) return `"${value}" is reserved (the name of a member of every JavaScript object): choose another id`;
+    return 'must be an id (letters, digits, -, _, .)';
+  }
   if (pattern.startsWith('^(store|webhook:')) return 'must be "store" or "webhook:<id>"';
   if (pattern.startsWith('^https?://')) return 'must be an http(s) URL';
   return `must match ${pattern}`;
@@ -105,7 +111,9 @@ export function validateSchema(data: unknown, locations: Map<string, NodeLocatio
     let d = describe(e);
     if (e.keyword === 'anyOf') d = { ...d, message: `${pointerToDotted(e.instancePath)}: ${anyOfHint(e)}` };
     if (e.keyword === 'pattern' && e.propertyName !== undefined) {
-      d = { ptr: `${e.instancePath}/${e.propertyName}`, message: `${pointerToDotted(e.instancePath) || '(top level)'}: invalid name "${e.propertyName}" (${friendlyPattern(String((e.params as { pattern: string }).pattern))})`, preferKey: true };
+      const why = friendlyPattern(String((e.params as { pattern: string }).pattern), e.propertyName);
+      const message = why.startsWith('"') ? why : `invalid name "${e.propertyName}" (${why})`;
+      d = { ptr: `${e.instancePath}/${e.propertyName}`, message: `${pointerToDotted(e.instancePath) || '(top level)'}: ${message}`, preferKey: true };
     }
     if (e.keyword === 'type' && locations.get(d.ptr)?.fromEnv)
       d = { ...d, message: `${d.message} (a \${VAR} placeholder always gives a string)` };

@@ -1,5 +1,6 @@
 // Parses one YAML file into plain data plus a map of JSON-pointer paths to `line:col`,
 // interpolating `${VAR}` placeholders as it goes. Syntax errors and duplicate keys become problems.
+import { idMap } from './id-map.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { interpolate } from './interpolate.js';
 import type { Problem, SourceLocation } from './problems.js';
@@ -71,7 +72,8 @@ export function parseYamlFile(source: SourceFile, opts: ParseOptions): ParsedFil
     const valueLoc = at(n?.range?.[0]);
     locations.set(here, { key: keyLoc, value: keyLoc && !n ? keyLoc : valueLoc });
     if (isMap(n)) {
-      const out: Record<string, unknown> = {};
+      // Prototype-less: a `__proto__:` key must stay a key (the schema refuses it), not set the prototype.
+      const out = idMap<unknown>();
       for (const pair of n.items) {
         const k = isScalar(pair.key) ? pair.key.value : pair.key;
         const key = String(k);

@@ -5,6 +5,7 @@ import { loadConfig, type LoadOptions } from '../config/load.js';
 import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
+import { registerMetricsRoute } from '../http/metrics-route.js';
 import { registerOpsRoutes } from '../http/ops-routes.js';
 import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
@@ -95,7 +96,9 @@ export class Daemon {
   private emptyAtApply = new Set<string>();
   private reloading: Promise<ReloadResult> = Promise.resolve(null as unknown as ReloadResult);
   /** The settings the process started with and keeps until restart. */
-  private running: { listen: Snapshot['server']['listen']; store: Snapshot['store'] } | null = null;
+  private running: { listen: Snapshot['server']['listen']; limits: Snapshot['server']['limits']; metricsListen: Snapshot['server']['metricsListen']; store: Snapshot['store'] } | null = null;
+  /** The listener of server.metricsListen (only /metrics and health), when configured. */
+  metricsHttp: HttpServer | null = null;
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
@@ -117,9 +120,14 @@ export class Daemon {
     this.snapshot = snapshot;
     this.applyLogLevel(snapshot);
     const listen = this.opts.listen ?? snapshot.server.listen;
-    this.running = { listen, store: snapshot.store };
+    this.running = { listen, limits: snapshot.server.limits, metricsListen: snapshot.server.metricsListen, store: snapshot.store };
     tuneHeap();
-    await this.http.listen(listen.host, listen.port);
+    await this.http.listen(listen.host, listen.port, snapshot.server.limits);
+    if (snapshot.server.metricsListen) {
+      this.metricsHttp = new HttpServer(this.log);
+      registerMetricsRoute(this.metricsHttp, this, 'metrics');
+      await this.metricsHttp.listen(snapshot.server.metricsListen.host, snapshot.server.metricsListen.port, snapshot.server.limits);
+    }
     const onModesTightened = ({ changed, refused }: TightenedModes) => {
       if (changed.length) this.log.warn({ store: snapshot.store.path, count: changed.length, first: changed.slice(0, 5) }, 'store was open to other local users: directories tightened to 0700, files to 0600');
       if (refused.length) this.log.warn({ store: snapshot.store.path, count: refused.length, first: refused.slice(0, 5) }, 'store entries open to other local users could not be tightened (owned by another user): chmod them to 0700/0600');
@@ -282,7 +290,7 @@ export class Daemon {
       await this.oauth?.stop();
       releaseOAuthManager(this.oauth);
       await this.stores?.close();
-      await this.http.close();
+      await Promise.all([this.http.close(), this.metricsHttp?.close()]);
       this.log.info('mailroom stopped');
       this.log.flush?.();
     })();

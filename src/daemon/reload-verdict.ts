@@ -1,6 +1,6 @@
 // What a reload does with a freshly loaded config (pure): nothing (unchanged; a recovery when the
 // last reload had failed), refuse it (invalid, or a file emptied half-way), or apply it — keeping
-// what needs a restart (server.listen, store) as it runs, so a reload is never half-applied.
+// what needs a restart (server.listen, its limits, metricsListen, store) as it runs, so a reload is never half-applied.
 import { diffSnapshots, type EntityChange as Change } from '../config/diff.js';
 import type { Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -17,7 +17,7 @@ export interface RunningConfig {
   /** files that were empty in the running config (not "emptied" if still empty) */
   emptyAtApply: ReadonlySet<string>;
   /** what was started with and only a restart changes */
-  fixed: { listen: Snapshot['server']['listen']; store: Snapshot['store'] };
+  fixed: { listen: Snapshot['server']['listen']; limits: Snapshot['server']['limits']; metricsListen: Snapshot['server']['metricsListen']; store: Snapshot['store'] };
   lastStatus: string | null;
 }
 
@@ -38,6 +38,7 @@ export function reloadVerdict(loaded: LoadedConfig, running: RunningConfig): Rel
   }
   if (!snapshot) return { kind: 'invalid', hash: loaded.hash, problems };
   const changes = diffSnapshots(current, snapshot);
-  const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: running.fixed.listen }, store: running.fixed.store });
+  const f = running.fixed;
+  const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: f.listen, limits: f.limits, metricsListen: f.metricsListen }, store: f.store });
   return { kind: 'apply', hash: loaded.hash, snapshot: applied, changes, restartRequired: changes.filter((c) => c.restartRequired), problems };
 }

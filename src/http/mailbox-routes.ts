@@ -4,6 +4,7 @@
 // `default`, the global default server, admin tokens only) is resumed on the outbox's side; one
 // suspension covers both sides of a mailbox, so resuming either side resumes both.
 import type { Daemon } from '../daemon/daemon.js';
+import { own } from '../config/id-map.js';
 import { companiesOf } from '../outbound/notify.js';
 import { authenticate, canSee } from './auth.js';
 import { sendJson } from './server.js';
@@ -15,7 +16,7 @@ export function registerMailboxRoutes(d: Daemon): void {
     const who = await authenticate(req, snap);
     if (!who) return sendJson(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
     const id = params.id ?? '';
-    const mb = snap.mailboxes[id];
+    const mb = own(snap.mailboxes, id);
     const known = mb ? who.companies === '*' || companiesOf(snap, id).some((c) => canSee(who, c)) : id === 'default' && snap.defaultOutbound !== null && who.companies === '*';
     if (!known) return sendJson(res, 404, { error: `mailbox ${id} not found` });
     const r = mb ? await d.supervisor.resume(id) : 'not-running';

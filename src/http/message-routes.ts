@@ -4,11 +4,13 @@
 // to read (its existence is not revealed). An optional Idempotency-Key header makes a retried POST
 // return the first message instead of queueing a second one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { own } from '../config/id-map.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import { toReplyBody, toSubmitInput, validateMessageBody, validateReplyBody, type FieldProblem } from '../outbound/message-request.js';
 import type { Outbox } from '../outbound/outbox.js';
-import { companyMailboxes, submitMessage, SubmitError, type SubmitInput } from '../outbound/submit.js';
+import { foreignMailbox, resolveSenderCached } from '../outbound/resolve.js';
+import { companyMailboxes, senderRequest, submitMessage, SubmitError, type SubmitInput } from '../outbound/submit.js';
 import { ticketReply } from '../outbound/ticket-reply.js';
 import type { TicketStore } from '../store/index.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
@@ -108,7 +110,8 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       }
     };
 
-  const accept = async (res: ServerResponse, outbox: Outbox, snap: Snapshot, input: SubmitInput) => {
+  const accept = async (res: ServerResponse, who: Principal, outbox: Outbox, snap: Snapshot, input: SubmitInput) => {
+    checkSender(who, snap, input);
     const { entry, duplicate } = await submitMessage(outbox, snap, input);
     d.log.info({ id: entry.id, company: entry.company, mailbox: entry.mailbox ?? 'default', purpose: entry.purpose, ticket: entry.ticket, duplicate }, 'outbound message accepted');
     sendJson(res, 202, { id: entry.id, status: entry.status, messageId: entry.messageId, mailbox: entry.mailbox ?? 'default' }, { location: `/v1/messages/${entry.id}`, ...(duplicate && { 'idempotent-replayed': 'true' }) });
@@ -116,8 +119,19 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
 
   /** A company-scoped token names only its company's mailboxes (a '*' token any). */
   const checkMailbox = (who: Principal, snap: Snapshot, company: string, mailbox: string | undefined) => {
-    if (mailbox === undefined || who.companies === '*' || !snap.mailboxes[mailbox]) return;
+    if (mailbox === undefined || who.companies === '*' || !own(snap.mailboxes, mailbox)) return;
     if (!companyMailboxes(snap, company).has(mailbox)) throw new HttpError(403, `mailbox ${mailbox} is not a mailbox of company ${company}`);
+  };
+
+  /**
+   * Whatever layer picked it (a workflow, the contract, the company), the mailbox a scoped token's
+   * message leaves through must be one its company may use: acme's token with a workflow naming
+   * beta's mailbox would otherwise send as beta, with beta's credentials.
+   */
+  const checkSender = (who: Principal, snap: Snapshot, input: SubmitInput) => {
+    if (who.companies === '*' || input.company === null) return;
+    const why = foreignMailbox(snap, input.company, resolveSenderCached(snap, senderRequest(input)).decision);
+    if (why) throw new HttpError(403, why);
   };
 
   const loadTicket = async (id: string, who: Principal) => {
@@ -136,11 +150,11 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       const b = v.value;
       if (!canSee(who, b.company)) throw new HttpError(403, `this token may not send for company ${b.company}`);
       checkMailbox(who, snap, b.company, b.mailbox);
-      if (!b.ticket) return accept(res, outbox, snap, toSubmitInput(b, key));
+      if (!b.ticket) return accept(res, who, outbox, snap, toSubmitInput(b, key));
       const t = await loadTicket(b.ticket, who);
       if (t.company !== b.company) throw new HttpError(422, `ticket ${b.ticket} is not a ticket of company ${b.company}`);
       if (b.contract !== undefined && b.contract !== t.contract) throw new HttpError(422, `ticket ${b.ticket} belongs to contract ${t.contract ?? '(none)'}`);
-      await accept(res, outbox, snap, ticketReply(snap, t, toReplyBody(b), key));
+      await accept(res, who, outbox, snap, ticketReply(snap, t, toReplyBody(b), key));
     }),
   );
 
@@ -163,7 +177,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
       if (!v.ok) throw new HttpError(400, `invalid request body: ${v.problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, v.problems);
       const t = await loadTicket(params.id ?? '', who);
       checkMailbox(who, snap, t.company, v.value.mailbox);
-      await accept(res, outbox, snap, ticketReply(snap, t, v.value, key));
+      await accept(res, who, outbox, snap, ticketReply(snap, t, v.value, key));
     }),
   );
 }

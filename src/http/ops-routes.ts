@@ -5,16 +5,13 @@ import type { Daemon } from '../daemon/daemon.js';
 import { formatProblem } from '../config/problems.js';
 import { outboxSummary, senderHealth } from '../outbound/outbox-summary.js';
 import { authenticate, canSee } from './auth.js';
+import { registerMetricsRoute } from './metrics-route.js';
 import { sendJson } from './server.js';
 import { webhookStatus } from './webhook-routes.js';
 
 export function registerOpsRoutes(d: Daemon): void {
   const http = d.http;
-  http.on('GET', '/metrics', async (_req, res) => {
-    const body = await d.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': d.metrics.registry.contentType });
-    res.end(body);
-  });
+  registerMetricsRoute(http, d, 'main');
 
   http.on('POST', '/-/reload', async (req, res) => {
     if (!d.snapshot) return sendJson(res, 503, { error: 'not started' });

@@ -1,7 +1,13 @@
 // The daemon's HTTP endpoint: a tiny router over node:http. Health and readiness are answered
 // without I/O; other handlers (metrics, status, API) are registered by the parts that own them.
+// node:http's own limits would let idle or slow-header clients hold connections for minutes, with
+// no cap on their number: listen() sets server.headersTimeout & co from the config.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { HttpLimits } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
+
+/** The schema's defaults (server.headersTimeout ...), for servers started without a config. */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxConnections: 256 };
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>, url: URL) => Promise<void> | void;
 
@@ -14,12 +20,12 @@ interface RouteEntry {
 
 export class HttpServer {
   private routes: RouteEntry[] = [];
-  private server: Server;
+  private server: Server | null = null;
   ready = false;
+  /** Connections refused because maxConnections were open (since start). */
+  dropped = 0;
 
   constructor(private log: Logger) {
-    this.server = createServer((req, res) => void this.dispatch(req, res));
-    this.server.keepAliveTimeout = 5000;
     this.on('GET', '/-/healthy', (_q, res) => sendJson(res, 200, { status: 'ok' }));
     this.on('GET', '/-/ready', (_q, res) => sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : 'not ready' }));
   }
@@ -57,26 +63,44 @@ export class HttpServer {
     }
   }
 
-  listen(host: string, port: number): Promise<void> {
+  listen(host: string, port: number, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<void> {
+    const server = (this.server = createServer(
+      {
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        // how often node looks for connections past those timeouts (its default, 30 s, would let a
+        // slow client stay up to 30 s longer than headersTimeout)
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      },
+      (req, res) => void this.dispatch(req, res),
+    ));
+    server.maxConnections = limits.maxConnections;
+    server.on('drop', (d?: { remoteAddress?: string }) => {
+      // Logged once per 100 so a flood does not flood the log too.
+      if (this.dropped++ % 100 === 0) this.log.warn({ dropped: this.dropped, maxConnections: limits.maxConnections, remote: d?.remoteAddress }, 'http connection refused: maxConnections open');
+    });
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
         resolve();
       });
     });
   }
 
   address(): { host: string; port: number } | null {
-    const a = this.server.address();
+    const a = this.server?.address();
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
   }
 
   close(): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.resolve();
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
   }
 }

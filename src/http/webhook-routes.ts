@@ -1,6 +1,7 @@
 // Webhook sink operations: queue depth and dead letters, and redelivery of dead letters.
 // Admin only (a token with companies ["*"]): deliveries cross companies.
 import type { Daemon } from '../daemon/daemon.js';
+import { own } from '../config/id-map.js';
 import { authenticate } from './auth.js';
 import { readBody, sendJson } from './server.js';
 
@@ -21,7 +22,7 @@ export function registerWebhookRoutes(d: Daemon): void {
   d.http.on('POST', '/v1/webhooks/:id/replay', async (req, res, params) => {
     const who = await admin(req);
     if (typeof who !== 'object') return deny(res, who);
-    if (!d.snapshot?.webhooks[params.id!]) return sendJson(res, 404, { error: `webhook ${params.id} is not configured` });
+    if (!own(d.snapshot?.webhooks, params.id!)) return sendJson(res, 404, { error: `webhook ${params.id} is not configured` });
     let delivery: string | undefined;
     const raw = (await readBody(req, 64 * 1024)).toString('utf8').trim();
     if (raw) {
@@ -56,7 +57,7 @@ export function webhookStatus(d: Daemon, withDeadLetters = false): Record<string
   const ids = new Set([...Object.keys(d.snapshot.webhooks), ...depth.keys()]);
   return [...ids].sort().map((id) => ({
     webhook: id,
-    configured: Boolean(d.snapshot!.webhooks[id]),
+    configured: Boolean(own(d.snapshot!.webhooks, id)),
     pending: depth.get(id)?.pending ?? 0,
     deadLetters: depth.get(id)?.dead ?? 0,
     // Shown only when there are some: held = its ticket awaits approval; blocked = behind a dead letter.

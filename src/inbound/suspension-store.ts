@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirDurable, readTextIfExists, writeFileDurable } from '../store/durable-file.js';
+import { idMap, own } from '../config/id-map.js';
 import { isKeyedFingerprint, type FingerprintKey } from './credential-fingerprint.js';
 import type { SuspensionRecord } from './suspension.js';
 
@@ -49,7 +50,9 @@ export class SuspensionStore {
     const file = join(storePath, 'suspensions.json');
     const text = await readTextIfExists(file);
     const parsed = text ? (JSON.parse(text) as { version?: number; salt?: string; mailboxes?: Record<string, SuspensionRecord> }) : null;
-    const data: SuspensionFile = { version: 1, mailboxes: parsed?.version === 1 ? (parsed.mailboxes ?? {}) : {} };
+    // Prototype-less: looked up by ids from the API (POST /v1/mailboxes/__proto__/resume is no mailbox).
+    const mailboxes = idMap<SuspensionRecord>(parsed?.version === 1 ? Object.entries(parsed.mailboxes ?? {}) : []);
+    const data: SuspensionFile = { version: 1, mailboxes };
     if (parsed?.salt && Object.values(data.mailboxes).some((r) => !isKeyedFingerprint(r.credentials))) data.salt = parsed.salt;
     return new SuspensionStore(file, data, await loadFingerprintKey(storePath));
   }
@@ -78,7 +81,7 @@ export class SuspensionStore {
   }
 
   get(mailbox: string): SuspensionRecord | null {
-    return this.data.mailboxes[mailbox] ?? null;
+    return own(this.data.mailboxes, mailbox) ?? null;
   }
 
   all(): SuspensionRecord[] {
@@ -99,7 +102,7 @@ export class SuspensionStore {
   }
 
   async delete(mailbox: string): Promise<void> {
-    if (!(mailbox in this.data.mailboxes)) return;
+    if (!Object.hasOwn(this.data.mailboxes, mailbox)) return;
     delete this.data.mailboxes[mailbox];
     this.dropUnusedSalt();
     this.emit(mailbox, null);

@@ -2,6 +2,7 @@
 // the company's `notify` addresses that subscribe to the event are told, by system mail through the
 // global default sender. Notifications and acknowledgements never cause notifications themselves
 // (no loops, no noise about auto-replies to addresses that do not exist).
+import { own } from '../config/id-map.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
@@ -11,7 +12,7 @@ import type { DeliveryFailure, Outbox } from './outbox.js';
 import { companyMailboxes, submitMessage } from './submit.js';
 
 export function notifyRecipients(snap: Snapshot, company: string, event: string): string[] {
-  const c = snap.companies[company];
+  const c = own(snap.companies, company);
   return [...new Set((c?.notify ?? []).filter((n) => !n.events || n.events.length === 0 || (n.events as string[]).includes(event)).map((n) => n.address))];
 }
 
@@ -55,7 +56,7 @@ export function deliveryFailedNotifier(outbox: Outbox, snapshot: () => Snapshot 
 
 /** Companies told about a mailbox: those that read it, else those whose config sends through it. */
 export function companiesOf(snap: Snapshot, mailbox: string): string[] {
-  const owners = [...new Set(snap.mailboxes[mailbox]?.owners.map((o) => o.company) ?? [])];
+  const owners = [...new Set(own(snap.mailboxes, mailbox)?.owners.map((o) => o.company) ?? [])];
   return owners.length ? owners : Object.keys(snap.companies).filter((c) => companyMailboxes(snap, c).has(mailbox));
 }
 

@@ -3,6 +3,8 @@
 // agree by construction. Pure.
 import { createHash } from 'node:crypto';
 import { decideOutbound, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
+import { own } from '../config/id-map.js';
+import { mailboxOwners, maySendThrough } from '../config/mailbox-ownership.js';
 import { outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
 
@@ -48,9 +50,22 @@ function senderLabel(snap: Snapshot, req: OutboundRequest, mailbox: string | nul
  * a mailbox mailroom reads (the global default's address may be one nobody reads). Pure.
  */
 export function ticketMailbox(snap: Snapshot, company: string, contract: string | null, inboundMailbox: string | null): string | null {
-  const k = contract ? snap.companies[company]?.contracts[contract] : undefined;
+  const k = contract ? own(own(snap.companies, company)?.contracts, contract) : undefined;
   if (k?.outbound) return null;
-  return inboundMailbox && snap.mailboxes[inboundMailbox]?.outbound ? inboundMailbox : null;
+  return inboundMailbox && own(snap.mailboxes, inboundMailbox)?.outbound ? inboundMailbox : null;
+}
+
+/**
+ * Why mail of `company` may not leave through the mailbox a resolution chose (a workflow, or a
+ * company's extends, naming a mailbox that belongs only to other companies), or null when it may:
+ * the global default, a platform mailbox, the company's own or a shared one (mailbox-ownership.ts). Pure.
+ */
+export function foreignMailbox(snap: Snapshot, company: string, decision: OutboundDecision): string | null {
+  const mailbox = decision.mailbox;
+  if (maySendThrough(snap.config, company, mailbox)) return null;
+  const owners = mailboxOwners(snap.config).get(mailbox!) ?? [];
+  const via = [...decision.trail].reverse().find((t) => t.endsWith(`→ mailbox ${mailbox}`))?.split(' → ')[0];
+  return `mailbox ${mailbox}${via ? ` (chosen by ${via})` : ''} belongs to company ${owners.join(', ')}: mail of company ${company} may not be sent through it`;
 }
 
 const cache = new WeakMap<Snapshot, Map<string, SenderResolution>>();

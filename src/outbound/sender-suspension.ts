@@ -5,6 +5,7 @@
 // stop; whichever resumes it, both go on. While suspended, the outbox holds the mailbox's mail
 // (queued, not failed) and sends it after the resume: when the credentials change (config or a
 // rotated secret file, re-read every `recheckMs`) or through POST /v1/mailboxes/:id/resume.
+import { own } from '../config/id-map.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { credentialFingerprint, decideSuspension, DEFAULT_AUTH_FAILURE_THRESHOLD, mailboxFingerprint, type FingerprintKey, type SuspensionInfo, type SuspensionRecord, type SuspensionStore } from '../inbound/suspension.js';
 import type { Logger } from '../observability/logger.js';
@@ -47,14 +48,14 @@ export function decideSenderSuspension(err: unknown, c: ClassifiedSend, refusals
 /** Is `label` watched by this side (no poller reads it, so nobody else re-checks its credentials)? */
 function sendsOnly(snap: Snapshot, label: string): boolean {
   if (label === 'default') return snap.defaultOutbound !== null;
-  const mb = snap.mailboxes[label];
+  const mb = own(snap.mailboxes, label);
   return !!mb?.outbound && !(mb.inbound && mb.enabled);
 }
 
 /** Fingerprint of what `label` logs in with: the same as the poller's for a mailbox with both sides. */
 export function senderFingerprint(snap: Snapshot, label: string, key: FingerprintKey): Promise<string> | null {
   if (label === 'default') return snap.defaultOutbound ? credentialFingerprint(snap.defaultOutbound.auth, key) : null;
-  const mb = snap.mailboxes[label];
+  const mb = own(snap.mailboxes, label);
   return mb ? mailboxFingerprint(mb, key) : null;
 }
 

@@ -2,12 +2,14 @@
 // exist, pick the sender with the resolver, validate every address and header, build the message,
 // enqueue it. Used by the API (message-routes.ts), ticket replies, acknowledgements and notifications.
 import { createHash } from 'node:crypto';
+import { own } from '../config/id-map.js';
+import { companyMailboxIds } from '../config/mailbox-ownership.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
 import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
 import { compose, type AttachmentInput } from './compose.js';
 import type { Outbox } from './outbox.js';
-import { resolveSenderCached } from './resolve.js';
+import { resolveSenderCached, type OutboundRequest } from './resolve.js';
 
 export interface SubmitInput {
   purpose: OutboxPurpose;
@@ -58,19 +60,21 @@ export class SubmitError extends Error {
 
 /** Mailboxes a company may name explicitly: those its config (extends chain included) refers to. */
 export function companyMailboxes(snap: Snapshot, company: string): Set<string> {
-  const out = new Set<string>();
-  const c = snap.companies[company];
-  if (!c) return out;
-  for (const id of c.chain) {
-    const o = snap.config.companies?.[id]?.outbound as { mailbox?: string } | undefined;
-    if (o?.mailbox) out.add(o.mailbox);
-  }
-  for (const k of Object.values(c.contracts)) {
-    if (k.outbound) out.add(k.outbound);
-    for (const m of k.inbound) out.add(m);
-  }
+  if (!own(snap.companies, company)) return new Set();
+  const out = companyMailboxIds(snap.config, company);
   for (const mb of Object.values(snap.mailboxes)) if (mb.owners.some((o) => o.company === company)) out.add(mb.id);
   return out;
+}
+
+/** What the resolver is asked for a submission (the same request submitOnce resolves). */
+export function senderRequest(input: Pick<SubmitInput, 'company' | 'contract' | 'workflow' | 'mailbox' | 'kind'>): OutboundRequest & { kind: 'user' | 'system' } {
+  return {
+    ...(input.company !== null && { company: input.company }),
+    ...(input.contract !== undefined && { contract: input.contract }),
+    ...(input.workflow !== undefined && { workflow: input.workflow }),
+    ...(input.mailbox !== undefined && { mailbox: input.mailbox }),
+    kind: input.kind,
+  };
 }
 
 /** Submissions in progress per idempotency key, so two concurrent retries of one POST queue one message. */
@@ -102,22 +106,16 @@ export async function submitMessage(outbox: Outbox, snap: Snapshot, input: Submi
 
 async function submitOnce(outbox: Outbox, snap: Snapshot, input: SubmitInput): Promise<{ entry: OutboxEntry; duplicate: boolean }> {
   const company = input.company;
-  if (company !== null && !snap.companies[company]) throw new SubmitError(422, `company ${company} is not configured`, 'company');
+  if (company !== null && !own(snap.companies, company)) throw new SubmitError(422, `company ${company} is not configured`, 'company');
   if (input.contract !== undefined) {
-    if (company === null || !snap.companies[company]?.contracts[input.contract]) throw new SubmitError(422, `contract ${input.contract} is not a contract of company ${company}`, 'contract');
+    if (company === null || !own(own(snap.companies, company)?.contracts, input.contract)) throw new SubmitError(422, `contract ${input.contract} is not a contract of company ${company}`, 'contract');
   }
-  if (input.workflow !== undefined && !snap.workflows[input.workflow]) throw new SubmitError(422, `workflow ${input.workflow} is not configured`, 'workflow');
+  if (input.workflow !== undefined && !own(snap.workflows, input.workflow)) throw new SubmitError(422, `workflow ${input.workflow} is not configured`, 'workflow');
   if (input.mailbox !== undefined) {
-    const mb = snap.mailboxes[input.mailbox];
+    const mb = own(snap.mailboxes, input.mailbox);
     if (!mb) throw new SubmitError(422, `mailbox ${input.mailbox} is not configured`, 'mailbox');
   }
-  const request = {
-    ...(company !== null && { company }),
-    ...(input.contract !== undefined && { contract: input.contract }),
-    ...(input.workflow !== undefined && { workflow: input.workflow }),
-    ...(input.mailbox !== undefined && { mailbox: input.mailbox }),
-    kind: input.kind,
-  };
+  const request = senderRequest(input);
   const res = resolveSenderCached(snap, request);
   if (!res.server) throw new SubmitError(422, res.decision.mailbox ? `mailbox ${res.decision.mailbox} has no outbound side` : 'no outbound server: configure defaults.outbound, a company outbound or a contract mailbox', 'mailbox');
   if (res.decision.mailbox && snap.mailboxes[res.decision.mailbox]?.enabled === false) throw new SubmitError(422, `mailbox ${res.decision.mailbox} is disabled`, 'mailbox');

@@ -184,6 +184,12 @@ describe('deploy/kubernetes', () => {
       }
     });
 
+    it('serves /metrics without a token on the annotated port (what the pod annotations scrape)', () => {
+      const server = merged.server as { metricsListen?: string; metricsAuth?: string } | undefined;
+      expect(server?.metricsListen).toBeUndefined();
+      expect(server?.metricsAuth ?? 'none').toBe('none');
+    });
+
     it('listens on every address on the container port and stores data on the PVC', () => {
       expect(merged.server?.listen).toBe(`0.0.0.0:${httpPort}`);
       expect(merged.store?.path).toBe('/var/lib/mailroom');

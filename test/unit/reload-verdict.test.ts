@@ -10,7 +10,7 @@ const load = () => loadConfig(dir, { skipEnv: true } as never);
 
 describe('reloadVerdict', async () => {
   const loaded = await load();
-  const running = (o: Partial<RunningConfig> = {}): RunningConfig => ({ snapshot: loaded.snapshot!, emptyAtApply: new Set(), fixed: { listen: { host: '127.0.0.1', port: 1 }, store: { driver: 'lowdb', path: '/keep' } }, lastStatus: 'applied', ...o });
+  const running = (o: Partial<RunningConfig> = {}): RunningConfig => ({ snapshot: loaded.snapshot!, emptyAtApply: new Set(), fixed: { listen: { host: '127.0.0.1', port: 1 }, limits: loaded.snapshot!.server.limits, metricsListen: null, store: { driver: 'lowdb', path: '/keep' } }, lastStatus: 'applied', ...o });
 
   it('the same config is unchanged; after a failed reload it is a recovery', () => {
     expect(reloadVerdict(loaded, running())).toEqual({ kind: 'unchanged', hash: loaded.hash, clearsFailure: false });
