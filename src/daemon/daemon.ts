@@ -26,7 +26,6 @@ import type { EmbeddedStores } from '../store/embedded/stores.js';
 import { openStores } from '../store/open.js';
 import type { Stores } from '../store/port.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
-import type { WebhookQueue } from '../sinks/webhook/queue.js';
 import { emptyFiles } from './reload-guard.js';
 import { reloadVerdict } from './reload-verdict.js';
 import { Supervisor } from './supervisor.js';
@@ -84,7 +83,6 @@ export class Daemon {
   outbox: Outbox | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
-  webhookQueue: WebhookQueue | null = null;
   webhooks: WebhookDispatcher | null = null;
   oauth: OAuthManager | null = null;
   lastReload: ReloadResult | null = null;
@@ -143,10 +141,9 @@ export class Daemon {
     const suspensions = parts.suspensions;
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
     this.outbox = await startOutbound(parts.outbox, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
-    const queue = (this.webhookQueue = parts.webhooks);
     this.webhooks = new WebhookDispatcher({
-      queue,
-      store: this.store,
+      deliveries: stores.deliveries,
+      tickets: stores.tickets,
       snapshot: () => this.snapshot!,
       log: this.log,
       metrics: this.metrics,

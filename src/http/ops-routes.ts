@@ -47,8 +47,8 @@ export function registerOpsRoutes(d: Daemon): void {
         ...(admin && { restartRequired: d.pendingRestart.map((c) => `${c.kind} ${c.id}`) }),
       },
       mailboxes,
-      webhooks: who.companies === '*' ? webhookStatus(d) : undefined,
-      store: who.companies === '*' ? d.store?.stats() : undefined,
+      webhooks: who.companies === '*' ? await webhookStatus(d) : undefined,
+      store: who.companies === '*' ? await d.stores?.tickets.stats() : undefined,
       outbox: who.companies === '*' && d.outbox ? outboxSummary(d.outbox.store.entries()) : undefined,
     });
   });

@@ -20,7 +20,8 @@ import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Daemon } from '../daemon/daemon.js';
-import { StoreError, type Ticket, type TicketStatus, type TicketStore, type TicketSummary } from '../store/index.js';
+import { StoreError, type Ticket, type TicketStatus, type TicketSummary } from '../store/index.js';
+import type { TicketPort } from '../store/port.js';
 import { authenticate, canSee, type Principal } from './auth.js';
 import { LEGACY_SANITIZE_MAX_CHARS, sanitizeMailHtml } from '../ingest/sanitize-html.js';
 import { sendJson } from './server.js';
@@ -44,7 +45,7 @@ interface Ctx {
   res: ServerResponse;
   url: URL;
   who: Principal;
-  store: TicketStore;
+  store: TicketPort;
   /** decoded path segments after /v1/tickets/ */
   parts: string[];
 }
@@ -129,7 +130,7 @@ export function registerTicketRoutes(d: Daemon): void {
     return async (req, res, _p, url) => {
       try {
         const snapshot = d.snapshot;
-        const store = d.store;
+        const store = d.stores?.tickets;
         if (!snapshot || !store) throw new ApiError(503, 'not started');
         const who = await authenticate(req, snapshot);
         if (!who) {
@@ -157,40 +158,30 @@ export function registerTicketRoutes(d: Daemon): void {
   }
 
   /** The ticket's summary if this token may see it; 404 otherwise (unknown and foreign look alike). */
-  function visible(c: Ctx, id: string | undefined): TicketSummary {
+  async function visible(c: Ctx, id: string | undefined): Promise<TicketSummary> {
     if (id === undefined || id.length > 100) throw new ApiError(404, NOT_FOUND);
-    const s = c.store.findByTicketId(id);
+    const s = await c.store.summary(id);
     if (!s || !canSee(c.who, s.company)) throw new ApiError(404, NOT_FOUND);
     return s;
   }
 
   async function load(c: Ctx, id: string | undefined): Promise<Ticket> {
-    visible(c, id);
-    const t = await c.store.getTicket(id as string); // null while not yet durable
+    await visible(c, id);
+    const t = await c.store.get(id as string); // null while not yet durable
     if (!t || !canSee(c.who, t.company)) throw new ApiError(404, NOT_FOUND);
     return t;
   }
 
   async function sendBlob(c: Ctx, sha: string, contentType: string, filename: string, missing: string): Promise<void> {
-    const loc = await c.store.blobs.locate(sha);
-    if (!loc) throw new ApiError(404, missing);
-    let fh;
-    try {
-      fh = await open(loc.file, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ApiError(404, missing);
-      throw e;
+    const blob = await c.store.openBlob(sha);
+    if (!blob) throw new ApiError(404, missing);
+    c.res.writeHead(200, { 'content-type': contentType, 'content-length': blob.length, 'content-disposition': contentDisposition(filename), ...DOWNLOAD_HEADERS });
+    if (c.req.method === 'HEAD' || blob.length === 0) {
+      blob.stream.destroy();
+      c.res.end();
+      return;
     }
-    try {
-      c.res.writeHead(200, { 'content-type': contentType, 'content-length': loc.length, 'content-disposition': contentDisposition(filename), ...DOWNLOAD_HEADERS });
-      if (c.req.method === 'HEAD' || loc.length === 0) {
-        c.res.end();
-        return;
-      }
-      await pipeline(fh.createReadStream({ autoClose: false, start: loc.offset, end: loc.offset + loc.length - 1 }), c.res);
-    } finally {
-      await fh.close();
-    }
+    await pipeline(blob.stream, c.res);
   }
 
   http.on(
@@ -201,7 +192,7 @@ export function registerTicketRoutes(d: Daemon): void {
       if (q.since !== undefined && Number.isNaN(Date.parse(q.since))) {
         throw new ApiError(400, 'invalid query: since must be an ISO 8601 date-time with a time zone', [{ field: 'since', message: 'must be an ISO 8601 date-time with a time zone, e.g. 2024-05-01T00:00:00Z' }]);
       }
-      const page = c.store.listTickets({
+      const page = await c.store.list({
         companies: c.who.companies,
         limit: q.limit,
         order: q.order,
@@ -268,19 +259,19 @@ export function registerTicketRoutes(d: Daemon): void {
         parseQuery(c.url, noQuery);
         const body = await readJsonBody(c.req, action === 'approve' ? approveBody : rejectBody);
         const id = c.parts[0];
-        visible(c, id);
+        await visible(c, id);
         const ticketId = id as string;
         const prev = locks.get(ticketId) ?? Promise.resolve();
         const run = prev.catch(() => undefined).then(async () => {
-          const t = await c.store.getTicket(ticketId);
+          const t = await c.store.summary(ticketId);
           if (!t || !canSee(c.who, t.company)) throw new ApiError(404, NOT_FOUND);
-          // getTicket is a durable copy; the index summary also reflects a status change still flushing.
-          const status = c.store.findByTicketId(ticketId)?.status ?? t.status;
+          const status = t.status;
           if (status !== 'held') throw Object.assign(new ApiError(409, `ticket is ${status}, not held: only held tickets can be ${action === 'approve' ? 'approved' : 'rejected'}`), { current: status });
           const to: TicketStatus = action === 'approve' ? 'open' : REJECTED_STATUS;
-          if (!(await c.store.setStatus(ticketId, to))) throw new ApiError(404, NOT_FOUND);
-          // Its webhook deliveries waited for this: sent now (approve) or never (reject).
-          await d.webhooks?.ticketSettled(ticketId);
+          // Its held webhook deliveries go with it: queued now (approve) or cancelled (reject).
+          const r = await c.store.setStatus(ticketId, to);
+          if (!r.found) throw new ApiError(404, NOT_FOUND);
+          if (r.deliveries.some((x) => x.status === 'pending')) d.webhooks?.kick();
         });
         locks.set(ticketId, run);
         try {
@@ -295,7 +286,7 @@ export function registerTicketRoutes(d: Daemon): void {
         }
         const note = action === 'approve' ? body['comment'] : body['reason'];
         d.log.info({ ticket: ticketId, action, by: c.who.name, ...(typeof note === 'string' && { note }) }, `held ticket ${action === 'approve' ? 'approved' : 'rejected'}`);
-        const s = c.store.findByTicketId(ticketId);
+        const s = await c.store.summary(ticketId);
         if (!s) throw new ApiError(404, NOT_FOUND);
         sendApiJson(c.res, 200, summaryView(s, baseUrl()));
       }),

@@ -16,7 +16,7 @@ export function registerWebhookRoutes(d: Daemon): void {
   d.http.on('GET', '/v1/webhooks', async (req, res) => {
     const who = await admin(req);
     if (typeof who !== 'object') return deny(res, who);
-    sendJson(res, 200, { webhooks: webhookStatus(d, true) });
+    sendJson(res, 200, { webhooks: await webhookStatus(d, true) });
   });
 
   d.http.on('POST', '/v1/webhooks/:id/replay', async (req, res, params) => {
@@ -50,21 +50,23 @@ function deny(res: Parameters<typeof sendJson>[0], why: 'not started' | 401 | 40
 }
 
 /** Per webhook: queue depth, held and blocked deliveries, dead letters (with their last error), for status and the API. */
-export function webhookStatus(d: Daemon, withDeadLetters = false): Record<string, unknown>[] {
-  const q = d.webhookQueue;
-  if (!q || !d.snapshot) return [];
-  const depth = q.depth();
-  const ids = new Set([...Object.keys(d.snapshot.webhooks), ...depth.keys()]);
-  return [...ids].sort().map((id) => ({
+export async function webhookStatus(d: Daemon, withDeadLetters = false): Promise<Record<string, unknown>[]> {
+  const q = d.stores?.deliveries;
+  const snap = d.snapshot;
+  if (!q || !snap) return [];
+  const depth = await q.summary();
+  const ids = [...new Set([...Object.keys(snap.webhooks), ...depth.keys()])].sort();
+  const dead = withDeadLetters ? await q.dead() : [];
+  return ids.map((id) => ({
     webhook: id,
-    configured: Boolean(own(d.snapshot!.webhooks, id)),
+    configured: Boolean(own(snap.webhooks, id)),
     pending: depth.get(id)?.pending ?? 0,
     deadLetters: depth.get(id)?.dead ?? 0,
     // Shown only when there are some: held = its ticket awaits approval; blocked = behind a dead letter.
     ...(depth.get(id)?.held && { held: depth.get(id)!.held }),
     ...(depth.get(id)?.blocked && { blocked: depth.get(id)!.blocked }),
     ...(withDeadLetters && {
-      dead: q.dead(id).map((x) => ({ delivery: x.id, ticket: x.ticketId, article: x.articleNo, attempts: x.attempts, lastStatus: x.lastStatus, lastError: x.lastError, finishedAt: x.finishedAt })),
+      dead: dead.filter((x) => x.webhook === id).map((x) => ({ delivery: x.id, ticket: x.ticketId, article: x.articleNo, attempts: x.attempts, lastStatus: x.lastStatus, lastError: x.lastError, finishedAt: x.finishedAt })),
     }),
   }));
 }

@@ -143,6 +143,8 @@ export interface SetStatusResult {
 export interface TicketPort {
   list(q: ListTicketsQuery): Promise<TicketPage>;
   get(id: string): Promise<Ticket | null>;
+  /** The ticket's summary (cheap: no articles), or null. */
+  summary(id: string): Promise<TicketSummary | null>;
   /** Durable, together with the ticket's held deliveries (released on open, cancelled on rejected). */
   setStatus(id: string, status: TicketStatus): Promise<SetStatusResult>;
   /** A blob's bytes as a stream (never a file path), or null if unknown. */

@@ -177,6 +177,8 @@ export function storeContract(f: StoreFactory): void {
         const no = await s.tickets.setStatus(b!.ticketId, 'rejected');
         expect(no.deliveries.map((d) => d.status)).toEqual(['cancelled']);
         expect((await s.tickets.setStatus('ACME-999999', 'open')).found).toBe(false);
+        expect(await s.tickets.summary(b!.ticketId)).toMatchObject({ id: b!.ticketId, status: 'rejected', company: 'acme' });
+        expect(await s.tickets.summary('ACME-999999')).toBeNull();
         const claimed = await s.deliveries.claimDue({ owner: 'w', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 5 } });
         expect(claimed.map((d) => d.ticketId)).toEqual([a!.ticketId]);
       }));

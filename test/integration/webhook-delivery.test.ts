@@ -2,6 +2,7 @@
 // delivery blocks its ticket's reply until replayed (by the CLI) and both then go in order; the
 // latency histogram; Retry-After in seconds and as an HTTP date; a redirect to another host is not
 // followed; an endless error body is not read whole.
+import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,7 @@ describe('webhook delivery', () => {
     await dovecot.appendMany('wd-order', [question('o'), reply('o')]);
     const { daemon, cfg, base } = await daemonFor('wd-order', receiver.url);
     try {
-      await waitFor(() => daemon.webhookQueue!.dead('erp').length === 1, 10_000, 'dead letter');
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
       await settle();
       expect(receiver.accepted).toEqual([]); // the reply did not overtake its ticket
       const status = (await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] };
@@ -100,8 +101,8 @@ describe('webhook delivery', () => {
     await dovecot.append('wd-redir', message(1, { subject: 'Redirected' }));
     const { daemon } = await daemonFor('wd-redir', `http://127.0.0.1:${redirector.port}/hook`);
     try {
-      await waitFor(() => daemon.webhookQueue!.dead('erp').length === 1, 10_000, 'dead letter');
-      expect(daemon.webhookQueue!.dead('erp')[0]).toMatchObject({ attempts: 1, lastStatus: 307 });
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
+      expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')[0]).toMatchObject({ attempts: 1, lastStatus: 307 });
       await settle();
       expect(receiver.attempts).toEqual([]);
     } finally {
@@ -128,9 +129,9 @@ describe('webhook delivery', () => {
     const { daemon } = await daemonFor('wd-body', `http://127.0.0.1:${endless.port}/hook`);
     try {
       const started = Date.now();
-      await waitFor(() => daemon.webhookQueue!.dead('erp').length === 1, 10_000, 'dead letter');
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
       expect(Date.now() - started).toBeLessThan(4000); // the request timeout is 5 s
-      expect(daemon.webhookQueue!.dead('erp')[0]!.lastError).toBe(`HTTP 422: ${'x'.repeat(200)}`);
+      expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')[0]!.lastError).toBe(`HTTP 422: ${'x'.repeat(200)}`);
       await waitFor(() => aborted, 5_000, 'body cancelled');
     } finally {
       await daemon.stop();

@@ -2,6 +2,7 @@
 // webhooks wait for approval (then go, in order, showing the approved ticket), a rejected one's are
 // never sent, dropped mail goes nowhere. Webhook-only held mail does not keep the mail server
 // waiting: it is committed in the store, so its server action runs.
+import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -70,7 +71,7 @@ describe('webhook sink and held / dropped tickets', () => {
     await dovecot.append('held-b', message(1, { subject: 'Will be rejected' }));
     const { daemon, base } = await daemonFor('held-b', receiver, { hold: true });
     try {
-      await waitFor(() => daemon.webhookQueue!.depth().get('erp')?.held === 1, 10_000, 'held delivery');
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.depth().get('erp')?.held === 1, 10_000, 'held delivery');
       const id = heldTicket(daemon);
       expect((await fetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
       await settle();
@@ -92,7 +93,7 @@ describe('webhook sink and held / dropped tickets', () => {
       await waitFor(async () => (await dovecot.list('held-c', 'Done')).length === 1, 10_000, 'moved');
       await settle();
       expect(receiver.attempts).toEqual([]);
-      expect(daemon.webhookQueue!.depth().size).toBe(0);
+      expect((daemon.stores as EmbeddedStores).parts.webhooks.depth().size).toBe(0);
     } finally {
       await daemon.stop();
       await receiver.close();

@@ -1,5 +1,6 @@
 // Webhook sink against a real HTTP receiver on loopback and a real Dovecot: signed, idempotent,
 // durable, ordered per ticket; server actions of webhook-only mail wait for the receiver.
+import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -84,7 +85,7 @@ describe('webhook sink', () => {
     const { daemon, base } = await daemonFor('hook-b', receiver, { deliver: ['store', 'webhook:erp'] });
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {
-      await waitFor(() => daemon.webhookQueue!.dead('erp').length === 1, 10_000, 'dead letter');
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
       expect(receiver.attempts).toHaveLength(1);
       const status = (await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as any;
       expect(status.webhooks).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 1 }]);
@@ -93,16 +94,16 @@ describe('webhook sink', () => {
       expect(metrics).toMatch(/mailroom_webhook_deliveries_total\{webhook="erp",result="permanent"\} 1/);
       // a misspelt field, an empty id or an unknown id replays nothing (never "all of them")
       const post = (body: unknown) => fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
-      const dead = daemon.webhookQueue!.dead('erp')[0]!;
+      const dead = (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')[0]!;
       expect((await post({ deliveryId: dead.id })).status).toBe(400);
       expect((await post({ delivery: '' })).status).toBe(400);
       expect((await post({ delivery: 'no-such-delivery' })).status).toBe(404);
-      expect(daemon.webhookQueue!.dead('erp')).toHaveLength(1);
+      expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')).toHaveLength(1);
       const res = await fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth });
       expect(await res.json()).toEqual({ replayed: 1 });
       await waitFor(() => receiver.accepted.length === 1, 10_000, 'replayed delivery');
       expect(receiver.accepted[0]!.body.ticket.subject).toBe('Invoice 42');
-      expect(daemon.webhookQueue!.dead('erp')).toHaveLength(0);
+      expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')).toHaveLength(0);
     } finally {
       await daemon.stop();
       await receiver.close();
@@ -116,7 +117,7 @@ describe('webhook sink', () => {
     const { daemon } = await daemonFor('hook-c', receiver, { deliver: ['webhook:erp'], afterFetch: 'move', moveTo: 'Done' });
     try {
       await waitFor(() => daemon.store!.stats().tickets === 1, 10_000, 'committed');
-      await waitFor(() => receiver.attempts.length === 0 && daemon.webhookQueue!.pending()[0]?.attempts! >= 1, 10_000, 'failed attempt');
+      await waitFor(() => receiver.attempts.length === 0 && (daemon.stores as EmbeddedStores).parts.webhooks.pending()[0]?.attempts! >= 1, 10_000, 'failed attempt');
       expect((await dovecot.list('hook-c', 'INBOX')).length).toBe(1); // still there: not yet accepted
       await receiver.up();
       await waitFor(() => receiver.accepted.length === 1, 10_000, 'delivered');

@@ -5,17 +5,20 @@ import { readSecret } from '../../config/secret.js';
 import type { ResolvedWebhook, Snapshot } from '../../config/snapshot.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { TicketStore } from '../../store/index.js';
+import type { DeliveryRecord } from '../../store/delivery-types.js';
+import type { DeliveryPort, TicketPort } from '../../store/port.js';
 import { buildPayload } from './payload.js';
 import { classifyResponse, nextDelayMs, retryAfterMs } from './policy.js';
-import { planTicketOrder, ticketKey } from './order.js';
-import type { Delivery, WebhookQueue } from './queue.js';
 import { bodyExcerpt, post } from './request.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from './signature.js';
 
+type Delivery = DeliveryRecord;
+
 export interface DispatcherDeps {
-  queue: WebhookQueue;
-  store: TicketStore;
+  deliveries: DeliveryPort;
+  tickets: Pick<TicketPort, 'get' | 'readBlob'>;
+  /** who claims deliveries (this replica) */
+  owner?: string;
   snapshot: () => Snapshot;
   log: Logger;
   metrics: Metrics;
@@ -24,14 +27,21 @@ export interface DispatcherDeps {
   tickMs?: number;
 }
 
+/** A claim outlives the longest attempt: a delivery is never claimed twice while it is being sent. */
+const claimTtl = (snap: Snapshot) => 2 * Math.max(30_000, ...Object.values(snap.webhooks).map((w) => w.timeoutMs)) + 30_000;
+
 export class WebhookDispatcher {
-  private inflight = new Map<string, Set<string>>(); // webhook → delivery ids
-  private busyTickets = new Set<string>(); // `${webhook}\0${ticketId}`
+  private inflight = new Map<string, number>(); // webhook → deliveries being sent
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private ticking = false;
+  private again = false;
   private running = new Set<Promise<void>>();
+  private readonly owner: string;
 
-  constructor(private deps: DispatcherDeps) {}
+  constructor(private deps: DispatcherDeps) {
+    this.owner = deps.owner ?? `dispatcher-${process.pid}`;
+  }
 
   start(): void {
     this.stopped = false;
@@ -50,47 +60,54 @@ export class WebhookDispatcher {
 
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), ms);
+    this.timer = setTimeout(() => void this.tick(), ms);
     this.timer.unref?.();
   }
 
-  private tick(): void {
+  /** Claim what may go now (per-ticket order and capacity are the store's: DeliveryPort.claimDue), send it. */
+  private async tick(): Promise<void> {
     this.timer = null;
     if (this.stopped) return;
-    const snap = this.deps.snapshot();
-    const now = Date.now();
-    let soonest = Infinity;
-    // In order per ticket: only each ticket's oldest pending delivery may go, none behind a dead letter.
-    const { heads } = planTicketOrder(this.deps.queue.pending(), (k) => this.deps.queue.oldestDead(k));
-    for (const d of heads) {
-      const key = ticketKey(d);
-      const hook = snap.webhooks[d.webhook];
-      if (!hook) continue; // webhook removed from config: kept pending, visible in status
-      if (this.busyTickets.has(key)) continue;
-      if (d.nextAt > now) {
-        soonest = Math.min(soonest, d.nextAt);
-        continue;
+    if (this.ticking) return void (this.again = true);
+    this.ticking = true;
+    try {
+      const snap = this.deps.snapshot();
+      const capacity: Record<string, number> = {};
+      for (const hook of Object.values(snap.webhooks)) capacity[hook.id] = Math.max(0, hook.concurrency - (this.inflight.get(hook.id) ?? 0));
+      const claimed = await this.deps.deliveries.claimDue({ owner: this.owner, ttlMs: claimTtl(snap), now: Date.now(), capacity });
+      for (const d of claimed) {
+        const hook = snap.webhooks[d.webhook]!;
+        this.inflight.set(d.webhook, (this.inflight.get(d.webhook) ?? 0) + 1);
+        const p = this.attempt(d, hook)
+          .catch((err: unknown) => {
+            this.deps.log.error({ err, delivery: d.id }, 'webhook attempt bookkeeping failed');
+            return this.deps.deliveries.release([d.id], this.owner);
+          })
+          .finally(() => {
+            this.inflight.set(d.webhook, (this.inflight.get(d.webhook) ?? 1) - 1);
+            this.running.delete(p);
+            this.kick();
+          });
+        this.running.add(p);
       }
-      const active = this.inflight.get(d.webhook) ?? new Set();
-      if (active.size >= hook.concurrency) continue;
-      active.add(d.id);
-      this.inflight.set(d.webhook, active);
-      this.busyTickets.add(key);
-      const p = this.attempt(d, hook).finally(() => {
-        active.delete(d.id);
-        this.busyTickets.delete(key);
-        this.running.delete(p);
+      void this.updateGauges();
+      const next = await this.deps.deliveries.nextDueAt();
+      if (!this.stopped) this.schedule(next === null ? (this.deps.tickMs ?? 5_000) : Math.min(this.deps.tickMs ?? 5_000, Math.max(10, next - Date.now())));
+    } catch (err) {
+      this.deps.log.error({ err }, 'webhook dispatcher tick failed');
+      if (!this.stopped) this.schedule(this.deps.tickMs ?? 5_000);
+    } finally {
+      this.ticking = false;
+      if (this.again) {
+        this.again = false;
         this.kick();
-      });
-      this.running.add(p);
+      }
     }
-    this.updateGauges();
-    this.schedule(Number.isFinite(soonest) ? Math.max(10, soonest - Date.now()) : (this.deps.tickMs ?? 5_000));
   }
 
-  updateGauges(): void {
+  async updateGauges(): Promise<void> {
     const m = this.deps.metrics;
-    for (const [hook, c] of this.deps.queue.totals()) {
+    for (const [hook, c] of await this.deps.deliveries.summary()) {
       m.webhookQueueDepth.set({ webhook: hook }, c.pending);
       m.webhookDeadLetters.set({ webhook: hook }, c.dead);
     }
@@ -103,13 +120,17 @@ export class WebhookDispatcher {
     let error: string | null = null;
     let retryAfter: number | null = null;
     try {
-      const ticket = await this.deps.store.getTicket(d.ticketId);
+      const ticket = await this.deps.tickets.get(d.ticketId);
       if (!ticket) throw new Error(`ticket ${d.ticketId} is not in the store`);
       const snap = this.deps.snapshot();
       const payload = await buildPayload(d, ticket, {
         baseUrl: snap.server.publicUrl ?? `http://${snap.server.listen.host}:${snap.server.listen.port}`,
         inlineUpTo: hook.inlineAttachmentsUpTo,
-        readBlob: (sha) => this.deps.store.blobs.get(sha),
+        readBlob: async (sha) => {
+          const b = await this.deps.tickets.readBlob(sha);
+          if (!b) throw Object.assign(new Error(`blob ${sha} is not in the store`), { code: 'ENOENT' });
+          return b;
+        },
       });
       const body = JSON.stringify(payload);
       const secret = hook.secret ? (await readSecret(hook.secret)).reveal() : '';
@@ -134,35 +155,25 @@ export class WebhookDispatcher {
     this.deps.metrics.webhookDeliveries.inc({ webhook: hook.id, result: outcome === 'delivered' ? 'delivered' : error && status === null ? 'error' : outcome });
     if (outcome === 'delivered') {
       this.deps.metrics.webhookLatency?.observe({ webhook: hook.id }, (Date.now() - Date.parse(d.createdAt)) / 1000);
-      const done = await this.deps.queue.update(d, { status: 'delivered', attempts, lastStatus: status, lastError: null, finishedAt: new Date().toISOString() });
+      await this.deps.deliveries.complete(d.id, this.owner, { status: status!, at: Date.now() });
       log.debug({ status, ms: Date.now() - started }, 'webhook delivered');
-      this.updateGauges();
-      this.deps.onFinished?.(done);
+      void this.updateGauges();
+      this.deps.onFinished?.({ ...d, status: 'delivered', attempts });
     } else if (outcome === 'permanent' || attempts >= hook.maxAttempts) {
-      const done = await this.deps.queue.update(d, { status: 'dead', attempts, lastStatus: status, lastError: error, finishedAt: new Date().toISOString() });
+      await this.deps.deliveries.deadLetter(d.id, this.owner, { status, error: error ?? 'failed', at: Date.now() });
       log.warn({ status, attempts, error }, 'webhook delivery dead-lettered');
-      this.updateGauges();
-      this.deps.onFinished?.(done);
+      void this.updateGauges();
+      this.deps.onFinished?.({ ...d, status: 'dead', attempts });
     } else {
       const delay = nextDelayMs(attempts, hook, retryAfter);
-      await this.deps.queue.update(d, { attempts, lastStatus: status, lastError: error, nextAt: Date.now() + delay });
+      await this.deps.deliveries.retryAt(d.id, this.owner, { status, error: error ?? 'failed', nextAt: Date.now() + delay });
       log.info({ status, attempts, error, retryInMs: delay }, 'webhook delivery will be retried');
     }
   }
 
-  /** A held ticket was approved or rejected: send its deliveries now, or never. */
-  async ticketSettled(ticketId: string): Promise<void> {
-    if ((await this.deps.queue.settleHeld(ticketId)).length) this.kick();
-  }
-
   /** Put dead letters back in the queue (all of a webhook's, or one). */
-  async replay(filter: { webhook?: string; id?: string }): Promise<number> {
-    let n = 0;
-    for (const d of this.deps.queue.dead(filter.webhook)) {
-      if (filter.id && d.id !== filter.id) continue;
-      await this.deps.queue.update(d, { status: 'pending', attempts: 0, nextAt: Date.now(), finishedAt: null });
-      n++;
-    }
+  async replay(filter: { webhook: string; id?: string }): Promise<number> {
+    const n = await this.deps.deliveries.replay(filter.webhook, filter.id);
     this.kick();
     return n;
   }

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import type { WebhookQueue } from '../../sinks/webhook/queue.js';
 import type { BlobStream, SetStatusResult, TicketPort } from '../port.js';
 import type { TicketStore } from '../ticket-store.js';
-import type { ListTicketsQuery, StoreStats, Ticket, TicketPage, TicketStatus } from '../types.js';
+import type { ListTicketsQuery, StoreStats, Ticket, TicketPage, TicketStatus, TicketSummary } from '../types.js';
 
 export class EmbeddedTickets implements TicketPort {
   constructor(
@@ -18,6 +18,10 @@ export class EmbeddedTickets implements TicketPort {
 
   get(id: string): Promise<Ticket | null> {
     return this.store.getTicket(id);
+  }
+
+  async summary(id: string): Promise<TicketSummary | null> {
+    return this.store.findByTicketId(id);
   }
 
   async setStatus(id: string, status: TicketStatus): Promise<SetStatusResult> {

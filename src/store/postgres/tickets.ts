@@ -5,7 +5,7 @@ import { fateForTicket } from '../../sinks/webhook/hold.js';
 import { isStatus } from '../apply.js';
 import { MAX_PAGE, decodeCursor, encodeCursor } from '../list.js';
 import type { BlobStream, SetStatusResult, TicketPort } from '../port.js';
-import type { Article, ListTicketsQuery, StoreStats, Ticket, TicketPage, TicketStatus } from '../types.js';
+import type { Article, ListTicketsQuery, StoreStats, Ticket, TicketPage, TicketStatus, TicketSummary } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Blobs } from './blobs.js';
 import type { Sql } from './connect.js';
@@ -54,6 +54,11 @@ export class PostgresTickets implements TicketPort {
     ]);
     if (!t) return null;
     return { ...summaryOf(t), prefix: t.prefix, fields: { ...(t.fields ?? {}) }, articles: articles.map((a) => JSON.parse(a.data) as Article) };
+  }
+
+  async summary(id: string): Promise<TicketSummary | null> {
+    const [t] = await this.sql<TicketRow[]>`SELECT ${this.sql.unsafe(TICKET_COLUMNS)} FROM tickets WHERE id = ${id}`;
+    return t ? summaryOf(t) : null;
   }
 
   async setStatus(id: string, status: TicketStatus): Promise<SetStatusResult> {
