@@ -19,6 +19,7 @@ import { acknowledge } from '../outbound/acknowledge.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { syncKnownSeries } from '../observability/known-series.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
 import { openTicketStore, type TicketStore } from '../store/index.js';
@@ -260,6 +261,7 @@ export class Daemon {
     this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
     this.metrics.configInfo.reset();
     this.metrics.configInfo.set({ hash: snapshot.hash.slice(0, 12) }, 1);
+    syncKnownSeries(this.metrics, snapshot);
   }
 
   /** Stop taking work, finish in-flight commits and server actions, close everything. Idempotent. */

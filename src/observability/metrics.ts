@@ -32,11 +32,22 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Remove the series of a labelled metric whose labels match (prom-client has no public listing). */
+export function removeSeries(metric: object, match: (labels: Record<string, string | undefined>) => boolean): void {
+  const m = metric as { hashMap?: Record<string, { labels: Record<string, string> }>; remove(labels: Record<string, string>): void };
+  for (const entry of Object.values(m.hashMap ?? {})) if (match(entry.labels)) m.remove(entry.labels);
+}
+
+/** Whether a labelled metric has a series with exactly these labels (zero() would reset its counts). */
+export function hasSeries(metric: object, labels: Record<string, string>): boolean {
+  const m = metric as { hashMap?: Record<string, { labels: Record<string, string> }> };
+  const keys = Object.keys(labels);
+  return Object.values(m.hashMap ?? {}).some((e) => Object.keys(e.labels).length === keys.length && keys.every((k) => e.labels[k] === labels[k]));
+}
+
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
 export function forgetMailbox(m: Metrics, mailbox: string): void {
   for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.messagesFlagged, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
-    (metric as unknown as { remove(labels: Record<string, string>): void; hashMap?: Record<string, { labels: Record<string, string> }> });
-    const internal = (metric as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap ?? {};
-    for (const entry of Object.values(internal)) if (entry.labels.mailbox === mailbox) (metric as unknown as { remove(l: Record<string, string>): void }).remove(entry.labels);
+    removeSeries(metric, (l) => l.mailbox === mailbox);
   }
 }
