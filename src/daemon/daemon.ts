@@ -61,7 +61,8 @@ export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
 
 export interface ReloadResult {
   status: 'applied' | 'unchanged' | 'invalid' | 'failed';
-  trigger: ReloadTrigger;
+  /** `startup`: the config the daemon started with. */
+  trigger: ReloadTrigger | 'startup';
   at: string;
   hash: string | null;
   changes: EntityChange[];
@@ -159,7 +160,7 @@ export class Daemon {
     this.webhooks.start();
     this.markApplied(snapshot);
     this.emptyAtApply = emptyFiles(problems);
-    this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
+    this.lastReload = { status: 'applied', trigger: 'startup', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
     this.http.ready = true;
     this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length, mailboxes: Object.keys(snapshot.mailboxes).length }, 'mailroom started');
