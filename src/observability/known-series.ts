@@ -7,7 +7,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { ErrorClass } from '../inbound/errors.js';
 import { COUNTED_FLAGS } from '../ingest/ingest-report.js';
 import { resolveSender } from '../outbound/resolve.js';
-import { hasSeries, removeSeries, type Metrics } from './metrics.js';
+import { labelValues, removeSeries, type Metrics } from './metrics.js';
 
 /** Every `class` of mailroom_ingest_errors_total (the classifier's ErrorClass, checked below). */
 export const INGEST_ERROR_CLASSES = ['dns', 'tcp', 'tls', 'auth', 'protocol', 'busy', 'timeout', 'config', 'other'] as const satisfies readonly ErrorClass[];
@@ -36,7 +36,12 @@ export function knownSeries(snap: Snapshot): KnownSeries {
   if (snap.defaultOutbound) outbound.add('default');
   // A company whose own fields give it another server than the global default sends as company:<id>.
   for (const company of Object.keys(snap.companies)) {
-    const label = resolveSender(snap, { company, kind: 'user' }).label;
+    let label = '';
+    try {
+      label = resolveSender(snap, { company, kind: 'user' }).label;
+    } catch {
+      // a config the resolver cannot place is reported by check and explain; no series for it here
+    }
     if (label.startsWith('company:')) outbound.add(label);
   }
   return {
@@ -46,24 +51,46 @@ export function knownSeries(snap: Snapshot): KnownSeries {
   };
 }
 
+/** What the last sync of each registry exported, so a reload costs what changed, not the config's size. */
+const synced = new WeakMap<Metrics, KnownSeries>();
+
 /** Series at 0 for every known label set; series of mailboxes, companies and webhooks gone from the config removed. */
 export function syncKnownSeries(m: Metrics, snap: Snapshot): void {
   const k = knownSeries(snap);
-  for (const result of RELOAD_RESULTS) m.configReloadsTotal.inc({ result }, 0);
-  for (const mailbox of k.inbound) {
-    m.messagesIngested.inc({ mailbox }, 0);
-    // Histograms too: MailroomIngestLagGrowing takes rate() of the buckets.
-    if (!hasSeries(m.ingestLag, { mailbox })) m.ingestLag.zero({ mailbox });
-    if (!hasSeries(m.pollDuration, { mailbox })) m.pollDuration.zero({ mailbox });
-    for (const cls of INGEST_ERROR_CLASSES) m.ingestErrors.inc({ mailbox, class: cls }, 0);
-    for (const flag of COUNTED_FLAGS) m.messagesFlagged.inc({ mailbox, flag }, 0);
+  const before = synced.get(m);
+  const added = (now: string[], then: string[] | undefined) => {
+    const had = new Set(then);
+    return now.filter((id) => !had.has(id));
+  };
+  if (!before) for (const result of RELOAD_RESULTS) m.configReloadsTotal.inc({ result }, 0);
+  const inbound = added(k.inbound, before?.inbound);
+  if (inbound.length) {
+    // Histograms too (MailroomIngestLagGrowing takes rate() of the buckets), but zero() resets a
+    // series: a mailbox enabled again may still have its counts from before.
+    const lag = labelValues(m.ingestLag, 'mailbox');
+    const poll = labelValues(m.pollDuration, 'mailbox');
+    for (const mailbox of inbound) {
+      m.messagesIngested.inc({ mailbox }, 0);
+      if (!lag.has(mailbox)) m.ingestLag.zero({ mailbox });
+      if (!poll.has(mailbox)) m.pollDuration.zero({ mailbox });
+      for (const cls of INGEST_ERROR_CLASSES) m.ingestErrors.inc({ mailbox, class: cls }, 0);
+      for (const flag of COUNTED_FLAGS) m.messagesFlagged.inc({ mailbox, flag }, 0);
+    }
   }
-  for (const mailbox of k.outbound) for (const result of OUTBOUND_RESULTS) m.outboundSent.inc({ mailbox, result }, 0);
-  for (const webhook of k.webhooks) for (const result of WEBHOOK_RESULTS) m.webhookDeliveries.inc({ webhook, result }, 0);
+  for (const mailbox of added(k.outbound, before?.outbound)) for (const result of OUTBOUND_RESULTS) m.outboundSent.inc({ mailbox, result }, 0);
+  for (const webhook of added(k.webhooks, before?.webhooks)) for (const result of WEBHOOK_RESULTS) m.webhookDeliveries.inc({ webhook, result }, 0);
+  synced.set(m, k);
+  if (!before) return;
   // What the config no longer names. A mailbox that is only disabled keeps its series (they may
   // count what it did); one removed from the config loses them (the supervisor's forgetMailbox too).
   const gone = (label: string) =>
     label === 'default' ? false : label.startsWith('company:') ? !(label.slice(8) in snap.companies) : !(label in snap.mailboxes);
-  for (const metric of [m.messagesIngested, m.ingestErrors, m.messagesFlagged, m.outboundSent, m.ingestLag, m.pollDuration]) removeSeries(metric, (l) => gone(l.mailbox ?? ''));
-  for (const metric of [m.webhookDeliveries, m.webhookLatency, m.webhookQueueDepth, m.webhookDeadLetters]) removeSeries(metric, (l) => !((l.webhook ?? '') in snap.webhooks));
+  const goneSenders = before.outbound.filter(gone);
+  const goneInbound = before.inbound.filter(gone);
+  if (goneSenders.length + goneInbound.length) {
+    const ids = new Set([...goneSenders, ...goneInbound]);
+    for (const metric of [m.messagesIngested, m.ingestErrors, m.messagesFlagged, m.outboundSent, m.ingestLag, m.pollDuration]) removeSeries(metric, (l) => ids.has(l.mailbox ?? ''));
+  }
+  const goneHooks = new Set(before.webhooks.filter((id) => !(id in snap.webhooks)));
+  if (goneHooks.size) for (const metric of [m.webhookDeliveries, m.webhookLatency, m.webhookQueueDepth, m.webhookDeadLetters]) removeSeries(metric, (l) => goneHooks.has(l.webhook ?? ''));
 }

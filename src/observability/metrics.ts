@@ -38,11 +38,10 @@ export function removeSeries(metric: object, match: (labels: Record<string, stri
   for (const entry of Object.values(m.hashMap ?? {})) if (match(entry.labels)) m.remove(entry.labels);
 }
 
-/** Whether a labelled metric has a series with exactly these labels (zero() would reset its counts). */
-export function hasSeries(metric: object, labels: Record<string, string>): boolean {
+/** The values one label takes across a labelled metric's series. */
+export function labelValues(metric: object, label: string): Set<string> {
   const m = metric as { hashMap?: Record<string, { labels: Record<string, string> }> };
-  const keys = Object.keys(labels);
-  return Object.values(m.hashMap ?? {}).some((e) => Object.keys(e.labels).length === keys.length && keys.every((k) => e.labels[k] === labels[k]));
+  return new Set(Object.values(m.hashMap ?? {}).map((e) => e.labels[label]).filter((v): v is string => v !== undefined));
 }
 
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
