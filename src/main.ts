@@ -1,4 +1,5 @@
-// CLI entry: parses arguments and dispatches to run | check | explain | diff.
+// CLI entry: parses arguments and dispatches to the commands (run, check, explain, diff, route,
+// webhook, test-mailbox), their help (`<command> --help`, `help <command>`) and --version.
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { diffCommand } from './cli/diff.js';
@@ -7,9 +8,10 @@ import { routeCommand } from './cli/route.js';
 import { runCommand } from './cli/run.js';
 import { testMailboxCommand } from './cli/test-mailbox.js';
 import { webhookCommand } from './cli/webhook.js';
-import { USAGE, UsageError } from './cli/usage.js';
+import { USAGE, UsageError, commandHelp } from './cli/usage.js';
+import { version } from './cli/version.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   config: { type: 'string', short: 'c' },
   against: { type: 'string' },
   strict: { type: 'boolean', default: false },
@@ -28,14 +30,32 @@ const OPTIONS = {
   'token-file': { type: 'string' },
   'no-watch': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'V', default: false },
 } as const;
 
 export async function main(argv: string[], out = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number | undefined> {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const [command] = positionals;
+    if (values.version) {
+      out(version());
+      return 0;
+    }
+    if (command === 'help') {
+      const topic = positionals[1];
+      if (!topic) {
+        out(USAGE);
+        return 0;
+      }
+      const help = commandHelp(topic);
+      if (!help) throw new UsageError(`unknown command "${topic}"`);
+      out(help);
+      return 0;
+    }
     if (values.help || !command) {
-      out(USAGE);
+      const help = command ? commandHelp(command) : null;
+      if (command && !help) throw new UsageError(`unknown command "${command}"`);
+      out(help ?? USAGE);
       return values.help ? 0 : 2;
     }
     const need = (name: 'config' | 'against'): string => {
@@ -68,7 +88,9 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
     }
   } catch (e) {
     if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`mailroom: ${(e as Error).message}\n\n${USAGE}`);
+      // A known command's own help (its flags) says more than the global list.
+      const command = argv.find((a) => !a.startsWith('-'));
+      err(`mailroom: ${(e as Error).message}\n\n${(command && commandHelp(command)) || USAGE}`);
       return 2;
     }
     throw e;

@@ -12,6 +12,8 @@ export interface EntityChange {
   change: 'added' | 'changed' | 'removed';
   /** Changing it takes a restart (listen address, store path). */
   restartRequired?: boolean;
+  /** For `changed`: the paths of the fields that differ (`outbound.batchWindow`, `routes.2`), sorted. */
+  fields?: string[];
 }
 
 // Secrets are compared by a keyed fingerprint that exists only in this process: never printable.
@@ -29,11 +31,39 @@ export function canonical(value: unknown): string {
   });
 }
 
+/**
+ * The paths at which two values differ (pure): objects are walked key by key, arrays element by
+ * element while their lengths agree (else the array's own path). Compared as `canonical` sees them,
+ * so a secret is compared by fingerprint and only its path is ever named.
+ */
+export function changedPaths(before: unknown, after: unknown): string[] {
+  const out: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return;
+    const bothObjects = a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b);
+    if (!bothObjects || (Array.isArray(a) && a.length !== (b as unknown[]).length) || isSecretSource(a) || isSecretSource(b)) {
+      out.push(path || '(all)');
+      return;
+    }
+    const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+    for (const k of keys) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+  };
+  walk(JSON.parse(canonical(before) ?? 'null'), JSON.parse(canonical(after) ?? 'null'), '');
+  return out.sort();
+}
+
+/** A SecretSource after `canonical` ({kind: 'value', secret} or {kind: 'file', path}): named as one field. */
+function isSecretSource(v: unknown): boolean {
+  if (!v || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  return (o.kind === 'value' || o.kind === 'file') && Object.keys(o).every((k) => k === 'kind' || k === 'secret' || k === 'path');
+}
+
 function diffMaps(kind: EntityKind, before: Record<string, unknown>, after: Record<string, unknown>, out: EntityChange[]) {
   for (const id of Object.keys(before)) if (!(id in after)) out.push({ kind, id, change: 'removed' });
   for (const [id, v] of Object.entries(after)) {
     if (!(id in before)) out.push({ kind, id, change: 'added' });
-    else if (canonical(before[id]) !== canonical(v)) out.push({ kind, id, change: 'changed' });
+    else if (canonical(before[id]) !== canonical(v)) out.push({ kind, id, change: 'changed', fields: changedPaths(before[id], v) });
   }
 }
 
@@ -55,14 +85,18 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): EntityChange[]
   // The listeners' address and limits are set when they start.
   const listeners = (s: Snapshot['server']) => ({ listen: s.listen, limits: s.limits, metricsListen: s.metricsListen });
   if (canonical(listeners(before.server)) !== canonical(listeners(after.server)))
-    out.push({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true });
-  if (canonical({ ...before.server, listen: null, limits: null, metricsListen: null }) !== canonical({ ...after.server, listen: null, limits: null, metricsListen: null }))
-    out.push({ kind: 'server', id: 'api', change: 'changed' });
-  if (canonical(before.store) !== canonical(after.store)) out.push({ kind: 'store', id: 'store', change: 'changed', restartRequired: true });
+    out.push({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: changedPaths(listeners(before.server), listeners(after.server)) });
+  const api = (s: Snapshot) => ({ ...s.server, listen: undefined, limits: undefined, metricsListen: undefined });
+  if (canonical(api(before)) !== canonical(api(after))) out.push({ kind: 'server', id: 'api', change: 'changed', fields: changedPaths(api(before), api(after)) });
+  if (canonical(before.store) !== canonical(after.store))
+    out.push({ kind: 'store', id: 'store', change: 'changed', restartRequired: true, fields: changedPaths(before.store, after.store) });
   return out;
 }
 
+/** One line per change: `~ mailbox acme-desk changed: inbound.pollIntervalMs`, `~ defaults changed: outbound.timeout`. */
 export function formatChange(c: EntityChange): string {
   const sign = c.change === 'added' ? '+' : c.change === 'removed' ? '-' : '~';
-  return `${sign} ${c.kind} ${c.id} ${c.change}${c.restartRequired ? ' (takes effect after a restart)' : ''}`;
+  const what = c.id === c.kind ? c.kind : `${c.kind} ${c.id}`;
+  const fields = c.fields?.length ? `: ${c.fields.join(', ')}` : '';
+  return `${sign} ${what} ${c.change}${fields}${c.restartRequired ? ' (takes effect after a restart)' : ''}`;
 }

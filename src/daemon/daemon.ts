@@ -19,6 +19,7 @@ import { acknowledge } from '../outbound/acknowledge.js';
 import { createParsePool, type ParsePool } from '../ingest/parse-pool.js';
 import type { PollerOptions } from '../inbound/poller.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { syncKnownSeries } from '../observability/known-series.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
 import type { TicketStore, TightenedModes } from '../store/index.js';
@@ -63,7 +64,8 @@ export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
 
 export interface ReloadResult {
   status: 'applied' | 'unchanged' | 'invalid' | 'failed';
-  trigger: ReloadTrigger;
+  /** `startup`: the config the daemon started with. */
+  trigger: ReloadTrigger | 'startup';
   at: string;
   hash: string | null;
   changes: EntityChange[];
@@ -179,7 +181,7 @@ export class Daemon {
     this.webhooks.start();
     this.markApplied(snapshot);
     this.emptyAtApply = emptyFiles(problems);
-    this.lastReload = { status: 'applied', trigger: 'manual', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
+    this.lastReload = { status: 'applied', trigger: 'startup', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
     this.http.ready = true;
     this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length, mailboxes: Object.keys(snapshot.mailboxes).length }, 'mailroom started');
@@ -271,6 +273,7 @@ export class Daemon {
     this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000);
     this.metrics.configInfo.reset();
     this.metrics.configInfo.set({ hash: snapshot.hash.slice(0, 12) }, 1);
+    syncKnownSeries(this.metrics, snapshot);
   }
 
   /** Stop taking work, finish in-flight commits and server actions, close everything. Idempotent. */

@@ -31,7 +31,7 @@ export function registerOpsRoutes(d: Daemon): void {
     const senders = (d.outbox?.suspensions?.statuses(d.snapshot) ?? []).map((s) => {
       const h = health.get(s.mailbox);
       if (!h) return s;
-      return { ...s, ...(s.state !== 'suspended' && h.retrying > 0 && { state: 'backoff' }), backlog: h.backlog, lastError: h.lastError };
+      return { ...s, ...(s.state === 'idle' && h.retrying > 0 && { state: 'backoff' }), backlog: h.backlog, lastError: h.lastError };
     });
     const all = [...(d.supervisor?.statuses() ?? []), ...senders].sort((a, b) => a.mailbox.localeCompare(b.mailbox));
     const mailboxes = all.filter((s) => who.companies === '*' || s.companies.some((c) => canSee(who, c)));

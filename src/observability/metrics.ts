@@ -32,11 +32,21 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Remove the series of a labelled metric whose labels match (prom-client has no public listing). */
+export function removeSeries(metric: object, match: (labels: Record<string, string | undefined>) => boolean): void {
+  const m = metric as { hashMap?: Record<string, { labels: Record<string, string> }>; remove(labels: Record<string, string>): void };
+  for (const entry of Object.values(m.hashMap ?? {})) if (match(entry.labels)) m.remove(entry.labels);
+}
+
+/** The values one label takes across a labelled metric's series. */
+export function labelValues(metric: object, label: string): Set<string> {
+  const m = metric as { hashMap?: Record<string, { labels: Record<string, string> }> };
+  return new Set(Object.values(m.hashMap ?? {}).map((e) => e.labels[label]).filter((v): v is string => v !== undefined));
+}
+
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
 export function forgetMailbox(m: Metrics, mailbox: string): void {
   for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.messagesFlagged, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
-    (metric as unknown as { remove(labels: Record<string, string>): void; hashMap?: Record<string, { labels: Record<string, string> }> });
-    const internal = (metric as unknown as { hashMap: Record<string, { labels: Record<string, string> }> }).hashMap ?? {};
-    for (const entry of Object.values(internal)) if (entry.labels.mailbox === mailbox) (metric as unknown as { remove(l: Record<string, string>): void }).remove(entry.labels);
+    removeSeries(metric, (l) => l.mailbox === mailbox);
   }
 }

@@ -31,9 +31,16 @@ export interface SenderStatus {
   mailbox: string;
   companies: string[];
   protocol: 'smtp';
-  state: 'idle' | 'suspended';
+  state: SenderState;
   suspendedReason: string | null;
   suspension: SuspensionInfo | null;
+}
+
+export type SenderState = 'idle' | 'suspended' | 'disabled';
+
+/** What a sender's status says (pure): a disabled mailbox sends nothing, whatever else is recorded. */
+export function senderState(enabled: boolean, suspended: boolean): SenderState {
+  return !enabled ? 'disabled' : suspended ? 'suspended' : 'idle';
 }
 
 /** Should this failed send suspend its mailbox (pure)? `refusals` counts SMTP auth refusals in a row, this one included. */
@@ -146,7 +153,7 @@ export class SenderSuspensions {
     return labels.map((mailbox) => {
       const r = this.deps.store.get(mailbox);
       const suspension = r && { reason: r.reason, code: r.code, error: r.error, source: r.source, at: r.at };
-      return { mailbox, companies: companiesOf(snap, mailbox), protocol: 'smtp', state: r ? 'suspended' : 'idle', suspendedReason: r?.reason ?? null, suspension };
+      return { mailbox, companies: companiesOf(snap, mailbox), protocol: 'smtp', state: senderState(mailbox === 'default' || snap.mailboxes[mailbox]?.enabled !== false, !!r), suspendedReason: r?.reason ?? null, suspension };
     });
   }
 

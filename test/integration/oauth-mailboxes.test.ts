@@ -198,7 +198,9 @@ describe('OAuth2 end to end', () => {
       expect(s.lastError).toBeNull();
       expect(s.consecutiveFailures).toBe(0);
       const metrics = await daemon.metrics.registry.metrics();
-      expect(metrics).not.toMatch(/mailroom_ingest_errors_total\{mailbox="gmail"/);
+      // every class exported at 0 from the start: none counted
+      expect(metrics).toMatch(/mailroom_ingest_errors_total\{mailbox="gmail",class="auth"\} 0\n/);
+      expect(metrics).not.toMatch(/mailroom_ingest_errors_total\{mailbox="gmail",[^}]*\} [1-9]/);
       expect(Date.now() - t0).toBeLessThan(20_000);
     } finally {
       oauth.ttl = 3600;

@@ -58,7 +58,7 @@ describe('reload', () => {
     await editConfig((c) => (c.mailboxes.changing.inbound.batchSize = 7));
     const r = await daemon.reload('manual');
     expect(r.status).toBe('applied');
-    expect(r.changes).toContainEqual({ kind: 'mailbox', id: 'changing', change: 'changed' });
+    expect(r.changes).toContainEqual({ kind: 'mailbox', id: 'changing', change: 'changed', fields: ['inbound.batchSize'] });
     await waitFor(async () => (await dovecot.logins('bob')) > bobBefore, 10_000, 'bob re-login');
     // The untouched mailbox still ingests over its old connection.
     await dovecot.append('alice', message(1));
@@ -158,7 +158,7 @@ describe('reload', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { status: string; hash: string; changes: unknown[]; problems: string[] };
     expect(body.status).toBe('applied');
-    expect(body.changes).toEqual([{ kind: 'mailbox', id: 'changing', change: 'changed' }]);
+    expect(body.changes).toEqual([{ kind: 'mailbox', id: 'changing', change: 'changed', fields: ['inbound.batchSize'] }]);
     expect(body.hash).toBe(daemon.snapshot!.hash);
     expect(body.problems.filter((p) => p.includes('error:'))).toEqual([]);
   });
@@ -188,7 +188,7 @@ describe('reload', () => {
     await editConfig((c) => (c.server.listen = '127.0.0.1:1'));
     const r = await daemon.reload('manual');
     expect(r.status).toBe('applied');
-    expect(r.restartRequired).toEqual([{ kind: 'server', id: 'listen', change: 'changed', restartRequired: true }]);
+    expect(r.restartRequired).toEqual([{ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['port'] }]);
     expect(daemon.http.address()!.port).toBe(port);
     const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
     expect(status.config.restartRequired).toEqual(['server listen']);

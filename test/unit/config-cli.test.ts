@@ -289,28 +289,28 @@ describe('mailroom diff', () => {
     expect(r.code).toBe(0);
     expect(r.out).toEqual([
       '- mailbox old-box removed',
-      '~ mailbox desk changed',
+      '~ mailbox desk changed: inbound.folder, owners.1.contract',
       '+ mailbox new-box added',
       '- company gone removed',
-      '~ company acme changed',
+      '~ company acme changed: contracts.1, name',
       '+ company fresh added',
       '- contract acme/k-old removed',
-      '~ contract acme/k1 changed',
+      '~ contract acme/k1 changed: ticket.type',
       '+ contract acme/k-new added',
       '- route r-remove removed',
-      '~ route r-change changed',
+      '~ route r-change changed: set.group',
       '+ route r-new added',
       '- webhook crm removed',
-      '~ webhook erp changed',
+      '~ webhook erp changed: url',
       '+ webhook audit added',
       '- workflow legacy-flow removed',
-      '~ workflow approval changed',
+      '~ workflow approval changed: outbound',
       '+ workflow onboarding added',
       '- schedule weekend removed',
-      '~ schedule office changed',
+      '~ schedule office changed: weekly.mon-fri.0',
       '+ schedule holidays-only added',
-      '~ server listen changed (takes effect after a restart)',
-      '~ store store changed (takes effect after a restart)',
+      '~ server listen changed: host (takes effect after a restart)',
+      '~ store changed: path (takes effect after a restart)',
     ]);
     // Unchanged entities are not listed.
     for (const id of ['steady', 'secret-box', 'stable', 'night', 'bi', 'reset', 'r-keep']) expect(r.text).not.toMatch(new RegExp(` ${id} `));
@@ -319,11 +319,32 @@ describe('mailroom diff', () => {
   it('--format json', async () => {
     vi.stubEnv('DIFF_BOX_PASSWORD', 'x');
     const r = await run('diff', '--config', NEW, '--against', OLD, '--format', 'json');
-    const { changes } = JSON.parse(r.text) as { changes: { kind: string; id: string; change: string; restartRequired?: boolean }[] };
-    expect(changes).toContainEqual({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true });
-    expect(changes).toContainEqual({ kind: 'store', id: 'store', change: 'changed', restartRequired: true });
+    const { changes } = JSON.parse(r.text) as { changes: { kind: string; id: string; change: string; restartRequired?: boolean; fields?: string[] }[] };
+    expect(changes).toContainEqual({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['host'] });
+    expect(changes).toContainEqual({ kind: 'store', id: 'store', change: 'changed', restartRequired: true, fields: ['path'] });
     expect(changes).toContainEqual({ kind: 'mailbox', id: 'new-box', change: 'added' });
     expect(changes.filter((c) => c.restartRequired)).toHaveLength(2);
+  });
+
+  it('names the changed fields of defaults and server, without repeating the kind ("defaults defaults")', async () => {
+    const write = (batchWindow: string, token: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'mailroom-diff-'));
+      writeFileSync(join(dir, 'mailroom.yaml'), [
+        'version: 1',
+        'server: { listen: 127.0.0.1:9465, apiTokens: [{ name: ops, token: "${OPS_TOKEN}", companies: ["*"] }] }',
+        'store: { path: ./data }',
+        `defaults: { outbound: { host: smtp.example.com, port: 587, batchWindow: ${batchWindow}, from: { address: a@example.com } }, inbound: { pollInterval: 60s } }`,
+        '',
+      ].join('\n'));
+      return { dir, token };
+    };
+    const before = write('2s', 'old-token-0123456789');
+    const after = write('5s', 'new-token-0123456789');
+    const [a, b] = [await loadConfig(before.dir, { env: { OPS_TOKEN: before.token } }), await loadConfig(after.dir, { env: { OPS_TOKEN: after.token } })];
+    expect([...a.problems, ...b.problems].filter((p) => p.severity === 'error')).toEqual([]);
+    const lines = diffSnapshots(a.snapshot!, b.snapshot!).map(formatChange);
+    expect(lines).toEqual(['~ defaults changed: outbound.batchWindow', '~ server api changed: apiTokens.0.token']);
+    expect(lines.join('\n')).not.toContain('token-0123456789');
   });
 
   it('no changes', async () => {
@@ -343,7 +364,7 @@ describe('mailroom diff', () => {
     const after = await loadConfig(OLD, { env: { DIFF_BOX_PASSWORD: 'new-password-value' } });
     const same = await loadConfig(OLD, { env: { DIFF_BOX_PASSWORD: 'old-password-value' } });
     const changes = diffSnapshots(before.snapshot!, after.snapshot!);
-    expect(changes.map(formatChange)).toEqual(['~ mailbox secret-box changed']);
+    expect(changes.map(formatChange)).toEqual(['~ mailbox secret-box changed: auth.password, outbound.auth.password']);
     expect(diffSnapshots(before.snapshot!, same.snapshot!)).toEqual([]);
     expect(JSON.stringify(changes)).not.toContain('password-value');
   });

@@ -180,7 +180,7 @@ describe('no output prints a secret', () => {
     const before = await loadPlanted();
     const after = (await loadConfig(CONFIG, { env: { ...ENV, PW_BOX_PASSWORD: `${PLANTED}-rotated` } })).snapshot!;
     const changes = diffSnapshots(before, after);
-    expect(changes.map(formatChange)).toEqual(['~ mailbox pw-box changed']);
+    expect(changes.map(formatChange)).toEqual(['~ mailbox pw-box changed: auth.password, outbound.auth.password']);
     expectClean(JSON.stringify(changes) + changes.map(formatChange).join('\n'), 'diffSnapshots');
   });
 
