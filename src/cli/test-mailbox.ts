@@ -4,6 +4,7 @@
 // send a test message. Prints a diagnosis a person can act on; exits 1 when a step fails. Secrets
 // are never printed: server messages are redacted and every secret read is scrubbed from the output
 // (encoded forms too, see secret-scrub.ts).
+import { peekStore, type StatePeek } from '../store/peek.js';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../config/load.js';
@@ -27,7 +28,7 @@ const PROBE_TIMEOUT_MS = 20_000;
 
 interface Ctx {
   /** The daemon's store (its OAuth2 state is read, never written). */
-  storePath: string;
+  peek: StatePeek;
   secrets: string[];
   lines: string[];
   failed: boolean;
@@ -47,7 +48,7 @@ function print(ctx: Ctx, r: StepResult): void {
 async function creds(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promise<Credentials | StepResult> {
   try {
     if (auth?.oauth2) {
-      const t = await probeAccessToken(id, auth, ctx.storePath);
+      const t = await probeAccessToken(id, auth, ctx.peek);
       ctx.secrets.push(...t.secrets);
       if ('skip' in t) return { step: 'auth', status: 'skip', detail: `(OAuth2 refresh_token: ${t.skip})` };
       ctx.lines.push(`    note  oauth2  ${t.note}`);
@@ -193,7 +194,7 @@ export async function testMailboxCommand(opts: { config: string; mailbox: string
   const mb = snap.mailboxes[opts.mailbox];
   // `default` names the global default server (defaults.outbound) unless a mailbox is called that.
   if (!mb && opts.mailbox === 'default' && snap.defaultOutbound) {
-    const ctx: Ctx = { storePath: snap.store.path, secrets: [], lines: ['global default outbound (defaults.outbound)'], failed: false };
+    const ctx: Ctx = { peek: peekStore(snap.store), secrets: [], lines: ['global default outbound (defaults.outbound)'], failed: false };
     await outbound(ctx, 'default', null, snap.defaultOutbound, opts.sendTo);
     return finish(ctx, 'the global default outbound', out);
   }
@@ -202,7 +203,7 @@ export async function testMailboxCommand(opts: { config: string; mailbox: string
     out(`error: mailbox ${opts.mailbox} is not defined in ${opts.config}${known.length ? ` (mailboxes: ${known.join(', ')}${snap.defaultOutbound ? ', or default for defaults.outbound' : ''})` : ''}`);
     return 1;
   }
-  const ctx: Ctx = { storePath: snap.store.path, secrets: [], lines: [`mailbox ${mb.id}${mb.enabled ? '' : ' (disabled in config)'}${mb.description ? ` — ${mb.description}` : ''}`], failed: false };
+  const ctx: Ctx = { peek: peekStore(snap.store), secrets: [], lines: [`mailbox ${mb.id}${mb.enabled ? '' : ' (disabled in config)'}${mb.description ? ` — ${mb.description}` : ''}`], failed: false };
   if (!mb.inbound && !mb.outbound) {
     ctx.lines.push('  has neither an inbound nor an outbound side');
     ctx.failed = true;

@@ -11,7 +11,8 @@ import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
-import type { SuspensionDeps, SuspensionInfo } from '../inbound/suspension.js';
+import { SuspensionStore, type SuspensionDeps, type SuspensionInfo } from '../inbound/suspension.js';
+import { OAuthStateStore } from '../oauth/token-state.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
 import { credentialExpiringNotice, mailboxSuspendedNotice, notifyAboutMailbox, type MailboxNotice } from '../outbound/notify.js';
@@ -140,7 +141,7 @@ export class Daemon {
     const parts = (stores as EmbeddedStores).parts;
     this.store = parts.tickets;
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
-    const suspensions = parts.suspensions;
+    const suspensions = await SuspensionStore.over(stores.control);
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
     this.outbox = await startOutbound(parts.outbox, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
     this.webhooks = new WebhookDispatcher({
@@ -152,7 +153,7 @@ export class Daemon {
       // A finished delivery releases its gated server action: let that mailbox poll now.
       onFinished: (d) => this.supervisor?.poller(d.mailbox)?.pollNow(),
     });
-    const oauth = (this.oauth = new OAuthManager({ storePath: parts.oauth, log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
+    const oauth = (this.oauth = new OAuthManager({ state: new OAuthStateStore(stores.control), log: this.log, metrics: this.metrics, onExpiring: (id, h) => this.notifyMailbox(id, credentialExpiringNotice(id, h)) }));
     useOAuthManager(oauth);
     this.parser = createParsePool({ ...(this.opts.parseWorkers !== undefined && { size: this.opts.parseWorkers }) });
     this.supervisor = new Supervisor({

@@ -11,11 +11,11 @@ import type { Metrics } from '../observability/metrics.js';
 import { credentialHealth, worst, type CredentialHealth } from './expiry.js';
 import { providerTraits } from './providers.js';
 import { MailboxTokens, type AccessToken, type TokenCacheDeps } from './token-cache.js';
-import { grantId, OAuthStateStore } from './token-state.js';
+import { grantId, type OAuthStateStore } from './token-state.js';
 
 export interface OAuthManagerOptions {
-  /** where the OAuth state lives: an open state store, or the store directory */
-  storePath: string | OAuthStateStore;
+  /** the OAuth state (kept by the store) */
+  state: OAuthStateStore;
   log: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -46,7 +46,7 @@ export class OAuthManager {
   private readonly now: () => number;
 
   constructor(private opts: OAuthManagerOptions) {
-    this.state = typeof opts.storePath === 'string' ? new OAuthStateStore(opts.storePath) : opts.storePath;
+    this.state = opts.state;
     this.now = opts.now ?? Date.now;
   }
 

@@ -10,7 +10,8 @@ import { readSecret } from '../config/secret.js';
 import { providerTraits, type ProviderTraits } from './providers.js';
 import { TokenEndpointError } from './token-errors.js';
 import { requestToken } from './token-request.js';
-import { grantId, OAuthStateStore, type GrantState } from './token-state.js';
+import type { StatePeek } from '../store/peek.js';
+import { grantId, type GrantState } from './token-state.js';
 
 export type RefreshTokenPlan = { use: string; from: 'state' | 'config' } | { skip: string };
 
@@ -33,7 +34,7 @@ async function secret(src: NonNullable<ResolvedAuth['oauth2']>['clientSecret'], 
 }
 
 /** An access token for `label` (a mailbox id, or `default`), or why none is asked for. Throws TokenEndpointError. */
-export async function probeAccessToken(label: string, auth: ResolvedAuth, storePath: string): Promise<ProbeToken> {
+export async function probeAccessToken(label: string, auth: ResolvedAuth, peek: StatePeek): Promise<ProbeToken> {
   const o = auth.oauth2!;
   const clientSecret = await secret(o.clientSecret, 'clientSecret');
   const secrets = clientSecret ? [clientSecret] : [];
@@ -43,9 +44,8 @@ export async function probeAccessToken(label: string, auth: ResolvedAuth, storeP
     const configured = await secret(o.refreshToken, 'refreshToken');
     if (!configured) throw new TokenEndpointError('auth.oauth2: the refresh_token flow needs refreshToken or refreshTokenFile', 'config');
     secrets.push(configured);
-    const state = new OAuthStateStore(storePath);
-    const grant = (await state.load(label)).grants[grantId(o, auth.user, configured)] ?? null;
-    const plan = refreshTokenPlan(providerTraits(o.tokenUrl).name, configured, grant, state.dir);
+    const grant = (await peek.oauthState(label)).grants[grantId(o, auth.user, configured)] ?? null;
+    const plan = refreshTokenPlan(providerTraits(o.tokenUrl).name, configured, grant, peek.where);
     if ('skip' in plan) return { skip: plan.skip, secrets };
     refreshToken = plan.use;
     secrets.push(plan.use);

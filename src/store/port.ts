@@ -221,6 +221,10 @@ export interface ControlPort {
   clearSuspension(mailbox: string): Promise<void>;
   /** Called after every set/clear made through this store (and, in a shared store, by another replica). */
   watchSuspensions(fn: SuspensionListener): () => void;
+  /** The install's key for credential fingerprints: made on first use, the same for every replica, never shown. */
+  fingerprintKey(): Promise<Buffer>;
+  /** The salt of suspension records written before fingerprints were keyed, while any remain (embedded stores of that age); else null. */
+  legacyFingerprintSalt(): Promise<string | null>;
   oauthState(mailbox: string): Promise<{ state: MailboxOAuthState; version: number }>;
   /** Writes only if the stored version is still `version`; false when another writer came first. */
   casOAuthState(mailbox: string, version: number, next: MailboxOAuthState): Promise<boolean>;

@@ -307,6 +307,15 @@ export function storeContract(f: StoreFactory): void {
         return s;
       }));
 
+      it('the install\'s fingerprint key is made once and kept', withStore(async (s) => {
+        const k = await s.control.fingerprintKey();
+        expect(k).toHaveLength(32);
+        s = await f.reopen(s);
+        expect((await s.control.fingerprintKey()).equals(k)).toBe(true);
+        expect(await s.control.legacyFingerprintSalt()).toBeNull();
+        return s;
+      }));
+
       it('rate counters count within their window and survive a restart', withStore(async (s) => {
         const t = 1_000_000;
         expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t)).toBe(false);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { grantId, OAuthStateStore } from '../../src/oauth/token-state.js';
+import { grantId } from '../../src/oauth/token-state.js';
+import { OAuthFileStore } from '../../src/store/embedded/oauth-files.js';
 import { startOAuthServer, type OAuthPeer } from '../peers/oauth.js';
 import { startOAuthSmtpServer, type OAuthSmtpPeer } from '../peers/oauth-smtp.js';
 import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
@@ -68,7 +69,7 @@ beforeAll(async () => {
   const snap = (await loadConfig(join(dir, 'mailroom.yaml'), { skipEnv: true })).snapshot!;
   const o = snap.mailboxes.used!.auth!.oauth2!;
   const at = new Date().toISOString();
-  await new OAuthStateStore(dataDir).update('used', (s) => (s.grants[grantId(o, 'used', tokens.used!)] = { refreshToken: tokens.used!, issuedAt: at, expiresAt: null, rotations: 0, updatedAt: at }));
+  await new OAuthFileStore(dataDir).update('used', (s) => (s.grants[grantId(o, 'used', tokens.used!)] = { refreshToken: tokens.used!, issuedAt: at, expiresAt: null, rotations: 0, updatedAt: at }));
 }, 30_000);
 
 afterAll(async () => {

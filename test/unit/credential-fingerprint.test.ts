@@ -2,6 +2,7 @@
 // 0600), so suspensions.json alone cannot be used to try passwords. A record written by an older
 // version (salted SHA-256, salt in the same file) is still compared with its salt: unchanged
 // credentials stay suspended (and are re-recorded keyed, the salt leaving the file), changed ones resume.
+import { openSuspensions } from '../support/suspensions.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 async function restoredGuard(pw: string): Promise<{ guard: SuspensionGuard; store: SuspensionStore }> {
-  const store = await SuspensionStore.open(dir);
+  const store = await openSuspensions(dir);
   const guard = new SuspensionGuard({ store }, mailbox(pw), initialStatus('desk', ['acme'], 'imap', 'idle'), createMetrics(), createLogger('silent'));
   guards.push(guard);
   await guard.restore();
@@ -47,7 +48,7 @@ async function writeOldStyle(pw: string): Promise<string> {
 
 describe('keyed credential fingerprint', () => {
   it('is an HMAC with a random per-install key kept 0600 in the store; the file holds nothing to try passwords against', async () => {
-    const s1 = await SuspensionStore.open(dir);
+    const s1 = await openSuspensions(dir);
     const keyFile = join(dir, 'fingerprint.key');
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
     expect((await readFile(keyFile, 'utf8')).trim()).toMatch(/^[0-9a-f]{64}$/);
@@ -60,7 +61,7 @@ describe('keyed credential fingerprint', () => {
     expect(await mailboxFingerprint(mailbox('hunter2'), { kind: 'hmac', key: Buffer.alloc(32) })).not.toBe(fp);
     expect(fp).not.toContain(createHash('sha256').update('hunter2').digest('hex'));
     // The same key after a restart: the record still matches.
-    const s2 = await SuspensionStore.open(dir);
+    const s2 = await openSuspensions(dir);
     expect(s2.key).toEqual(s1.key);
     expect(await s2.sameCredentials(s2.get('desk')!, (k) => mailboxFingerprint(mailbox('hunter2'), k))).toBe(true);
     expect(await s2.sameCredentials(s2.get('desk')!, (k) => mailboxFingerprint(mailbox('hunter3'), k))).toBe(false);
@@ -89,6 +90,6 @@ describe('keyed credential fingerprint', () => {
 
   it('a damaged key file is a clear error, not a silent new key', async () => {
     await writeFile(join(dir, 'fingerprint.key'), 'not a key\n');
-    await expect(SuspensionStore.open(dir)).rejects.toThrow(/fingerprint\.key is not a fingerprint key .*remove it/);
+    await expect(openSuspensions(dir)).rejects.toThrow(/fingerprint\.key is not a fingerprint key .*remove it/);
   });
 });

@@ -1,5 +1,6 @@
 // Suspension state: the credentials fingerprint changes with any secret (inline or the content of a
 // secret file) and never contains one; the store survives a reopen (a restart).
+import { openSuspensions } from '../support/suspensions.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,13 +43,13 @@ describe('credentialFingerprint', () => {
 
 describe('SuspensionStore', () => {
   it('keeps records and its fingerprint key across a reopen', async () => {
-    const s1 = await SuspensionStore.open(dir);
+    const s1 = await openSuspensions(dir);
     await s1.set({ mailbox: 'mb', reason: 'r', code: 'AADSTS50173', error: 'invalid_grant', source: 'token-endpoint', at: '2025-01-01T00:00:00Z', credentials: 'f', notified: false });
-    const s2 = await SuspensionStore.open(dir);
+    const s2 = await openSuspensions(dir);
     expect(s2.key).toEqual(s1.key);
     expect(s2.get('mb')).toMatchObject({ code: 'AADSTS50173', notified: false });
     await s2.delete('mb');
-    expect((await SuspensionStore.open(dir)).get('mb')).toBeNull();
+    expect((await openSuspensions(dir)).get('mb')).toBeNull();
     expect(JSON.parse(await readFile(join(dir, 'suspensions.json'), 'utf8'))).toMatchObject({ version: 1, mailboxes: {} });
   });
 });

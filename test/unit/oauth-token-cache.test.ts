@@ -2,6 +2,7 @@
 // refresh for many callers, refresh ahead of expiry, rotated refresh tokens persisted (0600 under
 // <store>/oauth/) and used by a new manager (a restart), permanent refusals remembered per grant,
 // the early warning from refresh_token_expires_in, and no secret in any log line.
+import { oauthStateIn } from '../support/suspensions.js';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ let dir: string;
 let logs: string[];
 
 function manager(extra: Partial<ConstructorParameters<typeof OAuthManager>[0]> = {}) {
-  return new OAuthManager({ storePath: dir, log: createLogger('debug', { write: (l: string) => void logs.push(l) }), ...extra });
+  return new OAuthManager({ state: oauthStateIn(dir), log: createLogger('debug', { write: (l: string) => void logs.push(l) }), ...extra });
 }
 
 function auth(user: string, o: Partial<NonNullable<ResolvedAuth['oauth2']>> & { rt?: string }): ResolvedAuth {

@@ -2,6 +2,7 @@
 // SenderSuspensions share the daemon's SuspensionStore, so whichever side suspends, both stop (the
 // poller's status says suspended, the outbox holds the mail), and whichever resumes, both go on
 // (held mail is released). The fingerprint both sides compare credentials with is the same.
+import { openSuspensions } from '../support/suspensions.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ const log = createLogger('silent');
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mailroom-susp-'));
-  store = await SuspensionStore.open(dir);
+  store = await openSuspensions(dir);
   mb = mailbox();
   const snap = { mailboxes: { both: mb }, companies: {}, defaultOutbound: null } as unknown as Snapshot;
   const metrics = createMetrics();

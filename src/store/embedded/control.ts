@@ -1,18 +1,16 @@
 // Why this file exists: the embedded store's control port: suspensions (suspensions.json), OAuth
 // token state (oauth/<mailbox>.json, compare-and-set by a version kept in memory: one process owns
 // the store) and rate counters (counters.json).
-import type { OAuthStateStore } from '../../oauth/token-state.js';
-import type { SuspensionStore } from '../../inbound/suspension-store.js';
+import type { VersionedOAuthFiles } from './oauth-files.js';
+import type { SuspensionFileStore } from './suspension-file.js';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
 import type { ControlPort, SuspensionListener } from '../port.js';
 import type { Counters } from './counters.js';
 
 export class EmbeddedControl implements ControlPort {
-  readonly #versions = new Map<string, number>();
-
   constructor(
-    private readonly suspensionStore: SuspensionStore,
-    private readonly oauth: OAuthStateStore,
+    private readonly suspensionStore: SuspensionFileStore,
+    private readonly oauth: VersionedOAuthFiles,
     private readonly counters: Counters,
   ) {}
 
@@ -36,19 +34,20 @@ export class EmbeddedControl implements ControlPort {
     return this.suspensionStore.watch(fn);
   }
 
-  async oauthState(mailbox: string): Promise<{ state: MailboxOAuthState; version: number }> {
-    const state = await this.oauth.load(mailbox);
-    return { state: structuredClone(state), version: this.#versions.get(mailbox) ?? 0 };
+  async fingerprintKey(): Promise<Buffer> {
+    return this.suspensionStore.key;
   }
 
-  async casOAuthState(mailbox: string, version: number, next: MailboxOAuthState): Promise<boolean> {
-    if ((this.#versions.get(mailbox) ?? 0) !== version) return false;
-    this.#versions.set(mailbox, version + 1);
-    await this.oauth.update(mailbox, (s) => {
-      s.grants = structuredClone(next.grants);
-      s.notices = structuredClone(next.notices);
-    });
-    return true;
+  async legacyFingerprintSalt(): Promise<string | null> {
+    return this.suspensionStore.legacySalt;
+  }
+
+  oauthState(mailbox: string): Promise<{ state: MailboxOAuthState; version: number }> {
+    return this.oauth.oauthState(mailbox);
+  }
+
+  casOAuthState(mailbox: string, version: number, next: MailboxOAuthState): Promise<boolean> {
+    return this.oauth.casOAuthState(mailbox, version, next);
   }
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {

@@ -2,8 +2,6 @@
 // its parts behind the port: ticket segments, packs, meta and UIDLs (ticket-store.ts), the webhook
 // journal, the outbox journal, suspensions, OAuth state and counters. Only this folder and the parts
 // it opens join paths under store.path.
-import { OAuthStateStore } from '../../oauth/token-state.js';
-import { SuspensionStore } from '../../inbound/suspension-store.js';
 import { WebhookQueue } from '../../sinks/webhook/queue.js';
 import { OutboxStore, type OutboxRecovery, type OutboxStoreOptions } from '../outbox-store.js';
 import type { Stores } from '../port.js';
@@ -14,6 +12,8 @@ import { Counters } from './counters.js';
 import { EmbeddedDeliveries } from './deliveries.js';
 import { EmbeddedIntake } from './intake.js';
 import { EmbeddedOutbox } from './outbox.js';
+import { OAuthFileStore, VersionedOAuthFiles } from './oauth-files.js';
+import { SuspensionFileStore } from './suspension-file.js';
 import { EmbeddedTickets } from './tickets.js';
 
 export interface EmbeddedOptions {
@@ -27,7 +27,7 @@ export interface EmbeddedStores extends Stores {
   /** What the outbox found at open (messages past their commit point when the process died). */
   readonly outboxRecovery: OutboxRecovery;
   /** The parts, for the embedded store's own tests and benchmarks (file layout, I/O counts). */
-  readonly parts: { tickets: TicketStore; webhooks: WebhookQueue; outbox: OutboxStore; suspensions: SuspensionStore; oauth: OAuthStateStore };
+  readonly parts: { tickets: TicketStore; webhooks: WebhookQueue; outbox: OutboxStore; suspensions: SuspensionFileStore; oauth: OAuthFileStore };
 }
 
 export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {}): Promise<EmbeddedStores> {
@@ -38,8 +38,8 @@ export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {
     opened.push(webhooks);
     const outbox = await OutboxStore.open(root, opts.outbox);
     opened.push(outbox);
-    const suspensions = await SuspensionStore.open(root);
-    const oauth = new OAuthStateStore(root);
+    const suspensions = await SuspensionFileStore.open(root);
+    const oauth = new OAuthFileStore(root);
     const counters = await Counters.open(root);
     const intake = new EmbeddedIntake(tickets, webhooks);
     let closed = false;
@@ -53,7 +53,7 @@ export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {
       tickets: new EmbeddedTickets(tickets, webhooks),
       deliveries: new EmbeddedDeliveries(webhooks),
       outbox: new EmbeddedOutbox(outbox),
-      control: new EmbeddedControl(suspensions, oauth, counters),
+      control: new EmbeddedControl(suspensions, new VersionedOAuthFiles(oauth), counters),
       async close() {
         if (closed) return;
         closed = true;

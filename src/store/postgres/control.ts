@@ -4,7 +4,7 @@
 // compare-and-set, and sliding-window counters kept as hit rows with their expiry (deleted when the
 // key is hit again, and by a periodic sweep for keys that are not: growth is bounded by the hits
 // inside one window).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
 import type { ControlPort, SuspensionListener } from '../port.js';
 import type { Sql } from './connect.js';
@@ -51,6 +51,17 @@ export class PostgresControl implements ControlPort {
       WITH d AS (DELETE FROM suspensions WHERE mailbox = ${mailbox} RETURNING mailbox)
       SELECT pg_notify(${this.#channel}, ${this.#payload(mailbox, null)}) FROM d`;
     if (gone.length > 0) this.#emit(mailbox, null);
+  }
+
+  async fingerprintKey(): Promise<Buffer> {
+    // The first replica to ask makes it; every later one (and a race) reads the same row.
+    await this.sql`INSERT INTO install_keys (name, value) VALUES ('fingerprint', ${randomBytes(32)}) ON CONFLICT (name) DO NOTHING`;
+    const [r] = await this.sql<{ value: Buffer }[]>`SELECT value FROM install_keys WHERE name = 'fingerprint'`;
+    return Buffer.from(r!.value);
+  }
+
+  async legacyFingerprintSalt(): Promise<string | null> {
+    return null; // suspension records in PostgreSQL were keyed from the start
   }
 
   watchSuspensions(fn: SuspensionListener): () => void {
