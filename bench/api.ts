@@ -13,6 +13,7 @@
 //   store-*           the same list/get called on the store directly, in-process, to separate the
 //                     store's share from HTTP + auth + view + JSON
 // Run: npx tsx bench/api.ts [--tickets 100000] [--iterations 400]. Last line: {"bench":"api",...}.
+import { ticketStoreOf } from '../test/support/store-of.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
           }),
         );
       }
-      for (const r of await daemon.store!.commit(items)) ids.push(r.ticketId);
+      for (const r of await ticketStoreOf(daemon).commit(items)) ids.push(r.ticketId);
       if ((i / BATCH) % 20 === 19) console.log(`seeded ${ids.length} tickets (${Math.round(performance.now() - t0)} ms)`);
     }
     const seedMs = Math.round(performance.now() - t0);
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
       results[name] = { n: st.n, p50: st.p50, p99: st.p99, max: st.max };
       console.log(`${name.padEnd(18)} p50 ${String(st.p50).padStart(7)} ms  p99 ${String(st.p99).padStart(7)} ms  max ${String(st.max).padStart(7)} ms`);
     };
-    const store = daemon.store!;
+    const store = ticketStoreOf(daemon);
     await direct('store-list-first', () => store.listTickets({ companies: '*', limit: 50 }));
     await direct('store-list-dropped', () => store.listTickets({ companies: '*', status: 'dropped', limit: 50 }));
     await direct('store-get-random', () => store.getTicket(ids[Math.floor(rand() * ids.length)] as string));

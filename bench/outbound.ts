@@ -22,6 +22,7 @@
 //   (pooled lane, end-of-data commit record, outcome records); the clock stops when every message is
 //   recorded sent and the journal is fdatasync'd.
 // - peak_rss_mb: the mailroom phase process's high-water mark (Linux VmHWM; else sampled RSS).
+import { startOutboundIn } from '../test/support/outbox.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -97,7 +98,7 @@ async function phaseMailroom(port: number): Promise<PhaseResult> {
     let sampled = 0;
     const sampler = setInterval(() => (sampled = Math.max(sampled, process.memoryUsage.rss())), 50);
     const start = performance.now();
-    const outbox = await startOutbound(dir, { snapshot: () => snapshot, log: createLogger('warn') });
+    const outbox = await startOutboundIn(dir, { snapshot: () => snapshot, log: createLogger('warn') });
     await window(COUNT, WINDOW, async (i) => {
       await submitMessage(outbox, snapshot, { purpose: 'message', company: 'acme', contract: 'main', kind: 'user', ...message(i), to: [message(i).to] });
     });

@@ -306,11 +306,11 @@ export async function main(opts: SandboxOptions = {}): Promise<Sandbox> {
     const seen = new Map<string, number>();
     let watching = false;
     const watch = async () => {
-      const store = d.store;
+      const store = d.stores?.tickets;
       if (!store || watching) return;
       watching = true;
       try {
-        const page = store.listTickets({ companies: '*', limit: 1000, order: 'asc' });
+        const page = await store.list({ companies: '*', limit: 1000, order: 'asc' });
         for (const t of page.items) {
           const before = seen.get(t.id);
           if (before === t.articleCount) continue;
@@ -319,7 +319,7 @@ export async function main(opts: SandboxOptions = {}): Promise<Sandbox> {
             print(`ticket ${t.id}: article ${t.articleCount} added (a reply threaded onto it)`);
             continue;
           }
-          const flags = (await store.getTicket(t.id))?.articles[0]?.flags ?? [];
+          const flags = (await store.get(t.id))?.articles[0]?.flags ?? [];
           const labels = [t.type, t.group, t.priority, t.status !== 'open' ? t.status : null, ...t.tags, ...flags].filter(Boolean).join(', ');
           const more = t.articleCount > 1 ? ` + ${t.articleCount - 1} reply threaded onto it` : '';
           print(`ticket ${t.id}: "${t.subject}" from ${t.from?.address ?? '?'} [${labels}]${more}`);

@@ -80,7 +80,6 @@ export class Daemon {
   readonly metrics: Metrics = createMetrics();
   readonly http: HttpServer;
   snapshot: Snapshot | null = null;
-  store: TicketStore | null = null;
   /** every piece of durable state, behind the store port */
   stores: Stores | null = null;
   outbox: Outbox | null = null;
@@ -135,15 +134,10 @@ export class Daemon {
     };
     const stores = await openStores(snapshot.store, { embedded: { tickets: { onModesTightened } } });
     this.stores = stores;
-    // The parts not yet on the port (outbox sender, suspensions, OAuth state, webhook queue) run on
-    // the embedded store's own objects.
-    if (stores.driver !== 'lowdb') throw new Error(`store.driver ${stores.driver}: the daemon runs on the embedded store only in this version`);
-    const parts = (stores as EmbeddedStores).parts;
-    this.store = parts.tickets;
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.over(stores.control);
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
-    this.outbox = await startOutbound(parts.outbox, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
+    this.outbox = await startOutbound(stores.outbox, stores.outboxRecovery, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
     this.webhooks = new WebhookDispatcher({
       deliveries: stores.deliveries,
       tickets: stores.tickets,

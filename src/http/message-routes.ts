@@ -12,7 +12,7 @@ import type { Outbox } from '../outbound/outbox.js';
 import { foreignMailbox, resolveSenderCached } from '../outbound/resolve.js';
 import { companyMailboxes, senderRequest, submitMessage, SubmitError, type SubmitInput } from '../outbound/submit.js';
 import { ticketReply } from '../outbound/ticket-reply.js';
-import type { TicketStore } from '../store/index.js';
+import type { TicketPort } from '../store/port.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
 import { authenticate, canSee, type Principal } from './auth.js';
 import { readBody, sendJson, type HttpServer } from './server.js';
@@ -21,7 +21,7 @@ import { readBody, sendJson, type HttpServer } from './server.js';
 export interface MessageRoutesHost {
   readonly http: HttpServer;
   readonly snapshot: Snapshot | null;
-  readonly store: TicketStore | null;
+  readonly stores: { readonly tickets: Pick<TicketPort, 'get'> } | null;
   readonly outbox: Outbox | null;
   readonly log: Logger;
 }
@@ -135,7 +135,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
   };
 
   const loadTicket = async (id: string, who: Principal) => {
-    const t = d.store ? await d.store.getTicket(id) : null;
+    const t = d.stores ? await d.stores.tickets.get(id) : null;
     if (!t || !canSee(who, t.company)) throw new HttpError(404, `ticket ${id} not found`);
     return t;
   };
@@ -162,7 +162,7 @@ export function registerMessageRoutes(d: MessageRoutesHost): void {
     'GET',
     '/v1/messages/:id',
     guard(async (_req, res, who, _snap, outbox, params) => {
-      const e = outbox.get(params.id ?? '');
+      const e = await outbox.find(params.id ?? '');
       if (!e || (e.company === null ? who.companies !== '*' : !canSee(who, e.company))) throw new HttpError(404, 'message not found');
       sendJson(res, 200, messageView(e));
     }),

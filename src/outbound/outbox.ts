@@ -8,7 +8,8 @@ import type { Snapshot } from '../config/snapshot.js';
 import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { OutboxStore, type OutboxStoreOptions } from '../store/outbox-store.js';
+import type { OutboxRecovery, OutboxStoreOptions } from '../store/outbox-store.js';
+import type { OutboxPort } from '../store/port.js';
 import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
 import { nextOutboxState, retry, type OutboxTransition, type SendOutcome } from './outcome.js';
 import { newEntry, type NewOutboxMessage } from './entry.js';
@@ -56,8 +57,26 @@ export class Outbox {
   #started = false;
   #idleWaiters: (() => void)[] = [];
 
+  /** The entries this sender works on (all unfinished ones: one sender per store for now), by id. */
+  readonly #entries = new Map<string, OutboxEntry>();
+  #broken: unknown = null;
+  readonly #owner = `outbox-${process.pid}`;
+
+  /** What the API and status read of the outbox: its entries (this sender's), whether it failed. */
+  readonly store = ((self: Outbox) => ({
+    get broken(): unknown {
+      return self.#broken;
+    },
+    get size(): number {
+      return self.#entries.size;
+    },
+    entries: (): IterableIterator<OutboxEntry> => self.#entries.values(),
+    /** Resolves once every outcome recorded so far is durable. */
+    flush: async (): Promise<void> => void (await Promise.allSettled([...self.#writes])),
+  }))(this);
+
   private constructor(
-    readonly store: OutboxStore,
+    private readonly port: OutboxPort,
     private readonly deps: OutboxDeps,
     opts: OutboxOptions,
   ) {
@@ -78,15 +97,19 @@ export class Outbox {
     return this.deps.suspensions ?? null;
   }
 
-  /** Open the outbox under a store directory, or run it on an outbox store already open. */
-  static async open(storage: string | OutboxStore, deps: OutboxDeps, opts: OutboxOptions = {}): Promise<Outbox> {
-    const store = typeof storage === 'string' ? await OutboxStore.open(storage, opts) : storage;
-    const o = new Outbox(store, deps, opts);
-    const { unconfirmed, tornTail } = store.recovery;
+  /**
+   * Run the sender on the store's outbox. `recovery`: what the store found at open (messages past
+   * their end of data when the process died: counted as sent, unconfirmed, never sent again).
+   */
+  static async open(port: OutboxPort, deps: OutboxDeps, opts: OutboxOptions = {}, recovery: OutboxRecovery = { unconfirmed: [], tornTail: false }, release?: () => Promise<void>): Promise<Outbox> {
+    const o = new Outbox(port, deps, opts);
+    o.#release = release ?? null;
+    for (const e of await port.unfinished()) o.#entries.set(e.id, e);
+    const { unconfirmed, tornTail } = recovery;
     if (unconfirmed.length) deps.log.warn({ messages: unconfirmed }, 'outbox: process ended after the end of data of these messages was sent; counted as sent (unconfirmed), not resent');
     if (tornTail) deps.log.warn('outbox: the journal ended in a partial line (a write cut by a crash, never acknowledged): ignored');
-    for (const id of unconfirmed) deps.metrics?.outboundSent.inc({ mailbox: store.get(id)?.mailbox ?? 'default', result: 'unconfirmed' });
-    for (const e of store.entries()) if (!TERMINAL.has(e.status)) o.#live++;
+    for (const id of unconfirmed) deps.metrics?.outboundSent.inc({ mailbox: o.#entries.get(id)?.mailbox ?? 'default', result: 'unconfirmed' });
+    for (const e of o.#entries.values()) if (!TERMINAL.has(e.status)) o.#live++;
     o.#gauge();
     return o;
   }
@@ -95,18 +118,31 @@ export class Outbox {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    for (const e of this.store.entries()) if (!TERMINAL.has(e.status)) this.#schedule(e);
+    for (const e of this.#entries.values()) if (!TERMINAL.has(e.status)) this.#schedule(e);
   }
 
+  /** An entry this sender holds. */
   get(id: string): OutboxEntry | undefined {
-    return this.store.get(id);
+    return this.#entries.get(id);
+  }
+
+  /** An entry by id (held here, or in the store: another sender's, or one finished and no longer held). */
+  async find(id: string): Promise<OutboxEntry | undefined> {
+    return this.#entries.get(id) ?? (await this.port.get(id)) ?? undefined;
+  }
+
+  /** The entry an Idempotency-Key of this company was first used with. */
+  async findByIdempotencyKey(company: string | null, key: string): Promise<OutboxEntry | undefined> {
+    return (await this.port.findByIdempotencyKey(company, key)) ?? undefined;
   }
 
   /** Durable enqueue; resolves with the entry once it survives a crash. */
   async enqueue(m: NewOutboxMessage): Promise<OutboxEntry> {
     if (this.#stopping) throw Object.assign(new Error('outbox is stopping'), { status: 503 });
-    const entry = newEntry(m);
-    await this.store.add(entry);
+    const added = await this.port.add(newEntry(m));
+    const entry = added.entry;
+    if (added.existing) return entry;
+    this.#entries.set(entry.id, entry);
     this.#live++;
     this.#gauge();
     if (this.#started) this.#schedule(entry);
@@ -133,7 +169,8 @@ export class Outbox {
     while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.#pool.closeAll();
     while (this.#inFlight > 0 && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
-    await this.store.close();
+    await Promise.allSettled([...this.#writes]);
+    await this.#release?.();
   }
 
   #resolve(snap: Snapshot, req: OutboundRequest): SenderResolution {
@@ -148,7 +185,7 @@ export class Outbox {
 
   /** A message is due: find its lane under the current config (it may have changed) and queue it there. */
   #due(id: string): void {
-    const e = this.store.get(id);
+    const e = this.#entries.get(id);
     if (!e || TERMINAL.has(e.status) || e.status === 'sending' || this.#stopping) return;
     const snap = this.deps.snapshot();
     const res = snap ? this.#resolve(snap, e.request) : null;
@@ -179,7 +216,7 @@ export class Outbox {
       if (lane.inFlight >= lane.server.maxConnections) return;
       const id = this.#lanes.take(lane);
       if (id === null) return;
-      const e = this.store.get(id);
+      const e = this.#entries.get(id);
       if (!e || TERMINAL.has(e.status) || e.status === 'sending') continue;
       const snap = this.deps.snapshot();
       const res = snap ? this.#resolve(snap, e.request) : null;
@@ -198,10 +235,10 @@ export class Outbox {
     const attempt = e.attempts + 1;
     const startedAt = Date.now();
     try {
-      void this.store.update(e.id, { status: 'sending' });
+      e.status = 'sending'; // in memory only: in the store it stays queued/retrying until there is an outcome
       const raw = Buffer.from(e.raw ?? '', 'latin1');
-      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, e.messageId, raw, () => this.store.markPastEndOfData(e.id, attempt));
-      if (this.store.broken !== null) return;
+      const out = await this.#pool.send(lane.key, lane.label, lane.server, { from: e.envelope.from, to: [...e.envelope.to] }, e.messageId, raw, () => this.#pastEndOfData(e, attempt));
+      if (this.#broken !== null) return;
       this.#settle(lane, e, out.result ? { result: out.result } : { error: out.error, committed: out.committed }, attempt, startedAt);
     } catch (err) {
       this.deps.log.error({ err, id: e.id }, 'outbox: attempt bookkeeping failed');
@@ -263,8 +300,35 @@ export class Outbox {
     this.#checkIdle();
   }
 
+  #writes = new Set<Promise<void>>();
+  /** closes what open() was given to close with the sender (a store opened for it alone) */
+  #release: (() => Promise<void>) | null = null;
+
+  /** Apply an outcome here at once, and durably in the store; a failed write stops sending (fail-stop). */
   #persist(id: string, patch: Partial<OutboxEntry>): void {
-    this.store.update(id, patch).catch((err: unknown) => this.deps.log.error({ err, id }, 'outbox journal write failed: sending stops until restart'));
+    const e = this.#entries.get(id);
+    if (e) {
+      Object.assign(e, patch, { updatedAt: new Date().toISOString() });
+      if (TERMINAL.has(e.status)) e.raw = null;
+    }
+    const w = this.port.settle(id, this.#owner, patch).catch((err: unknown) => {
+      this.#broken ??= err;
+      this.deps.log.error({ err, id }, 'outbox write failed: sending stops until restart');
+    });
+    this.#writes.add(w);
+    void w.finally(() => this.#writes.delete(w));
+  }
+
+  /** The commit point of an attempt (see OutboxPort.markPastEndOfData). */
+  #pastEndOfData(e: OutboxEntry, attempt: number): void {
+    if (e.committed >= attempt) return;
+    // The store first (it records the commit point before this returns), then this copy: with the
+    // embedded store they may be one object, whose `committed` the store itself checks.
+    this.port.markPastEndOfData(e.id, attempt).catch((err: unknown) => {
+      this.#broken ??= err;
+      this.deps.log.error({ err, id: e.id }, 'outbox write failed: sending stops until restart');
+    });
+    e.committed = attempt;
   }
 
   #gauge(): void {

@@ -88,7 +88,7 @@ export async function submitMessage(outbox: Outbox, snap: Snapshot, input: Submi
     if (e.requestHash && e.requestHash !== hash) throw new SubmitError(422, `Idempotency-Key ${input.idempotencyKey} was already used for a different message`, 'Idempotency-Key');
     return { entry: e, duplicate: true };
   };
-  const seen = outbox.store.findByIdempotencyKey(input.company, input.idempotencyKey);
+  const seen = await outbox.findByIdempotencyKey(input.company, input.idempotencyKey);
   if (seen) return reused(seen);
   let m = inFlight.get(outbox);
   if (!m) inFlight.set(outbox, (m = new Map()));

@@ -240,6 +240,9 @@ export interface ControlPort {
 export interface Stores {
   /** 'lowdb' (embedded) or 'postgres' */
   readonly driver: string;
+  /** What the outbox found at open, if the store recovers it then (messages past their end of data
+   *  when the process died: counted as sent, unconfirmed); a shared store does it at claim time. */
+  readonly outboxRecovery?: { unconfirmed: string[]; tornTail: boolean };
   readonly intake: IntakePort;
   readonly sync: SyncPort;
   readonly tickets: TicketPort;

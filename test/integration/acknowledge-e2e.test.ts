@@ -1,6 +1,7 @@
 // Acknowledgement end to end: a message read from Dovecot opens a ticket and the customer gets
 // "we received your request [ACME-…]" through the contract's mailbox, Auto-Submitted; an
 // auto-reply opens a ticket too but gets no acknowledgement.
+import { ticketStoreOf } from '../support/store-of.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -39,7 +40,7 @@ it('acknowledges a new ticket through the contract mailbox, never an auto-reply'
   const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
   await daemon.start();
   try {
-    await waitFor(() => daemon.store!.stats().tickets === 2, 15_000, 'two tickets');
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets === 2, 15_000, 'two tickets');
     await smtp.waitFor(1, 15_000);
     await new Promise((r) => setTimeout(r, 1000));
     expect(smtp.messages).toHaveLength(1); // none for the auto-reply

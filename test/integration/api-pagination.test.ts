@@ -2,6 +2,7 @@
 // returns every visible ticket exactly once, in stable creation order, and ends with next: null —
 // for the all-companies token, for a one-company token (never a foreign ticket), with filters, in
 // both orders, and while new tickets keep arriving.
+import { ticketStoreOf } from '../support/store-of.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ function item(i: number): CommitItem {
 
 async function seed(from: number, count: number): Promise<void> {
   const items = Array.from({ length: count }, (_, k) => item(from + k));
-  const res = await daemon.store!.commit(items);
+  const res = await ticketStoreOf(daemon).commit(items);
   res.forEach((r, k) => created.push({ id: r.ticketId, company: items[k]!.ticket.company, status: items[k]!.ticket.status }));
 }
 
@@ -91,7 +92,7 @@ beforeAll(async () => {
   await daemon.start();
   base = `http://127.0.0.1:${daemon.http.address()!.port}`;
   for (let i = 0; i < N; i += 1000) await seed(i, 1000);
-  expect(daemon.store!.stats().tickets).toBe(N);
+  expect(ticketStoreOf(daemon).stats().tickets).toBe(N);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 // The ticket API end to end over HTTP against a started Daemon (no mailboxes; tickets are seeded
 // straight into its store): auth, tenant isolation, input validation, the ticket view, raw and
 // attachment downloads, and the approve/reject flow.
+import { ticketStoreOf } from '../support/store-of.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ function item(company: 'acme' | 'globex', o: { status?: 'open' | 'held'; subject
 }
 
 async function seed(items: CommitItem[]): Promise<string[]> {
-  const res = await daemon.store!.commit(items);
+  const res = await ticketStoreOf(daemon).commit(items);
   return res.map((r) => r.ticketId);
 }
 
@@ -96,7 +97,7 @@ let globexHeld: string;
 
 beforeAll(async () => {
   await startDaemon();
-  const store = daemon.store!;
+  const store = ticketStoreOf(daemon);
   // one pack: the PDF is read from the middle of the file, after the raw message
   [acmeRawSha, pdfSha] = (await store.blobs.putMany([RAW, PDF])) as [string, string];
   const rich = item('acme', { subject: 'Rechnung' });
@@ -155,7 +156,7 @@ describe('authentication', () => {
       expect(text).not.toContain(TOKEN_ACME);
     }
     // A held ticket stays held after unauthenticated approve attempts.
-    expect(daemon.store!.findByTicketId(held[0]!)!.status).toBe('held');
+    expect(ticketStoreOf(daemon).findByTicketId(held[0]!)!.status).toBe('held');
   });
 
   it('a token from tokenFile works like an inline one', async () => {
@@ -189,7 +190,7 @@ describe('tenant isolation', () => {
       expect(res.status).toBe(404);
       expect(await json(res)).toEqual(unknownBody);
     }
-    expect(daemon.store!.findByTicketId(globexHeld)!.status).toBe('held');
+    expect(ticketStoreOf(daemon).findByTicketId(globexHeld)!.status).toBe('held');
     // The owner and the all-companies token do see it.
     expect((await api(`/v1/tickets/${globexIds[0]}`, TOKEN_GLOBEX)).status).toBe(200);
     expect((await api(`/v1/tickets/${globexIds[0]}`, TOKEN_ALL)).status).toBe(200);
@@ -406,7 +407,7 @@ describe('approve / reject', () => {
     const notObject = await post('[1]', 'application/json');
     expect((await json(notObject)).details).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
     // Nothing of that changed the ticket; an empty JSON object is fine.
-    expect(daemon.store!.findByTicketId(id)!.status).toBe('held');
+    expect(ticketStoreOf(daemon).findByTicketId(id)!.status).toBe('held');
     expect((await post('{}', 'application/json')).status).toBe(200);
   });
 

@@ -1,4 +1,5 @@
 // Smoke: the daemon reads an IMAP mailbox of a real Dovecot into tickets, each exactly once.
+import { ticketStoreOf } from '../support/store-of.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -19,10 +20,10 @@ it('ingests N IMAP messages into N tickets and moves them', async () => {
   const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('warn'), parseWorkers: 0 });
   await daemon.start();
   try {
-    await waitFor(() => daemon.store!.stats().tickets === 25, 15_000, '25 tickets');
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets === 25, 15_000, '25 tickets');
     await waitFor(async () => (await dovecot.list('alice', 'INBOX')).length === 0, 5_000, 'inbox emptied');
     expect((await dovecot.list('alice', 'Done')).length).toBe(25);
-    expect(daemon.store!.stats().tickets).toBe(25);
+    expect(ticketStoreOf(daemon).stats().tickets).toBe(25);
   } finally {
     await daemon.stop();
   }
@@ -39,12 +40,12 @@ it('ingests POP3 over STLS with 8-bit bytes intact, deleting only after commit',
   const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('warn'), parseWorkers: 0 });
   await daemon.start();
   try {
-    await waitFor(() => daemon.store!.stats().tickets === 3, 15_000, '3 tickets');
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets === 3, 15_000, '3 tickets');
     await waitFor(async () => (await dovecot.list('bob', 'INBOX')).length === 0, 5_000, 'maildrop emptied');
-    const page = daemon.store!.listTickets({ companies: '*', limit: 10 });
-    const t = await daemon.store!.getTicket(page.items.find((x) => x.subject === 'Solicitação')!.id);
+    const page = ticketStoreOf(daemon).listTickets({ companies: '*', limit: 10 });
+    const t = await ticketStoreOf(daemon).getTicket(page.items.find((x) => x.subject === 'Solicitação')!.id);
     expect(t!.articles[0]!.text).toContain('Não foi possível acessar.');
-    const raw = await daemon.store!.blobs.get(t!.articles[0]!.rawRef!);
+    const raw = await ticketStoreOf(daemon).blobs.get(t!.articles[0]!.rawRef!);
     expect(raw.equals(latin1)).toBe(true);
   } finally {
     await daemon.stop();

@@ -3,6 +3,7 @@
 // Dovecot sends the mailbox into backoff (class tcp) and it recovers on its own; the server's
 // private-CA certificate is refused by default with a clear tls-class message and accepted with
 // caFile or verifyCertificate: false.
+import { ticketStoreOf } from '../support/store-of.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { message, waitFor, writeTestConfig, type TestMailbox } from '../support/daemon-config.js';
@@ -43,14 +44,14 @@ describe('wrong password', () => {
         for (const secret of [WRONG, `secret-${id}`]) expect(JSON.stringify(s)).not.toContain(secret);
         expect(s.lastSuccess).toBeNull();
       }
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 3, 15_000, 'the good mailboxes ingested');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 3, 15_000, 'the good mailboxes ingested');
       // while the locked ones keep failing, new mail for the others still arrives
       await dovecot.append('fine-imap', message(3, { subject: 'fine-imap 3' }));
       await dovecot.append('fine-pop', message(2, { subject: 'fine-pop 2' }));
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 5, 15_000, 'later mail of the good mailboxes');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 5, 15_000, 'later mail of the good mailboxes');
       await pollAgain(daemon, 'fine-imap');
       await pollAgain(daemon, 'fine-pop');
-      expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(['fine-imap 1', 'fine-imap 2', 'fine-imap 3', 'fine-pop 1', 'fine-pop 2']);
+      expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(['fine-imap 1', 'fine-imap 2', 'fine-imap 3', 'fine-pop 1', 'fine-pop 2']);
       for (const id of ['fine-imap', 'fine-pop']) expect(statusOf(daemon, id).lastError).toBeNull();
       const metrics = await daemon.metrics.registry.metrics();
       expect(metrics).toMatch(/mailroom_ingest_errors_total\{mailbox="locked-imap",class="auth"\} [1-9]/);
@@ -80,7 +81,7 @@ describe('Dovecot stopped and restarted', () => {
     ]);
     const daemon = await startTestDaemon(cfg.dir, { backoff: { baseMs: 200, maxMs: 1000 } });
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 3, 15_000, 'first tickets');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 3, 15_000, 'first tickets');
       await stopDovecotHard(dovecot);
       for (const id of ids) {
         await waitFor(() => statusOf(daemon, id).lastError?.class === 'tcp' && statusOf(daemon, id).state === 'backoff', 15_000, `${id} in backoff with class tcp`);
@@ -89,14 +90,14 @@ describe('Dovecot stopped and restarted', () => {
       const downAt = Date.now();
       await dovecot.restart();
       for (const id of ids) await dovecot.append(id, message(2, { subject: `${id} after` }));
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 6, 20_000, 'mail after the restart');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 6, 20_000, 'mail after the restart');
       for (const id of ids) {
         const s = statusOf(daemon, id);
         expect(s.consecutiveFailures).toBe(0);
         expect(Date.parse(s.lastSuccess!)).toBeGreaterThan(downAt);
         expect(s.lastError?.class).toBe('tcp'); // the last error stays visible for status
       }
-      expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(ids.flatMap((id) => [`${id} after`, `${id} before`]).sort());
+      expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(ids.flatMap((id) => [`${id} after`, `${id} before`]).sort());
     } finally {
       await daemon.stop();
     }
@@ -131,7 +132,7 @@ describe('private-CA certificate', () => {
         expect(e.message, m.id).toMatch(/certificate/i);
         expect(e.hint).toMatch(/caFile/);
       }
-      expect(ticketSummaries(daemon.store!)).toEqual([]);
+      expect(ticketSummaries(ticketStoreOf(daemon))).toEqual([]);
       expect(await dovecot.logins('certs')).toBe(0); // never sent the password over an unverified channel
     } finally {
       await daemon.stop();
@@ -149,8 +150,8 @@ describe('private-CA certificate', () => {
     const cfg = await writeTestConfig(dovecot, mbs);
     const daemon = await startTestDaemon(cfg.dir);
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= mbs.length, 15_000, 'one ticket per mailbox');
-      expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(mbs.map((m) => `${m.id} ok`).sort());
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= mbs.length, 15_000, 'one ticket per mailbox');
+      expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(mbs.map((m) => `${m.id} ok`).sort());
       for (const m of mbs) expect(statusOf(daemon, m.id).lastError).toBeNull();
     } finally {
       await daemon.stop();

@@ -3,6 +3,7 @@
 // a later normal message still arrives. A message over maxMessageSize becomes a ticket flagged
 // too-big with its headers, is never refetched, and its afterFetch is applied. Issue 20: a mail of
 // hostile HTML no longer freezes the daemon when its ticket is read.
+import { ticketStoreOf } from '../support/store-of.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +79,7 @@ function syncedLines(lines: Record<string, unknown>[], mailbox: string): Record<
 }
 
 async function articlesOf(daemon: Daemon, mailbox: string) {
-  return (await allTickets(daemon.store!)).flatMap((t) => t.articles.filter((a) => a.mailbox === mailbox).map((a) => ({ ticket: t, article: a })));
+  return (await allTickets(ticketStoreOf(daemon))).flatMap((t) => t.articles.filter((a) => a.mailbox === mailbox).map((a) => ({ ticket: t, article: a })));
 }
 
 describe('malformed mail', () => {
@@ -96,7 +97,7 @@ describe('malformed mail', () => {
     const logLines: Record<string, unknown>[] = [];
     const daemon = await startTestDaemon(cfg.dir, { logLines });
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 2 * all.length, 60_000, `${2 * all.length} tickets`);
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 2 * all.length, 60_000, `${2 * all.length} tickets`);
       for (const id of ['mal-imap', 'mal-pop']) {
         const arts = await articlesOf(daemon, id);
         expect(arts, id).toHaveLength(all.length);
@@ -110,7 +111,7 @@ describe('malformed mail', () => {
         expect(big.article.flags, `${id} big`).toContain('too-big');
         expect(big.article.headers['x-keep-this-header'], `${id} big headers`).toEqual(['yes']);
         expect(big.article.size).toBeGreaterThan(1_000_000);
-        const raw = await daemon.store!.blobs.get(big.article.rawRef!);
+        const raw = await ticketStoreOf(daemon).blobs.get(big.article.rawRef!);
         expect(raw.length, `${id}: only the headers of a too-big message are kept`).toBeLessThan(64 * 1024);
         expect(bySubject(/^Big one/).length).toBe(1);
         for (const a of arts) expect(a.ticket.company).toBe(id === 'mal-imap' ? 'imapco' : 'popco');
@@ -118,7 +119,7 @@ describe('malformed mail', () => {
         // NULs reach mailroom, and the raw is kept byte for byte
         const nul = arts.find((a) => a.article.messageId?.includes('nul-bytes@acme.example'));
         expect(nul, `${id} nul-bytes.eml`).toBeDefined();
-        const nulRaw = await daemon.store!.blobs.get(nul!.article.rawRef!);
+        const nulRaw = await ticketStoreOf(daemon).blobs.get(nul!.article.rawRef!);
         if (id === 'mal-pop') expect(nulRaw.equals(all.find((s) => s.name === 'nul-bytes.eml')!.raw)).toBe(true);
         expect(nul!.article.text).toContain('continues');
         // ... and over IMAP the 0x80 that stands for a NUL in a part declared UTF-8 is at least marked
@@ -140,12 +141,12 @@ describe('malformed mail', () => {
       expect(syncedLines(logLines, 'mal-pop').length).toBe(before.pop);
       expect(statusOf(daemon, 'mal-imap').checkpoint).toMatchObject({ folder: 'INBOX', uid: Math.max(...uids) });
       expect(statusOf(daemon, 'mal-pop').backlog).toBe(0);
-      expect(ticketSummaries(daemon.store!)).toHaveLength(2 * all.length);
+      expect(ticketSummaries(ticketStoreOf(daemon))).toHaveLength(2 * all.length);
 
       // and a normal message after all that still arrives
       await dovecot.append('mal-imap', message(1, { subject: 'normal after malformed' }));
       await dovecot.append('mal-pop', message(2, { subject: 'normal after malformed' }));
-      await waitFor(() => ticketSummaries(daemon.store!).filter((t) => t.subject === 'normal after malformed').length === 2, 15_000, 'the normal messages');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).filter((t) => t.subject === 'normal after malformed').length === 2, 15_000, 'the normal messages');
       const errors = logLines.filter((l) => l.level === 'error' || l.level === 'fatal' || l.msg === 'poller loop crashed');
       expect(errors).toEqual([]);
     } finally {
@@ -165,7 +166,7 @@ describe('maxMessageSize', () => {
     const logLines: Record<string, unknown>[] = [];
     const daemon = await startTestDaemon(cfg.dir, { logLines });
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 6, 20_000, '6 tickets');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 6, 20_000, '6 tickets');
       await waitFor(async () => (await dovecot.list('big-imap')).length === 0 && (await dovecot.list('big-pop')).length === 0, 10_000, 'afterFetch applied');
       expect((await dovecot.list('big-imap', 'Big')).length).toBe(3);
       for (const id of ['big-imap', 'big-pop']) {
@@ -181,7 +182,7 @@ describe('maxMessageSize', () => {
           expect(article.attachments).toEqual([]);
           expect(article.text).toMatch(/message of \d+ bytes over maxMessageSize 102400: body not fetched/);
           expect(article.headers['x-mailroom-original-content-type']?.[0]).toMatch(/^multipart\/mixed/);
-          expect((await daemon.store!.blobs.get(article.rawRef!)).length).toBeLessThan(2048);
+          expect((await ticketStoreOf(daemon).blobs.get(article.rawRef!)).length).toBeLessThan(2048);
         }
       }
       // The sync that committed the last ticket may still be finishing (POP3 QUIT, its log line).
@@ -190,7 +191,7 @@ describe('maxMessageSize', () => {
       await pollAgain(daemon, 'big-imap', 2);
       await pollAgain(daemon, 'big-pop', 2);
       expect(logLines.filter((l) => l.msg === 'mailbox synced').length).toBe(before);
-      expect(ticketSummaries(daemon.store!)).toHaveLength(6);
+      expect(ticketSummaries(ticketStoreOf(daemon))).toHaveLength(6);
       const metrics = await daemon.metrics.registry.metrics();
       expect(metrics).toMatch(/mailroom_messages_ingested_total\{mailbox="big-imap"\} 3/);
       for (const id of ['big-imap', 'big-pop']) {
@@ -217,9 +218,9 @@ describe('hostile HTML (issue 20)', () => {
     });
     const daemon = await startTestDaemon(cfg.dir, { parseWorkers: 1 }); // the daemon's real worker pool
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 2, 30_000, '2 tickets');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 2, 30_000, '2 tickets');
       const base = `http://127.0.0.1:${daemon.http.address()!.port}`;
-      const byTitle = new Map(ticketSummaries(daemon.store!).map((t) => [t.subject, t.id]));
+      const byTitle = new Map(ticketSummaries(ticketStoreOf(daemon)).map((t) => [t.subject, t.id]));
       const timed = async (path: string, auth: boolean): Promise<{ ms: number; res: Response; body: any }> => {
         const t0 = performance.now();
         const res = await fetch(base + path, auth ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -246,7 +247,7 @@ describe('hostile HTML (issue 20)', () => {
       // an ordinary HTML mail keeps its HTML, sanitised at ingest and stored with the article
       const ok = await timed(`/v1/tickets/${byTitle.get('Friendly HTML')}`, true);
       expect(ok.body.articles[0].html.trim()).toBe('<p>Hello <b>there</b></p>');
-      const stored = (await allTickets(daemon.store!)).flatMap((t) => t.articles);
+      const stored = (await allTickets(ticketStoreOf(daemon))).flatMap((t) => t.articles);
       expect(stored.find((a) => a.subject === 'Friendly HTML')?.safeHtml?.trim()).toBe('<p>Hello <b>there</b></p>');
     } finally {
       await daemon.stop();

@@ -3,6 +3,7 @@
 // respected; a second poll and a daemon restart create nothing new (and the restarted daemon does
 // keep ingesting, so "nothing new" is not vacuous). Issue 20: a different message reusing a
 // Message-ID is kept (with afterFetch delete it would be gone), the same message twice is not doubled.
+import { ticketStoreOf } from '../support/store-of.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/daemon.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
@@ -65,7 +66,7 @@ async function expectServerState(c: Case, subjects: string[]): Promise<void> {
 }
 
 async function expectExactlyOnce(daemon: Daemon, c: Case, subjects: string[]): Promise<void> {
-  const tickets = await allTickets(daemon.store!);
+  const tickets = await allTickets(ticketStoreOf(daemon));
   expect(tickets.map((t) => t.subject).sort()).toEqual([...subjects].sort());
   expect(duplicates(tickets.map((t) => t.subject))).toEqual([]);
   for (const t of tickets) {
@@ -88,9 +89,9 @@ describe('each protocol × TLS mode × afterFetch', () => {
 
     let daemon = await startTestDaemon(cfg.dir);
     try {
-      await waitFor(() => ticketSummaries(daemon.store!).length >= N, 20_000, `${N} tickets`);
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= N, 20_000, `${N} tickets`);
       // the server action follows the commit of each batch; wait for the last one
-      await waitFor(() => daemon.store!.stats().pendingActions === 0 && statusOf(daemon, c.id).backlog === 0, 10_000, 'actions done');
+      await waitFor(() => ticketStoreOf(daemon).stats().pendingActions === 0 && statusOf(daemon, c.id).backlog === 0, 10_000, 'actions done');
       await pollAgain(daemon, c.id, 2);
       await expectExactlyOnce(daemon, c, subjects);
       await expectServerState(c, subjects);
@@ -118,8 +119,8 @@ describe('each protocol × TLS mode × afterFetch', () => {
       // ... while a message that arrives now is still ingested (and acted on) exactly once.
       const late = `${c.id} late request`;
       await dovecot.append(c.id, message(99, { subject: late }));
-      await waitFor(() => ticketSummaries(daemon.store!).length >= N + 1, 15_000, 'the late message');
-      await waitFor(() => daemon.store!.stats().pendingActions === 0, 10_000, 'actions done');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= N + 1, 15_000, 'the late message');
+      await waitFor(() => ticketStoreOf(daemon).stats().pendingActions === 0, 10_000, 'actions done');
       await pollAgain(daemon, c.id);
       await expectExactlyOnce(daemon, c, [...subjects, late]);
       await expectServerState(c, [...subjects, late]);
@@ -144,20 +145,20 @@ describe('a reused Message-ID, afterFetch delete (issue 20)', () => {
     const logLines: Record<string, unknown>[] = [];
     const daemon = await startTestDaemon(cfg.dir, { logLines });
     const settled = async (mailbox: string) => {
-      await waitFor(async () => (await dovecot.list(mailbox)).length === 0 && daemon.store!.stats().pendingActions === 0, 15_000, `${mailbox} emptied`);
+      await waitFor(async () => (await dovecot.list(mailbox)).length === 0 && ticketStoreOf(daemon).stats().pendingActions === 0, 15_000, `${mailbox} emptied`);
       await pollAgain(daemon, mailbox);
     };
     try {
       await dovecot.append('reuse-a', a);
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 1, 15_000, 'ticket A');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 1, 15_000, 'ticket A');
       await settled('reuse-a');
       await dovecot.append('reuse-a', b);
-      await waitFor(() => ticketSummaries(daemon.store!).length >= 2, 15_000, 'ticket B');
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 2, 15_000, 'ticket B');
       await settled('reuse-a');
       await dovecot.append('reuse-b', aCopy);
       await settled('reuse-b');
 
-      const tickets = await allTickets(daemon.store!);
+      const tickets = await allTickets(ticketStoreOf(daemon));
       expect(tickets.map((t) => t.subject).sort()).toEqual(['Invoice 2024-117 is wrong', 'Printer offline']);
       const articles = tickets.flatMap((t) => t.articles);
       expect(articles).toHaveLength(2);
@@ -166,7 +167,7 @@ describe('a reused Message-ID, afterFetch delete (issue 20)', () => {
       expect(artB!.flags).toContain('duplicate-message-id');
       expect(artB!.text).toContain('1,200');
       // every fetched message is on an article: B's raw is referenced, A's second copy is an alias of A
-      expect((await daemon.store!.blobs.get(artB!.rawRef!)).toString()).toContain('Invoice 2024-117');
+      expect((await ticketStoreOf(daemon).blobs.get(artB!.rawRef!)).toString()).toContain('Invoice 2024-117');
       expect(artA!.dedupeKeys.some((k) => k.startsWith('pop3:reuse-b:'))).toBe(true);
       expect(logLines.some((l) => l.msg === 'Message-ID reused by a different message: kept as its own article')).toBe(true);
     } finally {
@@ -194,7 +195,7 @@ describe.concurrent('since', () => {
     try {
       await waitFor(async () => (await successfulPolls(daemon, user)) >= 1, 15_000, 'first poll');
       await pollAgain(daemon, user, 2);
-      const subjects = ticketSummaries(daemon.store!).map((t) => t.subject);
+      const subjects = ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject);
       expect(subjects.sort()).toEqual(expected.sort());
       expect((await dovecot.list(user)).length).toBe(8); // keep: old ones untouched on the server
     } finally {
@@ -221,7 +222,7 @@ describe.concurrent('since', () => {
     try {
       await waitFor(async () => (await successfulPolls(daemon, user)) >= 1, 15_000, 'first poll');
       await pollAgain(daemon, user, 2);
-      expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(expected.sort());
+      expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(expected.sort());
       // delete applies only to what was ingested: the old ones stay in the maildrop
       const left = (await dovecot.list(user)).map((m) => m.subject).sort();
       expect(left).toEqual([0, 2, 4, 6].map((i) => `${user} old ${i}`).sort());

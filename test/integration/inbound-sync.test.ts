@@ -2,6 +2,7 @@
 // recreated while the daemon runs) rescans without creating a ticket twice; IMAP IDLE turns a new
 // message into a ticket within about a second even with a 60 s poll interval; a folder of 2,000
 // messages is ingested in bounded batches (RSS printed).
+import { ticketStoreOf } from '../support/store-of.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
@@ -36,7 +37,7 @@ it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not tick
     console.log(logLines.map((l) => `${String(l.time)} ${String(l.msg)} ${JSON.stringify({ ...l, time: undefined, msg: undefined, level: undefined, service: undefined })}`).join('\n'));
   });
   try {
-    await waitFor(() => ticketSummaries(daemon.store!).length >= 5, 15_000, '5 tickets');
+    await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= 5, 15_000, '5 tickets');
     await pollAgain(daemon, 'uv');
     const before = statusOf(daemon, 'uv').checkpoint as { uidValidity: number; uid: number };
     expect(before.uid).toBe(5);
@@ -51,11 +52,11 @@ it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not tick
     // IDLE may wake the poller while the folder is being recreated, so a poll can see it half
     // filled; the next one completes it. What matters: 7 tickets in the end, never more.
     await waitFor(async () => {
-      if (ticketSummaries(daemon.store!).length >= 7) return true;
+      if (ticketSummaries(ticketStoreOf(daemon)).length >= 7) return true;
       await pollAgain(daemon, 'uv');
       return false;
     }, 20_000, '7 tickets');
-    expect(ticketSummaries(daemon.store!)).toHaveLength(7);
+    expect(ticketSummaries(ticketStoreOf(daemon))).toHaveLength(7);
     expect((statusOf(daemon, 'uv').checkpoint as { uid: number } | null)?.uid).toBe(7);
     await pollAgain(daemon, 'uv', 2);
     const after = statusOf(daemon, 'uv').checkpoint as { uidValidity: number; uid: number };
@@ -64,7 +65,7 @@ it('UIDVALIDITY change: the folder is rescanned, re-appended copies are not tick
     // all 7 of the new folder were fetched again, the 5 old ones recognised by Message-ID
     const synced = logLines.filter((l) => l.msg === 'mailbox synced');
     expect(synced.reduce((n, l) => n + Number(l.duplicates), 0)).toBe(5);
-    const tickets = await allTickets(daemon.store!);
+    const tickets = await allTickets(ticketStoreOf(daemon));
     expect(tickets.map((t) => t.subject).sort()).toEqual(['Big one uv-big', 'uv 0', 'uv 1', 'uv 2', 'uv 3', 'uv new 5', 'uv new 6']);
     for (const t of tickets) expect(t.articles).toHaveLength(1);
     // the duplicates' new keys (new UIDVALIDITY) are remembered as aliases: a later rescan is cheap
@@ -86,7 +87,7 @@ it('afterFetch move: a target folder deleted while the daemon runs is created ag
     await dovecot.appendMany('mover', [message(3, { subject: 'mover 3' }), message(4, { subject: 'mover 4' })]);
     await waitFor(async () => (await dovecot.list('mover', target)).length === 2 && (await dovecot.list('mover')).length === 0, 15_000, 'the later two moved into the recreated folder');
     expect((await dovecot.list('mover', target)).map((m) => m.subject).sort()).toEqual(['mover 3', 'mover 4']);
-    expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(['mover 1', 'mover 2', 'mover 3', 'mover 4']);
+    expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(['mover 1', 'mover 2', 'mover 3', 'mover 4']);
   } finally {
     await daemon.stop();
   }
@@ -103,14 +104,14 @@ it('IMAP IDLE: with a 60 s poll interval, a new message is a ticket within about
       await waitFor(() => statusOf(daemon, 'idler').state === 'idle-waiting', 15_000, 'IDLE again');
       const t0 = Date.now();
       await dovecot.append('idler', message(i, { subject: `idle ${i}` }));
-      await waitFor(() => ticketSummaries(daemon.store!).length >= i, 15_000, `ticket ${i}`);
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).length >= i, 15_000, `ticket ${i}`);
       latencies.push(Date.now() - t0);
     }
     console.log(`IDLE: append → ticket in ${latencies.join(', ')} ms (poll interval 60 s)`);
     // a generous bound, still far below the poll interval: only IDLE can explain it
     for (const ms of latencies) expect(ms).toBeLessThan(10_000);
     expect(await successfulPolls(daemon, 'idler')).toBeLessThanOrEqual(1 + 2 * 3);
-    expect(ticketSummaries(daemon.store!).map((t) => t.subject).sort()).toEqual(['idle 1', 'idle 2', 'idle 3']);
+    expect(ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject).sort()).toEqual(['idle 1', 'idle 2', 'idle 3']);
   } finally {
     await daemon.stop();
   }
@@ -132,7 +133,7 @@ it('2,000 messages with batchSize 50: all ingested exactly once, memory bounded 
   const t0 = Date.now();
   const daemon = await startTestDaemon(cfg.dir);
   try {
-    await waitFor(() => daemon.store!.stats().tickets >= N, 120_000, `${N} tickets`);
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets >= N, 120_000, `${N} tickets`);
     const secs = (Date.now() - t0) / 1000;
     clearInterval(sampler);
     const heapAfter = heapMb(); // the daemon is still running, its store open
@@ -141,7 +142,7 @@ it('2,000 messages with batchSize 50: all ingested exactly once, memory bounded 
         `RSS baseline ${baseline} MB, peak ${peak} MB (+${peak - baseline}); heap after GC ${heapBefore} → ${heapAfter} MB`,
     );
     await pollAgain(daemon, 'bulk');
-    const summaries = ticketSummaries(daemon.store!);
+    const summaries = ticketSummaries(ticketStoreOf(daemon));
     expect(summaries).toHaveLength(N);
     expect(duplicates(summaries.map((t) => t.subject))).toEqual([]);
     // Bounded: what stays reachable after ingesting the ~33 MB folder is far less than the folder

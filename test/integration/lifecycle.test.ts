@@ -1,6 +1,7 @@
 // Daemon lifecycle: SIGHUP reload, SIGTERM exit 0, log.level applied on reload, readiness 503 while
 // starting and stopping, reload under ingest load losing and duplicating nothing, rollback when
 // applying fails.
+import { ticketStoreOf } from '../support/store-of.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -131,13 +132,13 @@ describe('in process', () => {
     try {
       // Change the loaded mailbox itself several times while it ingests (its poller restarts).
       for (let i = 0; i < 4; i++) {
-        await waitFor(() => d.store!.stats().tickets > (i * N) / 5, 20_000, 'progress');
+        await waitFor(() => ticketStoreOf(d).stats().tickets > (i * N) / 5, 20_000, 'progress');
         await edit(cfg.dir, (c) => (c.mailboxes.loaded.inbound.batchSize = 20 + i + 1));
         expect((await d.reload('manual')).status).toBe('applied');
       }
-      await waitFor(() => d.store!.stats().tickets === N, 30_000, `${N} tickets`);
+      await waitFor(() => ticketStoreOf(d).stats().tickets === N, 30_000, `${N} tickets`);
       await waitFor(async () => (await dovecot.list('life-c', 'Done')).length === N, 10_000, 'all moved');
-      const tickets = await allTickets(d.store!);
+      const tickets = await allTickets(ticketStoreOf(d));
       expect(new Set(tickets.map((t) => t.subject)).size).toBe(N);
       expect(tickets).toHaveLength(N);
       expect(await dovecot.list('life-c', 'INBOX')).toHaveLength(0);

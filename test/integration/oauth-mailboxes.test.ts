@@ -8,6 +8,7 @@
 // login the server keeps refusing suspends too; the suspension survives a restart; a credentials
 // change in config, or POST /v1/mailboxes/:id/resume, resumes. The early warning shows up in status
 // and metrics. Planted secrets and every token issued never appear in logs, status or metrics.
+import { ticketStoreOf } from '../support/store-of.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,7 +111,7 @@ async function start(): Promise<Daemon> {
 }
 
 const status = (d: Daemon, id: string) => d.supervisor!.statuses().find((s) => s.mailbox === id) as Record<string, any>;
-const subjects = (d: Daemon) => ticketSummaries(d.store!).map((t) => t.subject);
+const subjects = (d: Daemon) => ticketSummaries(ticketStoreOf(d)).map((t) => t.subject);
 async function ingested(d: Daemon, subject: string, timeoutMs = 15_000) {
   await waitFor(() => subjects(d).includes(subject), timeoutMs, `ticket "${subject}"`);
 }

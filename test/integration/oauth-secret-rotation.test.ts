@@ -2,6 +2,7 @@
 // a client secret revoked at the provider (invalid_client) suspends the mailbox, and writing the new
 // secret into the same clientSecretFile (a Kubernetes Secret update: no config change) resumes it by
 // itself; SMTP renews a token the server refused (334 challenge, or 535 at once).
+import { ticketStoreOf } from '../support/store-of.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-const subjects = () => ticketSummaries(daemon.store!).map((t) => t.subject);
+const subjects = () => ticketSummaries(ticketStoreOf(daemon)).map((t) => t.subject);
 const status = (id: string) => daemon.supervisor!.statuses().find((s) => s.mailbox === id) as Record<string, any>;
 
 describe('OAuth2 secret rotation and SASL mechanisms', () => {

@@ -1,6 +1,7 @@
 // Acknowledgements, called directly as the ingest pipeline will call them: the reply arrives through
 // the contract's mailbox with Auto-Submitted and threading headers; never to auto-replies, bounces,
 // lists, bulk mail, loops, our own mail or no-reply addresses; capped per sender.
+import { startOutboundIn } from '../support/outbox.js';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,7 @@ beforeAll(async () => {
   const r = loadFromSources([{ name: 'ack.yaml', absolute: '/ack.yaml', text }], { env: {} });
   expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
   snap = r.snapshot!;
-  outbox = await startOutbound(snap.store.path, { snapshot: () => snap, log }, { initialBackoffMs: 100, maxBackoffMs: 200 });
+  outbox = await startOutboundIn(snap.store.path, { snapshot: () => snap, log }, { initialBackoffMs: 100, maxBackoffMs: 200 });
 });
 
 afterAll(async () => {

@@ -22,13 +22,13 @@ const url = (p: string) => JSON.stringify(pathToFileURL(path.join(repo, p)).href
 
 const CHILD = `
 import { loadConfig } from ${url('src/config/load.ts')};
-import { startOutbound } from ${url('src/outbound/index.ts')};
+import { startOutboundIn } from ${url('test/support/outbox.ts')};
 import { submitMessage } from ${url('src/outbound/submit.ts')};
 import { createLogger } from ${url('src/observability/logger.ts')};
 const [configDir, countArg, round] = process.argv.slice(2);
 const { snapshot, problems } = await loadConfig(configDir, { env: {} });
 if (!snapshot) { console.error(JSON.stringify(problems)); process.exit(3); }
-const outbox = await startOutbound(snapshot.store.path, { snapshot: () => snapshot, log: createLogger('silent') },
+const outbox = await startOutboundIn(snapshot.store.path, { snapshot: () => snapshot, log: createLogger('silent') },
   { initialBackoffMs: 100, maxBackoffMs: 400, laneBackoffMs: 50, random: () => 0.5 });
 const count = Number(countArg);
 // Enqueue in waves of 20 concurrent requests, acknowledging each one once it is durable.

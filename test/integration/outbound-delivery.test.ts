@@ -2,6 +2,7 @@
 // arrives with the right From / Sender / Reply-To, envelope, Message-ID and threading headers;
 // header injection is refused; 4xx is retried until accepted; 5xx fails and the company's notify
 // address is told through the global default; a dead server only holds up its own mailbox.
+import { ticketStoreOf } from '../support/store-of.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -267,7 +268,7 @@ describe('POST /v1/messages: what arrives', () => {
 
 describe('ticket replies thread back onto the ticket', () => {
   it('POST /v1/tickets/:id/reply: through the contract mailbox, to the customer, In-Reply-To / References / subject tag', async () => {
-    const [t] = await daemon.store!.commit([
+    const [t] = await ticketStoreOf(daemon).commit([
       sampleItem({ company: 'acme', contract: 'main', prefix: 'ACME', uid: 9001, messageId: 'orig-1@customer.example', references: ['root-0@customer.example'], subject: 'Printer broken', action: 'keep', checkpoint: false }),
     ]);
     const ticketId = t!.ticketId;
@@ -284,7 +285,7 @@ describe('ticket replies thread back onto the ticket', () => {
 
     // The customer answers our reply: it threads by References, and by the subject tag when a client drops them.
     const ours = p.messageId!.slice(1, -1);
-    const lookups = { findByMessageIds: (c: string, ids: string[]) => daemon.store!.findByMessageIds(c, ids), findTicket: (id: string) => daemon.store!.findByTicketId(id) };
+    const lookups = { findByMessageIds: (c: string, ids: string[]) => ticketStoreOf(daemon).findByMessageIds(c, ids), findTicket: (id: string) => ticketStoreOf(daemon).findByTicketId(id) };
     const answer = { inReplyTo: [ours], references: ['root-0@customer.example', 'orig-1@customer.example', ours], subject: `Re: ${p.subject}` };
     expect(findThread('acme', 'ACME', answer, lookups)).toEqual({ ticketId, by: 'references' });
     // by tag alone: the customer is on the ticket (verified); a stranger's mail is marked
@@ -306,7 +307,7 @@ describe('ticket replies thread back onto the ticket', () => {
   });
 
   it('a CR/LF in a reply subject is a 400 on both routes, never folded into a space and sent', async () => {
-    const [t] = await daemon.store!.commit([sampleItem({ company: 'acme', contract: 'main', prefix: 'ACME', uid: 9002, messageId: 'orig-2@customer.example', subject: 'Scanner', action: 'keep', checkpoint: false })]);
+    const [t] = await ticketStoreOf(daemon).commit([sampleItem({ company: 'acme', contract: 'main', prefix: 'ACME', uid: 9002, messageId: 'orig-2@customer.example', subject: 'Scanner', action: 'keep', checkpoint: false })]);
     const ticketId = t!.ticketId;
     acmeSmtp.clear();
     const subject = 'Hi\r\nBcc: everyone@victim.example';

@@ -6,6 +6,7 @@
 //
 // The peer is a minimal SMTP responder on a real socket, because it must hang up at an exact point
 // of the conversation, which smtp-server does not offer.
+import { startOutboundIn } from '../support/outbox.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +82,7 @@ beforeAll(async () => {
     mailboxes: { 'acme-out': { address: 'support@acme.example', outbound: { host: '127.0.0.1', port, security: 'none', maxConnections: 1, from: { address: 'support@acme.example' } } } },
   });
   snap = loadFromSources([{ name: 'x.yaml', absolute: '/x.yaml', text }], { env: {} }).snapshot!;
-  outbox = await startOutbound(snap.store.path, { snapshot: () => snap, log: createLogger('silent') }, { initialBackoffMs: 50, maxBackoffMs: 100, laneBackoffMs: 20, random: () => 0.5 });
+  outbox = await startOutboundIn(snap.store.path, { snapshot: () => snap, log: createLogger('silent') }, { initialBackoffMs: 50, maxBackoffMs: 100, laneBackoffMs: 20, random: () => 0.5 });
 });
 
 afterAll(async () => {

@@ -1,5 +1,6 @@
 // Hot reload against a real Dovecot: only changed mailboxes reconnect, invalid configs change
 // nothing, every trigger works, removed mailboxes leave /metrics.
+import { ticketStoreOf } from '../support/store-of.js';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ describe('reload', () => {
     await waitFor(async () => (await dovecot.logins('bob')) > bobBefore, 10_000, 'bob re-login');
     // The untouched mailbox still ingests over its old connection.
     await dovecot.append('alice', message(1));
-    await waitFor(() => daemon.store!.stats().tickets >= 1, 10_000, 'ticket via kept connection');
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets >= 1, 10_000, 'ticket via kept connection');
     expect(await dovecot.logins('alice')).toBe(aliceBefore);
   });
 

@@ -1,6 +1,7 @@
 // `npm run sandbox` works end to end: its main() starts Dovecot with the seeded mailboxes, renders
 // config/sandbox/mailroom.yaml.tmpl, runs the daemon on it, and tickets arrive (seeded mail over
 // IMAPS + IDLE and POP3 + STLS, then a periodically appended message); stop() shuts it all down.
+import { ticketStoreOf } from '../support/store-of.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,7 +28,7 @@ it('runs Dovecot + daemon on the rendered config, tickets arrive, and it stops c
   dir = await mkdtemp(path.join(tmpdir(), 'mailroom-sandbox-'));
   const lines: string[] = [];
   sandbox = await main({ dir, appendEveryMs: 1500, listen: '127.0.0.1:0', logger: createLogger('warn'), print: (l) => lines.push(l) });
-  const store = sandbox.daemon.store!;
+  const store = ticketStoreOf(sandbox.daemon);
 
   // The rendered config has every placeholder filled in.
   const rendered = await readFile(sandbox.configFile, 'utf8');

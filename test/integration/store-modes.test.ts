@@ -3,6 +3,7 @@
 // (outbox), refreshes a rotating OAuth2 grant (oauth/ state) and has an outbound mailbox suspended
 // (suspensions.json, fingerprint.key); then every directory under the store must be 0700 and every
 // file 0600. A store left with looser modes is tightened at the next start, with a warning.
+import { ticketStoreOf } from '../support/store-of.js';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -87,7 +88,7 @@ it('with umask 000 every directory under the store is 0700 and every file 0600; 
   try {
     const client = api(`http://127.0.0.1:${daemon.http.address()!.port}`, ACME);
     const send = (contract: string, subject: string) => client.post('/v1/messages', { company: 'acme', contract, kind: 'user', to: 'client@example.org', subject, text: 'hello' });
-    await waitFor(() => daemon.store!.stats().tickets === 1, 15_000, 'ticket');
+    await waitFor(() => ticketStoreOf(daemon).stats().tickets === 1, 15_000, 'ticket');
     await smtp.waitFor(1, 15_000); // the acknowledgement
     expect((await send('main', 'plain send')).status).toBe(202);
     await smtp.waitFor(2, 15_000);

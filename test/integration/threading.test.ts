@@ -2,6 +2,7 @@
 // reply by References, a reply by subject tag, and a CC copy of the question (same Message-ID) read
 // from a second mailbox of the same company: one ticket, three articles. And the loop fixtures
 // appended to a mailbox become tickets / articles with their flags recorded; a burst is held.
+import { ticketStoreOf } from '../support/store-of.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,11 +43,11 @@ function mail(h: { from?: string; to?: string; cc?: string; subject: string; mes
 }
 
 const only = async (daemon: Daemon): Promise<Ticket> => {
-  const all = await allTickets(daemon.store!);
+  const all = await allTickets(ticketStoreOf(daemon));
   expect(all).toHaveLength(1);
   return all[0]!;
 };
-const checkpointUid = (daemon: Daemon, mailbox: string) => daemon.store!.getCheckpoint(mailbox, 'INBOX')?.uid ?? 0;
+const checkpointUid = (daemon: Daemon, mailbox: string) => ticketStoreOf(daemon).getCheckpoint(mailbox, 'INBOX')?.uid ?? 0;
 
 describe('threading through Dovecot', () => {
   let daemon: Daemon | undefined;
@@ -60,7 +61,7 @@ describe('threading through Dovecot', () => {
       { id: 'desk2', user: 'desk2', protocol: 'imap', security: 'starttls' },
     ]);
     daemon = await startTestDaemon(cfg.dir);
-    const store = daemon.store!;
+    const store = ticketStoreOf(daemon);
 
     // 1. the question, read from desk1; it also went (Cc) to the address behind desk2
     const question = mail({ subject: 'Printer on 3rd floor is offline', messageId: '<q-thread-1@mail.cliente.example>', cc: 'ti@acme.example', body: 'The printer HP-3F-01 is offline.' });
@@ -116,8 +117,8 @@ describe('threading through Dovecot', () => {
     const d = await startTestDaemon(cfg.dir);
     try {
       await waitFor(() => checkpointUid(d, 'batch') >= 3, 15_000, 'all three read');
-      await waitFor(() => ticketSummaries(d.store!).reduce((n, t) => n + t.articleCount, 0) >= 3, 10_000, 'three articles listed');
-      const tickets = await allTickets(d.store!);
+      await waitFor(() => ticketSummaries(ticketStoreOf(d)).reduce((n, t) => n + t.articleCount, 0) >= 3, 10_000, 'three articles listed');
+      const tickets = await allTickets(ticketStoreOf(d));
       expect(tickets.map((t) => [t.subject, t.articles.map((a) => a.messageId)]).sort()).toEqual([
         ['Other matter', ['other-batch@cliente.example']],
         ['VPN down', ['q-batch@cliente.example', 'r-batch@cliente.example']],
@@ -144,8 +145,8 @@ describe('loop fixtures through Dovecot', () => {
     try {
       // the checkpoint can be ahead of what the store lists (only durable tickets are listed)
       await waitFor(() => checkpointUid(daemon, 'loops') >= total, 20_000, `all ${total} messages read`);
-      await waitFor(() => ticketSummaries(daemon.store!).reduce((n, t) => n + t.articleCount, 0) >= total, 10_000, `${total} articles listed`);
-      const tickets = await allTickets(daemon.store!);
+      await waitFor(() => ticketSummaries(ticketStoreOf(daemon)).reduce((n, t) => n + t.articleCount, 0) >= total, 10_000, `${total} articles listed`);
+      const tickets = await allTickets(ticketStoreOf(daemon));
       const articles = new Map<string, { a: Article; t: Ticket }>();
       for (const t of tickets) for (const a of t.articles) articles.set(a.messageId ?? '', { a, t });
       expect(articles.size).toBe(total);

@@ -2,6 +2,7 @@
 // webhooks wait for approval (then go, in order, showing the approved ticket), a rejected one's are
 // never sent, dropped mail goes nowhere. Webhook-only held mail does not keep the mail server
 // waiting: it is committed in the store, so its server action runs.
+import { ticketStoreOf } from '../support/store-of.js';
 import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
@@ -34,7 +35,7 @@ async function daemonFor(user: string, receiver: Receiver, route: Record<string,
 }
 
 const status = async (base: string) => ((await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] }).webhooks;
-const heldTicket = (daemon: Daemon) => daemon.store!.listTickets({ companies: '*', status: 'held', limit: 10 }).items[0]!.id;
+const heldTicket = (daemon: Daemon) => ticketStoreOf(daemon).listTickets({ companies: '*', status: 'held', limit: 10 }).items[0]!.id;
 const settle = () => new Promise((r) => setTimeout(r, 700));
 
 describe('webhook sink and held / dropped tickets', () => {
@@ -45,7 +46,7 @@ describe('webhook sink and held / dropped tickets', () => {
     await dovecot.appendMany('held-a', [question, reply]);
     const { daemon, base } = await daemonFor('held-a', receiver, { hold: true });
     try {
-      await waitFor(() => daemon.store!.stats().articles === 2, 10_000, 'committed');
+      await waitFor(() => ticketStoreOf(daemon).stats().articles === 2, 10_000, 'committed');
       // Webhook-only, but held: committed in the store, so the server does not wait for approval.
       await waitFor(async () => (await dovecot.list('held-a', 'Done')).length === 2, 10_000, 'moved while held');
       await settle();
@@ -89,7 +90,7 @@ describe('webhook sink and held / dropped tickets', () => {
     // A later route drops what an earlier one sent to the webhook (a route cannot do both itself).
     const { daemon } = await daemonFor('held-c', receiver, {}, [{ name: 'spam', match: { mailbox: 'desk' }, drop: 'spam' }]);
     try {
-      await waitFor(() => daemon.store!.stats().tickets === 1, 10_000, 'committed');
+      await waitFor(() => ticketStoreOf(daemon).stats().tickets === 1, 10_000, 'committed');
       await waitFor(async () => (await dovecot.list('held-c', 'Done')).length === 1, 10_000, 'moved');
       await settle();
       expect(receiver.attempts).toEqual([]);

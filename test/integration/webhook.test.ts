@@ -1,5 +1,6 @@
 // Webhook sink against a real HTTP receiver on loopback and a real Dovecot: signed, idempotent,
 // durable, ordered per ticket; server actions of webhook-only mail wait for the receiver.
+import { ticketStoreOf } from '../support/store-of.js';
 import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon/daemon.js';
@@ -116,7 +117,7 @@ describe('webhook sink', () => {
     await dovecot.append('hook-c', message(1, { subject: 'Only for the ERP' }));
     const { daemon } = await daemonFor('hook-c', receiver, { deliver: ['webhook:erp'], afterFetch: 'move', moveTo: 'Done' });
     try {
-      await waitFor(() => daemon.store!.stats().tickets === 1, 10_000, 'committed');
+      await waitFor(() => ticketStoreOf(daemon).stats().tickets === 1, 10_000, 'committed');
       await waitFor(() => receiver.attempts.length === 0 && (daemon.stores as EmbeddedStores).parts.webhooks.pending()[0]?.attempts! >= 1, 10_000, 'failed attempt');
       expect((await dovecot.list('hook-c', 'INBOX')).length).toBe(1); // still there: not yet accepted
       await receiver.up();

@@ -5,6 +5,7 @@
 // itself right after its n-th store commit has become durable, before the server actions of that
 // batch (IMAP move/delete/seen, POP3 DELE + QUIT) are done: the crash window "commit done, server
 // action not yet done" hit exactly, instead of by luck.
+import { ticketStoreOf } from './store-of.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { main } from '../../src/main.js';
 
@@ -21,7 +22,7 @@ if (!crashAfter) {
   await daemon.start();
   // The pollers hold this very store object; they cannot have committed yet (connecting to the
   // server takes I/O, and this runs in the continuation right after start()).
-  const store = daemon.store!;
+  const store = ticketStoreOf(daemon);
   const commit = store.commit.bind(store);
   let commits = 0;
   store.commit = async (items) => {
