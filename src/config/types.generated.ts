@@ -238,7 +238,7 @@ name: string
  */
 token?: string
 /**
- * File holding the token (read when used, so rotation needs no reload).
+ * File holding the token (read when used, so rotation needs no reload). Like `token`, it must hold at least 16 characters: a shorter one authenticates nobody.
  */
 tokenFile?: string
 /**
