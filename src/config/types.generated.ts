@@ -16,7 +16,7 @@ export type StoreConfig = Store
  */
 export type OutboundServer = OutboundFields
 /**
- * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers).
+ * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers: with a password or OAuth2 to any other host `check` warns, and `--strict` fails).
  */
 export type Security = ("tls" | "starttls" | "none")
 /**
@@ -77,7 +77,7 @@ export type Id = string
  */
 export type Provider = ("office365" | "outlook" | "gmail" | "yahoo" | "zoho" | "custom")
 /**
- * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers).
+ * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers: with a password or OAuth2 to any other host `check` warns, and `--strict` fails).
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Security".
