@@ -111,10 +111,12 @@ export function generateDocs(): string {
     return notes.length ? `${t} (${notes.join(', ')})` : t;
   };
 
-  /** The schema's `default`, else the value a description states with "Default ...". */
+  /** The schema's `default`, else its `x-default` text, else the value a description states with "Default ...". */
   const defaultOf = (s: Schema): string => {
     const own = s.default ?? resolve(s).default;
     if (own !== undefined) return code(own);
+    const text0 = (s as { 'x-default'?: string })['x-default'];
+    if (text0 !== undefined) return cell(text0);
     const text = s.description ?? resolve(s).description ?? '';
     const m = /\bDefault:? ([^.;,]+)/.exec(text) ?? /(`[^`]+`) \(default\)/.exec(text);
     return m ? cell(m[1]!.trim()) : '';

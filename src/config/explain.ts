@@ -2,7 +2,7 @@
 // layer and file:line it came from. Secrets print as <redacted> (Secret's own toString).
 import { inboundField } from './inbound-layers.js';
 import { locate } from './merge.js';
-import { decideOutbound, type OutboundRequest } from './outbound-layers.js';
+import { decideOutbound, MAILBOX_LAYER_RULE, type OutboundRequest } from './outbound-layers.js';
 import { presetFor } from './presets.js';
 import { REDACTED, Secret } from './secret.js';
 import type { Snapshot } from './snapshot.js';
@@ -20,6 +20,8 @@ export interface Explanation {
   trail: string[];
   result: string;
   fields: ExplainedField[];
+  /** Rules worth stating under the result (printed as `  rule: ...`). */
+  rules?: string[];
 }
 
 const show = (v: unknown): string => (v instanceof Secret ? REDACTED : typeof v === 'string' ? v : JSON.stringify(v));
@@ -33,10 +35,15 @@ export function explainOutbound(snap: Snapshot, req: OutboundRequest): Explanati
   const what = [req.company && `company ${req.company}`, req.contract && `contract ${req.contract}`, req.workflow && `workflow ${req.workflow}`, req.mailbox && `mailbox ${req.mailbox}`]
     .filter(Boolean)
     .join(', ');
+  // The API refuses (422) and the outbox holds back mail for a disabled mailbox: say so here.
+  const disabled = d.mailbox !== null && snap.mailboxes[d.mailbox]?.enabled === false;
   return {
     title: `outbound (${req.kind ?? 'user'} mail) for ${what || 'the platform'}`,
     trail: d.trail,
-    result: d.mailbox ? `sends through mailbox ${d.mailbox}` : 'sends through the global default server',
+    rules: [MAILBOX_LAYER_RULE],
+    result: d.mailbox
+      ? `sends through mailbox ${d.mailbox}${disabled ? ` — which is DISABLED (enabled: false): the API refuses such mail (422) and queued mail waits until it is enabled` : ''}`
+      : 'sends through the global default server',
     fields,
   };
 }
@@ -46,6 +53,9 @@ export function explainOutbound(snap: Snapshot, req: OutboundRequest): Explanati
 export function contractOwners(snap: Snapshot, contract: string): string[] {
   return Object.keys(snap.companies).filter((c) => contract in (snap.companies[c]?.contracts ?? {}));
 }
+
+/** Inbound fields that mean nothing over POP3 (explain leaves them out there). */
+const IMAP_ONLY = new Set(['folder', 'idle', 'moveTo']);
 
 export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   const mb = snap.mailboxes[id];
@@ -60,6 +70,7 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
     const rename: Record<string, string> = { pollIntervalMs: 'pollInterval' };
     for (const [k, v] of Object.entries(inbound)) {
       const key = rename[k] ?? k;
+      if (inbound.protocol === 'pop3' && IMAP_ONLY.has(key)) continue; // POP3 has one mailbox, no folders, no IDLE
       let layer = 'built-in default';
       let at = null;
       if (key in rawIn) {
@@ -86,7 +97,7 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   return {
     title: `mailbox ${id}${mb.enabled ? '' : ' (disabled)'}`,
     trail: owners.length ? [`read for ${owners.join(', ')}`] : ['no contract reads this mailbox'],
-    result: inbound ? `${inbound.protocol} ${inbound.security} ${inbound.host}:${inbound.port} folder ${inbound.folder}` : 'no inbound side',
+    result: inbound ? `${inbound.protocol} ${inbound.security} ${inbound.host}:${inbound.port}${inbound.protocol === "imap" ? ` folder ${inbound.folder}` : ""}` : "no inbound side",
     fields,
   };
 }
@@ -94,7 +105,7 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
 export function formatExplanation(e: Explanation): string {
   const w = Math.max(...e.fields.map((f) => f.field.length), 5);
   const v = Math.min(Math.max(...e.fields.map((f) => f.value.length), 5), 48);
-  const lines = [e.title, ...e.trail.map((t) => `  · ${t}`), `  = ${e.result}`, ''];
+  const lines = [e.title, ...e.trail.map((t) => `  · ${t}`), `  = ${e.result}`, ...(e.rules ?? []).map((r) => `  rule: ${r}`), ''];
   for (const f of e.fields) lines.push(`  ${f.field.padEnd(w)}  ${f.value.padEnd(v)}  ${f.layer}${f.at ? ` (${f.at})` : ''}`);
   return lines.join('\n');
 }

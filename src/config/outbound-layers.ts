@@ -2,14 +2,19 @@
 // from. One pure function serves the sender (src/outbound) and `mailroom explain`, so they agree.
 //
 // Precedence (highest first): explicit mailbox → workflow → contract → company (after extends) →
-// global default. A layer that names a mailbox replaces everything below it with that mailbox's
-// settings; a company's field overrides (e.g. only `from.name`) then apply on top of its pick.
+// global default. A layer that names a mailbox replaces the server and identity below it (host,
+// port, security, certificate, auth, from, sendAs) with that mailbox's, as one unit: credentials
+// belong to their server. The sending policy (POLICY_FIELDS: timeout, batchWindow, maxPerMinute,
+// maxConnections) is inherited field by field from the layers below unless the mailbox sets it, so a
+// global `batchWindow: 2s` or a company's `timeout: 90s` still applies to a contract's mailbox.
+// A company's field overrides (e.g. only `from.name`) then apply on top of its pick.
 import { own } from './id-map.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { SourceLocation } from './problems.js';
 import { presetFor } from './presets.js';
 import { defaultPort } from './presets.js';
+import { schemaDefault } from './schema-defaults.js';
 import type { Secret } from './secret.js';
 import type { MailroomConfig, OutboundServer } from './types.generated.js';
 import { pointer, type NodeLocation } from './yaml-file.js';
@@ -80,6 +85,12 @@ function pickMailbox(cfg: MailroomConfig, locations: Map<string, NodeLocation>, 
   return fields;
 }
 
+/** Fields of the sending policy: inherited field by field, also under a layer that names a mailbox. */
+export const POLICY_FIELDS = ['timeout', 'batchWindow', 'maxPerMinute', 'maxConnections'] as const;
+
+/** The rule as explain and the docs state it. */
+export const MAILBOX_LAYER_RULE = 'a layer that names a mailbox replaces the server and identity below it; the sending policy (timeout, batchWindow, maxPerMinute, maxConnections) it does not set is inherited from the layers below';
+
 export function companyChain(cfg: MailroomConfig, company: string): string[] {
   const chain: string[] = [];
   for (let cur: string | undefined = company; cur && own(cfg.companies, cur) && !chain.includes(cur); cur = own(cfg.companies, cur)?.extends) chain.unshift(cur);
@@ -91,9 +102,12 @@ export function decideOutbound(cfg: MailroomConfig, locations: Map<string, NodeL
   let fields: OutboundFields = new Map();
   let mailbox: string | null = null;
   const pick = (id: string, via: string) => {
+    const below = fields;
     fields = pickMailbox(cfg, locations, id, via);
     mailbox = id;
-    trail.push(`${via} → mailbox ${id}`);
+    const kept = POLICY_FIELDS.filter((f) => below.has(f) && !fields.has(f));
+    for (const f of kept) fields.set(f, below.get(f)!);
+    trail.push(`${via} → mailbox ${id}${kept.length ? ` (server and identity; keeps ${kept.join(', ')} from below)` : ''}`);
   };
   const globalDefault = () => {
     fields = new Map();
@@ -141,18 +155,13 @@ export function decideOutbound(cfg: MailroomConfig, locations: Map<string, NodeL
   return { mailbox, fields, trail };
 }
 
-/** Built-in defaults for whatever no layer set. */
+/** Built-in defaults (the schema's `default`s) for whatever no layer set. */
 export function fillBuiltIns(fields: OutboundFields): void {
   const set = (k: string, v: unknown) => {
     if (!fields.has(k)) fields.set(k, { value: v, layer: 'built-in default' });
   };
-  set('security', 'starttls');
-  set('port', defaultPort('smtp', (fields.get('security')?.value as 'tls' | 'starttls' | 'none') ?? 'starttls'));
-  set('verifyCertificate', true);
-  set('sendAs', 'mailbox');
-  set('timeout', '180s');
-  set('batchWindow', '0s');
-  set('maxConnections', 5);
+  for (const k of ['security', 'verifyCertificate', 'sendAs', 'timeout', 'batchWindow', 'maxConnections']) set(k, schemaDefault('OutboundFields', k));
+  set('port', defaultPort('smtp', fields.get('security')!.value as 'tls' | 'starttls' | 'none'));
 }
 
 /** Numbers the sender needs, from the flat fields. */

@@ -110,7 +110,7 @@ export function outboundFromFields(fields: OutboundFields, mailbox: string | nul
     timeoutMs: fieldMs(fields, 'timeout'),
     batchWindowMs: fieldMs(fields, 'batchWindow'),
     maxPerMinute: (get('maxPerMinute') as number | undefined) ?? null,
-    maxConnections: (get('maxConnections') as number | undefined) ?? 5,
+    maxConnections: (get('maxConnections') as number | undefined) ?? schemaDefault<number>('OutboundFields', 'maxConnections'),
   };
 }
 

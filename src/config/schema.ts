@@ -12,8 +12,9 @@ export function loadSchema(): Record<string, unknown> {
 }
 
 /**
- * ajv for the schema, which has two keywords of its own: `x-secret` (the value is wrapped in Secret
- * and never printed) and `x-interpolate` (the field may hold `${VAR}`; interpolation-policy.ts).
+ * ajv for the schema, which has three keywords of its own: `x-secret` (the value is wrapped in Secret
+ * and never printed), `x-interpolate` (the field may hold `${VAR}`; interpolation-policy.ts) and
+ * `x-default` (for the docs: what applies when a field without a fixed `default` is left out).
  */
 export function newAjv(): Ajv2020 {
   // verbose: errors carry their parentSchema, so "unknown field" can suggest the field that was meant.
@@ -22,6 +23,7 @@ export function newAjv(): Ajv2020 {
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-interpolate', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-default', schemaType: 'string' });
   return ajv;
 }
 

@@ -127,6 +127,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         else err(ip, `afterFetch: move (${inheritedAfterFetch()}) needs moveTo here, or set afterFetch for this mailbox`, true);
       }
       if (inbound.verifyCertificate === false) warn([...ip, 'verifyCertificate'], `mailbox "${id}": verifyCertificate: false accepts any certificate (use caFile for a private CA)`);
+      plaintextLogin(inbound.security, inbound.host, mb.auth, [...ip, 'security'], `mailbox "${id}" inbound`);
       if (!mb.auth) err(base, `inbound mailbox "${id}" has no auth`, true);
       if (inbound.fallbackCompany !== undefined) known('company', companies, inbound.fallbackCompany, [...ip, 'fallbackCompany']);
       const owners = claimedBy.get(id);
@@ -262,6 +263,17 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     });
     if (o.verifyCertificate === false) warn([...path, 'verifyCertificate'], 'verifyCertificate: false accepts any certificate (use caFile for a private CA)');
     checkAuth(o.auth, [...path, 'auth']);
+    // A mailbox's outbound side logs in with the mailbox's auth.
+    const auth = o.auth ?? (path[0] === 'mailboxes' ? mailboxes[String(path[1])]?.auth : undefined);
+    plaintextLogin(o.security, o.host, auth, [...path, 'security'], 'SMTP');
+  }
+
+  /** `security: none` sends the password (or token) in clear text over the network: a warning, except
+   * to a loopback host (a local relay or test server), which is what `none` is for. */
+  function plaintextLogin(security: string | undefined, host: string | undefined, auth: Auth | undefined, path: Path, what: string) {
+    if (security !== 'none' || !auth || (auth.password === undefined && auth.passwordFile === undefined && !auth.oauth2)) return;
+    if (host && /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(host)) return;
+    warn(path, `${what}: security: none sends the ${auth.oauth2 ? 'OAuth2 token' : 'password'} in clear text to ${host ?? 'the server'} (use tls or starttls)`);
   }
 
   function secretPair(inline: string | undefined, file: string | undefined, path: Path, field: string) {

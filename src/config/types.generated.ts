@@ -28,18 +28,15 @@ export type StoreConfig = Store
  */
 export type OutboundServer = OutboundFields
 /**
- * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers).
- * 
- * This interface was referenced by `MailroomConfig`'s JSON-Schema
- * via the `definition` "Security".
+ * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers: with a password or OAuth2 to any other host `check` warns, and `--strict` fails).
  */
 export type Security = ("tls" | "starttls" | "none")
 /**
- * SMTP timeout (connection, greeting, socket). Default 180s, minimum 10s.
+ * SMTP timeout (connection, greeting, socket); minimum 10s. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
 export type Duration3 = string
 /**
- * Group sends per window (e.g. `2s`); `0s` sends at once.
+ * Group sends per window (e.g. `2s`); `0s` sends at once. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
 export type Duration4 = string
 /**
@@ -91,6 +88,13 @@ export type Id = string
  * via the `definition` "Provider".
  */
 export type Provider = ("office365" | "outlook" | "gmail" | "yahoo" | "zoho" | "custom")
+/**
+ * Transport security: `tls` (implicit TLS, e.g. 993/995/465), `starttls` (upgrade a plain connection, e.g. 143/110/587), `none` (plaintext; only for loopback or test servers: with a password or OAuth2 to any other host `check` warns, and `--strict` fails).
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Security".
+ */
+export type Security1 = ("tls" | "starttls" | "none")
 /**
  * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
  * 
@@ -261,7 +265,7 @@ name: string
  */
 token?: string
 /**
- * File holding the token (read when used, so rotation needs no reload).
+ * File holding the token (read when used, so rotation needs no reload). Like `token`, it must hold at least 16 characters: a shorter one authenticates nobody.
  */
 tokenFile?: string
 /**
@@ -340,7 +344,7 @@ outbound?: OutboundServer
 inbound?: InboundDefaults
 }
 /**
- * The fields of an SMTP server and sender (shared by OutboundServer and CompanyOutbound).
+ * The fields of an SMTP server and sender (shared by OutboundServer, MailboxOutbound and CompanyOutbound). Layers, lowest first: global default → company (after `extends`) → contract → workflow → explicit mailbox. A layer that names a mailbox replaces the server and identity below it (host, port, security, verifyCertificate, caFile, auth, from, sendAs) with that mailbox's; the sending policy (timeout, batchWindow, maxPerMinute, maxConnections) is inherited field by field from the layers below unless the mailbox sets it.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "OutboundFields".
@@ -351,12 +355,12 @@ export interface OutboundFields {
  */
 host?: string
 /**
- * SMTP port (465 tls, 587 starttls, 25).
+ * SMTP port. Default from `security`: 587 starttls, 465 tls, 25 none (or the provider preset's).
  */
 port?: number
 security?: Security
 /**
- * Verify the server's TLS certificate. Default true; false is warned about.
+ * Verify the server's TLS certificate; false is warned about.
  */
 verifyCertificate?: boolean
 /**
@@ -366,25 +370,22 @@ caFile?: string
 auth?: Auth
 from?: Address
 /**
- * `mailbox` (default): From is the mailbox, Reply-To the person. `user`: From is the person, Sender the mailbox (the server must allow sending on behalf).
+ * `mailbox`: From is the mailbox, Reply-To the person. `user`: From is the person, Sender the mailbox (the server must allow sending on behalf).
  */
 sendAs?: ("mailbox" | "user")
 timeout?: Duration3
 batchWindow?: Duration4
 /**
- * Rate limit for this server.
+ * Rate limit for this server. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
 maxPerMinute?: number
 /**
- * Pooled SMTP connections to this server.
+ * Pooled SMTP connections to this server. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
 maxConnections?: number
 }
 /**
  * Credentials of a mail account: a password (app password) given as `${VAR}` or `passwordFile`, or OAuth2. Passwords never belong literally in the config.
- * 
- * This interface was referenced by `MailroomConfig`'s JSON-Schema
- * via the `definition` "Auth".
  */
 export interface Auth {
 /**
@@ -451,9 +452,6 @@ scope?: string
 }
 /**
  * A sender identity. Either field may be omitted in an override to keep the inherited one.
- * 
- * This interface was referenced by `MailroomConfig`'s JSON-Schema
- * via the `definition` "Address".
  */
 export interface Address {
 /**
@@ -711,9 +709,30 @@ provider?: Provider
  * The mailbox's own address.
  */
 address?: string
-auth?: Auth
+auth?: Auth1
 inbound?: Inbound
 outbound?: MailboxOutbound
+}
+/**
+ * Credentials of a mail account: a password (app password) given as `${VAR}` or `passwordFile`, or OAuth2. Passwords never belong literally in the config.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Auth".
+ */
+export interface Auth1 {
+/**
+ * Login name, usually the address.
+ */
+user?: string
+/**
+ * Password; write `${ENV_VAR}`. Mutually exclusive with `passwordFile` and `oauth2`.
+ */
+password?: string
+/**
+ * File holding the password (read when used: rotation needs no reload).
+ */
+passwordFile?: string
+oauth2?: OAuth2
 }
 /**
  * How mail is read from this mailbox.
@@ -734,7 +753,7 @@ host?: string
  * Server port; defaults from security (993/143, 995/110) or the preset.
  */
 port?: number
-security?: Security
+security?: Security1
 /**
  * Verify the server's TLS certificate. Default true; false is warned about.
  */
@@ -886,4 +905,20 @@ during?: string
  * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 outside?: string
+}
+/**
+ * A sender identity. Either field may be omitted in an override to keep the inherited one.
+ * 
+ * This interface was referenced by `MailroomConfig`'s JSON-Schema
+ * via the `definition` "Address".
+ */
+export interface Address1 {
+/**
+ * Display name, e.g. `ACME Suporte`.
+ */
+name?: string
+/**
+ * E-mail address, e.g. `suporte@acme.com.br`.
+ */
+address?: string
 }

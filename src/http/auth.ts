@@ -10,12 +10,17 @@ export interface Principal {
 }
 
 const CACHE_MS = 5_000;
+/** The schema's minLength for an inline `token`; a `tokenFile` holding less is refused the same way. */
+export const MIN_API_TOKEN_LENGTH = 16;
 const cache = new WeakMap<ResolvedApiToken, { at: number; secret: Secret | null }>();
 
 async function tokenValue(t: ResolvedApiToken): Promise<Secret | null> {
   const hit = cache.get(t);
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.secret;
-  const secret = await readSecret(t.token).catch(() => null);
+  // A short token (a file holding "changeme", or "test") is guessable: `check` refuses it inline,
+  // and it is refused here when a file holds it, so no request authenticates with it.
+  const read = await readSecret(t.token).catch(() => null);
+  const secret = read && read.reveal().trim().length >= MIN_API_TOKEN_LENGTH ? read : null;
   cache.set(t, { at: Date.now(), secret });
   return secret;
 }

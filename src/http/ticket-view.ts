@@ -4,6 +4,9 @@
 // references into download URLs. Attachment ids are positional ("<article>.<index>", e.g. "2.1"):
 // unique within a ticket even when two attachments have the same bytes, and not content hashes.
 import type { Address, Article, AttachmentRef, Ticket, TicketSummary } from '../store/index.js';
+import { safeFilename } from '../ingest/safe-filename.js';
+
+export { safeFilename };
 
 export interface AddressView {
   name: string;
@@ -136,24 +139,6 @@ export function summaryView(t: TicketSummary, baseUrl = ''): TicketSummaryView {
     lastArticleAt: t.lastArticleAt,
     url: baseUrl + ticketPath(t.id),
   };
-}
-
-/**
- * The attachment name the API shows, and the one the download's Content-Disposition carries
- * (contentDisposition in ticket-routes.ts): clients save files by it, so no path separators
- * ("../../etc/passwd" → ".._.._etc_passwd"), no control characters, NFC, at most 200
- * characters, never empty or only dots.
- */
-export function safeFilename(filename: string): string {
-  let name = String(filename ?? '')
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .normalize('NFC')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
-    .replace(/[/\\]/g, '_')
-    .trim();
-  if ([...name].length > 200) name = [...name].slice(0, 200).join('');
-  return name === '' || /^\.+$/.test(name) ? 'attachment' : name;
 }
 
 function attachmentView(ticketId: string, a: Article, att: AttachmentRef, index: number, baseUrl: string): AttachmentView {

@@ -5,6 +5,8 @@ import { own } from '../config/id-map.js';
 import { authenticate } from './auth.js';
 import { readBody, sendJson } from './server.js';
 
+const REPLAY_BODY_LIMIT = 64 * 1024;
+
 export function registerWebhookRoutes(d: Daemon): void {
   const admin = async (req: Parameters<typeof authenticate>[0]) => {
     if (!d.snapshot) return 'not started' as const;
@@ -24,7 +26,14 @@ export function registerWebhookRoutes(d: Daemon): void {
     if (typeof who !== 'object') return deny(res, who);
     if (!own(d.snapshot?.webhooks, params.id!)) return sendJson(res, 404, { error: `webhook ${params.id} is not configured` });
     let delivery: string | undefined;
-    const raw = (await readBody(req, 64 * 1024)).toString('utf8').trim();
+    let raw: string;
+    try {
+      raw = (await readBody(req, REPLAY_BODY_LIMIT)).toString('utf8').trim();
+    } catch (e) {
+      // The body is {"delivery": "<id>"}: anything over the limit is a client error, not a 500.
+      if ((e as { status?: number }).status === 413) return sendJson(res, 413, { error: `request body too large (limit ${REPLAY_BODY_LIMIT} bytes): the body is {"delivery": "<id>"}` }, { connection: 'close' });
+      throw e;
+    }
     if (raw) {
       try {
         const body = JSON.parse(raw) as Record<string, unknown>;

@@ -1,7 +1,8 @@
 // Acknowledgements: "we received your request [ACME-000123]", sent when a ticket is created, through
 // the contract's mailbox, with `Auto-Submitted: auto-replied` (RFC 3834) and threading headers, so
 // the customer's answer threads back onto the ticket. Never to auto-replies, bounces, bulk or list
-// mail, loops, our own messages or no-reply addresses; at most ACK_PER_SENDER_PER_HOUR per sender.
+// mail, loops, our own messages or no-reply addresses; at most ACK_PER_SENDER_PER_HOUR per sender
+// and ACK_PER_MAILBOX_PER_HOUR per inbound mailbox.
 // The ingest pipeline calls acknowledge() after the commit that created the ticket.
 import type { Snapshot } from '../config/snapshot.js';
 import { classifyMessage, SenderRate } from '../ingest/classify.js';
@@ -15,12 +16,17 @@ import { ticketMailbox } from './resolve.js';
 import { submitMessage, SubmitError } from './submit.js';
 
 export const ACK_PER_SENDER_PER_HOUR = 5;
+/** Per inbound mailbox, whatever the senders: a flood of forged distinct senders (each under the
+ * per-sender cap) must not make a mailbox send backscatter without end. */
+export const ACK_PER_MAILBOX_PER_HOUR = 100;
 
 /** What acknowledge() needs from the daemon (the Daemon itself fits). */
 export interface AcknowledgeContext {
   readonly snapshot: Snapshot | null;
   readonly outbox: Outbox | null;
   readonly log: Logger;
+  /** Override of ACK_PER_MAILBOX_PER_HOUR (tests). */
+  readonly ackPerMailboxPerHour?: number;
 }
 
 export interface AcknowledgeInput {
@@ -40,6 +46,7 @@ export type AcknowledgeResult = { status: 'queued'; id: string } | { status: 'sk
 const NEVER = ['bounce', 'loop', 'own-message', 'auto-reply', 'list', 'bulk', 'held', 'rejected'];
 const NO_REPLY = /^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|notifications?)([+._-].*)?@/i;
 const rates = new WeakMap<object, SenderRate>();
+const mailboxRates = new WeakMap<object, SenderRate>();
 
 /** Pure: should this message get an acknowledgement, and to whom? */
 export function ackDecision(snap: Snapshot, input: AcknowledgeInput): { to: string } | { skip: string } {
@@ -77,6 +84,12 @@ export async function acknowledge(ctx: AcknowledgeContext, input: AcknowledgeInp
   let rate = rates.get(ctx.outbox);
   if (!rate) rates.set(ctx.outbox, (rate = new SenderRate()));
   if (rate.hit(d.to, ACK_PER_SENDER_PER_HOUR)) return { status: 'skipped', reason: 'rate-capped' };
+  let perMailbox = mailboxRates.get(ctx.outbox);
+  if (!perMailbox) mailboxRates.set(ctx.outbox, (perMailbox = new SenderRate()));
+  if (perMailbox.hit(input.mailbox, ctx.ackPerMailboxPerHour ?? ACK_PER_MAILBOX_PER_HOUR)) {
+    ctx.log.warn({ mailbox: input.mailbox, ticket: input.ticketId }, 'acknowledgement not sent: the mailbox is over its hourly cap');
+    return { status: 'skipped', reason: 'mailbox-rate-capped' };
+  }
 
   const tctx = { mailbox: input.mailbox, message: input.parsed, ticket: { id: input.ticketId, company: input.company, contract: input.contract } };
   const subject = taggedSubject(renderTemplate(cfg.subject, tctx).replace(/[\r\n\t]+/g, ' '), input.ticketId);

@@ -56,6 +56,7 @@ const fieldOf = (path: string) =>
 /** ajv errors → one problem per field (oneOf noise folded into the most specific message). */
 export function describe(errors: ErrorObject[] | null | undefined): FieldProblem[] {
   const out = new Map<string, string>();
+  const countProblems = new Set<string>();
   for (const e of errors ?? []) {
     const p = e.params as Record<string, unknown>;
     let field = fieldOf(e.instancePath);
@@ -76,11 +77,19 @@ export function describe(errors: ErrorObject[] | null | undefined): FieldProblem
       case 'enum':
         message = `must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
         break;
+      case 'maxItems':
+      case 'minItems':
+        // A list that is too long also fails the one-address branch of a oneOf ("must be an e-mail
+        // address"): the count is what is wrong, so it wins over whatever that branch said.
+        out.set(field || '(body)', `must list at ${e.keyword === 'maxItems' ? 'most' : 'least'} ${String(p.limit)}${Array.isArray(e.data) ? ` (it lists ${e.data.length})` : ''}`);
+        countProblems.add(field || '(body)');
+        continue;
       default:
         message = typeof custom === 'string' ? custom : (e.message ?? `fails ${e.keyword}`);
     }
     field ||= '(body)';
     // The string branch of Address fails with "must be string" when an object was meant: keep the better one.
+    if (countProblems.has(field)) continue;
     if (!out.has(field) || out.get(field) === 'must be string' || out.get(field) === 'must be object') out.set(field, message);
   }
   return [...out].map(([field, message]) => ({ field, message }));

@@ -7,10 +7,12 @@ import { own } from '../config/id-map.js';
 import { mailboxOwners, maySendThrough } from '../config/mailbox-ownership.js';
 import { outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
+import { parseDuration } from '../config/duration.js';
+import { schemaDefault } from '../config/schema-defaults.js';
 
 /** The SMTP timeout is never below 10 s (the config check rejects less; this guards the code path). */
 export const MIN_TIMEOUT_MS = 10_000;
-export const DEFAULT_TIMEOUT_MS = 180_000;
+export const DEFAULT_TIMEOUT_MS = parseDuration(schemaDefault<string>('OutboundFields', 'timeout'));
 
 export interface SenderResolution {
   decision: OutboundDecision;

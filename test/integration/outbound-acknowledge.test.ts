@@ -12,7 +12,7 @@ import type { Snapshot } from '../../src/config/snapshot.js';
 import { parseMessage } from '../../src/ingest/parse.js';
 import type { ParsedMessage } from '../../src/ingest/parsed-message.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { acknowledge, ackDecision, ACK_PER_SENDER_PER_HOUR, type AcknowledgeInput } from '../../src/outbound/acknowledge.js';
+import { acknowledge, ackDecision, ACK_PER_MAILBOX_PER_HOUR, ACK_PER_SENDER_PER_HOUR, type AcknowledgeInput } from '../../src/outbound/acknowledge.js';
 import { startOutbound, type Outbox } from '../../src/outbound/index.js';
 import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
 import { waitFor } from '../support/daemon-config.js';
@@ -146,6 +146,17 @@ describe('acknowledge', () => {
     }
     expect(results).toEqual([...Array(ACK_PER_SENDER_PER_HOUR).fill('queued'), 'rate-capped', 'rate-capped']);
     expect((await acknowledge(ctx(), input(await customer('other')))).status).toBe('queued');
+  });
+
+  it('a global cap per mailbox: distinct senders (each under its own cap) stop getting acknowledgements past it', async () => {
+    const capped = { ...ctx(), ackPerMailboxPerHour: 3 };
+    const results: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await acknowledge(capped, input(await mail([`From: Forged ${i} <forged${i}@spoof.example>`, `Subject: hello ${i}`, `Message-ID: <forged-${i}@spoof.example>`]), { ticketId: `ACME-00030${i}`, mailbox: 'flooded-box' }));
+      results.push(r.status === 'skipped' ? r.reason : r.status);
+    }
+    expect(results).toEqual(['queued', 'queued', 'queued', 'mailbox-rate-capped', 'mailbox-rate-capped']);
+    expect(ACK_PER_MAILBOX_PER_HOUR).toBe(100);
   });
 
   it('a template cannot inject headers: the rendered subject is one line', async () => {

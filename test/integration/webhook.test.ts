@@ -99,6 +99,10 @@ describe('webhook sink', () => {
       expect((await post({ deliveryId: dead.id })).status).toBe(400);
       expect((await post({ delivery: '' })).status).toBe(400);
       expect((await post({ delivery: 'no-such-delivery' })).status).toBe(404);
+      // a body over 64 KiB is the client's error (413), never a 500
+      const big = await post({ delivery: 'x'.repeat(70 * 1024) });
+      expect(big.status).toBe(413);
+      expect(((await big.json()) as { error: string }).error).toMatch(/too large/);
       expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')).toHaveLength(1);
       const res = await fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth });
       expect(await res.json()).toEqual({ replayed: 1 });

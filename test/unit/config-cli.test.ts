@@ -157,10 +157,11 @@ describe('mailroom explain', () => {
     expect(lines.slice(0, 5)).toEqual([
       'outbound (user mail) for company acme-filial',
       '  · global default (defaults.outbound)',
-      '  · company acme (inherited by acme-filial) → mailbox acme-desk',
+      '  · company acme (inherited by acme-filial) → mailbox acme-desk (server and identity; keeps timeout, batchWindow, maxPerMinute from below)',
       '  · company acme-filial overrides from',
-      '  = sends through mailbox acme-desk',
+      '  = sends through mailbox acme-desk — which is DISABLED (enabled: false): the API refuses such mail (422) and queued mail waits until it is enabled',
     ]);
+    expect(lines[5]).toBe('  rule: a layer that names a mailbox replaces the server and identity below it; the sending policy (timeout, batchWindow, maxPerMinute, maxConnections) it does not set is inherited from the layers below');
     expect(rows(r.text)).toMatchObject({
       'from.name': 'ACME Filial | company acme-filial (config/companies/acme.yaml:21)',
       'from.address': 'suporte@acme.com.br | mailbox acme-desk (company acme (inherited by acme-filial)) (config/companies/acme.yaml:44)',
@@ -168,7 +169,8 @@ describe('mailroom explain', () => {
       port: '587 | preset office365 (company acme (inherited by acme-filial)) (config/companies/acme.yaml:27)',
       security: 'starttls | preset office365 (company acme (inherited by acme-filial)) (config/companies/acme.yaml:27)',
       'auth.oauth2.clientSecretFile': '/run/secrets/acme-desk-oauth | mailbox acme-desk (company acme (inherited by acme-filial)) (config/companies/acme.yaml:35)',
-      timeout: '180s | built-in default',
+      timeout: '180s | global default (config/mailroom.yaml:27)',
+      batchWindow: '2s | global default (config/mailroom.yaml:28)',
     });
   });
 
@@ -192,7 +194,7 @@ describe('mailroom explain', () => {
       '  · global default (defaults.outbound)',
       '  · company hq (inherited by branch) overrides from, timeout',
       '  · company branch overrides from',
-      '  · contract b-2026 → mailbox branch-desk',
+      '  · contract b-2026 → mailbox branch-desk (server and identity; keeps timeout from below)',
       '  = sends through mailbox branch-desk',
     ]);
     expect(rows(contract.text)).toMatchObject({

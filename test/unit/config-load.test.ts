@@ -403,7 +403,7 @@ workflows:
     expect(d.trail).toEqual(['global default (defaults.outbound)', 'company hq (inherited by branch) overrides from, timeout', 'company branch overrides from']);
   });
 
-  it("a company's mailbox pick replaces the layers below; its field overrides apply on top", () => {
+  it("a company's mailbox pick replaces the server and identity below; its field overrides apply on top; the sending policy stays inherited", () => {
     expect(decide({ company: 'picker' }).mailbox).toBe('picker-box');
     const v = view({ company: 'picker' });
     expect(v).toMatchObject({
@@ -412,7 +412,8 @@ workflows:
       'auth.user': `box@picker.example @ mailbox picker-box (company picker):${L('/run/secrets/picker')}`,
       'from.address': `box@picker.example @ mailbox picker-box (company picker):${L('name: Picker Box')}`,
       'from.name': `Picker Override @ company picker:${L('Picker Override')}`,
-      timeout: '180s @ built-in default',
+      // sending policy: the mailbox sets no timeout, so the global default's still applies
+      timeout: `120s @ global default:${L('timeout: 120s')}`,
     });
     expect(v).not.toHaveProperty('auth.passwordFile', expect.stringContaining('default'));
     expect(v['auth.passwordFile']).toBe(`/run/secrets/picker @ mailbox picker-box (company picker):${L('/run/secrets/picker')}`);
@@ -465,7 +466,7 @@ workflows:
   it('an explicit mailbox wins over everything', () => {
     const d = decide({ company: 'hq', contract: 'hq-2026', workflow: 'invoice', mailbox: 'picker-box' });
     expect(d.mailbox).toBe('picker-box');
-    expect(d.trail.at(-1)).toBe('explicit mailbox → mailbox picker-box');
+    expect(d.trail.at(-1)).toBe('explicit mailbox → mailbox picker-box (server and identity; keeps timeout from below)');
   });
 
   it('kind system skips the contract and workflow mailboxes (company and global layers only)', () => {

@@ -26,3 +26,14 @@ describe('POP3 and an inherited afterFetch it cannot do', () => {
     expect(afterFetch('acme-imap')).toEqual({ field: 'inbound.afterFetch', value: 'seen', layer: 'defaults.inbound', at: `${DIR}/mailroom.yaml:4` });
   });
 });
+
+describe('explain --mailbox for POP3', () => {
+  it('leaves out what only IMAP has (folder, idle, moveTo)', async () => {
+    const cfg = (await loadConfig('config/', { skipEnv: true })).snapshot!;
+    const e = explainMailbox(cfg, 'legacy-pop')!;
+    expect(e.fields.map((f) => f.field)).not.toEqual(expect.arrayContaining(['inbound.folder']));
+    for (const imapOnly of ['inbound.folder', 'inbound.idle', 'inbound.moveTo']) expect(e.fields.map((f) => f.field)).not.toContain(imapOnly);
+    expect(e.result).toBe('pop3 tls mail.cliente.com.br:995');
+    expect(explainMailbox(cfg, 'acme-desk')!.fields.map((f) => f.field)).toEqual(expect.arrayContaining(['inbound.folder', 'inbound.idle', 'inbound.moveTo']));
+  });
+});

@@ -131,6 +131,14 @@ describe('request schema (schemas/api/message.json)', () => {
     expect(validateReplyBody({}).ok).toBe(true);
   });
 
+  it('101 recipients: the count is named, not "must be an e-mail address" from the one-address branch', () => {
+    const to = Array.from({ length: 101 }, (_, i) => `r${i}@x.example`);
+    const v = validateMessageBody({ company: 'acme', kind: 'user', to, cc: to.slice(0, 100), subject: 's', text: 't' });
+    expect(v.ok ? [] : v.problems).toEqual([{ field: 'to', message: 'must list at most 100 (it lists 101)' }]);
+    const empty = validateMessageBody({ company: 'acme', kind: 'user', to: [], subject: 's', text: 't' });
+    expect(empty.ok ? [] : empty.problems).toEqual([{ field: 'to', message: 'must list at least 1 (it lists 0)' }]);
+  });
+
   it('names each problem by field, without echoing values', () => {
     const v = validateMessageBody({ company: 'acme', kind: 'robot', to: ['nope'], subject: '', bogus: 'secret-value', attachments: [{ filename: 'a', content: '!!!' }] });
     expect(v.ok).toBe(false);

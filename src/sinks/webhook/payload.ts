@@ -3,6 +3,7 @@
 // inline base64 below the webhook's `inlineAttachmentsUpTo`.
 import type { Article, Ticket } from '../../store/index.js';
 import type { Delivery } from './queue.js';
+import { safeFilename } from '../../ingest/safe-filename.js';
 
 export const PAYLOAD_VERSION = 1;
 
@@ -60,7 +61,9 @@ async function articleView(a: Article, base: string, ctx: PayloadContext): Promi
     attachments: await Promise.all(
       a.attachments.map(async (att) => ({
         id: att.id,
-        filename: att.filename,
+        // As the API does: the safe name, and the name as written when it differs.
+        filename: safeFilename(att.filename),
+        ...(safeFilename(att.filename) !== att.filename && { originalFilename: att.filename }),
         contentType: att.contentType,
         size: att.size,
         inline: att.inline,
