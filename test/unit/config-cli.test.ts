@@ -311,7 +311,7 @@ describe('mailroom diff', () => {
       '- schedule weekend removed',
       '~ schedule office changed: weekly.mon-fri.0',
       '+ schedule holidays-only added',
-      '~ server listen changed: host (takes effect after a restart)',
+      '~ server listen changed: listen.host (takes effect after a restart)',
       '~ store changed: path (takes effect after a restart)',
     ]);
     // Unchanged entities are not listed.
@@ -322,7 +322,7 @@ describe('mailroom diff', () => {
     vi.stubEnv('DIFF_BOX_PASSWORD', 'x');
     const r = await run('diff', '--config', NEW, '--against', OLD, '--format', 'json');
     const { changes } = JSON.parse(r.text) as { changes: { kind: string; id: string; change: string; restartRequired?: boolean; fields?: string[] }[] };
-    expect(changes).toContainEqual({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['host'] });
+    expect(changes).toContainEqual({ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['listen.host'] });
     expect(changes).toContainEqual({ kind: 'store', id: 'store', change: 'changed', restartRequired: true, fields: ['path'] });
     expect(changes).toContainEqual({ kind: 'mailbox', id: 'new-box', change: 'added' });
     expect(changes.filter((c) => c.restartRequired)).toHaveLength(2);
