@@ -21,7 +21,8 @@ export function rendezvousOwner(mailbox: string, members: readonly string[]): st
 
 export interface HeldLease {
   mailbox: string;
-  owner: string;
+  /** null: released */
+  owner: string | null;
   /** epoch ms */
   expiresAt: number;
 }
@@ -57,7 +58,7 @@ export function planLeases(input: LeasePlanInput): LeasePlan {
     const mine = lease?.owner === self && lease.expiresAt > now;
     if (owner === self) {
       if (mine) plan.renew.push(mailbox);
-      else if (!lease || lease.expiresAt <= now) plan.acquire.push(mailbox);
+      else if (!lease || lease.owner === null || lease.expiresAt <= now) plan.acquire.push(mailbox);
       // else: another member still holds it (it will release it, or its lease expires)
     } else if (mine) {
       // Another live member should own it (it joined): hand over; it takes the lease on its next round.

@@ -33,6 +33,9 @@ import { reloadVerdict } from './reload-verdict.js';
 import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
+import { LeaseCoordinator } from '../cluster/coordinator.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export class ConfigInvalidError extends Error {
   constructor(public problems: Problem[]) {
@@ -59,6 +62,9 @@ export interface DaemonOptions extends LoadOptions {
   suspension?: Pick<SuspensionDeps, 'authFailureThreshold' | 'recheckMs'>;
   /** How often OAuth2 credential expiry is recomputed (default 5 min). */
   oauthSweepMs?: number;
+  /** On a shared store (several replicas): this replica's id (default MAILROOM_REPLICA_ID, else host-pid-random) and the mailbox lease TTL (default 15 s). */
+  replicaId?: string;
+  leaseTtlMs?: number;
 }
 
 export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
@@ -82,6 +88,9 @@ export class Daemon {
   snapshot: Snapshot | null = null;
   /** every piece of durable state, behind the store port */
   stores: Stores | null = null;
+  /** on a shared store: the lease loop of this replica */
+  coordinator: LeaseCoordinator | null = null;
+  readonly replicaId: string;
   outbox: Outbox | null = null;
   parser: ParsePool | null = null;
   supervisor: Supervisor | null = null;
@@ -102,6 +111,7 @@ export class Daemon {
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
+    this.replicaId = opts.replicaId ?? process.env.MAILROOM_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.http = new HttpServer(this.log);
     registerOpsRoutes(this);
     registerMessageRoutes(this);
@@ -171,7 +181,27 @@ export class Daemon {
       },
       credentialHealth: (id) => oauth.healthOf(id),
     });
-    await this.supervisor.apply(snapshot);
+    if (stores.cluster) {
+      // Several replicas may share the store: poll only the mailboxes this one holds the lease of.
+      await this.supervisor.setOwned(new Map());
+      await this.supervisor.apply(snapshot);
+      const supervisor = this.supervisor;
+      this.coordinator = new LeaseCoordinator({
+        cluster: stores.cluster,
+        self: this.replicaId,
+        ttlMs: this.opts.leaseTtlMs ?? 15_000,
+        log: this.log.child({ replica: this.replicaId }),
+        configHash: () => this.snapshot?.hash ?? null,
+        mailboxes: () => Object.values(this.snapshot?.mailboxes ?? {}).filter((m) => m.inbound && m.enabled).map((m) => m.id),
+        onOwned: (owned) => supervisor.setOwned(owned),
+        onRound: (r) => {
+          this.metrics.clusterMembers.set(r.members.length);
+          this.metrics.mailboxesOwned.set(r.owned);
+          this.metrics.leaseTakeovers.inc(r.acquired);
+        },
+      });
+      await this.coordinator.start();
+    } else await this.supervisor.apply(snapshot);
     oauth.start(() => this.snapshot, this.opts.oauthSweepMs);
     this.webhooks.start();
     this.markApplied(snapshot);
@@ -224,6 +254,7 @@ export class Daemon {
     try {
       this.snapshot = applied;
       const r = await this.supervisor!.apply(applied);
+      void this.coordinator?.round(); // a mailbox added or removed moves leases now, not in a round's time
       this.markApplied(applied);
       this.emptyAtApply = emptyFiles(problems);
       this.applyLogLevel(applied);
@@ -278,6 +309,7 @@ export class Daemon {
       this.log.info('mailroom stopping');
       await this.watcher?.close();
       await this.reloading.catch(() => undefined);
+      await this.coordinator?.stop(); // stop polling and give the leases up: the other replicas take over at once
       await this.supervisor?.stop();
       await this.webhooks?.stop();
       await this.parser?.close();

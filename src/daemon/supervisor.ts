@@ -34,7 +34,7 @@ export interface SupervisorDeps {
 }
 
 /** What makes a poller's behaviour: its resolved mailbox (incl. secrets, by fingerprint). */
-const pollerKey = (mb: ResolvedMailbox) => canonical({ inbound: mb.inbound, auth: mb.auth, owners: mb.owners, enabled: mb.enabled });
+const pollerKey = (mb: ResolvedMailbox, fence: Fence) => canonical({ inbound: mb.inbound, auth: mb.auth, owners: mb.owners, enabled: mb.enabled, epoch: fence.epoch });
 
 /** Mailboxes of the previous snapshot that the new one no longer has (pure). */
 export function removedMailboxes(previous: Iterable<string>, next: Snapshot): string[] {
@@ -46,12 +46,38 @@ export class Supervisor {
   private disabled = new Map<string, MailboxStatus>();
   /** The mailbox ids of the last applied snapshot. */
   private known = new Set<string>();
+  /** With several replicas: the mailboxes this one holds the lease of, with their fences (null: all, as sole owner). */
+  private owned: ReadonlyMap<string, Fence> | null = null;
+  private last: Snapshot | null = null;
+  /** apply() runs one at a time (a reload and a lease round may both ask). */
+  private applying: Promise<unknown> = Promise.resolve();
 
   constructor(private deps: SupervisorDeps) {}
 
+  /** The mailboxes this replica may poll changed (cluster/coordinator.ts): start and stop pollers to match. */
+  async setOwned(owned: ReadonlyMap<string, Fence>): Promise<void> {
+    const same = this.owned && this.owned.size === owned.size && [...owned].every(([m, f]) => this.owned!.get(m)?.epoch === f.epoch);
+    this.owned = new Map(owned);
+    if (!same && this.last) await this.apply(this.last);
+  }
+
+  /** Mailboxes this replica polls now (all of them without a cluster). */
+  ownedMailboxes(): string[] {
+    return [...this.pollers.keys()];
+  }
+
   /** Bring the running pollers in line with the snapshot; returns what it did. */
-  async apply(snap: Snapshot): Promise<{ started: string[]; stopped: string[]; restarted: string[]; kept: string[] }> {
-    const wanted = new Map(Object.values(snap.mailboxes).filter((m) => m.inbound && m.enabled).map((m) => [m.id, m]));
+  apply(snap: Snapshot): Promise<{ started: string[]; stopped: string[]; restarted: string[]; kept: string[] }> {
+    const run = this.applying.catch(() => undefined).then(() => this.applyNow(snap));
+    this.applying = run;
+    return run;
+  }
+
+  private async applyNow(snap: Snapshot): Promise<{ started: string[]; stopped: string[]; restarted: string[]; kept: string[] }> {
+    this.last = snap;
+    const owned = this.owned;
+    const wanted = new Map(Object.values(snap.mailboxes).filter((m) => m.inbound && m.enabled && (!owned || owned.has(m.id))).map((m) => [m.id, m]));
+    const fenceOf = (id: string) => owned?.get(id) ?? this.deps.fenceFor?.(id) ?? soleOwner(id);
     const started: string[] = [];
     const stopped: string[] = [];
     const restarted: string[] = [];
@@ -59,7 +85,7 @@ export class Supervisor {
     const stops: Promise<void>[] = [];
     for (const [id, entry] of this.pollers) {
       const mb = wanted.get(id);
-      if (!mb || pollerKey(mb) !== entry.key) {
+      if (!mb || pollerKey(mb, fenceOf(id)) !== entry.key) {
         this.pollers.delete(id);
         stops.push(entry.poller.stop());
         (mb ? restarted : stopped).push(id);
@@ -78,8 +104,8 @@ export class Supervisor {
         kept.push(id);
         continue;
       }
-      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: this.deps.fenceFor?.(id) ?? soleOwner(id) }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
-      this.pollers.set(id, { poller, key: pollerKey(mb) });
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
+      this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)) });
       poller.start();
       if (!restarted.includes(id)) started.push(id);
     }

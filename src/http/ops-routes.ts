@@ -50,6 +50,16 @@ export function registerOpsRoutes(d: Daemon): void {
       webhooks: who.companies === '*' ? await webhookStatus(d) : undefined,
       store: who.companies === '*' ? await d.stores?.tickets.stats() : undefined,
       outbox: who.companies === '*' && d.outbox ? outboxSummary(d.outbox.store.entries()) : undefined,
+      // Several replicas on one store: who is alive (and on which config), which mailbox each polls.
+      cluster:
+        admin && d.coordinator
+          ? {
+              self: d.replicaId,
+              members: d.coordinator.members.map((m) => ({ id: m.id, configHash: m.configHash, startedAt: m.startedAt })),
+              configSkew: new Set(d.coordinator.members.map((m) => m.configHash)).size > 1,
+              owners: Object.fromEntries(d.coordinator.owners),
+            }
+          : undefined,
     });
   });
 }

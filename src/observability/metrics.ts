@@ -27,6 +27,9 @@ export function createMetrics() {
     outboxQueueDepth: new Gauge({ name: 'mailroom_outbox_queue_depth', help: 'Messages waiting in the outbox.', registers: r }),
     oauthCredentialExpiry: new Gauge({ name: 'mailroom_oauth_credential_expiry_seconds', help: 'Seconds until the OAuth2 client secret or refresh token of the mailbox runs out (negative once expired); only where it is known.', labelNames: ['mailbox'] as const, registers: r }),
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
+    clusterMembers: new Gauge({ name: 'mailroom_cluster_members', help: 'Live replicas sharing the store, as this replica saw them in its last lease round (only on a shared store).', registers: r }),
+    mailboxesOwned: new Gauge({ name: 'mailroom_mailboxes_owned', help: 'Mailboxes whose lease this replica holds (only on a shared store).', registers: r }),
+    leaseTakeovers: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing).', registers: r }),
   };
 }
 

@@ -235,6 +235,45 @@ export interface ControlPort {
   hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean>;
 }
 
+// ───────────────────────────── cluster ─────────────────────────────
+
+/** A replica of the installation, alive while its heartbeat is. */
+export interface Member {
+  id: string;
+  configHash: string | null;
+  startedAt: string;
+  /** epoch ms */
+  expiresAt: number;
+}
+
+export interface LeaseRow {
+  mailbox: string;
+  /** null: released */
+  owner: string | null;
+  epoch: number;
+  /** epoch ms */
+  expiresAt: number;
+}
+
+/**
+ * Several replicas on one shared store: membership by heartbeat, and the right to poll a mailbox as
+ * a lease whose epoch is the Fence of every write for that mailbox (a store with one owner has none).
+ * Times are the store's clock, the same for every replica.
+ */
+export interface ClusterPort {
+  /** Keep this replica alive until now + ttl; returns the store's now, the live members (this one
+   *  included) and every lease: all a round of the lease plan needs, in one call. */
+  heartbeat(member: { id: string; configHash: string | null }, ttlMs: number): Promise<{ now: number; members: Member[]; leases: LeaseRow[] }>;
+  /** Free, expired or already ours → a new epoch (a new holding) and its fence; held by another → null. */
+  acquire(mailbox: string, owner: string, ttlMs: number): Promise<Fence | null>;
+  /** Renew these holdings; returns those still ours (a lost one was taken over). */
+  renew(fences: Fence[], owner: string, ttlMs: number): Promise<Fence[]>;
+  /** Give these up now (their epochs stay: late writes with them are still refused). */
+  release(fences: Fence[], owner: string): Promise<void>;
+  /** This replica leaves: its row goes at once (the others rebalance without waiting for its expiry). */
+  leave(id: string): Promise<void>;
+}
+
 // ───────────────────────────── the whole store ─────────────────────────────
 
 export interface Stores {
@@ -249,6 +288,8 @@ export interface Stores {
   readonly deliveries: DeliveryPort;
   readonly outbox: OutboxPort;
   readonly control: ControlPort;
+  /** Present when several replicas may share the store (PostgreSQL); absent for a single owner. */
+  readonly cluster?: ClusterPort;
   /** Flush and release (the directory lock, the pool). */
   close(): Promise<void>;
 }

@@ -1,13 +1,14 @@
 // Why this file exists: opens the PostgreSQL store (store.driver: postgres) and puts its parts behind
 // the port: one pool, migrations applied at open (migrate.ts), and the lease API that hands out
 // fences (leases.ts). Connection errors name the server with its password masked.
-import type { Stores } from '../port.js';
+import type { ClusterPort, Stores } from '../port.js';
 import { blobs } from './blobs.js';
 import { DEFAULT_SCHEMA, type PostgresStoreConfig } from './config.js';
 import { connect, storeFailure, type Sql } from './connect.js';
 import { PostgresControl } from './control.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresIntake } from './intake.js';
+import { cluster } from './cluster.js';
 import { leases, type Leases } from './leases.js';
 import { loadMigrations, migrate, type MigrateResult } from './migrate.js';
 import { PostgresOutbox } from './outbox.js';
@@ -15,6 +16,7 @@ import { PostgresSync } from './sync.js';
 import { PostgresTickets } from './tickets.js';
 
 export interface PostgresStores extends Stores, Leases {
+  readonly cluster: ClusterPort;
   readonly driver: 'postgres';
   readonly schema: string;
   /** What the open did to the schema (versions applied by this replica). */
@@ -35,6 +37,7 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
   }
   const b = blobs(sql);
   const control = new PostgresControl(sql, schema);
+  const l = leases(sql);
   let closed = false;
   return {
     driver: 'postgres',
@@ -47,7 +50,8 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
     deliveries: new PostgresDeliveries(sql),
     outbox: new PostgresOutbox(sql),
     control,
-    ...leases(sql),
+    ...l,
+    cluster: cluster(sql, l),
     async close() {
       if (closed) return;
       closed = true;

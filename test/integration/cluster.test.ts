@@ -1,0 +1,77 @@
+// Several replicas on one PostgreSQL store and one Dovecot: every mailbox polled by exactly one
+// replica at a time, spread over both, every message one ticket; a replica that stops hands its
+// mailboxes over at once (SIGTERM path), and the survivor ingests what arrives in them afterwards.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { openPostgresStores } from '../../src/store/postgres/stores.js';
+import type { Stores } from '../../src/store/port.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import { makeUsers } from '../support/inbound.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+
+const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+const PER_BOX = 8;
+let dovecot: Dovecot;
+let pg: PostgresPeer;
+let url: string;
+beforeAll(async () => {
+  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(USERS) }), startPostgres()]);
+  url = await pg.createDatabase('cluster');
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([dovecot?.destroy(), pg?.destroy()]);
+});
+
+async function configDir(): Promise<string> {
+  const cfg = await writeTestConfig(dovecot, USERS.map((u) => ({ id: `box-${u}`, user: u, protocol: 'imap' as const, inbound: { afterFetch: 'delete' } })));
+  // the same config, on the shared store
+  const { parse } = await import('yaml');
+  const { readFile } = await import('node:fs/promises');
+  const doc = parse(await readFile(join(cfg.dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
+  doc.store = { driver: 'postgres', url, schema: 'mailroom' };
+  await writeFile(join(cfg.dir, 'mailroom.yaml'), stringify(doc));
+  return cfg.dir;
+}
+
+const replica = (dir: string, id: string) => new Daemon({ configPath: dir, logger: createLogger('warn'), parseWorkers: 0, replicaId: id, leaseTtlMs: 3_000, watch: false });
+
+it('two replicas split the mailboxes, ingest each message once, and hand over on stop', async () => {
+  for (const u of USERS) await dovecot.appendMany(u, Array.from({ length: PER_BOX }, (_, i) => message(i, { subject: `${u}-${i}` })));
+  const dir = await configDir();
+  const a = replica(dir, 'replica-a');
+  const b = replica(dir, 'replica-b');
+  let view: Stores | null = null;
+  try {
+    await a.start();
+    await b.start();
+    view = await openPostgresStores({ url, schema: 'mailroom' });
+    const tickets = async () => (await view!.tickets.stats()).tickets;
+    await waitFor(async () => (await tickets()) === USERS.length * PER_BOX, 30_000, `${USERS.length * PER_BOX} tickets`);
+    // spread: after the rounds settle both replicas hold some, none held by both
+    await waitFor(() => a.supervisor!.ownedMailboxes().length > 0 && b.supervisor!.ownedMailboxes().length > 0, 15_000, 'both replicas polling');
+    const ownedA = new Set(a.supervisor!.ownedMailboxes());
+    const ownedB = new Set(b.supervisor!.ownedMailboxes());
+    expect([...ownedA].filter((m) => ownedB.has(m))).toEqual([]);
+    expect(ownedA.size + ownedB.size).toBe(USERS.length);
+    for (const u of USERS) expect(await dovecot.list(u, 'INBOX')).toHaveLength(0);
+    // A stops (SIGTERM path): it gives its leases up, B takes them at once and ingests new mail there.
+    const boxesOfA = [...ownedA];
+    await a.stop();
+    await waitFor(() => b.supervisor!.ownedMailboxes().length === USERS.length, 10_000, 'B polls every mailbox');
+    const userOf = (box: string) => box.replace('box-', '');
+    for (const box of boxesOfA) await dovecot.append(userOf(box), message(100, { subject: `late-${box}` }));
+    await waitFor(async () => (await tickets()) === USERS.length * PER_BOX + boxesOfA.length, 20_000, 'the late messages');
+    // exactly once: no Message-ID twice
+    const page = await view.tickets.list({ companies: '*', limit: 500 });
+    expect(page.items).toHaveLength(USERS.length * PER_BOX + boxesOfA.length);
+    expect(new Set(page.items.map((t) => t.subject)).size).toBe(page.items.length);
+  } finally {
+    await Promise.allSettled([a.stop(), b.stop()]);
+    await view?.close();
+  }
+}, 120_000);
