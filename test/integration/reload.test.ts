@@ -189,7 +189,7 @@ describe('reload', () => {
     await editConfig((c) => (c.server.listen = '127.0.0.1:1'));
     const r = await daemon.reload('manual');
     expect(r.status).toBe('applied');
-    expect(r.restartRequired).toEqual([{ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['port'] }]);
+    expect(r.restartRequired).toEqual([{ kind: 'server', id: 'listen', change: 'changed', restartRequired: true, fields: ['listen.port'] }]);
     expect(daemon.http.address()!.port).toBe(port);
     const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
     expect(status.config.restartRequired).toEqual(['server listen']);
