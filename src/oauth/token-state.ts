@@ -5,7 +5,7 @@
 // fingerprint of token endpoint, client, user and the configured refresh token: a new token in the
 // config starts afresh instead of using a rotated descendant of the old one.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedOAuth2 } from '../config/snapshot.js';
 import { fsyncDir, tempPathFor } from '../store/durable-file.js';
@@ -79,6 +79,26 @@ export class OAuthStateStore {
     if (again) return again;
     this.cache.set(mailbox, state);
     return state;
+  }
+
+  /** The state of every mailbox that has a file (read-only, for `mailroom store import`). */
+  async all(): Promise<MailboxOAuthState[]> {
+    const names = await readdir(this.dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    const out: MailboxOAuthState[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      let parsed: Partial<MailboxOAuthState>;
+      try {
+        parsed = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as Partial<MailboxOAuthState>;
+      } catch {
+        throw new Error(`cannot read OAuth2 state file ${join(this.dir, name)} (invalid JSON)`);
+      }
+      if (parsed.version !== 1 || typeof parsed.mailbox !== 'string' || stateFileName(parsed.mailbox) !== name) continue;
+      out.push(await this.load(parsed.mailbox));
+    }
+    return out;
   }
 
   /** Change a mailbox's state and write it durably (writes of one mailbox are serialized). */
