@@ -1,11 +1,12 @@
 // CLI entry: parses arguments and dispatches to the commands (run, check, explain, diff, route,
-// webhook, test-mailbox), their help (`<command> --help`, `help <command>`) and --version.
+// webhook, test-mailbox, store), their help (`<command> --help`, `help <command>`) and --version.
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check.js';
 import { diffCommand } from './cli/diff.js';
 import { explainCommand } from './cli/explain.js';
 import { routeCommand } from './cli/route.js';
 import { runCommand } from './cli/run.js';
+import { storeCommand } from './cli/store.js';
 import { testMailboxCommand } from './cli/test-mailbox.js';
 import { webhookCommand } from './cli/webhook.js';
 import { USAGE, UsageError, commandHelp } from './cli/usage.js';
@@ -28,6 +29,7 @@ export const OPTIONS = {
   delivery: { type: 'string' },
   url: { type: 'string' },
   'token-file': { type: 'string' },
+  from: { type: 'string' },
   'no-watch': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'V', default: false },
@@ -76,6 +78,8 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
         return await diffCommand({ config: need('config'), against: need('against'), skipEnv: values['skip-env'], format }, out);
       case 'webhook':
         return await webhookCommand({ sub: positionals[1], config: need('config'), ...(values.webhook && { webhook: values.webhook }), ...(values.delivery && { delivery: values.delivery }), ...(values.url && { url: values.url }), ...(values['token-file'] && { tokenFile: values['token-file'] }), skipEnv: values['skip-env'] }, out);
+      case 'store':
+        return await storeCommand({ sub: positionals[1], config: need('config'), ...(values.from !== undefined && { from: values.from }), format }, out);
       case 'route':
         return await routeCommand({ config: need('config'), ...(values.mailbox && { mailbox: values.mailbox }), ...(values.at && { at: values.at }), files: positionals.slice(1), skipEnv: values['skip-env'], format }, out);
       case 'test-mailbox': {

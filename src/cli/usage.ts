@@ -67,6 +67,16 @@ export const COMMANDS: Record<string, CommandHelp> = {
       SKIP_ENV,
     ],
   },
+  store: {
+    usage: ['store migrate --config <file|dir> [--format text|json]', 'store import --from <embedded store path> --config <file|dir> [--format text|json]'],
+    summary:
+      'Move to the PostgreSQL store (store.driver: postgres in --config; any other driver is refused). migrate applies the PostgreSQL migrations without starting the daemon (a second run applies nothing). import moves an embedded store (store.driver: lowdb) into it: tickets with their ids and articles, blobs, dedupe keys, Message-IDs, checkpoints, UIDLs, pending server actions, webhook deliveries and dead letters, the outbox, suspensions with their fingerprint key, OAuth state and rate counters; it prints what it moved per kind and what was already there. Re-runnable: a second run adds nothing. Stop the daemon on the embedded store first (its LOCK makes the import refuse).',
+    options: [
+      ['--config, -c <file|dir>', 'The configuration whose store: is the PostgreSQL store (the URL, urlFile or ${ENV} read as the daemon reads it).'],
+      ['--from <path>', 'import: the embedded store directory (the old store.path, e.g. ./data).'],
+      FORMAT,
+    ],
+  },
   'test-mailbox': {
     usage: ['test-mailbox --config <file|dir> <mailbox> [--send-to <address>]'],
     summary: 'Check a mailbox step by step (DNS, TCP, TLS and the certificate, authentication, the folder) and print what to fix. `default` tests the global defaults.outbound. Exit 1 when a step fails.',

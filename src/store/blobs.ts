@@ -139,6 +139,27 @@ export class BlobStore {
     return (await this.locate(sha)) !== null;
   }
 
+  /**
+   * Every stored blob's sha256, packed ones first, then loose ones (stores from before packs), each
+   * once (read-only, for `mailroom store import`).
+   */
+  async *hashes(): AsyncGenerator<string> {
+    const packed = [...this.#packed.keys()];
+    yield* packed;
+    const seen = new Set(packed);
+    for (let i = 0; i < 256; i++) {
+      const fan = i.toString(16).padStart(2, '0');
+      const names = await readdir(path.join(this.root, fan)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return [] as string[];
+        throw e;
+      });
+      for (const n of names) {
+        const sha = fan + n;
+        if (SHA_RE.test(sha) && !seen.has(sha)) yield sha;
+      }
+    }
+  }
+
   /** Number of blobs in packs (loose ones are not counted). */
   get packedCount(): number {
     return this.#packed.size;

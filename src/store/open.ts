@@ -14,28 +14,31 @@ export interface OpenStoresOptions {
   postgres?: Pick<PostgresStoreConfig, 'applicationName' | 'onStatement'>;
 }
 
+/** The PostgreSQL store's connection settings from `store:` (the URL read from its secret source). */
+export async function postgresConfig(config: Extract<Snapshot['store'], { driver: 'postgres' }>): Promise<PostgresStoreConfig> {
+  const url = (await readSecret(config.url)).reveal().trim();
+  let ca: string | undefined;
+  if (config.ssl?.caFile) {
+    try {
+      ca = await readFile(config.ssl.caFile, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read store.ssl.caFile ${config.ssl.caFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return {
+    url,
+    schema: config.schema,
+    poolMax: config.pool.max,
+    ssl: config.ssl ? { ...(ca !== undefined && { ca }), rejectUnauthorized: config.ssl.rejectUnauthorized } : null,
+  };
+}
+
 export async function openStores(config: Snapshot['store'], opts: OpenStoresOptions = {}): Promise<Stores> {
   switch (config.driver) {
     case 'lowdb':
       return openEmbeddedStores(config.path, opts.embedded);
-    case 'postgres': {
-      const url = (await readSecret(config.url)).reveal().trim();
-      let ca: string | undefined;
-      if (config.ssl?.caFile) {
-        try {
-          ca = await readFile(config.ssl.caFile, 'utf8');
-        } catch (e) {
-          throw new Error(`cannot read store.ssl.caFile ${config.ssl.caFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-        }
-      }
-      return openPostgresStores({
-        ...opts.postgres,
-        url,
-        schema: config.schema,
-        poolMax: config.pool.max,
-        ssl: config.ssl ? { ...(ca !== undefined && { ca }), rejectUnauthorized: config.ssl.rejectUnauthorized } : null,
-      });
-    }
+    case 'postgres':
+      return openPostgresStores({ ...opts.postgres, ...(await postgresConfig(config)) });
     default:
       throw new Error(`store.driver ${JSON.stringify((config as { driver: unknown }).driver)} is not supported`);
   }

@@ -13,13 +13,14 @@ import { openBlobStore, type BlobStore } from './blobs.js';
 import { fsyncDir, mkdirDurable, removeStaleTemps } from './durable-file.js';
 import { tightenStoreModes } from './permissions.js';
 import { FileGroupCommit, type FlushPlan } from './group-commit.js';
-import { Indexes, summaryOf } from './indexes.js';
+import { Indexes, summaryOf, type ArticleRef } from './indexes.js';
 import { copySummary, listTickets } from './list.js';
 import { acquireStoreLock } from './lock.js';
 import { MetaState } from './meta.js';
-import { Segments } from './segments.js';
+import { Segments, type StoredTicket } from './segments.js';
 import type {
   Checkpoint,
+  CheckpointInput,
   CommitItem,
   CommitResult,
   ListTicketsQuery,
@@ -70,8 +71,25 @@ export interface TicketStore {
   setStatus(id: string, status: TicketStatus): Promise<boolean>;
   stats(): StoreStats;
   ioStats(): StoreIoStats;
+  /** Read-only, for `mailroom store import`: everything the store holds but blobs (export.ts). */
+  readonly contents: TicketStoreContents;
   /** Waits for queued work, flushes, releases the directory lock. */
   close(): Promise<void>;
+}
+
+/** What the ticket store holds, read without changing it (for `mailroom store import`). */
+export interface TicketStoreContents {
+  /** Every durable ticket, creation order, one segment at a time (only one segment parsed at once). */
+  tickets(): AsyncGenerator<StoredTicket[]>;
+  /** Every dedupe key (aliases of duplicates included) → its article. */
+  keys(): IterableIterator<[string, ArticleRef]>;
+  /** Every `<company>\0<message-id>` (normalized) → the first ticket that named it. */
+  messageIds(): IterableIterator<[string, string]>;
+  checkpoints(): CheckpointInput[];
+  uidls(): { mailbox: string; uidls: string[] }[];
+  pendingActions(): PendingAction[];
+  /** Per ticket-id prefix the last number handed out, and the last server-action number. */
+  counters(): { prefixes: Record<string, number>; lastActionId: number };
 }
 
 class LowdbTicketStore implements TicketStore {
@@ -252,6 +270,37 @@ class LowdbTicketStore implements TicketStore {
 
   ioStats(): StoreIoStats {
     return { flushes: this.#gc.flushes, fileWrites: this.#gc.fileWrites, waiters: this.#gc.waitersServed };
+  }
+
+  get contents(): TicketStoreContents {
+    const { ix, meta, uidlSets, segments } = this;
+    const visible = this.#visibleSeq;
+    const queue = (fn: () => Promise<StoredTicket[]>): Promise<StoredTicket[]> => {
+      const step = this.#ops.then(fn);
+      this.#ops = step.catch(() => undefined);
+      return step;
+    };
+    return {
+      async *tickets() {
+        const segs = [...new Set(ix.order.filter((e) => e.seq <= visible).map((e) => e.seg))].sort((a, b) => a - b);
+        for (const no of segs) {
+          const batch = await queue(async () => {
+            const seg = await segments.load(no);
+            const out = seg.db.data.tickets.filter((t) => t.seq <= visible).sort((a, b) => a.seq - b.seq);
+            segments.evict();
+            return out;
+          });
+          yield batch;
+        }
+      },
+      keys: () => ix.keys.entries(),
+      messageIds: () => ix.mids.entries(),
+      checkpoints: () =>
+        Object.entries(meta.data.checkpoints).flatMap(([mailbox, folders]) => Object.entries(folders).map(([folder, c]) => ({ mailbox, folder, uidValidity: c.uidValidity, uid: c.uid }))),
+      uidls: () => uidlSets.mailboxes().map((mailbox) => ({ mailbox, uidls: [...uidlSets.values(mailbox)] })),
+      pendingActions: () => meta.data.pending.map((p) => ({ ...p })),
+      counters: () => ({ prefixes: { ...meta.data.counters }, lastActionId: meta.data.lastActionId }),
+    };
   }
 
   async close(): Promise<void> {

@@ -68,6 +68,11 @@ export class UidlSets {
     return new Set(this.#sets.get(mailbox) ?? []);
   }
 
+  /** The mailboxes with a UIDL set (read-only, for `mailroom store import`). */
+  mailboxes(): string[] {
+    return [...this.#sets.keys()];
+  }
+
   size(mailbox: string): number {
     return this.#sets.get(mailbox)?.size ?? 0;
   }

@@ -3,10 +3,10 @@
 // costs the same statements whatever the batch size, concurrent commits of one message make one
 // article, claims of two replicas never overlap, suspensions reach another replica, leases fence,
 // and the URL's password never shows in an error.
-import { loadMigrations } from '../../src/store/postgres/migrate.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IntakeItem } from '../../src/store/port.js';
 import { openPostgresStores, type PostgresStores } from '../../src/store/postgres/stores.js';
+import { loadMigrations } from '../../src/store/postgres/migrate.js';
 import type { PostgresStoreConfig } from '../../src/store/postgres/config.js';
 import { sampleItem } from '../support/store-sample.js';
 import { openStores } from '../../src/store/open.js';

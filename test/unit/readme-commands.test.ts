@@ -41,6 +41,7 @@ const NOT_RUN: [RegExp, string][] = [
   [/^curl\b/, 'talks to a running daemon'],
   [/^\(umask 077; openssl rand\b/, "writes a token into the user's home directory"],
   [/^apt-get\b/, 'installs system packages'],
+  [/^npx mailroom store (migrate|import)\b/, 'needs a PostgreSQL server (test/integration/store-import.test.ts runs both against one)'],
 ];
 const RUN = /^npx mailroom (check|explain|diff|route|help)\b|^npx mailroom \S+ --help\b/;
 

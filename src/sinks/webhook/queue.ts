@@ -224,6 +224,11 @@ export class WebhookQueue {
     return this.live.get(id);
   }
 
+  /** Every pending, held and dead delivery, in creation order (read-only, for `mailroom store import`). */
+  all(): Delivery[] {
+    return [...this.live.values()];
+  }
+
   /** Pending deliveries (the dispatcher keeps per-ticket order: see order.ts). */
   pending(): Delivery[] {
     return [...this.pendingById.values()];

@@ -40,6 +40,11 @@ export class Counters {
     return list.length > limit;
   }
 
+  /** Every key with its hit times (epoch ms, oldest first; read-only, for `mailroom store import`). */
+  entries(): [string, number[]][] {
+    return Object.entries(this.db.data.hits).map(([k, v]) => [k, [...v]]);
+  }
+
   #schedule(): void {
     this.#dirty = true;
     if (this.#writing) return;

@@ -1,7 +1,7 @@
 // The embedded store's OAuth2 state, one file per mailbox under `<store.path>/oauth/` (directory
 // 0700, files 0600, written durably: temp file, fsync, rename, fsync dir). What it holds and why:
 // src/oauth/token-state.ts, which reads and writes it through the store port.
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MailboxOAuthState } from '../control-types.js';
 import { fsyncDir, tempPathFor } from '../durable-file.js';
@@ -79,6 +79,26 @@ export class OAuthFileStore {
     await fh.close();
     await rename(tmp, target);
     await fsyncDir(this.dir);
+  }
+
+  /** The state of every mailbox that has a file (read-only, for `mailroom store import`). */
+  async all(): Promise<MailboxOAuthState[]> {
+    const names = await readdir(this.dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    const out: MailboxOAuthState[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      let parsed: Partial<MailboxOAuthState>;
+      try {
+        parsed = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as Partial<MailboxOAuthState>;
+      } catch {
+        throw new Error(`cannot read OAuth2 state file ${join(this.dir, name)} (invalid JSON)`);
+      }
+      if (parsed.version !== 1 || typeof parsed.mailbox !== 'string' || stateFileName(parsed.mailbox) !== name) continue;
+      out.push(await this.load(parsed.mailbox));
+    }
+    return out;
   }
 
   /** Wait for pending writes (shutdown). */

@@ -27,7 +27,7 @@ export interface EmbeddedStores extends Stores {
   /** What the outbox found at open (messages past their commit point when the process died). */
   readonly outboxRecovery: OutboxRecovery;
   /** The parts, for the embedded store's own tests and benchmarks (file layout, I/O counts). */
-  readonly parts: { tickets: TicketStore; webhooks: WebhookQueue; outbox: OutboxStore; suspensions: SuspensionFileStore; oauth: OAuthFileStore };
+  readonly parts: { tickets: TicketStore; webhooks: WebhookQueue; outbox: OutboxStore; suspensions: SuspensionFileStore; oauth: OAuthFileStore; counters: Counters };
 }
 
 export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {}): Promise<EmbeddedStores> {
@@ -47,7 +47,7 @@ export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {
       driver: 'lowdb',
       path: tickets.path,
       outboxRecovery: outbox.recovery,
-      parts: { tickets, webhooks, outbox, suspensions, oauth },
+      parts: { tickets, webhooks, outbox, suspensions, oauth, counters },
       intake,
       sync: intake,
       tickets: new EmbeddedTickets(tickets, webhooks),

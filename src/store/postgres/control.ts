@@ -4,7 +4,8 @@
 // compare-and-set, and sliding-window counters kept as hit rows with their expiry (deleted when the
 // key is hit again, and by a periodic sweep for keys that are not: growth is bounded by the hits
 // inside one window).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { fingerprintKey } from './keys.js';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
 import type { ControlPort, SuspensionListener } from '../port.js';
 import type { Sql } from './connect.js';
@@ -54,10 +55,8 @@ export class PostgresControl implements ControlPort {
   }
 
   async fingerprintKey(): Promise<Buffer> {
-    // The first replica to ask makes it; every later one (and a race) reads the same row.
-    await this.sql`INSERT INTO install_keys (name, value) VALUES ('fingerprint', ${randomBytes(32)}) ON CONFLICT (name) DO NOTHING`;
-    const [r] = await this.sql<{ value: Buffer }[]>`SELECT value FROM install_keys WHERE name = 'fingerprint'`;
-    return Buffer.from(r!.value);
+    // The first replica (or import) to ask makes it; every later one reads the same row.
+    return Buffer.from(await fingerprintKey(this.sql));
   }
 
   async legacyFingerprintSalt(): Promise<string | null> {

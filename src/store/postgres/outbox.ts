@@ -32,7 +32,8 @@ function entryOf(r: OutboxRow): OutboxEntry {
   return e;
 }
 
-function columnsOf(e: OutboxEntry) {
+/** The queried columns of an entry (the rest of it is the JSON text `entry`). */
+export function columnsOf(e: OutboxEntry) {
   const { raw: _raw, ...rest } = e;
   return {
     status: e.status,
