@@ -34,6 +34,9 @@ import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
 import { LeaseCoordinator } from '../cluster/coordinator.js';
+
+/** The outbox's lease (no mailbox id can start with @): its holder is the one replica that sends. */
+const OUTBOX_LEASE = '@outbox';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
@@ -147,7 +150,7 @@ export class Daemon {
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.over(stores.control);
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
-    this.outbox = await startOutbound(stores.outbox, stores.outboxRecovery, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, this.opts.outbox);
+    this.outbox = await startOutbound(stores.outbox, stores.outboxRecovery, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, { ...this.opts.outbox, active: !stores.cluster });
     this.webhooks = new WebhookDispatcher({
       deliveries: stores.deliveries,
       tickets: stores.tickets,
@@ -192,8 +195,12 @@ export class Daemon {
         ttlMs: this.opts.leaseTtlMs ?? 15_000,
         log: this.log.child({ replica: this.replicaId }),
         configHash: () => this.snapshot?.hash ?? null,
-        mailboxes: () => Object.values(this.snapshot?.mailboxes ?? {}).filter((m) => m.inbound && m.enabled).map((m) => m.id),
-        onOwned: (owned) => supervisor.setOwned(owned),
+        // the outbox is leased like a mailbox: one replica sends (see Outbox.setActive)
+        mailboxes: () => [OUTBOX_LEASE, ...Object.values(this.snapshot?.mailboxes ?? {}).filter((m) => m.inbound && m.enabled).map((m) => m.id)],
+        onOwned: async (owned) => {
+          await this.outbox?.setActive(owned.has(OUTBOX_LEASE));
+          await supervisor.setOwned(new Map([...owned].filter(([m]) => m !== OUTBOX_LEASE)));
+        },
         onRound: (r) => {
           this.metrics.clusterMembers.set(r.members.length);
           this.metrics.mailboxesOwned.set(r.owned);

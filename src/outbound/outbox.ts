@@ -29,6 +29,8 @@ export interface OutboxOptions extends OutboxStoreOptions {
   laneBackoffMs?: number;
   /** How long stop() lets in-flight sends finish (default 30 s). */
   stopTimeoutMs?: number;
+  /** false: start passive (a replica on a shared store, until it holds the outbox lease: setActive). */
+  active?: boolean;
   random?: () => number;
 }
 
@@ -50,7 +52,7 @@ export class Outbox {
   onFailed: ((entry: OutboxEntry, failure: DeliveryFailure) => void) | null = null;
   readonly #lanes: Lanes;
   readonly #pool: TransportPool;
-  readonly #o: Required<Omit<OutboxOptions, keyof OutboxStoreOptions>>;
+  readonly #o: Required<Omit<OutboxOptions, keyof OutboxStoreOptions | 'active'>>;
   #live = 0;
   #inFlight = 0;
   #stopping = false;
@@ -104,6 +106,10 @@ export class Outbox {
   static async open(port: OutboxPort, deps: OutboxDeps, opts: OutboxOptions = {}, recovery: OutboxRecovery = { unconfirmed: [], tornTail: false }, release?: () => Promise<void>): Promise<Outbox> {
     const o = new Outbox(port, deps, opts);
     o.#release = release ?? null;
+    if (opts.active === false) {
+      o.#active = false;
+      return o;
+    }
     for (const e of await port.unfinished()) o.#entries.set(e.id, e);
     const { unconfirmed, tornTail } = recovery;
     if (unconfirmed.length) deps.log.warn({ messages: unconfirmed }, 'outbox: process ended after the end of data of these messages was sent; counted as sent (unconfirmed), not resent');
@@ -119,6 +125,42 @@ export class Outbox {
     if (this.#started) return;
     this.#started = true;
     for (const e of this.#entries.values()) if (!TERMINAL.has(e.status)) this.#schedule(e);
+  }
+
+  /** false: this replica only enqueues; another replica (the holder of the outbox lease) sends. */
+  #active = true;
+  #poll: NodeJS.Timeout | null = null;
+
+  /**
+   * On a shared store one replica sends at a time (so a mailbox's batching and rate limit hold across
+   * replicas, and nothing is sent twice): the one holding the outbox lease. Becoming the sender, it
+   * reads the unfinished messages afresh (another sender may have moved them on) and then looks for
+   * messages other replicas enqueue, every `pollMs`; giving the lease up, it starts no new attempt.
+   */
+  async setActive(active: boolean, pollMs = 2_000): Promise<void> {
+    if (active === this.#active) return;
+    this.#active = active;
+    if (this.#poll) clearInterval(this.#poll);
+    this.#poll = null;
+    this.#entries.clear(); // another sender may move them on meanwhile: read afresh when active again
+    this.#live = 0;
+    this.#gauge();
+    if (!active) return;
+    await this.#pickUp();
+    this.#poll = setInterval(() => void this.#pickUp().catch((err: unknown) => this.deps.log.warn({ err }, 'outbox: could not read new messages')), pollMs);
+    this.#poll.unref?.();
+  }
+
+  /** Unfinished messages this sender does not hold yet (enqueued by other replicas, or all after activation). */
+  async #pickUp(): Promise<void> {
+    if (!this.#active || this.#stopping) return;
+    for (const e of await this.port.unfinished()) {
+      if (this.#entries.has(e.id) || TERMINAL.has(e.status)) continue;
+      this.#entries.set(e.id, e);
+      this.#live++;
+      if (this.#started) this.#schedule(e);
+    }
+    this.#gauge();
   }
 
   /** An entry this sender holds. */
@@ -141,7 +183,7 @@ export class Outbox {
     if (this.#stopping) throw Object.assign(new Error('outbox is stopping'), { status: 503 });
     const added = await this.port.add(newEntry(m));
     const entry = added.entry;
-    if (added.existing) return entry;
+    if (added.existing || !this.#active) return entry; // a passive replica leaves it to the sender
     this.#entries.set(entry.id, entry);
     this.#live++;
     this.#gauge();
@@ -163,6 +205,7 @@ export class Outbox {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    if (this.#poll) clearInterval(this.#poll);
     this.#lanes.stopAll();
     this.deps.suspensions?.stop();
     const deadline = Date.now() + this.#o.stopTimeoutMs;
@@ -186,7 +229,7 @@ export class Outbox {
   /** A message is due: find its lane under the current config (it may have changed) and queue it there. */
   #due(id: string): void {
     const e = this.#entries.get(id);
-    if (!e || TERMINAL.has(e.status) || e.status === 'sending' || this.#stopping) return;
+    if (!e || TERMINAL.has(e.status) || e.status === 'sending' || this.#stopping || !this.#active) return;
     const snap = this.deps.snapshot();
     const res = snap ? this.#resolve(snap, e.request) : null;
     const disabled = res?.decision.mailbox ? snap?.mailboxes[res.decision.mailbox]?.enabled === false : false;
@@ -211,7 +254,7 @@ export class Outbox {
   }
 
   #pump(lane: Lane): void {
-    if (this.#stopping) return;
+    if (this.#stopping || !this.#active) return;
     for (;;) {
       if (lane.inFlight >= lane.server.maxConnections) return;
       const id = this.#lanes.take(lane);

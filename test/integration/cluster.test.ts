@@ -11,20 +11,23 @@ import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
 import { makeUsers } from '../support/inbound.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
 
 const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
 const PER_BOX = 8;
+const TOKEN = 'cluster-test-admin-token-0123456789';
 let dovecot: Dovecot;
 let pg: PostgresPeer;
+let smtp: SmtpPeer;
 let url: string;
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(USERS) }), startPostgres()]);
+  [dovecot, pg, smtp] = await Promise.all([startDovecot({ users: makeUsers(USERS) }), startPostgres(), startSmtpServer()]);
   url = await pg.createDatabase('cluster');
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([dovecot?.destroy(), pg?.destroy()]);
+  await Promise.all([dovecot?.destroy(), pg?.destroy(), smtp?.close()]);
 });
 
 async function configDir(): Promise<string> {
@@ -34,6 +37,8 @@ async function configDir(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   const doc = parse(await readFile(join(cfg.dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
   doc.store = { driver: 'postgres', url, schema: 'mailroom' };
+  doc.server = { listen: '127.0.0.1:0', apiTokens: [{ name: 'ops', token: TOKEN, companies: ['*'] }] };
+  doc.defaults = { outbound: { host: '127.0.0.1', port: smtp.port, security: 'none', from: { address: 'noreply@platform.example' } } };
   await writeFile(join(cfg.dir, 'mailroom.yaml'), stringify(doc));
   return cfg.dir;
 }
@@ -59,6 +64,19 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     expect([...ownedA].filter((m) => ownedB.has(m))).toEqual([]);
     expect(ownedA.size + ownedB.size).toBe(USERS.length);
     for (const u of USERS) expect(await dovecot.list(u, 'INBOX')).toHaveLength(0);
+    // Outbound through either replica: one replica holds the outbox lease and sends; each message once.
+    const send = async (d: Daemon, n: number) => {
+      const res = await fetch(`http://127.0.0.1:${d.http.address()!.port}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ company: 'acme', kind: 'user', to: [`client${n}@client.example`], subject: `out ${n}`, text: 'hello' }),
+      });
+      expect(res.status).toBe(202);
+    };
+    for (let n = 0; n < 6; n++) await send(n % 2 ? a : b, n);
+    await smtp.waitFor(6, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500)); // a second sender would have sent by now
+    expect(smtp.messages.map((m) => m.envelope.to[0]).sort()).toEqual(Array.from({ length: 6 }, (_, n) => `client${n}@client.example`).sort());
     // A stops (SIGTERM path): it gives its leases up, B takes them at once and ingests new mail there.
     const boxesOfA = [...ownedA];
     await a.stop();
