@@ -3,6 +3,7 @@
 // inbound and outbound mailboxes. A mailbox several companies name is shared by them; one that no
 // company names is the platform's, like the global default: any company's mail may leave through it.
 // The sender checks a scoped request against this (POST /v1/messages), `check` warns with it.
+import type { Snapshot } from './snapshot.js';
 import { own } from './id-map.js';
 import { companyChain } from './outbound-layers.js';
 import type { MailroomConfig } from './types.generated.js';
@@ -44,4 +45,18 @@ export function maySendThrough(cfg: MailroomConfig, company: string, mailbox: st
   if (mailbox === null) return true;
   const owners = mailboxOwners(cfg).get(mailbox);
   return !owners || owners.includes(company);
+}
+
+/** Mailboxes a company may name explicitly: those its config (extends chain included) refers to. */
+export function companyMailboxes(snap: Snapshot, company: string): Set<string> {
+  if (!own(snap.companies, company)) return new Set();
+  const out = companyMailboxIds(snap.config, company);
+  for (const mb of Object.values(snap.mailboxes)) if (mb.owners.some((o) => o.company === company)) out.add(mb.id);
+  return out;
+}
+
+/** Companies told about a mailbox: those that read it, else those whose config sends through it. */
+export function companiesOf(snap: Snapshot, mailbox: string): string[] {
+  const owners = [...new Set(own(snap.mailboxes, mailbox)?.owners.map((o) => o.company) ?? [])];
+  return owners.length ? owners : Object.keys(snap.companies).filter((c) => companyMailboxes(snap, c).has(mailbox));
 }

@@ -23,8 +23,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { syncKnownSeries } from '../observability/known-series.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { startOutbound, type Outbox, type OutboxOptions } from '../outbound/index.js';
-import type { TicketStore, TightenedModes } from '../store/index.js';
-import type { EmbeddedStores } from '../store/embedded/stores.js';
+import type { TightenedModes } from '../store/index.js';
 import { openStores } from '../store/open.js';
 import type { Stores } from '../store/port.js';
 import { WebhookDispatcher } from '../sinks/webhook/dispatcher.js';
@@ -70,19 +69,8 @@ export interface DaemonOptions extends LoadOptions {
   leaseTtlMs?: number;
 }
 
-export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'manual';
-
-export interface ReloadResult {
-  status: 'applied' | 'unchanged' | 'invalid' | 'failed';
-  /** `startup`: the config the daemon started with. */
-  trigger: ReloadTrigger | 'startup';
-  at: string;
-  hash: string | null;
-  changes: EntityChange[];
-  restartRequired: EntityChange[];
-  problems: Problem[];
-  error?: string;
-}
+export type { ReloadResult, ReloadTrigger } from './reload-types.js';
+import type { ReloadResult, ReloadTrigger } from './reload-types.js';
 
 export class Daemon {
   readonly log: Logger;

@@ -3,13 +3,13 @@
 // a mailbox the token cannot see is 404, as elsewhere in the API. A mailbox that only sends (and
 // `default`, the global default server, admin tokens only) is resumed on the outbox's side; one
 // suspension covers both sides of a mailbox, so resuming either side resumes both.
-import type { Daemon } from '../daemon/daemon.js';
+import type { DaemonHost } from './host.js';
 import { own } from '../config/id-map.js';
-import { companiesOf } from '../outbound/notify.js';
+import { companiesOf } from '../config/mailbox-ownership.js';
 import { authenticate, canSee } from './auth.js';
 import { sendJson } from './server.js';
 
-export function registerMailboxRoutes(d: Daemon): void {
+export function registerMailboxRoutes(d: DaemonHost): void {
   d.http.on('POST', '/v1/mailboxes/:id/resume', async (req, res, params) => {
     const snap = d.snapshot;
     if (!snap || !d.supervisor) return sendJson(res, 503, { error: 'not started' });

@@ -1,7 +1,7 @@
 // Operational endpoints: /metrics, POST /-/reload (token with companies ["*"]), GET /v1/status.
 // Status lists every mailbox: the pollers' (reading) and, from the outbox, those that only send and
 // `default` (state and suspension); admin tokens also see the outbox's depth and dead letters.
-import type { Daemon } from '../daemon/daemon.js';
+import type { DaemonHost } from './host.js';
 import { formatProblem } from '../config/problems.js';
 import { outboxSummary, senderHealth } from '../outbound/outbox-summary.js';
 import { authenticate, canSee } from './auth.js';
@@ -9,7 +9,7 @@ import { registerMetricsRoute } from './metrics-route.js';
 import { sendJson } from './server.js';
 import { webhookStatus } from './webhook-routes.js';
 
-export function registerOpsRoutes(d: Daemon): void {
+export function registerOpsRoutes(d: DaemonHost): void {
   const http = d.http;
   registerMetricsRoute(http, d, 'main');
 

@@ -19,7 +19,7 @@
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Daemon } from '../daemon/daemon.js';
+import type { DaemonHost } from './host.js';
 import { StoreError, type Ticket, type TicketStatus, type TicketSummary } from '../store/index.js';
 import type { TicketPort } from '../store/port.js';
 import { authenticate, canSee, type Principal } from './auth.js';
@@ -113,7 +113,7 @@ class SanitizeCache {
   }
 }
 
-export function registerTicketRoutes(d: Daemon): void {
+export function registerTicketRoutes(d: DaemonHost): void {
   const http = d.http;
   const listQuery = apiValidator('list-tickets.query');
   const noQuery = apiValidator('no-query');

@@ -1,13 +1,13 @@
 // Webhook sink operations: queue depth and dead letters, and redelivery of dead letters.
 // Admin only (a token with companies ["*"]): deliveries cross companies.
-import type { Daemon } from '../daemon/daemon.js';
+import type { DaemonHost } from './host.js';
 import { own } from '../config/id-map.js';
 import { authenticate } from './auth.js';
 import { readBody, sendJson } from './server.js';
 
 const REPLAY_BODY_LIMIT = 64 * 1024;
 
-export function registerWebhookRoutes(d: Daemon): void {
+export function registerWebhookRoutes(d: DaemonHost): void {
   const admin = async (req: Parameters<typeof authenticate>[0]) => {
     if (!d.snapshot) return 'not started' as const;
     const who = await authenticate(req, d.snapshot);
@@ -59,7 +59,7 @@ function deny(res: Parameters<typeof sendJson>[0], why: 'not started' | 401 | 40
 }
 
 /** Per webhook: queue depth, held and blocked deliveries, dead letters (with their last error), for status and the API. */
-export async function webhookStatus(d: Daemon, withDeadLetters = false): Promise<Record<string, unknown>[]> {
+export async function webhookStatus(d: DaemonHost, withDeadLetters = false): Promise<Record<string, unknown>[]> {
   const q = d.stores?.deliveries;
   const snap = d.snapshot;
   if (!q || !snap) return [];

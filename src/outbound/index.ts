@@ -1,7 +1,7 @@
 // The one entry point the daemon uses: open the durable outbox under the store directory, hook the
 // delivery-failed notifications to it, the suspension of sending mailboxes (sharing the poller's
 // SuspensionStore), start sending.
-import type { OutboxRecovery } from '../store/outbox-store.js';
+import type { OutboxRecovery } from '../store/outbox-types.js';
 import type { OutboxPort } from '../store/port.js';
 import { deliveryFailedNotifier } from './notify.js';
 import { Outbox, type OutboxDeps, type OutboxOptions } from './outbox.js';

@@ -9,7 +9,8 @@ import type { Logger } from '../observability/logger.js';
 import { MIN_SECRET_LENGTH, scrubSecrets } from '../observability/secret-scrub.js';
 import type { OutboxEntry } from '../store/outbox-types.js';
 import type { DeliveryFailure, Outbox } from './outbox.js';
-import { companyMailboxes, submitMessage } from './submit.js';
+import { companiesOf } from '../config/mailbox-ownership.js';
+import { submitMessage } from './submit.js';
 
 export function notifyRecipients(snap: Snapshot, company: string, event: string): string[] {
   const c = own(snap.companies, company);
@@ -52,12 +53,6 @@ export function deliveryFailedNotifier(outbox: Outbox, snapshot: () => Snapshot 
       .then(({ entry }) => log.info({ id: entry.id, about: e.id, company: e.company }, 'delivery-failed notification queued'))
       .catch((err: unknown) => log.error({ err: { message: (err as Error).message }, about: e.id, company: e.company }, 'delivery-failed notification could not be queued'));
   };
-}
-
-/** Companies told about a mailbox: those that read it, else those whose config sends through it. */
-export function companiesOf(snap: Snapshot, mailbox: string): string[] {
-  const owners = [...new Set(own(snap.mailboxes, mailbox)?.owners.map((o) => o.company) ?? [])];
-  return owners.length ? owners : Object.keys(snap.companies).filter((c) => companyMailboxes(snap, c).has(mailbox));
 }
 
 export interface MailboxNotice {
@@ -123,3 +118,5 @@ export async function notifyAboutMailbox(outbox: Outbox, snap: Snapshot, mailbox
   }
   return ok;
 }
+
+export { companiesOf };

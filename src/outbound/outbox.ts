@@ -8,7 +8,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OutboxRecovery, OutboxStoreOptions } from '../store/outbox-store.js';
+import type { OutboxRecovery, OutboxStoreOptions } from '../store/outbox-types.js';
 import type { OutboxPort } from '../store/port.js';
 import { TERMINAL, type OutboxEntry, type RecipientOutcome } from '../store/outbox-types.js';
 import { nextOutboxState, retry, type OutboxTransition, type SendOutcome } from './outcome.js';

@@ -2,7 +2,7 @@
 // error), or failed (with the recipients to notify), and what it says about the lane (healthy, pause,
 // transport to drop). outbox.ts applies it: persists the patch, counts, schedules, notifies.
 import { scrubSecrets } from '../observability/secret-scrub.js';
-import { sentPatch } from '../store/outbox-store.js';
+import { sentPatch } from '../store/outbox-types.js';
 import type { OutboxEntry, RecipientOutcome } from '../store/outbox-types.js';
 import { classifySendError, retryDelay, splitRecipients, type ClassifiedSend } from './errors.js';
 import type { SendResult } from './transport-pool.js';

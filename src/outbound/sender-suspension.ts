@@ -12,7 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
 import { isAuthRefusal, type ClassifiedSend } from './errors.js';
-import { companiesOf } from './notify.js';
+import { companiesOf } from '../config/mailbox-ownership.js';
 
 export interface SenderSuspensionDeps {
   store: SuspensionStore;

@@ -3,7 +3,7 @@
 // enqueue it. Used by the API (message-routes.ts), ticket replies, acknowledgements and notifications.
 import { createHash } from 'node:crypto';
 import { own } from '../config/id-map.js';
-import { companyMailboxIds } from '../config/mailbox-ownership.js';
+import { companyMailboxes } from '../config/mailbox-ownership.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { OutboxEntry, OutboxPurpose } from '../store/outbox-types.js';
 import { checkAddress, checkAddresses, checkHeaderText, MessageInputError, type AddressInput } from './address.js';
@@ -58,13 +58,6 @@ export class SubmitError extends Error {
   }
 }
 
-/** Mailboxes a company may name explicitly: those its config (extends chain included) refers to. */
-export function companyMailboxes(snap: Snapshot, company: string): Set<string> {
-  if (!own(snap.companies, company)) return new Set();
-  const out = companyMailboxIds(snap.config, company);
-  for (const mb of Object.values(snap.mailboxes)) if (mb.owners.some((o) => o.company === company)) out.add(mb.id);
-  return out;
-}
 
 /** What the resolver is asked for a submission (the same request submitOnce resolves). */
 export function senderRequest(input: Pick<SubmitInput, 'company' | 'contract' | 'workflow' | 'mailbox' | 'kind'>): OutboundRequest & { kind: 'user' | 'system' } {
@@ -154,3 +147,5 @@ async function submitOnce(outbox: Outbox, snap: Snapshot, input: SubmitInput): P
     throw e;
   }
 }
+
+export { companyMailboxes };

@@ -1,8 +1,6 @@
-// Why this file exists: the one import path for the rest of mailroom (`./store/index.js`), so the
-// store's internal file split can change without touching pollers or the API.
-export { openTicketStore, type TicketStore } from './ticket-store.js';
-export { BlobStore, openBlobStore, sha256Hex } from './blobs.js';
-export { DurableJSONFile, writeFileDurable, writeDurableBatch, readTextIfExists } from './durable-file.js';
+// Why this file exists: the store's shapes and errors for the rest of mailroom (`./store/index.js`).
+// The store itself is reached through the port (port.ts, opened by open.ts); the implementations
+// (embedded/, postgres/, and the files the embedded one is made of) are the store's own business.
 export { normalizeMessageId } from './indexes.js';
 export * from './types.js';
-export { tightenStoreModes, type TightenedModes } from './permissions.js';
+export type { TightenedModes } from './permissions.js';

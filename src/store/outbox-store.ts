@@ -23,23 +23,10 @@
 import { mkdirDurable, removeStaleTemps } from './durable-file.js';
 import { acquireStoreLock } from './lock.js';
 import { OutboxJournal } from './outbox-journal.js';
-import { TERMINAL, type JournalRecord, type OutboxEntry } from './outbox-types.js';
+import { sentPatch, TERMINAL, type JournalRecord, type OutboxEntry, type OutboxRecovery, type OutboxStoreOptions } from './outbox-types.js';
+
+export { sentPatch, type OutboxRecovery, type OutboxStoreOptions };
 import path from 'node:path';
-
-export interface OutboxStoreOptions {
-  /** How long sent/failed messages stay visible to GET /v1/messages/:id (default 7 days). */
-  retentionMs?: number;
-  /** At most this many finished messages are kept for GET (default 100,000, oldest dropped first). */
-  maxFinished?: number;
-  /** Compact once the journal is this big and twice the live size (default 64 MiB). */
-  compactBytes?: number;
-}
-
-export interface OutboxRecovery {
-  /** Messages that were past the commit point when the process died: recorded as sent, unconfirmed. */
-  unconfirmed: string[];
-  tornTail: boolean;
-}
 
 export class OutboxStore {
   readonly #entries = new Map<string, OutboxEntry>();
@@ -236,18 +223,6 @@ function applyRecord(entries: Map<string, OutboxEntry>, r: JournalRecord): void 
 }
 
 /** The patch that records a message as sent. */
-export function sentPatch(e: OutboxEntry, o: { at: string; response: string | null; confirmed: boolean; accepted: string[] }): Partial<OutboxEntry> {
-  return {
-    status: 'sent',
-    sentAt: o.at,
-    response: o.response,
-    confirmed: o.confirmed,
-    accepted: [...new Set([...e.accepted, ...o.accepted])],
-    envelope: { from: e.envelope.from, to: [] },
-    nextAttemptAt: null,
-    raw: null,
-  };
-}
 
 function serialize(entries: Map<string, OutboxEntry>): string {
   const lines = [JSON.stringify({ t: 'base', v: 1, at: new Date().toISOString() } satisfies JournalRecord)];

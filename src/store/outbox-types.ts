@@ -1,6 +1,6 @@
-// Why this file exists: the shapes of the durable outbox (<store.path>/outbox/), shared by the
-// journal that persists them, the sender that moves them through their states and the API that
-// shows them. No runtime code, so anything may import it.
+// Why this file exists: the shapes of the durable outbox, shared by the stores that keep them, the
+// sender that moves them through their states and the API that shows them; and sentPatch, the one
+// pure rule of what "sent" writes, which the sender and the embedded store's crash recovery share.
 
 /** `sending` exists only in memory: on disk a message is queued/retrying until it has an outcome. */
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'retrying' | 'failed';
@@ -86,3 +86,33 @@ export type JournalRecord =
   | { t: 'set'; id: string; p: Partial<OutboxEntry> };
 
 export const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['sent', 'failed']);
+
+export interface OutboxStoreOptions {
+  /** How long sent/failed messages stay visible to GET /v1/messages/:id (default 7 days). */
+  retentionMs?: number;
+  /** At most this many finished messages are kept for GET (default 100,000, oldest dropped first). */
+  maxFinished?: number;
+  /** Compact once the journal is this big and twice the live size (default 64 MiB). */
+  compactBytes?: number;
+}
+
+export interface OutboxRecovery {
+  /** Messages that were past the commit point when the process died: recorded as sent, unconfirmed. */
+  unconfirmed: string[];
+  tornTail: boolean;
+}
+
+
+/** What recording a message as sent changes (its raw goes: nothing is sent twice). */
+export function sentPatch(e: OutboxEntry, o: { at: string; response: string | null; confirmed: boolean; accepted: string[] }): Partial<OutboxEntry> {
+  return {
+    status: 'sent',
+    sentAt: o.at,
+    response: o.response,
+    confirmed: o.confirmed,
+    accepted: [...new Set([...e.accepted, ...o.accepted])],
+    envelope: { from: e.envelope.from, to: [] },
+    nextAttemptAt: null,
+    raw: null,
+  };
+}

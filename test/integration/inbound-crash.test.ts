@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openTicketStore, type TicketStore } from '../../src/store/index.js';
+import { openTicketStore, type TicketStore } from '../../src/store/ticket-store.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { freePort } from '../peers/free-port.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';

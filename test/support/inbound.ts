@@ -9,7 +9,8 @@ import { ImapFlow } from 'imapflow';
 import { Daemon } from '../../src/daemon/daemon.js';
 import type { MailboxStatus } from '../../src/inbound/status.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { Ticket, TicketStore, TicketSummary } from '../../src/store/index.js';
+import type { Ticket, TicketSummary } from '../../src/store/index.js';
+import type { TicketStore } from '../../src/store/ticket-store.js';
 import type { Dovecot, DovecotUser } from '../peers/dovecot.js';
 import { waitFor } from './daemon-config.js';
 

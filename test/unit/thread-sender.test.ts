@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SenderRate } from '../../src/ingest/classify.js';
 import { decide } from '../../src/ingest/decide.js';
 import type { ParsedMessage } from '../../src/ingest/parsed-message.js';
-import { articleAddresses } from '../../src/ingest/ticket-participants.js';
+import { articleAddresses } from '../../src/store/embedded/intake.js';
 import { findThread, senderOnTicket, type ThreadLookups } from '../../src/ingest/thread.js';
 import { BASE, fakeLookups, mail, MONDAY_10_SP, snapshotOf } from '../fixtures/routing/support.js';
 

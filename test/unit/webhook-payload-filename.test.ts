@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { buildPayload } from '../../src/sinks/webhook/payload.js';
-import type { Delivery } from '../../src/sinks/webhook/queue.js';
+import type { Delivery } from '../../src/store/embedded/webhook-queue.js';
 import type { Ticket } from '../../src/store/index.js';
 
 const att = (id: string, filename: string) => ({ id, filename, contentType: 'text/html', size: 10, inline: false });

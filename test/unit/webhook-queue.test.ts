@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { WebhookQueue, type StoreView } from '../../src/sinks/webhook/queue.js';
+import { WebhookQueue, type StoreView } from '../../src/store/embedded/webhook-queue.js';
 
 function storeView(statuses = new Map<string, string>()): StoreView & { statuses: Map<string, string> } {
   return { statuses, findKey: () => null, findByTicketId: (id) => ({ status: statuses.get(id) ?? 'open' }), pendingActions: () => [] };

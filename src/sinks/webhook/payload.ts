@@ -2,7 +2,7 @@
 // the ticket, the article (the message), attachments as metadata with API download URLs, or
 // inline base64 below the webhook's `inlineAttachmentsUpTo`.
 import type { Article, Ticket } from '../../store/index.js';
-import type { Delivery } from './queue.js';
+import type { DeliveryRecord as Delivery } from '../../store/delivery-types.js';
 import { safeFilename } from '../../ingest/safe-filename.js';
 
 export const PAYLOAD_VERSION = 1;

@@ -1,7 +1,7 @@
 // Why this file exists: the embedded store's webhook delivery queue as the port's claimed queue, over
 // the webhook journal (webhook-queue.ts keeps states and indexes; claims live here, in memory).
 import { planTicketOrder, ticketKey } from '../../sinks/webhook/order.js';
-import type { WebhookQueue } from '../../sinks/webhook/queue.js';
+import type { WebhookQueue } from './webhook-queue.js';
 import type { DeliveryRecord, DeliverySummary } from '../delivery-types.js';
 import type { DeliveryClaimRequest, DeliveryPort } from '../port.js';
 import { Claims } from './claims.js';

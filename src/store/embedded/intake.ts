@@ -3,7 +3,7 @@
 // journal, so the embedded store keeps the intent protocol inside: intent journaled before the ticket
 // commit, deliveries after it, intents reconciled at open (webhook-queue.ts). To the caller it is one
 // atomic commit. The embedded store has one owner: fences are accepted and not checked.
-import type { WebhookQueue } from '../../sinks/webhook/queue.js';
+import type { WebhookQueue } from './webhook-queue.js';
 import type { TicketStore } from '../ticket-store.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, SyncPort, TicketFact } from '../port.js';
 import type { Article, Checkpoint, PendingAction } from '../types.js';

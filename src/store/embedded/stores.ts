@@ -2,7 +2,7 @@
 // its parts behind the port: ticket segments, packs, meta and UIDLs (ticket-store.ts), the webhook
 // journal, the outbox journal, suspensions, OAuth state and counters. Only this folder and the parts
 // it opens join paths under store.path.
-import { WebhookQueue } from '../../sinks/webhook/queue.js';
+import { WebhookQueue } from './webhook-queue.js';
 import { OutboxStore, type OutboxRecovery, type OutboxStoreOptions } from '../outbox-store.js';
 import type { Stores } from '../port.js';
 import { openTicketStore, type TicketStore } from '../ticket-store.js';

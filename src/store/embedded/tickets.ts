@@ -1,7 +1,7 @@
 // Why this file exists: the embedded store's ticket port: queries over the ticket store, a status
 // change that settles the ticket's held webhook deliveries, and blobs as streams out of the packs.
 import { createReadStream } from 'node:fs';
-import type { WebhookQueue } from '../../sinks/webhook/queue.js';
+import type { WebhookQueue } from './webhook-queue.js';
 import type { BlobStream, SetStatusResult, TicketPort } from '../port.js';
 import type { TicketStore } from '../ticket-store.js';
 import type { ListTicketsQuery, StoreStats, Ticket, TicketPage, TicketStatus, TicketSummary } from '../types.js';

@@ -6,7 +6,7 @@
 // statement each via json_to_recordset (one pipelined round trip); COMMIT. The decisions in between
 // are pure (plan.ts). A concurrent commit that wrote the same key or action first makes this one
 // fail on a unique constraint; it is retried from the start and then sees it as a duplicate.
-import { deliveryId } from '../../sinks/webhook/queue.js';
+import { deliveryId } from '../embedded/webhook-queue.js';
 import { validateItems } from '../apply.js';
 import { normalizeMessageId } from '../indexes.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, TicketFact } from '../port.js';

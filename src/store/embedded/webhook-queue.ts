@@ -1,40 +1,16 @@
-// The durable webhook queue: one journal of delivery states under <store>/webhooks/. An intent is
+// The embedded store's webhook deliveries: one journal of delivery states under <store>/webhooks/. An intent is
 // journaled before the store commit and resolved into deliveries after it, so a crash between the
 // two loses nothing (open() reconciles intents against the store's dedupe keys).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Journal } from '../../store/journal.js';
-import { fateForTicket } from './hold.js';
-import { planTicketOrder, ticketKey } from './order.js';
+import { Journal } from '../journal.js';
+import { fateForTicket } from '../../sinks/webhook/hold.js';
+import { planTicketOrder, ticketKey } from '../../sinks/webhook/order.js';
 
-/**
- * pending: to be sent (or waiting behind an older one of its ticket); held: its ticket waits for
- * approval, not sent; dead: dead letter, until replayed; delivered and cancelled (the held ticket was
- * rejected) are final: kept in the journal until compaction, in memory only as an id for dedupe.
- */
-export type DeliveryStatus = 'pending' | 'held' | 'delivered' | 'dead' | 'cancelled';
+import type { DeliveryRecord, DeliveryStatus } from '../delivery-types.js';
 
-export interface Delivery {
-  /** Stable across retries and restarts: receivers dedupe on it. */
-  id: string;
-  webhook: string;
-  ticketId: string;
-  articleNo: number;
-  event: 'ticket.created' | 'article.created';
-  mailbox: string;
-  /** Dedupe key of the message (links the delivery to its intent). */
-  key: string;
-  /** Pending server action (move/delete) that waits for this delivery. */
-  gate: string | null;
-  status: DeliveryStatus;
-  attempts: number;
-  nextAt: number;
-  lastError: string | null;
-  lastStatus: number | null;
-  /** When it entered the queue (for a held ticket: when it was approved); latency starts here. */
-  createdAt: string;
-  finishedAt: string | null;
-}
+export type Delivery = DeliveryRecord;
+export type { DeliveryStatus };
 
 type Row = { t: 'd'; d: Delivery } | { t: 'i'; key: string; mailbox: string; webhooks: string[]; gated: boolean } | { t: 'x'; key: string };
 
