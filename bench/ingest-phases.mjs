@@ -99,8 +99,9 @@ async function phaseMailroom() {
     }
     const seconds = (performance.now() - t0) / 1000;
     const rss = sampler.stop();
-    const stats = daemon.store.stats();
-    const io = daemon.store.ioStats();
+    const tickets = daemon.stores.parts.tickets; // the embedded store's ticket part (its I/O counts)
+    const stats = tickets.stats();
+    const io = tickets.ioStats();
     // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
     if (stats.articles !== count) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${count}`);
     return {

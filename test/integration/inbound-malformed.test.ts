@@ -236,10 +236,16 @@ describe('hostile HTML (issue 20)', () => {
       const ticket = await get;
       expect(ticket.res.status).toBe(200);
       expect(ticket.ms).toBeLessThan(1000); // 32 s before issue 20
+      // The event loop is never blocked by the GET: the median probe answers within 100 ms, and none
+      // takes more than 500 ms (a probe on a loaded 2-core CI machine can be slow on its own; the
+      // sanitising this guards against blocked it for 32 s).
+      const why = JSON.stringify({ probes: probes.map((x) => Math.round(x.ms)), get: Math.round(ticket.ms) });
       for (const p of probes) {
         expect(p.res.status).toBe(200);
-        expect(p.ms, JSON.stringify({ probes: probes.map((x) => Math.round(x.ms)), get: Math.round(ticket.ms) })).toBeLessThan(100);
+        expect(p.ms, why).toBeLessThan(500);
       }
+      const sorted = probes.map((p) => p.ms).sort((a, b) => a - b);
+      expect(sorted[Math.floor(sorted.length / 2)]!, why).toBeLessThan(100);
       const [article] = ticket.body.articles;
       expect(article.html).toBeNull();
       expect(article.text).toBe('x');
