@@ -11,6 +11,7 @@ import { registerMessageRoutes } from '../http/message-routes.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
+import { registerOpenApiRoute } from '../http/openapi-route.js';
 import type { SuspensionDeps, SuspensionInfo } from '../inbound/suspension.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
@@ -108,6 +109,7 @@ export class Daemon {
     registerWebhookRoutes(this);
     registerTicketRoutes(this);
     registerMailboxRoutes(this);
+    registerOpenApiRoute(this.http);
   }
 
   async start(): Promise<void> {
