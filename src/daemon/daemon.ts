@@ -12,6 +12,7 @@ import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
 import { registerOpenApiRoute } from '../http/openapi-route.js';
+import { registerConsole } from '../console/index.js';
 import type { SuspensionDeps, SuspensionInfo } from '../inbound/suspension.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
@@ -110,6 +111,7 @@ export class Daemon {
     registerTicketRoutes(this);
     registerMailboxRoutes(this);
     registerOpenApiRoute(this.http);
+    registerConsole(this);
   }
 
   async start(): Promise<void> {
