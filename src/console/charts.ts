@@ -40,11 +40,14 @@ export class MetricsHistory {
     private readonly everyMs = 60_000,
   ) {}
 
-  /** Start sampling (idempotent); the first sample is taken now. */
+  #usedAt = 0;
+
+  /** Start sampling (idempotent; the first sample is taken now); it stops after two hours unused. */
   start(): void {
+    this.#usedAt = Date.now();
     if (this.#timer) return;
     void this.sample();
-    this.#timer = setInterval(() => void this.sample(), this.everyMs);
+    this.#timer = setInterval(() => (Date.now() - this.#usedAt > 2 * 3600_000 ? this.stop() : void this.sample()), this.everyMs);
     this.#timer.unref();
   }
 

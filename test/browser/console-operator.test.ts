@@ -148,4 +148,10 @@ describe('operator console (admin token)', () => {
     await page.goto(`${f.base}/console/tickets`);
     expect(page.url()).toBe(`${f.base}/console/login`);
   });
+
+  it('the token is in no log line; sign-ins and actions are logged by token name', () => {
+    expect(f.logs.join('\n')).not.toContain(ADMIN_TOKEN);
+    expect(f.logs.some((l) => l.includes('"msg":"console sign-in"') && l.includes('"by":"ops"'))).toBe(true);
+    expect(f.logs.some((l) => l.includes('held ticket approved') && l.includes('"by":"ops"'))).toBe(true);
+  });
 });

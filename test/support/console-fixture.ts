@@ -26,6 +26,8 @@ export interface ConsoleFixture {
   base: string;
   passwordsDir: string;
   users: { acme: string; globex: string; bad: string };
+  /** every line the daemon logged */
+  logs: string[];
   stop(): Promise<void>;
 }
 
@@ -53,9 +55,10 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
       routes: ['acme-desk', 'globex-desk'].map((mailbox) => ({ name: `hold-${mailbox}`, match: { mailbox }, hold: true, deliver: ['store', 'webhook:erp'] })),
     },
   );
+  const logs: string[] = [];
   const daemon = new Daemon({
     configPath: cfg.dir,
-    logger: createLogger('silent'),
+    logger: createLogger('debug', { write: (l: string) => void logs.push(l) }),
     parseWorkers: 0,
     watch: false,
     pollerOptions: { backoff: { baseMs: 50, maxMs: 200 } },
@@ -71,6 +74,7 @@ export async function startConsoleFixture(prefix: string): Promise<ConsoleFixtur
     base,
     passwordsDir: cfg.passwordsDir,
     users,
+    logs,
     async stop() {
       await daemon.stop();
       await receiver.close();
