@@ -29,15 +29,28 @@ function isHttps(req: IncomingMessage, d: Daemon): boolean {
   return /^https:/i.test(d.snapshot?.server.publicUrl ?? '') || req.headers['x-forwarded-proto'] === 'https';
 }
 
-/** A POST from another origin (a form on some other site) is refused even before the CSRF check. */
-function crossOrigin(req: IncomingMessage): boolean {
+/**
+ * A POST from another origin (a form on some other site) is refused even before the CSRF check. The
+ * origin may be this listener (Host), the proxy's public name (X-Forwarded-Host: a cross-site form
+ * cannot set it) or server.publicUrl. `Origin: null` (opaque origins) is refused.
+ */
+export function crossOrigin(req: IncomingMessage, publicUrl: string | null | undefined): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return false;
+  let host: string;
   try {
-    return new URL(origin).host !== req.headers.host;
+    host = new URL(origin).host;
   } catch {
     return true;
   }
+  const fwd = req.headers['x-forwarded-host'];
+  const allowed = [req.headers.host, ...(typeof fwd === 'string' ? fwd.split(',').map((h) => h.trim()) : [])];
+  try {
+    if (publicUrl) allowed.push(new URL(publicUrl).host);
+  } catch {
+    /* not a URL: the config schema says it is one */
+  }
+  return !allowed.includes(host);
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | null> {
@@ -103,7 +116,7 @@ export function registerConsole(d: Daemon): Sessions {
   const action =
     (fn: (c: PageContext, form: URLSearchParams) => Promise<{ ok: boolean; text: string; to: string }>): Handler =>
     async (req, res, params, url) => {
-      if (crossOrigin(req)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
+      if (crossOrigin(req, d.snapshot?.server.publicUrl)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
       const c = await context(req, res, params, url);
       if (!c) return;
       const form = await readForm(req);
@@ -142,7 +155,7 @@ ${message ? html`<p class="flash error" role="alert">${message}</p>` : ''}
 
   http.on('GET', '/console/login', (req, res, _p, url) => signIn(req, res, 200, url.searchParams.has('expired') ? translator(lang(req))('Your session expired: sign in again.') : null));
   http.on('POST', '/console/login', async (req, res) => {
-    if (crossOrigin(req)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
+    if (crossOrigin(req, d.snapshot?.server.publicUrl)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
     const snap = d.snapshot;
     const form = await readForm(req);
     const token = form?.get('token')?.trim() ?? '';
@@ -158,7 +171,7 @@ ${message ? html`<p class="flash error" role="alert">${message}</p>` : ''}
     redirect(res, '/console/mailboxes', { 'set-cookie': sessionCookie(s.id, isHttps(req, d)) });
   });
   http.on('POST', '/console/logout', async (req, res, params, url) => {
-    if (crossOrigin(req)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
+    if (crossOrigin(req, d.snapshot?.server.publicUrl)) return sendHtml(res, 403, html`<p>cross-origin request refused</p>`);
     const c = await context(req, res, params, url);
     if (!c) return;
     const form = await readForm(req);

@@ -2,7 +2,9 @@
 // cookie carries HttpOnly / SameSite=Strict (Secure when asked), HTML is escaped, language picking,
 // and the chart arithmetic.
 import { describe, expect, it } from 'vitest';
+import type { IncomingMessage } from 'node:http';
 import { barChart, deltas } from '../../src/console/charts.js';
+import { crossOrigin } from '../../src/console/index.js';
 import { esc, html, raw } from '../../src/console/html.js';
 import { pickLang, translator } from '../../src/console/i18n.js';
 import { csrfMatches, IDLE_MS, MAX_AGE_MS, parseCookies, sessionCookie, Sessions } from '../../src/console/session.js';
@@ -65,5 +67,17 @@ describe('console HTML and words', () => {
     const svg = barChart('Ingested', [1, 0, 3]).text;
     expect(svg).toContain('aria-label="Ingested: 4"');
     expect(svg).not.toContain('style=');
+  });
+});
+
+describe('console same-origin check', () => {
+  const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+  it('accepts this listener, the proxy\'s public host and server.publicUrl; refuses other and opaque origins', () => {
+    expect(crossOrigin(req({ host: '127.0.0.1:9465' }), null)).toBe(false); // no Origin: not a browser form
+    expect(crossOrigin(req({ host: '127.0.0.1:9465', origin: 'http://127.0.0.1:9465' }), null)).toBe(false);
+    expect(crossOrigin(req({ host: '127.0.0.1:9465', origin: 'https://mailroom.example.com', 'x-forwarded-host': 'mailroom.example.com' }), null)).toBe(false);
+    expect(crossOrigin(req({ host: '127.0.0.1:9465', origin: 'https://mailroom.example.com' }), 'https://mailroom.example.com/')).toBe(false);
+    expect(crossOrigin(req({ host: '127.0.0.1:9465', origin: 'https://evil.example' }), 'https://mailroom.example.com/')).toBe(true);
+    expect(crossOrigin(req({ host: '127.0.0.1:9465', origin: 'null' }), null)).toBe(true);
   });
 });
