@@ -13,6 +13,8 @@ import { registerTicketRoutes } from '../http/ticket-routes.js';
 import { registerMailboxRoutes } from '../http/mailbox-routes.js';
 import { SuspensionStore, type SuspensionDeps, type SuspensionInfo } from '../inbound/suspension.js';
 import { OAuthStateStore } from '../oauth/token-state.js';
+import { registerOpenApiRoute } from '../http/openapi-route.js';
+import { registerConsole } from '../console/index.js';
 import { OAuthManager } from '../oauth/manager.js';
 import { releaseOAuthManager, useOAuthManager } from '../oauth/registry.js';
 import { credentialExpiringNotice, mailboxSuspendedNotice, notifyAboutMailbox, type MailboxNotice } from '../outbound/notify.js';
@@ -109,6 +111,8 @@ export class Daemon {
     registerWebhookRoutes(this);
     registerTicketRoutes(this);
     registerMailboxRoutes(this);
+    registerOpenApiRoute(this.http);
+    registerConsole(this);
   }
 
   async start(): Promise<void> {

@@ -24,6 +24,8 @@ export class HttpServer {
   ready = false;
   /** Connections refused because maxConnections were open (since start). */
   dropped = 0;
+  /** Every route as registered (method and path pattern): the OpenAPI test checks each is documented. */
+  readonly registered: { method: string; path: string }[] = [];
 
   constructor(private log: Logger) {
     this.on('GET', '/-/healthy', (_q, res) => sendJson(res, 200, { status: 'ok' }));
@@ -32,6 +34,7 @@ export class HttpServer {
 
   /** Register a route; `:name` segments become params. */
   on(method: string, path: string, handler: Handler): void {
+    this.registered.push({ method, path });
     const keys: string[] = [];
     const pattern = new RegExp('^' + path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)')) + '$');
     this.routes.push({ method, pattern, keys, handler });

@@ -12,6 +12,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sampleItem } from '../support/store-sample.js';
 import type { CommitItem } from '../../src/store/types.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const N = 10_000;
 const TOKEN_ALL = 'pagination-all-0123456789abcdef';
@@ -49,7 +50,7 @@ interface Page {
 }
 
 async function getPage(query: string, token: string): Promise<Page> {
-  const res = await fetch(`${base}/v1/tickets?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await checkedFetch(`${base}/v1/tickets?${query}`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as Page;
 }

@@ -2,6 +2,7 @@
 // straight into its store): auth, tenant isolation, input validation, the ticket view, raw and
 // attachment downloads, and the approve/reject flow.
 import { ticketStoreOf } from '../support/store-of.js';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sampleItem } from '../support/store-sample.js';
 import type { CommitItem } from '../../src/store/types.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const TOKEN_ACME = 'acme-token-0123456789abcdef';
 const TOKEN_GLOBEX = 'globex-token-0123456789abcdef';
@@ -68,7 +70,7 @@ async function seed(items: CommitItem[]): Promise<string[]> {
 function api(path: string, token: string | null = TOKEN_ACME, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (token !== null) headers.set('authorization', `Bearer ${token}`);
-  return fetch(base + path, { ...init, headers });
+  return checkedFetch(base + path, { ...init, headers });
 }
 
 async function json<T = any>(res: Response): Promise<T> {
@@ -465,5 +467,13 @@ describe('GET /v1/tickets validation (400 with details)', () => {
     expect(Object.keys(future.items[0]).sort()).toEqual(
       ['articleCount', 'company', 'contract', 'createdAt', 'from', 'group', 'id', 'lastArticleAt', 'priority', 'status', 'subject', 'tags', 'type', 'updatedAt', 'url'].sort(),
     );
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('serves the committed contract to anyone, without a token', async () => {
+    const res = await api('/openapi.json', null);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(readFileSync(new URL('../../schemas/openapi.json', import.meta.url), 'utf8'));
   });
 });

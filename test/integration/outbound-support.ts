@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { stringify } from 'yaml';
+import { checkedFetch } from '../support/openapi-check.js';
 
 export async function writeOutboundConfig(config: Record<string, unknown>): Promise<{ root: string; dir: string; dataDir: string; secretsDir: string }> {
   const root = await mkdtemp(join(tmpdir(), 'mailroom-out-'));
@@ -25,7 +26,7 @@ export interface ApiResponse {
 
 export function api(base: string, token: string | null) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> => {
-    const res = await fetch(base + path, {
+    const res = await checkedFetch(base + path, {
       method,
       headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
       ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { senderState } from '../../src/outbound/sender-suspension.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const TOKEN = 'status-fields-test-token-0123456789';
 let daemon: Daemon;
@@ -29,7 +30,7 @@ const config = (description: string) => ({
 });
 
 async function status(): Promise<{ config: { lastReload: { trigger: string; status: string } }; mailboxes: { mailbox: string; protocol: string; state: string }[] }> {
-  const res = await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await checkedFetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as never;
 }

@@ -13,6 +13,7 @@ import { startReceiver } from '../peers/webhook-receiver.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
 import { MAILROOM, spawnScript } from '../support/daemon-process.js';
 import { makeUsers } from '../support/inbound.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const SECRET = 'webhook-delivery-secret-0123';
 const TOKEN = 'webhook-delivery-admin-token-0123456789';
@@ -56,14 +57,14 @@ describe('webhook delivery', () => {
       await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
       await settle();
       expect(receiver.accepted).toEqual([]); // the reply did not overtake its ticket
-      const status = (await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] };
+      const status = (await (await checkedFetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] };
       expect(status.webhooks).toEqual([{ webhook: 'erp', configured: true, pending: 1, deadLetters: 1, blocked: 1 }]);
       const cli = spawnScript(MAILROOM, ['webhook', 'replay', '--config', cfg.dir, '--webhook', 'erp', '--url', base], { ...process.env, MAILROOM_API_TOKEN: TOKEN });
       expect((await cli.exited).code).toBe(0);
       expect(cli.output()).toContain('1 dead letter(s) queued again for webhook erp');
       await waitFor(() => receiver.accepted.length === 2, 10_000, 'both delivered');
       expect(receiver.accepted.map((a) => a.event)).toEqual(['ticket.created', 'article.created']);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const metrics = await (await checkedFetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/mailroom_webhook_delivery_latency_seconds_bucket\{le="\+Inf",webhook="erp"\} 2/);
       expect(metrics).toMatch(/mailroom_webhook_delivery_latency_seconds_count\{webhook="erp"\} 2/);
     } finally {

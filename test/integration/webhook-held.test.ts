@@ -11,6 +11,7 @@ import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { startReceiver, type Receiver } from '../peers/webhook-receiver.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
 import { makeUsers } from '../support/inbound.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const SECRET = 'webhook-held-secret-0123';
 const TOKEN = 'webhook-held-admin-token-0123456789';
@@ -34,7 +35,7 @@ async function daemonFor(user: string, receiver: Receiver, route: Record<string,
   return { daemon, base: `http://127.0.0.1:${daemon.http.address()!.port}` };
 }
 
-const status = async (base: string) => ((await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] }).webhooks;
+const status = async (base: string) => ((await (await checkedFetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] }).webhooks;
 const heldTicket = (daemon: Daemon) => ticketStoreOf(daemon).listTickets({ companies: '*', status: 'held', limit: 10 }).items[0]!.id;
 const settle = () => new Promise((r) => setTimeout(r, 700));
 
@@ -53,7 +54,7 @@ describe('webhook sink and held / dropped tickets', () => {
       expect(receiver.attempts).toEqual([]);
       expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0, held: 2 }]);
       const id = heldTicket(daemon);
-      const res = await fetch(`${base}/v1/tickets/${id}/approve`, { method: 'POST', headers: auth });
+      const res = await checkedFetch(`${base}/v1/tickets/${id}/approve`, { method: 'POST', headers: auth });
       expect(res.status).toBe(200);
       await waitFor(() => receiver.accepted.length === 2, 10_000, 'delivered after approval');
       expect(receiver.accepted.map((a) => a.event)).toEqual(['ticket.created', 'article.created']);
@@ -74,7 +75,7 @@ describe('webhook sink and held / dropped tickets', () => {
     try {
       await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.depth().get('erp')?.held === 1, 10_000, 'held delivery');
       const id = heldTicket(daemon);
-      expect((await fetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
+      expect((await checkedFetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
       await settle();
       expect(receiver.attempts).toEqual([]);
       expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0 }]);

@@ -10,6 +10,7 @@ import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { startReceiver, type Receiver } from '../peers/webhook-receiver.js';
 import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
 import { makeUsers } from '../support/inbound.js';
+import { checkedFetch } from '../support/openapi-check.js';
 
 const SECRET = 'webhook-secret-for-tests-123';
 const TOKEN = 'webhook-admin-token-0123456789';
@@ -88,13 +89,13 @@ describe('webhook sink', () => {
     try {
       await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp').length === 1, 10_000, 'dead letter');
       expect(receiver.attempts).toHaveLength(1);
-      const status = (await (await fetch(`${base}/v1/status`, { headers: auth })).json()) as any;
+      const status = (await (await checkedFetch(`${base}/v1/status`, { headers: auth })).json()) as any;
       expect(status.webhooks).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 1 }]);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const metrics = await (await checkedFetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/mailroom_webhook_dead_letters\{webhook="erp"\} 1/);
       expect(metrics).toMatch(/mailroom_webhook_deliveries_total\{webhook="erp",result="permanent"\} 1/);
       // a misspelt field, an empty id or an unknown id replays nothing (never "all of them")
-      const post = (body: unknown) => fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      const post = (body: unknown) => checkedFetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
       const dead = (daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')[0]!;
       expect((await post({ deliveryId: dead.id })).status).toBe(400);
       expect((await post({ delivery: '' })).status).toBe(400);
@@ -104,7 +105,7 @@ describe('webhook sink', () => {
       expect(big.status).toBe(413);
       expect(((await big.json()) as { error: string }).error).toMatch(/too large/);
       expect((daemon.stores as EmbeddedStores).parts.webhooks.dead('erp')).toHaveLength(1);
-      const res = await fetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth });
+      const res = await checkedFetch(`${base}/v1/webhooks/erp/replay`, { method: 'POST', headers: auth });
       expect(await res.json()).toEqual({ replayed: 1 });
       await waitFor(() => receiver.accepted.length === 1, 10_000, 'replayed delivery');
       expect(receiver.accepted[0]!.body.ticket.subject).toBe('Invoice 42');
