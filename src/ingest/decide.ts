@@ -7,6 +7,20 @@ import type { ParsedMessage } from './parsed-message.js';
 import { evaluateRoutes } from './route.js';
 import { findThreadIn, type ThreadLookups, type ThreadScope } from './thread.js';
 
+/** The per-sender new-ticket cap's counter: per company and sender. */
+export const senderRateKey = (company: string, sender: string): string => `${company}:${sender}`;
+export const senderRateLimitOf = (snap: Snapshot, mailboxId: string): number => snap.mailboxes[mailboxId]?.inbound?.senderRateLimit ?? 20;
+
+/**
+ * Does the per-sender cap apply to this decision (a new ticket, or a tag reply from a stranger), and
+ * with which counter? null when it does not. decide() with a senderRate asks exactly this.
+ */
+export function senderRateQuestion(input: Pick<DecideInput, 'snap' | 'mailboxId' | 'parsed'>, d: Pick<Decision, 'ticket' | 'threadTo' | 'flags'>): { key: string; limit: number } | null {
+  const sender = input.parsed.from?.address;
+  if (!sender || (d.threadTo && !d.flags.includes('thread-unverified-sender'))) return null;
+  return { key: senderRateKey(d.ticket.company, sender), limit: senderRateLimitOf(input.snap, input.mailboxId) };
+}
+
 /** Company that receives mail no configured company claims (no owner and no fallbackCompany). */
 export const UNASSIGNED_COMPANY = '_unassigned';
 
@@ -153,10 +167,10 @@ export function decide(input: DecideInput): Decision {
     if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), holds.push('mailbox'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
     if (routed.hold) (status = 'held'), holds.push('route'), reasons.push('a route holds it for approval');
   }
-  const limit = snap.mailboxes[mailboxId]?.inbound?.senderRateLimit ?? 20;
+  const limit = senderRateLimitOf(snap, mailboxId);
   // Guessable tags must not let a stranger bypass the cap by writing "Re: [ACME-000004]": their
   // articles count, and beyond the cap the mail becomes a new held ticket instead of an article.
-  if ((!thread || thread.unverifiedSender) && parsed.from?.address && input.senderRate?.hit(`${companyId}:${parsed.from.address}`, limit, now.getTime())) {
+  if ((!thread || thread.unverifiedSender) && parsed.from?.address && input.senderRate?.hit(senderRateKey(companyId, parsed.from.address), limit, now.getTime())) {
     if (thread) reasons.push(`not appended to ${thread.ticketId}: the sender is over the cap`);
     thread = null;
     status = 'held';

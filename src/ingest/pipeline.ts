@@ -14,13 +14,13 @@ import type { Metrics } from '../observability/metrics.js';
 import { soleOwner, type Fence, type IntakeFacts, type IntakeItem, type IntakePort, type IntakeResult } from '../store/port.js';
 import type { AfterFetch, CheckpointInput } from '../store/types.js';
 import { contentHash } from './content-hash.js';
-import { decide, type Decision, type DecideInput } from './decide.js';
+import { decide, senderRateQuestion, type Decision, type DecideInput } from './decide.js';
 import { reportCommitted } from './ingest-report.js';
 import { contentKey, decideMessageIdKeys, legacyMessageIdKey, type MessageIdDecision } from './message-id-dedupe.js';
 import type { ParsePool } from './parse-pool.js';
 import type { ParsedMessage } from './parsed-message.js';
 import { spoolAndParseBatch, type Spooled } from './spool.js';
-import type { ThreadLookups } from './thread.js';
+import { subjectTags, type ThreadLookups } from './thread.js';
 
 export interface FetchedMessage {
   /** 'imap:<mailbox>:<uidvalidity>:<uid>' or 'pop3:<mailbox>:<uidl>' */
@@ -113,6 +113,8 @@ interface Planned {
   input: DecideInput;
   d: Decision;
   mid: MessageIdDecision | null;
+  /** content hash (content-hash.ts) when the message has a Message-ID */
+  hash: string;
 }
 
 const HOUR = 3_600_000;
@@ -132,27 +134,28 @@ async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: Fet
     },
     findTicket: (id) => (asked.ticketIds.add(id), null),
   };
-  for (const input of inputs) decide({ ...input, lookups: recorder });
+  // (a message that names no Message-ID and carries no ticket tag asks nothing: no run needed)
+  for (const input of inputs) if (input.parsed.inReplyTo.length || input.parsed.references.length || subjectTags(input.parsed.subject).length) decide({ ...input, lookups: recorder });
   const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds] });
   const lookups = factLookups(f1);
-  let planned: Planned[] = inputs.map((input, i) => ({ m: batch[i]!, parsed: spooled[i]!.parsed, rawRef: spooled[i]!.rawRef, input: { ...input, lookups }, d: decide({ ...input, lookups }), mid: null }));
+  let planned: Planned[] = inputs.map((input, i) => {
+    const parsed = spooled[i]!.parsed;
+    return { m: batch[i]!, parsed, rawRef: spooled[i]!.rawRef, input: { ...input, lookups }, d: decide({ ...input, lookups }), mid: null, hash: parsed.messageId ? contentHash(parsed) : '' };
+  });
   // 2. The Message-ID dedupe facts for the companies decided, asked once.
-  const midKeys = planned.flatMap((p) => (p.parsed.messageId ? [contentKey(p.d.ticket.company, contentHash(p.parsed), p.parsed.messageId), legacyMessageIdKey(p.d.ticket.company, p.parsed.messageId)] : []));
+  const midKeys = planned.flatMap((p) => (p.parsed.messageId ? [contentKey(p.d.ticket.company, p.hash, p.parsed.messageId), legacyMessageIdKey(p.d.ticket.company, p.parsed.messageId)] : []));
   const legacyKeys = planned.flatMap((p) => (p.parsed.messageId ? [legacyMessageIdKey(p.d.ticket.company, p.parsed.messageId)] : []));
   const f2 = midKeys.length
     ? await ctx.intake.facts({ keys: midKeys, articlesOf: legacyKeys, threadIds: planned.flatMap((p) => (p.parsed.messageId ? [{ company: p.d.ticket.company, ids: [p.parsed.messageId] }] : [])), ticketIds: [], threadTickets: true })
     : null;
-  planned = planned.map((p) => ({ ...p, mid: f2 ? messageIdDecision(f2, p.d.ticket.company, p.parsed) : null }));
+  planned = planned.map((p) => ({ ...p, mid: f2 ? messageIdDecision(f2, p.d.ticket.company, p.parsed, p.hash) : null }));
   // 3. The per-sender cap counts new tickets only (not a copy of a stored message); a subject-tag
   //    reply from a stranger counts too (tags are guessable): see decide().
   if (ctx.senderRate)
     for (const p of planned) {
-      if (p.mid?.copy || (p.d.threadTo && !p.d.flags.includes('thread-unverified-sender'))) continue;
-      let question: { key: string; limit: number; now: number } | null = null;
-      decide({ ...p.input, senderRate: { hit: (key: string, limit: number, now?: number) => ((question = { key: key.toLowerCase(), limit, now: now ?? Date.now() }), false) } });
-      if (!question) continue;
-      const q = question as { key: string; limit: number; now: number };
-      if (await ctx.senderRate.hit(q.key, q.limit, q.now)) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
+      if (p.mid?.copy) continue;
+      const q = senderRateQuestion(p.input, p.d);
+      if (q && (await ctx.senderRate.hit(q.key.toLowerCase(), q.limit, p.input.now.getTime()))) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
     }
   const items = planned.map((p) => buildItem(ctx, mailboxId, p));
   const committed = await ctx.intake.commit(items.map((x) => x.item), ctx.fence ?? soleOwner(mailboxId));
@@ -187,10 +190,9 @@ function factLookups(f: IntakeFacts): ThreadLookups {
 }
 
 /** The store's side of the Message-ID dedupe decision: is this content known, what does an old article hold. */
-function messageIdDecision(f: IntakeFacts, company: string, parsed: ParsedMessage): MessageIdDecision | null {
+function messageIdDecision(f: IntakeFacts, company: string, parsed: ParsedMessage, hash: string): MessageIdDecision | null {
   const id = parsed.messageId;
   if (!id) return null;
-  const hash = contentHash(parsed);
   const contentKnown = f.keys.has(contentKey(company, hash, id));
   let legacy: { contentHash: string | null } | null = null;
   let otherWithId = false;

@@ -1,7 +1,8 @@
 // Why this file exists: the embedded store's rate counters (new tickets per sender per hour, and the
 // like), kept in memory and persisted through lowdb to <store>/counters.json so a restart does not
-// reset a loop guard. Written behind (coalesced, one durable write in flight): a counter is advisory,
-// and a write per hit would cost an fsync per ticket; a crash loses at most the hits of the last write.
+// reset a loop guard. Written behind, at most every WRITE_EVERY_MS (the whole document is rewritten:
+// a write per hit would cost an fsync and a re-encode per ticket): a counter is advisory, and a
+// crash loses at most the hits of the last few seconds. close() writes what is pending.
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJSONFile } from '../durable-file.js';
@@ -13,6 +14,7 @@ interface CountersDoc {
 }
 
 const MAX_KEYS = 100_000;
+const WRITE_EVERY_MS = 5_000;
 
 export class Counters {
   #dirty = false;
@@ -45,20 +47,31 @@ export class Counters {
     return Object.entries(this.db.data.hits).map(([k, v]) => [k, [...v]]);
   }
 
+  #timer: NodeJS.Timeout | null = null;
+
   #schedule(): void {
     this.#dirty = true;
-    if (this.#writing) return;
-    this.#writing = (async () => {
+    if (this.#timer || this.#writing) return;
+    this.#timer = setTimeout(() => void this.#write(), WRITE_EVERY_MS);
+    this.#timer.unref?.();
+  }
+
+  #write(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#writing ??= (async () => {
       while (this.#dirty) {
         this.#dirty = false;
         await this.db.write().catch(() => undefined);
       }
       this.#writing = null;
     })();
+    return this.#writing;
   }
 
-  /** Wait for the pending write (shutdown). */
+  /** Write what is pending now (shutdown). */
   async flush(): Promise<void> {
+    if (this.#dirty || this.#timer) await this.#write();
     while (this.#writing) await this.#writing;
   }
 }
