@@ -18,6 +18,8 @@ const WRITE_EVERY_MS = 5_000;
 
 export class Counters {
   #dirty = false;
+  /** keys in the document (counted, not Object.keys()'d per hit) */
+  #keys = 0;
   #writing: Promise<void> | null = null;
 
   private constructor(private readonly db: Low<CountersDoc>) {}
@@ -27,17 +29,25 @@ export class Counters {
     await db.read();
     if (db.data?.version !== 1 || typeof db.data.hits !== 'object') db.data = { version: 1, hits: Object.create(null) };
     else db.data.hits = Object.assign(Object.create(null), db.data.hits);
-    return new Counters(db);
+    const c = new Counters(db);
+    c.#keys = Object.keys(db.data.hits).length;
+    return c;
   }
 
   hit(key: string, limit: number, windowMs: number, now: number): boolean {
     const hits = this.db.data.hits;
-    const list = (hits[key] ?? []).filter((t) => now - t < windowMs);
+    const old = hits[key];
+    const list = (old ?? []).filter((t) => now - t < windowMs);
     list.push(now);
     delete hits[key]; // re-insert: insertion order is the eviction order
     hits[key] = list;
-    const keys = Object.keys(hits);
-    if (keys.length > MAX_KEYS) delete hits[keys[0]!];
+    if (!old && ++this.#keys > MAX_KEYS) {
+      for (const k in hits) {
+        delete hits[k]; // the oldest key
+        this.#keys--;
+        break;
+      }
+    }
     this.#schedule();
     return list.length > limit;
   }
