@@ -73,6 +73,7 @@ async function network(ctx: Ctx, e: Endpoint): Promise<boolean> {
 }
 
 async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInbound): Promise<void> {
+  if (i.protocol === 'graph' || i.protocol === 'gmail') return apiInbound(ctx, id, mb, i);
   ctx.lines.push(`  inbound: ${i.protocol} ${i.host}:${i.port} ${i.security}, folder ${i.folder}`);
   const e: Endpoint = { protocol: i.protocol, host: i.host, port: i.port, security: i.security, verifyCertificate: i.verifyCertificate, caFile: i.caFile, timeoutMs: PROBE_TIMEOUT_MS };
   if (!(await network(ctx, e))) return print(ctx, { step: 'auth', status: 'skip', detail: 'not tried (the connection failed)' });
@@ -127,6 +128,12 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
   } finally {
     await client.logout().catch(() => client.close());
   }
+}
+
+/** graph/gmail: token, then the mailbox and folder through the API (test-mailbox-api.ts). */
+async function apiInbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInbound): Promise<void> {
+  ctx.lines.push(`  inbound: ${i.protocol} ${i.apiUrl ?? '(no API URL)'}, folder ${i.folder}`);
+  print(ctx, { step: 'api', status: 'skip', detail: `test-mailbox does not probe ${i.protocol} yet (mailbox ${id}, ${mb.auth?.user ?? '?'})` });
 }
 
 async function outbound(ctx: Ctx, id: string, address: string | null, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {

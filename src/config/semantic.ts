@@ -1,10 +1,11 @@
 // Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
 // combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
+import { checkApiMailbox } from './api-mailbox-check.js';
 import { inboundField } from './inbound-layers.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
-import { PRESETS, presetFor } from './presets.js';
+import { isApiProtocol, PRESETS, presetFor } from './presets.js';
 import { backtrackingRisk, compilePattern } from './pattern.js';
 import { defaultPrefix } from './resolve.js';
 import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
@@ -106,11 +107,12 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     if ((RESERVED_MAILBOX_IDS as readonly string[]).includes(id))
       err(base, `mailbox id "${id}" is reserved (a workflow's outbound: ${RESERVED_MAILBOX_IDS.join(' and outbound: ')} are keywords): choose another id`, true);
     checkAuth(mb.auth, [...base, 'auth']);
+    for (const p of checkApiMailbox(id, mb)) report(p.severity, p.path, p.message, true);
     const inbound = mb.inbound;
     if (inbound) {
       const ip: Path = [...base, 'inbound'];
       const preset = presetFor(mb.provider);
-      if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
+      if (!isApiProtocol(inbound.protocol) && !inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
       const explicit = inbound.afterFetch;
       const af = inboundField('afterFetch', inbound, cfg.defaults?.inbound);
       const effective = af.value;
@@ -135,7 +137,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         warn(ip, `mailbox "${id}" is read but no contract lists it: its mail belongs to no company unless a route sets one (add it to a contract or set fallbackCompany)`, true);
     }
     if (mb.outbound) {
-      if (!mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
+      if (!isApiProtocol(mb.outbound.transport) && !mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
       checkOutboundServer(mb.outbound, [...base, 'outbound']);
     }
   });

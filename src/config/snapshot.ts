@@ -24,7 +24,10 @@ export interface ResolvedAuth {
 }
 
 export interface ResolvedInbound {
-  protocol: 'imap' | 'pop3';
+  protocol: 'imap' | 'pop3' | 'graph' | 'gmail';
+  /** graph/gmail: the API base URL (mailbox apiUrl, else the provider preset's); null for IMAP/POP3 */
+  apiUrl: string | null;
+  /** IMAP/POP3 only ('' for an API mailbox) */
   host: string;
   port: number;
   security: Security;
@@ -46,6 +49,13 @@ export interface ResolvedInbound {
 export interface ResolvedOutbound {
   /** Mailbox whose settings these are; null for the global default. */
   mailbox: string | null;
+  /** smtp, or the mailbox's HTTP API (graph sendMail, gmail messages.send) */
+  transport: 'smtp' | 'graph' | 'gmail';
+  /** graph/gmail: the API base URL; null for smtp */
+  apiUrl: string | null;
+  /** graph: sendMail's saveToSentItems */
+  saveToSentItems: boolean;
+  /** SMTP only ('' for an API transport) */
   host: string;
   port: number;
   security: Security;

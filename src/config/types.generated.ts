@@ -95,12 +95,12 @@ export type Duration6 = string
  */
 export type Size2 = (number | string)
 /**
- * How mail is sent through this mailbox (SMTP). Host, port and TLS default from the provider preset; auth from the mailbox.
+ * How mail is sent through this mailbox: SMTP (host, port and TLS default from the provider preset) or the mailbox's HTTP API (`transport: graph|gmail`); auth from the mailbox.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "MailboxOutbound".
  */
-export type MailboxOutbound = OutboundFields
+export type MailboxOutbound = (OutboundFields & MailboxOutbound1)
 /**
  * Sender: an address, `@domain`, or a pattern.
  */
@@ -681,6 +681,10 @@ description?: string
 enabled?: boolean
 provider?: Provider
 /**
+ * Base URL of the mailbox's HTTP API for `inbound.protocol: graph|gmail` and `outbound.transport: graph|gmail`; defaults from the provider preset (office365/outlook: https://graph.microsoft.com/v1.0, gmail: https://gmail.googleapis.com). Set it for Microsoft's national clouds (https://graph.microsoft.us/v1.0, https://microsoftgraph.chinacloudapi.cn/v1.0) or a test peer.
+ */
+apiUrl?: string
+/**
  * The mailbox's own address.
  */
 address?: string
@@ -696,9 +700,9 @@ outbound?: MailboxOutbound
  */
 export interface Inbound {
 /**
- * `imap` or `pop3`.
+ * `imap` or `pop3`; `graph` (Microsoft Graph API, Microsoft 365 and Outlook.com) or `gmail` (Gmail API) read the mailbox over HTTPS with `auth.oauth2` and no IMAP/POP3 (host, port, security and idle do not apply).
  */
-protocol: ("imap" | "pop3")
+protocol: ("imap" | "pop3" | "graph" | "gmail")
 /**
  * Server host; defaults from the provider preset.
  */
@@ -717,16 +721,16 @@ verifyCertificate?: boolean
  */
 caFile?: string
 /**
- * IMAP folder to read. Default INBOX.
+ * Folder to read. Default INBOX. IMAP: the folder path; graph: a well-known folder name (`inbox`, `archive` ...) or a display path (`Support/Orders`); gmail: a label id or name (`INBOX`).
  */
 folder?: string
 /**
- * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header).
+ * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header; graph and gmail: on the first sync).
  */
 since?: string
 afterFetch?: AfterFetch1
 /**
- * Folder for `afterFetch: move`.
+ * Folder for `afterFetch: move` (IMAP, graph: created when missing); gmail: the label added (created when missing) while INBOX is removed.
  */
 moveTo?: string
 /**
@@ -747,6 +751,16 @@ batchSize?: number
  * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit.
  */
 fallbackCompany?: string
+}
+export interface MailboxOutbound1 {
+/**
+ * `smtp` (default), `graph` (Microsoft Graph sendMail with the MIME message) or `gmail` (Gmail messages.send with the raw message). The API transports need `auth.oauth2` and take no host, port or security.
+ */
+transport?: ("smtp" | "graph" | "gmail")
+/**
+ * transport graph: keep a copy in Sent Items (sendMail saveToSentItems). Default true.
+ */
+saveToSentItems?: boolean
 }
 /**
  * A routing rule: conditions and actions.

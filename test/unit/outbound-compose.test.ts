@@ -12,6 +12,9 @@ import { toSubmitInput, validateMessageBody, validateReplyBody } from '../../src
 
 const server = (over: Partial<ResolvedOutbound> = {}): ResolvedOutbound => ({
   mailbox: 'acme-out',
+  transport: 'smtp',
+  apiUrl: null,
+  saveToSentItems: true,
   host: 'smtp.acme.example',
   port: 587,
   security: 'starttls',
