@@ -56,7 +56,5 @@ export function checkApiMailbox(id: string, mb: Mailbox): ApiProblem[] {
     for (const f of OUTBOUND_ONLY_SMTP)
       if (o[f] !== undefined) out.push({ severity: 'error', path: [...base, 'outbound', f], message: `outbound.${f} has no meaning for transport ${outApi} (mail goes through the API)` });
   }
-  if (outApi !== 'graph' && mb.outbound?.saveToSentItems !== undefined)
-    out.push({ severity: 'warning', path: [...base, 'outbound', 'saveToSentItems'], message: 'saveToSentItems applies to transport graph only' });
   return out;
 }

@@ -109,7 +109,6 @@ export function outboundFromFields(fields: OutboundFields, mailbox: string | nul
     auth: resolveAuth(authObj as unknown as Auth, provider, transport === 'smtp' ? 'smtp' : transport),
     transport,
     apiUrl: api,
-    saveToSentItems: get('saveToSentItems') !== false,
     from: { name: String(get('from.name') ?? ''), address: String(get('from.address') ?? '') },
     sendAs: get('sendAs') === 'user' ? 'user' : 'mailbox',
     timeoutMs: fieldMs(fields, 'timeout'),

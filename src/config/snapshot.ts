@@ -53,8 +53,6 @@ export interface ResolvedOutbound {
   transport: 'smtp' | 'graph' | 'gmail';
   /** graph/gmail: the API base URL; null for smtp */
   apiUrl: string | null;
-  /** graph: sendMail's saveToSentItems */
-  saveToSentItems: boolean;
   /** SMTP only ('' for an API transport) */
   host: string;
   port: number;

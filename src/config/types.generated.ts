@@ -754,13 +754,9 @@ fallbackCompany?: string
 }
 export interface MailboxOutbound1 {
 /**
- * `smtp` (default), `graph` (Microsoft Graph sendMail with the MIME message) or `gmail` (Gmail messages.send with the raw message). The API transports need `auth.oauth2` and take no host, port or security.
+ * `smtp` (default), `graph` (Microsoft Graph sendMail with the MIME message; Graph keeps a copy in Sent Items, as it does for every MIME send) or `gmail` (Gmail messages.send with the raw message). The API transports need `auth.oauth2` and take no host, port or security.
  */
 transport?: ("smtp" | "graph" | "gmail")
-/**
- * transport graph: keep a copy in Sent Items (sendMail saveToSentItems). Default true.
- */
-saveToSentItems?: boolean
 }
 /**
  * A routing rule: conditions and actions.

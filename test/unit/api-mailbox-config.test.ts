@@ -22,7 +22,7 @@ describe('API mailboxes', () => {
     expect(mb.inbound).toMatchObject({ protocol: 'graph', apiUrl: 'https://graph.microsoft.com/v1.0', host: '', port: 0, folder: 'inbox', afterFetch: 'move', moveTo: 'Done' });
     expect(mb.auth!.oauth2!.scope).toBe('https://graph.microsoft.com/.default');
     expect(mb.auth!.oauth2!.tokenUrl).toBe('https://login.microsoftonline.com/contoso/oauth2/v2.0/token');
-    expect(mb.outbound).toMatchObject({ transport: 'graph', apiUrl: 'https://graph.microsoft.com/v1.0', saveToSentItems: false, host: '' });
+    expect(mb.outbound).toMatchObject({ transport: 'graph', apiUrl: 'https://graph.microsoft.com/v1.0', host: '' });
     expect(mb.outbound!.auth!.oauth2!.scope).toBe('https://graph.microsoft.com/.default');
   });
 

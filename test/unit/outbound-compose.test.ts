@@ -14,7 +14,6 @@ const server = (over: Partial<ResolvedOutbound> = {}): ResolvedOutbound => ({
   mailbox: 'acme-out',
   transport: 'smtp',
   apiUrl: null,
-  saveToSentItems: true,
   host: 'smtp.acme.example',
   port: 587,
   security: 'starttls',
