@@ -3,6 +3,7 @@ import type { ResolvedMailbox } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PipelineContext } from '../ingest/pipeline.js';
+import type { Fence, SyncPort } from '../store/port.js';
 import type { MailboxStatus } from './status.js';
 
 export interface SessionContext extends PipelineContext {
@@ -10,6 +11,9 @@ export interface SessionContext extends PipelineContext {
   log: Logger;
   metrics: Metrics;
   status: MailboxStatus;
+  /** The store's sync port and this poller's fence (the store port migration); see syncPortOf. */
+  sync?: SyncPort;
+  fence?: Fence;
   /** A server action that must wait (e.g. for its webhook delivery); it stays pending until then. */
   actionHeld?: (actionId: string) => boolean;
 }

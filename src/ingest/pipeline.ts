@@ -3,7 +3,7 @@
 // The raw bytes and attachments are durable (content-addressed, fsynced) before the commit that
 // references them; the commit records the server action and checkpoint in the same durable write.
 import type { Snapshot } from '../config/snapshot.js';
-import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, TicketStore } from '../store/index.js';
+import type { AfterFetch, CheckpointInput, CommitItem, CommitResult, CursorInput, TicketStore } from '../store/index.js';
 import type { SenderRate } from './classify.js';
 import { decide, type Decision } from './decide.js';
 import type { WebhookQueue } from '../sinks/webhook/queue.js';
@@ -30,6 +30,8 @@ export interface FetchedMessage {
   afterFetch?: AfterFetch;
   checkpoint?: CheckpointInput;
   pop3Uidl?: { mailbox: string; uidl: string };
+  /** Graph/Gmail: the sync cursor replaced by this message's commit */
+  cursor?: CursorInput;
 }
 
 export interface PipelineContext {
@@ -225,6 +227,7 @@ async function buildItem(
     ...(m.afterFetch && { afterFetch: m.afterFetch }),
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
+    ...(m.cursor && { cursor: m.cursor }),
   };
   // Dropped mail is delivered nowhere (its raw is kept in the store); held mail's webhooks wait in the queue for approval.
   return { item, deliver: d.drop ? [] : d.deliver, reasons };
