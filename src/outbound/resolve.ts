@@ -24,7 +24,7 @@ export interface SenderResolution {
 
 /** decideOutbound's flat fields as a server (the conversion the snapshot uses for mailboxes too). */
 export function serverFromFields(fields: OutboundFields, mailbox: string | null, snap: Snapshot): ResolvedOutbound | null {
-  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined);
+  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined, mailbox ? snap.config.mailboxes?.[mailbox]?.apiUrl : undefined);
 }
 
 export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResolution {
