@@ -74,6 +74,8 @@ export interface GraphClientOptions {
   apiUrl: string;
   auth: ResolvedAuth;
   timeoutMs?: number;
+  /** Where the token comes from (default: the mailbox's token cache); test-mailbox brings its own. */
+  accessToken?: () => Promise<string>;
   /** Told about each throttled wait (status, log). */
   onThrottled?: (waitMs: number, status: number) => void;
 }
@@ -142,7 +144,7 @@ export class GraphClient {
   }
 
   private async once(url: string, req: GraphRequest): Promise<Response> {
-    const token = (await credentialsFor(this.opts.mailbox, this.opts.auth)) as { accessToken?: string };
+    const token = this.opts.accessToken ? { accessToken: await this.opts.accessToken() } : ((await credentialsFor(this.opts.mailbox, this.opts.auth)) as { accessToken?: string });
     if (!token.accessToken) throw Object.assign(new Error(`mailbox ${this.opts.mailbox}: Graph needs auth.oauth2`), { code: 'ECONFIG' });
     const headers: Record<string, string> = { authorization: `Bearer ${token.accessToken}`, accept: 'application/json' };
     if (req.prefer?.length) headers.prefer = req.prefer.join(', ');
