@@ -24,8 +24,8 @@ export class GraphApiError extends Error {
   /** 401: the token was refused (classifyError: auth) */
   readonly authenticationFailed: boolean;
   readonly retryAfterMs: number | null;
-  constructor(status: number, code: string, message: string, retryAfterMs: number | null = null) {
-    super(`Graph HTTP ${status} ${code}: ${message}`);
+  constructor(status: number, code: string, message: string, retryAfterMs: number | null = null, service = 'Graph') {
+    super(`${service} HTTP ${status} ${code}: ${message}`);
     this.name = 'GraphApiError';
     this.httpStatus = status;
     this.graphCode = code;
@@ -65,11 +65,18 @@ export interface GraphRequest {
   json?: unknown;
   /** a text/plain body (sendMail with MIME: base64) */
   text?: string;
+  /** raw bytes with their content type (Gmail's media upload) */
+  body?: Buffer;
+  contentType?: string;
   prefer?: string[];
   signal?: AbortSignal;
 }
 
 export interface GraphClientOptions {
+  /** 'Graph' (default) or 'Gmail': names the API in errors */
+  service?: string;
+  /** The mailbox's part of the API's paths (default Graph's `/users/{user}`; Gmail: `/gmail/v1/users/{user}`) */
+  userPath?: string;
   mailbox: string;
   apiUrl: string;
   auth: ResolvedAuth;
@@ -88,7 +95,7 @@ export class GraphClient {
   constructor(private readonly opts: GraphClientOptions) {
     const u = new URL(opts.apiUrl);
     this.origin = u.origin;
-    this.userBase = `${opts.apiUrl.replace(/\/+$/, '')}/users/${encodeURIComponent(opts.auth.user)}`;
+    this.userBase = `${opts.apiUrl.replace(/\/+$/, '')}${opts.userPath ?? `/users/${encodeURIComponent(opts.auth.user)}`}`;
     this.gate = gateFor(opts.mailbox);
   }
 
@@ -124,7 +131,7 @@ export class GraphClient {
       });
       if (out.ok) return out.value;
       const res = out;
-      const err = graphError(res.status, res.body, res.retryAfter);
+      const err = graphError(res.status, res.body, res.retryAfter, this.opts.service);
       if (res.status === 401 && !renewed) {
         // An expired or revoked token: one new token, then the refusal counts (suspension).
         renewed = true;
@@ -148,8 +155,11 @@ export class GraphClient {
     if (!token.accessToken) throw Object.assign(new Error(`mailbox ${this.opts.mailbox}: Graph needs auth.oauth2`), { code: 'ECONFIG' });
     const headers: Record<string, string> = { authorization: `Bearer ${token.accessToken}`, accept: 'application/json' };
     if (req.prefer?.length) headers.prefer = req.prefer.join(', ');
-    let body: string | undefined;
-    if (req.json !== undefined) {
+    let body: string | Buffer | undefined;
+    if (req.body !== undefined) {
+      headers['content-type'] = req.contentType ?? 'application/octet-stream';
+      body = req.body;
+    } else if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(req.json);
     } else if (req.text !== undefined) {
@@ -169,15 +179,21 @@ export class GraphClient {
 }
 
 /** Graph's error body (`{ error: { code, message } }`) as a GraphApiError (pure). */
-export function graphError(status: number, body: string, retryAfter: string | null): GraphApiError {
+export function graphError(status: number, body: string, retryAfter: string | null, service = 'Graph'): GraphApiError {
   let code = `HTTP${status}`;
   let message = '';
   try {
-    const e = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }).error;
+    // Graph: { error: { code: 'ErrorAccessDenied', message } }; Google: { error: { code: 403, message, status, errors: [{ reason }] } }
+    const e = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown; status?: unknown; errors?: { reason?: unknown }[] } }).error;
     if (typeof e?.code === 'string') code = e.code;
+    else if (typeof e?.errors?.[0]?.reason === 'string') code = e.errors[0].reason;
+    else if (typeof e?.status === 'string') code = e.status;
     if (typeof e?.message === 'string') message = e.message;
   } catch {
     message = body.slice(0, 200);
   }
-  return new GraphApiError(status, code, message.slice(0, 300), retryAfterMs(retryAfter));
+  return new GraphApiError(status, code, message.slice(0, 300), retryAfterMs(retryAfter), service);
 }
+
+/** The same client serves the Gmail API (Google's error bodies, its own paths). */
+export { GraphClient as ApiClient };

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
 import { backoffDelay } from './backoff.js';
 import { hintFor } from './errors.js';
+import { GmailSession } from './gmail-session.js';
 import { GraphSession } from './graph-session.js';
 import { ImapSession } from './imap-session.js';
 import { Pop3Session } from './pop3-session.js';
@@ -33,7 +34,7 @@ export class MailboxPoller {
     this.log = ctx.log.child({ mailbox: mb.id });
     const sctx: SessionContext = { ...ctx, status: this.status, log: this.log };
     const protocol = mb.inbound?.protocol;
-    this.session = protocol === 'pop3' ? new Pop3Session(sctx) : protocol === 'graph' ? new GraphSession(sctx) : new ImapSession(sctx);
+    this.session = protocol === 'pop3' ? new Pop3Session(sctx) : protocol === 'graph' ? new GraphSession(sctx) : protocol === 'gmail' ? new GmailSession(sctx) : new ImapSession(sctx);
     this.guard = opts.suspension ? new SuspensionGuard(opts.suspension, mb, this.status, ctx.metrics, this.log) : null;
   }
 

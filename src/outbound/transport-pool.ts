@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import { activeOAuthManager } from '../oauth/registry.js';
 import { smtpOAuth2 } from '../oauth/smtp-auth.js';
 import { CommitGate } from './commit-gate.js';
+import { sendViaGmail } from './gmail-send.js';
 import { sendViaGraph } from './graph-send.js';
 import { effectiveTimeout } from './resolve.js';
 
@@ -81,6 +82,7 @@ export class TransportPool {
    */
   async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, messageId: string, raw: Buffer, handedOver: () => void): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
     if (server.transport === 'graph') return sendViaGraph(label, server, envelope, raw, handedOver);
+    if (server.transport === 'gmail') return sendViaGmail(label, server, envelope, raw, handedOver);
     const entry = this.#entry(key, label, server);
     const gate = new CommitGate(raw, handedOver);
     entry.inFlight++;
