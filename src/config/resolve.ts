@@ -72,7 +72,8 @@ export function resolveAuth(auth: Auth | undefined, provider: Provider | undefin
           flow: o.flow,
           tenantId: o.tenantId ?? null,
           clientId: o.clientId,
-          clientSecret: source(o.clientSecret, o.clientSecretFile),
+          // service_account: the JSON key file stands where a client secret does (read when used, fingerprinted, scrubbed)
+          clientSecret: o.flow === 'service_account' ? source(undefined, o.serviceAccountKeyFile) : source(o.clientSecret, o.clientSecretFile),
           refreshToken: source(o.refreshToken, o.refreshTokenFile),
           tokenUrl: o.tokenUrl ?? preset?.tokenUrl.replace('{tenantId}', o.tenantId ?? 'common') ?? null,
           scope: o.scope ?? (isApiProtocol(protocol) ? (o.flow === 'client_credentials' ? api?.clientCredentials : api?.scope) : o.flow === 'client_credentials' ? preset?.scope.clientCredentials : preset?.scope[protocol]) ?? null,

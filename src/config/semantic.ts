@@ -234,6 +234,10 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         err([...path, 'oauth2'], 'flow: refresh_token needs refreshToken or refreshTokenFile', true);
       if (o.flow === 'client_credentials' && o.clientSecret === undefined && o.clientSecretFile === undefined)
         err([...path, 'oauth2'], 'flow: client_credentials needs clientSecret or clientSecretFile', true);
+      if (o.flow === 'service_account' && o.serviceAccountKeyFile === undefined) err([...path, 'oauth2'], 'flow: service_account needs serviceAccountKeyFile (the JSON key of the service account)', true);
+      if (o.flow !== 'service_account' && o.serviceAccountKeyFile !== undefined) err([...path, 'oauth2', 'serviceAccountKeyFile'], 'serviceAccountKeyFile is used only with flow: service_account', true);
+      if (o.flow === 'service_account' && (o.clientSecret ?? o.clientSecretFile ?? o.refreshToken ?? o.refreshTokenFile) !== undefined)
+        err([...path, 'oauth2'], 'flow: service_account signs with its key: no clientSecret or refreshToken', true);
     }
   }
 

@@ -7,7 +7,8 @@ import type {
 } from './types.generated.js';
 
 export interface ResolvedOAuth2 {
-  flow: 'client_credentials' | 'refresh_token';
+  flow: 'client_credentials' | 'refresh_token' | 'service_account';
+  /** service_account: the JSON key file is `clientSecret` (a file source), read when used */
   tenantId: string | null;
   clientId: string;
   clientSecret: SecretSource | null;

@@ -382,9 +382,9 @@ oauth2?: OAuth2
  */
 export interface OAuth2 {
 /**
- * `client_credentials` (Microsoft 365 app-only) or `refresh_token` (delegated, Google and Microsoft).
+ * `client_credentials` (Microsoft 365 app-only), `refresh_token` (delegated, Google and Microsoft) or `service_account` (Google Workspace: a service account with domain-wide delegation acting as `auth.user`, RFC 7523 JWT bearer grant signed with the key in `serviceAccountKeyFile`).
  */
-flow: ("client_credentials" | "refresh_token")
+flow: ("client_credentials" | "refresh_token" | "service_account")
 /**
  * Microsoft Entra tenant id (office365 preset).
  */
@@ -413,6 +413,10 @@ refreshToken?: string
  * File holding the initial refresh token.
  */
 refreshTokenFile?: string
+/**
+ * flow service_account: the service account's JSON key file as Google issues it (client_email, private_key); read when a token is needed, never logged.
+ */
+serviceAccountKeyFile?: string
 /**
  * Token endpoint; defaults from the provider preset.
  */

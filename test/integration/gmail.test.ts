@@ -5,6 +5,7 @@
 // seen (UNREAD removed) and delete (trash) seen on the peer; `since` respected; a history id Gmail no
 // longer has (404) → full resync without duplicates; messages.send gets the outbox's MIME; revoked
 // consent suspends the mailbox while the others go on.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,9 @@ import { allTickets, duplicates, startTestDaemon, statusOf, ticketSummaries } fr
 import { api, parse, rawHeader } from './outbound-support.js';
 
 const USERS = { gmove: 'move@acme.example', gseen: 'seen@acme.example', gdel: 'del@acme.example' };
+const SA_USER = 'desk@acme.example';
+const SA_EMAIL = 'mailroom@acme-project.iam.gserviceaccount.com';
+const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
 const SECRET = 'gmail-client-secret-PLANTED-31c4';
 const OPS = 'ops-token-0123456789abcdef';
 let oauth: OAuthPeer;
@@ -50,6 +54,16 @@ beforeAll(async () => {
       auth: { user, oauth2: { flow: 'refresh_token', clientId: 'gmail-app', tokenUrl: oauth.tokenUrl, clientSecret: SECRET, refreshToken: rt } },
     };
   }
+  // Google Workspace: a service account with domain-wide delegation reads SA_USER's mailbox.
+  gmail.addMailbox(SA_USER);
+  oauth.addServiceAccount(SA_EMAIL, keys.publicKey, [SA_USER]);
+  await writeFile(join(root, 'sa-key.json'), JSON.stringify({ type: 'service_account', project_id: 'acme-project', private_key_id: 'k1', private_key: keys.privateKey, client_email: SA_EMAIL, client_id: '1234567890', token_uri: oauth.serviceAccountTokenUrl }));
+  mailboxes.gsa = {
+    provider: 'gmail',
+    apiUrl: gmail.url,
+    inbound: { protocol: 'gmail', pollInterval: '1s', afterFetch: 'seen' },
+    auth: { user: SA_USER, oauth2: { flow: 'service_account', clientId: '1234567890', tokenUrl: oauth.serviceAccountTokenUrl, serviceAccountKeyFile: join(root, 'sa-key.json') } },
+  };
   await writeFile(
     join(root, 'config', 'mailroom.yaml'),
     stringify({
@@ -57,7 +71,7 @@ beforeAll(async () => {
       server: { listen: '127.0.0.1:0', apiTokens: [{ name: 'ops', token: OPS, companies: ['*'] }] },
       store: { path: join(root, 'data') },
       defaults: { outbound: { host: '127.0.0.1', port: smtp.port, security: 'none', from: { name: 'Platform', address: 'noreply@platform.example' } } },
-      companies: { acme: { notify: [{ address: 'it@acme.example', events: ['mailbox-suspended'] }], contracts: { main: { inbound: Object.keys(USERS), outbound: 'gmove' } } } },
+      companies: { acme: { notify: [{ address: 'it@acme.example', events: ['mailbox-suspended'] }], contracts: { main: { inbound: [...Object.keys(USERS), 'gsa'], outbound: 'gmove' } } } },
       mailboxes,
     }),
   );
@@ -65,6 +79,7 @@ beforeAll(async () => {
   for (let i = 1; i <= 10; i++) gmail.deliver(USERS.gmove, message(i, { subject: `gmove ${i}` }));
   for (let i = 1; i <= 3; i++) gmail.deliver(USERS.gseen, message(i, { subject: `gseen ${i}` }));
   for (let i = 1; i <= 2; i++) gmail.deliver(USERS.gdel, message(i, { subject: `gdel ${i}` }));
+  for (let i = 1; i <= 2; i++) gmail.deliver(SA_USER, message(i, { subject: `gsa ${i}` }));
   daemon = await startTestDaemon(join(root, 'config'), { logLines: logs, logLevel: 'debug' });
 });
 
@@ -127,6 +142,16 @@ describe('Gmail API mailboxes', () => {
     expect(rawHeader(sent.raw, 'Bcc')).toBe('audit@acme.example');
     expect(rawHeader(sent.raw, 'Message-ID')).toBe(`<${r.body.messageId}>`);
     expect((await parse(sent.raw)).text?.trim()).toBe('Olá');
+  });
+
+  it('a service account with domain-wide delegation: a JWT bearer grant signed with its key, sub = the mailbox', async () => {
+    await waitFor(() => subjects().includes('gsa 1') && subjects().includes('gsa 2'), 15_000, 'gsa tickets');
+    await waitFor(() => gmail.messages(SA_USER, 'UNREAD').length === 0, 10_000, 'gsa seen');
+    const grants = oauth.requests.filter((r) => r.client_id === SA_EMAIL);
+    expect(grants.length).toBeGreaterThan(0);
+    expect(grants.every((r) => r.grant_type === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && r.status === 200 && r.scope === 'https://www.googleapis.com/auth/gmail.modify')).toBe(true);
+    const text = JSON.stringify(logs);
+    expect(text).not.toContain(keys.privateKey.split('\n')[1]!);
   });
 
   it('revoked consent: the mailbox is suspended and its company notified; the others go on', async () => {

@@ -95,7 +95,7 @@ export async function startGmailPeer(oauth: OAuthPeer): Promise<GmailPeer> {
       return [...box(user).labels.values()].find((l) => l.name === name || l.id === name)?.id;
     },
     expireHistory() {
-      for (const b of boxes.values()) b.oldestHistory = b.historyId;
+      for (const b of boxes.values()) b.oldestHistory = b.historyId + 1; // every id handed out so far
     },
     throttle(opts) {
       throttle = opts ? { ...opts, n: 0 } : null;
