@@ -20,6 +20,7 @@ import { probeDns, probeTcp, probeTls, type Endpoint, type StepResult } from '..
 import { effectiveTimeout } from '../outbound/resolve.js';
 import { smtpOptions } from '../outbound/transport-pool.js';
 import { probeAccessToken } from '../oauth/probe-token.js';
+import { probeGmailInbound, probeGmailSend } from './test-mailbox-gmail.js';
 import { probeGraphInbound, probeGraphSend } from './test-mailbox-graph.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
 
@@ -134,9 +135,9 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
 /** graph/gmail: the token, then the mailbox and folder through the API (test-mailbox-graph.ts). */
 async function apiInbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInbound): Promise<void> {
   ctx.lines.push(`  inbound: ${i.protocol} ${i.apiUrl ?? '(no API URL)'}, folder ${i.folder}`);
-  if (i.protocol !== 'graph') return print(ctx, { step: 'api', status: 'skip', detail: `test-mailbox does not probe ${i.protocol} yet` });
   const token = await apiToken(ctx, id, mb.auth);
   if (!token) return;
+  if (i.protocol === 'gmail') return probeGmailInbound({ mailbox: id, apiUrl: i.apiUrl!, auth: mb.auth!, accessToken: token, print: (r) => print(ctx, r) }, i);
   await probeGraphInbound({ mailbox: id, apiUrl: i.apiUrl!, auth: mb.auth!, accessToken: token, print: (r) => print(ctx, r) }, i);
 }
 
@@ -154,12 +155,12 @@ async function apiToken(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promis
   return 'accessToken' in c ? c.accessToken : null;
 }
 
-/** transport graph: the token, and with --send-to a test message through sendMail. */
-async function graphOutbound(ctx: Ctx, id: string, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
-  ctx.lines.push(`  outbound: graph ${o.apiUrl ?? '(no API URL)'}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || '?'}>`);
+/** transport graph/gmail: the token, and with --send-to a test message through sendMail / messages.send. */
+async function apiOutbound(ctx: Ctx, id: string, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
+  ctx.lines.push(`  outbound: ${o.transport} ${o.apiUrl ?? '(no API URL)'}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || '?'}>`);
   const token = await apiToken(ctx, id, o.auth);
   if (!token) return void (sendTo && print(ctx, { step: 'send', status: 'skip', detail: 'not tried' }));
-  print(ctx, { step: 'auth', status: 'ok', detail: `token obtained for ${o.auth!.user}${sendTo ? '' : ' (Mail.Send is checked only by sending: --send-to)'}` });
+  print(ctx, { step: 'auth', status: 'ok', detail: `token obtained for ${o.auth!.user}${sendTo ? '' : ` (the right to send is checked only by sending: --send-to)`}` });
   if (!sendTo) return;
   if (!isValidEmail(sendTo)) return print(ctx, { step: 'send', status: 'fail', detail: `--send-to ${JSON.stringify(sendTo)} is not an e-mail address`, hint: 'give a real address' });
   const m = await compose({
@@ -167,15 +168,16 @@ async function graphOutbound(ctx: Ctx, id: string, o: ResolvedOutbound, sendTo: 
     kind: 'system',
     to: [{ name: '', address: sendTo }],
     subject: `mailroom test message from mailbox ${id}`,
-    text: `This is a test message sent by \`mailroom test-mailbox\` through mailbox ${id} (Microsoft Graph).\nNo action is needed.\n`,
+    text: `This is a test message sent by \`mailroom test-mailbox\` through mailbox ${id} (${o.transport === 'gmail' ? 'Gmail API' : 'Microsoft Graph'}).\nNo action is needed.\n`,
     headers: { 'Auto-Submitted': 'auto-generated' },
   });
-  await probeGraphSend({ mailbox: id, apiUrl: o.apiUrl!, auth: o.auth!, accessToken: token, print: (r) => print(ctx, r) }, Buffer.from(m.raw), sendTo);
+  const probe = { mailbox: id, apiUrl: o.apiUrl!, auth: o.auth!, accessToken: token, print: (r: StepResult) => print(ctx, r) };
+  if (o.transport === 'gmail') await probeGmailSend(probe, Buffer.from(m.raw), sendTo);
+  else await probeGraphSend(probe, Buffer.from(m.raw), sendTo);
 }
 
 async function outbound(ctx: Ctx, id: string, address: string | null, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
-  if (o.transport === 'graph') return graphOutbound(ctx, id, o, sendTo);
-  if (o.transport === 'gmail') return void ctx.lines.push('  outbound: gmail (test-mailbox does not probe it yet)');
+  if (o.transport !== 'smtp') return apiOutbound(ctx, id, o, sendTo);
   ctx.lines.push(`  outbound: smtp ${o.host}:${o.port} ${o.security}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || address || '?'}>`);
   const timeoutMs = Math.min(effectiveTimeout(o.timeoutMs), PROBE_TIMEOUT_MS);
   const e: Endpoint = { protocol: 'smtp', host: o.host, port: o.port, security: o.security, verifyCertificate: o.verifyCertificate, caFile: o.caFile, timeoutMs };

@@ -83,10 +83,19 @@ export function resolveAuth(auth: Auth | undefined, provider: Provider | undefin
   };
 }
 
+/**
+ * A mailbox read through an API and given no outbound side of its own sends through the same API
+ * (not the preset's SMTP: where IMAP is off, SMTP AUTH usually is too).
+ */
+export function apiSendDefault(mb: { inbound?: { protocol?: string }; outbound?: { transport?: string } } | undefined): ApiKind | undefined {
+  const p = mb?.inbound?.protocol;
+  return mb && mb.outbound?.transport === undefined && isApiProtocol(p) ? p : undefined;
+}
+
 /** The sending settings from decideOutbound's flat fields (also used by src/outbound per message). */
-export function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined, apiUrl?: string): ResolvedOutbound | null {
+export function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined, apiUrl?: string, defaultTransport?: ApiKind): ResolvedOutbound | null {
   const get = (k: string) => fields.get(k)?.value;
-  const t = get('transport');
+  const t = get('transport') ?? defaultTransport;
   const transport: ResolvedOutbound['transport'] = t === 'graph' || t === 'gmail' ? t : 'smtp';
   const api = transport === 'smtp' ? null : (apiUrl ?? apiPresetFor(provider, transport)?.url ?? null);
   const host = transport === 'smtp' ? get('host') : '';
@@ -161,7 +170,7 @@ export function resolveSnapshot(
       };
     }
     const hasOutbound = Boolean(mb.outbound) || Boolean(presetFor(mb.provider)?.smtp);
-    const outbound = hasOutbound ? outboundFromFields(decideOutbound(config, meta.locations, { mailbox: id }).fields, id, mb.provider, mb.apiUrl) : null;
+    const outbound = hasOutbound ? outboundFromFields(decideOutbound(config, meta.locations, { mailbox: id }).fields, id, mb.provider, mb.apiUrl, apiSendDefault(mb)) : null;
     const transport = mb.outbound?.transport;
     mailboxes[id] = {
       id,

@@ -3,7 +3,7 @@
 // agree by construction. Pure.
 import { createHash } from 'node:crypto';
 import { decideOutbound, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
-import { outboundFromFields } from '../config/resolve.js';
+import { apiSendDefault, outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
 
 /** The SMTP timeout is never below 10 s (the config check rejects less; this guards the code path). */
@@ -24,7 +24,8 @@ export interface SenderResolution {
 
 /** decideOutbound's flat fields as a server (the conversion the snapshot uses for mailboxes too). */
 export function serverFromFields(fields: OutboundFields, mailbox: string | null, snap: Snapshot): ResolvedOutbound | null {
-  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined, mailbox ? snap.config.mailboxes?.[mailbox]?.apiUrl : undefined);
+  const raw = mailbox ? snap.config.mailboxes?.[mailbox] : undefined;
+  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined, raw?.apiUrl, apiSendDefault(raw));
 }
 
 export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResolution {

@@ -17,6 +17,7 @@ import { startOAuthServer, type OAuthPeer } from '../peers/oauth.js';
 import { startSmtpServer, type SmtpPeer } from '../peers/smtp.js';
 import { message, waitFor } from '../support/daemon-config.js';
 import { allTickets, duplicates, startTestDaemon, statusOf, ticketSummaries } from '../support/inbound.js';
+import { runTestMailbox, stepRow } from '../support/test-mailbox.js';
 import { api, parse, rawHeader } from './outbound-support.js';
 
 const USERS = { gmove: 'move@acme.example', gseen: 'seen@acme.example', gdel: 'del@acme.example' };
@@ -152,6 +153,17 @@ describe('Gmail API mailboxes', () => {
     expect(grants.every((r) => r.grant_type === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && r.status === 200 && r.scope === 'https://www.googleapis.com/auth/gmail.modify')).toBe(true);
     const text = JSON.stringify(logs);
     expect(text).not.toContain(keys.privateKey.split('\n')[1]!);
+  });
+
+  it('test-mailbox: the service account\'s token, the profile, the label, and the API as the sending side', async () => {
+    const secrets = () => [SECRET, keys.privateKey.split('\n')[1]!, ...oauth.issued.keys()];
+    const ok = await runTestMailbox(join(root, 'config'), ['gsa'], secrets);
+    expect(ok.code, ok.out).toBe(0);
+    expect(stepRow(ok.out, 'auth')).toMatch(/ok\s+auth\s+Gmail accepted the token for desk@acme.example/);
+    expect(stepRow(ok.out, 'folder')).toMatch(/ok\s+folder\s+label INBOX \(INBOX\)/);
+    expect(ok.out).toContain('service_account: a token was fetched, no state used');
+    // read through the Gmail API and no outbound side given: it sends through the API too, not smtp.gmail.com
+    expect(ok.out).toContain(`outbound: gmail ${gmail.url}`);
   });
 
   it('revoked consent: the mailbox is suspended and its company notified; the others go on', async () => {

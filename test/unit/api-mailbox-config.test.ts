@@ -36,6 +36,8 @@ describe('API mailboxes', () => {
     const mb = snap.mailboxes.google!;
     expect(mb.inbound).toMatchObject({ protocol: 'gmail', apiUrl: 'https://gmail.googleapis.com', folder: 'INBOX' });
     expect(mb.auth!.oauth2!.scope).toBe('https://www.googleapis.com/auth/gmail.modify');
+    // no outbound side of its own: it sends through the Gmail API, not the preset's smtp.gmail.com
+    expect(mb.outbound).toMatchObject({ transport: 'gmail', apiUrl: 'https://gmail.googleapis.com', host: '' });
   });
 
   it('explain shows the API URL with its origin and no IMAP socket fields', () => {
