@@ -734,7 +734,7 @@ folder?: string
 since?: string
 afterFetch?: AfterFetch1
 /**
- * Folder for `afterFetch: move` (IMAP, graph: created when missing); gmail: the label added (created when missing) while INBOX is removed.
+ * Folder for `afterFetch: move` (IMAP, graph: created when missing); gmail: the label added (created when missing) while the folder's label is removed.
  */
 moveTo?: string
 /**
@@ -758,7 +758,7 @@ fallbackCompany?: string
 }
 export interface MailboxOutbound1 {
 /**
- * `smtp` (default), `graph` (Microsoft Graph sendMail with the MIME message; Graph keeps a copy in Sent Items, as it does for every MIME send) or `gmail` (Gmail messages.send with the raw message). The API transports need `auth.oauth2` and take no host, port or security.
+ * `smtp`, `graph` (Microsoft Graph sendMail with the MIME message; Graph keeps a copy in Sent Items, as it does for every MIME send) or `gmail` (Gmail messages.send with the raw message). Default: the inbound protocol of a mailbox read through graph or gmail, else smtp. The API transports need `auth.oauth2` and take no host, port or security.
  */
 transport?: ("smtp" | "graph" | "gmail")
 }
