@@ -49,8 +49,10 @@ export class GmailSession implements ProtocolSession {
     const i = this.inbound;
     const { sync, fence } = syncPortOf(this.ctx);
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
-    await this.finishPending(signal);
     let cursor = parseGmailCursor(await sync.cursor(mailbox.id, i.folder));
+    // Left pending by an earlier run; not while a listing is under way (it resumes first: moving
+    // now would shift the pages it has still to read).
+    if (cursor?.phase !== 'list') await this.finishPending(signal);
     let resynced = false;
     while (!signal.aborted) {
       if (!cursor) {
