@@ -5,9 +5,9 @@
 // (seen: isRead, move, delete: to Deleted Items), an expired delta link (410) → a full resync in
 // which the dedupe keys (`graph:<mailbox>:<immutable id>`, and the Message-ID rule) create nothing
 // twice.
-import { commitBatch, prepareBatch, type FetchedMessage } from '../ingest/pipeline.js';
+import { commitBatch, prepareBatch, type FetchedMessage, type PreparedBatch } from '../ingest/pipeline.js';
 import { GraphClient, isGraphError } from '../graph/client.js';
-import { initialDeltaPath, parseDeltaPage, planDeltaPage } from '../graph/delta.js';
+import { initialDeltaPath, parseDeltaPage, planDeltaPage, type DeltaPage } from '../graph/delta.js';
 import { resolveFolder } from '../graph/folders.js';
 import type { AfterFetch, PendingAction } from '../store/index.js';
 import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
@@ -19,6 +19,20 @@ const IMMUTABLE = 'IdType="ImmutableId"';
 const FETCH_PARALLEL = 4;
 
 export const graphKey = (mailbox: string, id: string) => `graph:${mailbox}:${id}`;
+
+interface LoadedPage {
+  /** the link that got this page */
+  url: string;
+  page: DeltaPage;
+  /** its new messages, spooled and parsed; null when there is nothing to store */
+  prepared: PreparedBatch | null;
+}
+
+/** A promise whose rejection is held until it is awaited (never unhandled). */
+function settleLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
 
 export class GraphSession implements ProtocolSession {
   private client: GraphClient | null = null;
@@ -58,57 +72,76 @@ export class GraphSession implements ProtocolSession {
     const { sync, fence } = syncPortOf(this.ctx);
     const result: SyncResult = { fetched: 0, created: 0, duplicates: 0 };
     await this.finishPending(signal);
-    let url = (await sync.cursor(mailbox.id, i.folder)) ?? initialDeltaPath(this.folderId!, i.since);
-    this.ctx.status.checkpoint = { folder: i.folder, cursor: url.includes('deltatoken') };
+    const first = (await sync.cursor(mailbox.id, i.folder)) ?? initialDeltaPath(this.folderId!, i.since);
+    this.ctx.status.checkpoint = { folder: i.folder, cursor: first.includes('deltatoken') };
     let resynced = false;
-    const prefer = [IMMUTABLE, `odata.maxpagesize=${i.batchSize}`];
-    while (!signal.aborted) {
-      let body: unknown;
-      try {
-        body = await this.client!.json({ path: url, prefer, signal });
-      } catch (e) {
-        // The delta link expired (410 SyncStateNotFound): the folder is read again from the start;
-        // what is stored already is known by its key and not fetched twice.
-        if (!isGraphError(e, 410) || resynced) throw e;
-        this.ctx.log.warn({ folder: i.folder, code: e.graphCode }, 'graph delta state expired: full resync of the folder');
-        resynced = true;
-        await sync.resetCursor(mailbox.id, i.folder, fence);
-        url = initialDeltaPath(this.folderId!, i.since);
-        continue;
-      }
-      const page = parseDeltaPage(body);
-      const keys = page.messages.filter((m) => !m.removed).map((m) => graphKey(mailbox.id, m.id));
-      const plan = planDeltaPage(page, url, await sync.knownKeys(keys), (id) => graphKey(mailbox.id, id));
-      this.ctx.status.backlog = plan.fetch.length;
-      if (plan.fetch.length === 0) {
-        if (page.next !== url) await sync.saveCursor(mailbox.id, i.folder, page.next, fence);
-      } else {
-        const dates = new Map(page.messages.map((m) => [m.id, m.receivedDateTime]));
-        const fetched = await this.fetchMessages(plan.fetch, plan.cursorOf, dates, signal);
-        if (signal.aborted) break; // nothing of this page committed: it is read again
-        if (fetched.length === 0) await sync.saveCursor(mailbox.id, i.folder, page.next, fence); // all vanished meanwhile
-        const outcomes = await commitBatch(this.ctx, mailbox.id, await prepareBatch(this.ctx, fetched));
-        for (const o of outcomes) {
-          result.fetched++;
-          if (o.result.duplicate) result.duplicates++;
-          else {
-            result.created++;
-            this.ctx.status.ingested++;
-            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-            if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
-          }
+    // Two pages in flight: while page k is decided, committed and acted on, page k+1 is fetched
+    // ($value) and prepared (spool, parse). Commits stay in page order; preparing writes only
+    // content-addressed blobs, so an abort or a crash with a page prepared but not committed leaves
+    // nothing to undo (the page is read again from the committed link). The commit decides what is
+    // a duplicate, so a page planned before the previous one was committed cannot double anything.
+    const load = (url: string) => settleLater(this.loadPage(url, signal));
+    let next: Promise<LoadedPage> | null = load(first);
+    try {
+      while (next && !signal.aborted) {
+        let cur: LoadedPage;
+        try {
+          cur = await next;
+        } catch (e) {
+          // The delta link expired (410 SyncStateNotFound): the folder is read again from the start;
+          // what is stored already is known by its key and not fetched twice.
+          if (!isGraphError(e, 410) || resynced) throw e;
+          this.ctx.log.warn({ folder: i.folder, code: e.graphCode }, 'graph delta state expired: full resync of the folder');
+          resynced = true;
+          await sync.resetCursor(mailbox.id, i.folder, fence);
+          next = load(initialDeltaPath(this.folderId!, i.since));
+          continue;
         }
-        const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
-        if (ids.size) await this.applyActions((await sync.pendingActions(mailbox.id)).filter((a) => ids.has(a.id)), signal);
-        // the last message of the page carried page.next; if it was a duplicate with no action,
-        // the cursor still moved with its commit
+        if (signal.aborted) break; // nothing of this page committed: it is read again
+        next = cur.page.roundDone ? null : load(cur.page.next);
+        this.ctx.status.backlog = cur.prepared?.batch.length ?? 0;
+        if (!cur.prepared) {
+          // nothing to store (all known, removals only, or vanished meanwhile): the link moves alone
+          if (cur.page.next !== cur.url) await sync.saveCursor(mailbox.id, i.folder, cur.page.next, fence);
+        } else {
+          const outcomes = await commitBatch(this.ctx, mailbox.id, cur.prepared);
+          for (const o of outcomes) {
+            result.fetched++;
+            if (o.result.duplicate) result.duplicates++;
+            else {
+              result.created++;
+              this.ctx.status.ingested++;
+              this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
+              if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
+            }
+          }
+          const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
+          if (ids.size) await this.applyActions((await sync.pendingActions(mailbox.id)).filter((a) => ids.has(a.id)), signal);
+        }
+        this.ctx.status.checkpoint = { folder: i.folder, cursor: true };
+        this.ctx.status.backlog = 0;
       }
-      url = page.next;
-      this.ctx.status.checkpoint = { folder: i.folder, cursor: true };
-      this.ctx.status.backlog = 0;
-      if (page.roundDone) break;
+    } finally {
+      await Promise.allSettled([next]); // nothing runs on after sync returns
     }
     return result;
+  }
+
+  /** One delta page: what is new on it, fetched and prepared (nothing committed). */
+  private async loadPage(url: string, signal: AbortSignal): Promise<LoadedPage> {
+    const { mailbox } = this.ctx;
+    const prefer = [IMMUTABLE, `odata.maxpagesize=${this.inbound.batchSize}`];
+    const page = parseDeltaPage(await this.client!.json({ path: url, prefer, signal }));
+    const keys = page.messages.filter((m) => !m.removed).map((m) => graphKey(mailbox.id, m.id));
+    const plan = planDeltaPage(page, url, await this.syncKnown(keys), (id) => graphKey(mailbox.id, id));
+    if (plan.fetch.length === 0) return { url, page, prepared: null };
+    const dates = new Map(page.messages.map((m) => [m.id, m.receivedDateTime]));
+    const fetched = await this.fetchMessages(plan.fetch, plan.cursorOf, dates, signal);
+    return { url, page, prepared: fetched.length ? await prepareBatch(this.ctx, fetched) : null };
+  }
+
+  private syncKnown(keys: string[]): Promise<Set<string>> {
+    return syncPortOf(this.ctx).sync.knownKeys(keys);
   }
 
   /** `$value` of each message, at most 4 at a time (Graph's per-mailbox limit); too big: headers only. */
