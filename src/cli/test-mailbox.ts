@@ -21,6 +21,8 @@ import { probeDns, probeTcp, probeTls, type Endpoint, type StepResult } from '..
 import { effectiveTimeout } from '../outbound/resolve.js';
 import { smtpOptions } from '../outbound/transport-pool.js';
 import { probeAccessToken } from '../oauth/probe-token.js';
+import { probeGmailInbound, probeGmailSend } from './test-mailbox-gmail.js';
+import { probeGraphInbound, probeGraphSend } from './test-mailbox-graph.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
 
 /** An interactive check should not hang for the 180 s a sender may wait. */
@@ -74,6 +76,7 @@ async function network(ctx: Ctx, e: Endpoint): Promise<boolean> {
 }
 
 async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInbound): Promise<void> {
+  if (i.protocol === 'graph' || i.protocol === 'gmail') return apiInbound(ctx, id, mb, i);
   ctx.lines.push(`  inbound: ${i.protocol} ${i.host}:${i.port} ${i.security}, folder ${i.folder}`);
   const e: Endpoint = { protocol: i.protocol, host: i.host, port: i.port, security: i.security, verifyCertificate: i.verifyCertificate, caFile: i.caFile, timeoutMs: PROBE_TIMEOUT_MS };
   if (!(await network(ctx, e))) return print(ctx, { step: 'auth', status: 'skip', detail: 'not tried (the connection failed)' });
@@ -130,7 +133,52 @@ async function inbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInb
   }
 }
 
+/** graph/gmail: the token, then the mailbox and folder through the API (test-mailbox-graph.ts). */
+async function apiInbound(ctx: Ctx, id: string, mb: ResolvedMailbox, i: ResolvedInbound): Promise<void> {
+  ctx.lines.push(`  inbound: ${i.protocol} ${i.apiUrl ?? '(no API URL)'}, folder ${i.folder}`);
+  const token = await apiToken(ctx, id, mb.auth);
+  if (!token) return;
+  if (i.protocol === 'gmail') return probeGmailInbound({ mailbox: id, apiUrl: i.apiUrl!, auth: mb.auth!, accessToken: token, print: (r) => print(ctx, r) }, i);
+  await probeGraphInbound({ mailbox: id, apiUrl: i.apiUrl!, auth: mb.auth!, accessToken: token, print: (r) => print(ctx, r) }, i);
+}
+
+/** An API mailbox's access token (OAuth2 only), or null after printing why not. */
+async function apiToken(ctx: Ctx, id: string, auth: ResolvedAuth | null): Promise<string | null> {
+  if (!auth?.oauth2) {
+    print(ctx, { step: 'auth', status: 'fail', detail: 'no auth.oauth2', hint: 'the Graph and Gmail APIs take OAuth2 bearer tokens only' });
+    return null;
+  }
+  const c = await creds(ctx, id, auth);
+  if (!('user' in c)) {
+    print(ctx, c);
+    return null;
+  }
+  return 'accessToken' in c ? c.accessToken : null;
+}
+
+/** transport graph/gmail: the token, and with --send-to a test message through sendMail / messages.send. */
+async function apiOutbound(ctx: Ctx, id: string, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
+  ctx.lines.push(`  outbound: ${o.transport} ${o.apiUrl ?? '(no API URL)'}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || '?'}>`);
+  const token = await apiToken(ctx, id, o.auth);
+  if (!token) return void (sendTo && print(ctx, { step: 'send', status: 'skip', detail: 'not tried' }));
+  print(ctx, { step: 'auth', status: 'ok', detail: `token obtained for ${o.auth!.user}${sendTo ? '' : ` (the right to send is checked only by sending: --send-to)`}` });
+  if (!sendTo) return;
+  if (!isValidEmail(sendTo)) return print(ctx, { step: 'send', status: 'fail', detail: `--send-to ${JSON.stringify(sendTo)} is not an e-mail address`, hint: 'give a real address' });
+  const m = await compose({
+    server: o,
+    kind: 'system',
+    to: [{ name: '', address: sendTo }],
+    subject: `mailroom test message from mailbox ${id}`,
+    text: `This is a test message sent by \`mailroom test-mailbox\` through mailbox ${id} (${o.transport === 'gmail' ? 'Gmail API' : 'Microsoft Graph'}).\nNo action is needed.\n`,
+    headers: { 'Auto-Submitted': 'auto-generated' },
+  });
+  const probe = { mailbox: id, apiUrl: o.apiUrl!, auth: o.auth!, accessToken: token, print: (r: StepResult) => print(ctx, r) };
+  if (o.transport === 'gmail') await probeGmailSend(probe, Buffer.from(m.raw), sendTo);
+  else await probeGraphSend(probe, Buffer.from(m.raw), sendTo);
+}
+
 async function outbound(ctx: Ctx, id: string, address: string | null, o: ResolvedOutbound, sendTo: string | undefined): Promise<void> {
+  if (o.transport !== 'smtp') return apiOutbound(ctx, id, o, sendTo);
   ctx.lines.push(`  outbound: smtp ${o.host}:${o.port} ${o.security}, from ${o.from.name ? `${o.from.name} ` : ''}<${o.from.address || address || '?'}>`);
   const timeoutMs = Math.min(effectiveTimeout(o.timeoutMs), PROBE_TIMEOUT_MS);
   const e: Endpoint = { protocol: 'smtp', host: o.host, port: o.port, security: o.security, verifyCertificate: o.verifyCertificate, caFile: o.caFile, timeoutMs };

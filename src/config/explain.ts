@@ -3,7 +3,7 @@
 import { inboundField } from './inbound-layers.js';
 import { locate } from './merge.js';
 import { decideOutbound, MAILBOX_LAYER_RULE, type OutboundRequest } from './outbound-layers.js';
-import { presetFor } from './presets.js';
+import { apiPresetFor, isApiProtocol, presetFor } from './presets.js';
 import { REDACTED, Secret } from './secret.js';
 import type { Snapshot } from './snapshot.js';
 import { pointer } from './yaml-file.js';
@@ -64,16 +64,22 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   const fields: ExplainedField[] = [];
   const inbound = mb.inbound;
   if (inbound) {
-    const preset = presetFor(mb.provider ?? undefined)?.[inbound.protocol];
+    const api = isApiProtocol(inbound.protocol) ? inbound.protocol : null;
+    const preset = api ? (apiPresetFor(mb.provider, api) ? { apiUrl: true } : undefined) : presetFor(mb.provider ?? undefined)?.[inbound.protocol as 'imap' | 'pop3'];
     const rawIn = (raw.inbound ?? {}) as Record<string, unknown>;
     const defaultsIn = (snap.config.defaults?.inbound ?? {}) as Record<string, unknown>;
     const rename: Record<string, string> = { pollIntervalMs: 'pollInterval' };
     for (const [k, v] of Object.entries(inbound)) {
       const key = rename[k] ?? k;
       if (inbound.protocol === 'pop3' && IMAP_ONLY.has(key)) continue; // POP3 has one mailbox, no folders, no IDLE
+      if (api && ['host', 'port', 'security', 'verifyCertificate', 'caFile', 'idle'].includes(key)) continue; // no socket of its own
       let layer = 'built-in default';
       let at = null;
-      if (key in rawIn) {
+      if (key === 'apiUrl' && api && raw.apiUrl !== undefined) {
+        layer = `mailbox ${id}`;
+        at = where(locate(snap.locations, pointer(['mailboxes', id, 'apiUrl'])));
+      } else if (key === 'apiUrl' && !api) continue;
+      else if (key in rawIn) {
         layer = `mailbox ${id}`;
         at = where(locate(snap.locations, pointer(['mailboxes', id, 'inbound', key])));
       } else if (key in defaultsIn) {
@@ -97,7 +103,11 @@ export function explainMailbox(snap: Snapshot, id: string): Explanation | null {
   return {
     title: `mailbox ${id}${mb.enabled ? '' : ' (disabled)'}`,
     trail: owners.length ? [`read for ${owners.join(', ')}`] : ['no contract reads this mailbox'],
-    result: inbound ? `${inbound.protocol} ${inbound.security} ${inbound.host}:${inbound.port}${inbound.protocol === "imap" ? ` folder ${inbound.folder}` : ""}` : "no inbound side",
+    result: inbound
+      ? isApiProtocol(inbound.protocol)
+        ? `${inbound.protocol} ${inbound.apiUrl ?? '(no API URL)'} folder ${inbound.folder}`
+        : `${inbound.protocol} ${inbound.security} ${inbound.host}:${inbound.port}${inbound.protocol === 'imap' ? ` folder ${inbound.folder}` : ''}`
+      : 'no inbound side',
     fields,
   };
 }

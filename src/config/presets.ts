@@ -8,12 +8,34 @@ export interface Endpoint {
   security: Security;
 }
 
+/** An HTTP mail API of a provider (inbound.protocol / outbound.transport graph or gmail). */
+export interface ApiPreset {
+  url: string;
+  /** delegated (refresh_token) scopes */
+  scope: string;
+  /** app-only (client_credentials) scope */
+  clientCredentials?: string;
+}
+
+export type ApiKind = 'graph' | 'gmail';
+
 export interface Preset {
   imap?: Endpoint;
   pop3?: Endpoint;
   smtp?: Endpoint;
   oauth2?: { tokenUrl: string; scope: { imap: string; pop3: string; smtp: string; clientCredentials?: string } };
+  /** the provider's mail API: Microsoft Graph or the Gmail API */
+  api?: { kind: ApiKind } & ApiPreset;
 }
+
+// Microsoft Graph: app-only asks for the application permissions granted (Mail.ReadWrite, Mail.Send)
+// through /.default; delegated names them.
+const GRAPH: { kind: 'graph' } & ApiPreset = {
+  kind: 'graph',
+  url: 'https://graph.microsoft.com/v1.0',
+  scope: 'https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.Send offline_access',
+  clientCredentials: 'https://graph.microsoft.com/.default',
+};
 
 const MS_TOKEN = 'https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token';
 
@@ -31,6 +53,7 @@ export const PRESETS: Record<Exclude<Provider, 'custom'>, Preset> = {
         clientCredentials: 'https://outlook.office365.com/.default',
       },
     },
+    api: GRAPH,
   },
   outlook: {
     imap: { host: 'outlook.office365.com', port: 993, security: 'tls' },
@@ -44,6 +67,7 @@ export const PRESETS: Record<Exclude<Provider, 'custom'>, Preset> = {
         smtp: 'https://outlook.office.com/SMTP.Send offline_access',
       },
     },
+    api: { ...GRAPH, clientCredentials: undefined },
   },
   gmail: {
     imap: { host: 'imap.gmail.com', port: 993, security: 'tls' },
@@ -53,6 +77,8 @@ export const PRESETS: Record<Exclude<Provider, 'custom'>, Preset> = {
       tokenUrl: 'https://oauth2.googleapis.com/token',
       scope: { imap: 'https://mail.google.com/', pop3: 'https://mail.google.com/', smtp: 'https://mail.google.com/' },
     },
+    // gmail.modify: read, label, trash and send (not permanent delete: afterFetch delete trashes).
+    api: { kind: 'gmail', url: 'https://gmail.googleapis.com', scope: 'https://www.googleapis.com/auth/gmail.modify' },
   },
   yahoo: {
     imap: { host: 'imap.mail.yahoo.com', port: 993, security: 'tls' },
@@ -77,6 +103,14 @@ export const PRESETS: Record<Exclude<Provider, 'custom'>, Preset> = {
 export function presetFor(provider: Provider | undefined): Preset | undefined {
   return provider && provider !== 'custom' ? PRESETS[provider] : undefined;
 }
+
+/** The API preset of a provider for `kind`, or undefined when it offers none. */
+export function apiPresetFor(provider: Provider | null | undefined, kind: ApiKind): ApiPreset | undefined {
+  const api = presetFor(provider ?? undefined)?.api;
+  return api?.kind === kind ? api : undefined;
+}
+
+export const isApiProtocol = (p: string | undefined | null): p is ApiKind => p === 'graph' || p === 'gmail';
 
 /** Default port for a protocol and security mode when neither the config nor a preset gives one. */
 export function defaultPort(protocol: 'imap' | 'pop3' | 'smtp', security: Security): number {

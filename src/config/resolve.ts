@@ -6,7 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseDuration, parseSize } from './duration.js';
 import { idMap } from './id-map.js';
 import { companyChain, decideOutbound, fieldMs, type OutboundFields } from './outbound-layers.js';
-import { defaultPort, presetFor } from './presets.js';
+import { apiPresetFor, defaultPort, isApiProtocol, presetFor, type ApiKind } from './presets.js';
 import type { Problem } from './problems.js';
 import { Secret, type SecretSource } from './secret.js';
 import type { ResolvedAuth, ResolvedCompany, ResolvedInbound, ResolvedMailbox, ResolvedOutbound, ResolvedStore, Snapshot } from './snapshot.js';
@@ -61,10 +61,11 @@ export function resolveStore(s: Store | undefined): ResolvedStore {
   return { driver: 'lowdb', path: resolvePath(s?.path ?? './data') };
 }
 
-export function resolveAuth(auth: Auth | undefined, provider: Provider | undefined, protocol: 'imap' | 'pop3' | 'smtp'): ResolvedAuth | null {
+export function resolveAuth(auth: Auth | undefined, provider: Provider | undefined, protocol: 'imap' | 'pop3' | 'smtp' | ApiKind): ResolvedAuth | null {
   if (!auth?.user) return null;
   const o = auth.oauth2;
   const preset = presetFor(provider)?.oauth2;
+  const api = isApiProtocol(protocol) ? apiPresetFor(provider, protocol) : undefined;
   return {
     user: auth.user,
     password: source(auth.password, auth.passwordFile),
@@ -73,20 +74,33 @@ export function resolveAuth(auth: Auth | undefined, provider: Provider | undefin
           flow: o.flow,
           tenantId: o.tenantId ?? null,
           clientId: o.clientId,
-          clientSecret: source(o.clientSecret, o.clientSecretFile),
+          // service_account: the JSON key file stands where a client secret does (read when used, fingerprinted, scrubbed)
+          clientSecret: o.flow === 'service_account' ? source(undefined, o.serviceAccountKeyFile) : source(o.clientSecret, o.clientSecretFile),
           refreshToken: source(o.refreshToken, o.refreshTokenFile),
           tokenUrl: o.tokenUrl ?? preset?.tokenUrl.replace('{tenantId}', o.tenantId ?? 'common') ?? null,
-          scope: o.scope ?? (o.flow === 'client_credentials' ? preset?.scope.clientCredentials : preset?.scope[protocol]) ?? null,
+          scope: o.scope ?? (isApiProtocol(protocol) ? (o.flow === 'client_credentials' ? api?.clientCredentials : api?.scope) : o.flow === 'client_credentials' ? preset?.scope.clientCredentials : preset?.scope[protocol]) ?? null,
           clientSecretExpires: o.clientSecretExpires ?? null,
         }
       : null,
   };
 }
 
+/**
+ * A mailbox read through an API and given no outbound side of its own sends through the same API
+ * (not the preset's SMTP: where IMAP is off, SMTP AUTH usually is too).
+ */
+export function apiSendDefault(mb: { inbound?: { protocol?: string }; outbound?: { transport?: string } } | undefined): ApiKind | undefined {
+  const p = mb?.inbound?.protocol;
+  return mb && mb.outbound?.transport === undefined && isApiProtocol(p) ? p : undefined;
+}
+
 /** The sending settings from decideOutbound's flat fields (also used by src/outbound per message). */
-export function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined): ResolvedOutbound | null {
+export function outboundFromFields(fields: OutboundFields, mailbox: string | null, provider: Provider | undefined, apiUrl?: string, defaultTransport?: ApiKind): ResolvedOutbound | null {
   const get = (k: string) => fields.get(k)?.value;
-  const host = get('host');
+  const t = get('transport') ?? defaultTransport;
+  const transport: ResolvedOutbound['transport'] = t === 'graph' || t === 'gmail' ? t : 'smtp';
+  const api = transport === 'smtp' ? null : (apiUrl ?? apiPresetFor(provider, transport)?.url ?? null);
+  const host = transport === 'smtp' ? get('host') : '';
   if (typeof host !== 'string') return null;
   const authObj: Record<string, unknown> = {};
   for (const [k, f] of fields) {
@@ -104,7 +118,9 @@ export function outboundFromFields(fields: OutboundFields, mailbox: string | nul
     security,
     verifyCertificate: get('verifyCertificate') !== false,
     caFile: (get('caFile') as string | undefined) ?? null,
-    auth: resolveAuth(authObj as unknown as Auth, provider, 'smtp'),
+    auth: resolveAuth(authObj as unknown as Auth, provider, transport === 'smtp' ? 'smtp' : transport),
+    transport,
+    apiUrl: api,
     from: { name: String(get('from.name') ?? ''), address: String(get('from.address') ?? '') },
     sendAs: get('sendAs') === 'user' ? 'user' : 'mailbox',
     timeoutMs: fieldMs(fields, 'timeout'),
@@ -130,12 +146,15 @@ export function resolveSnapshot(
     let inbound: ResolvedInbound | null = null;
     if (mb.inbound) {
       const i = mb.inbound;
-      const preset = presetFor(mb.provider)?.[i.protocol];
+      const api = isApiProtocol(i.protocol) ? i.protocol : null;
+      const preset = api ? undefined : presetFor(mb.provider)?.[i.protocol as 'imap' | 'pop3'];
       const security = i.security ?? preset?.security ?? 'tls';
       inbound = {
         protocol: i.protocol,
-        host: i.host ?? preset?.host ?? '',
-        port: i.port ?? (preset && (!i.security || i.security === preset.security) ? preset.port : defaultPort(i.protocol, security)),
+        // An API mailbox has no host or port of its own: apiUrl (or the preset's) says where.
+        apiUrl: api ? (mb.apiUrl ?? apiPresetFor(mb.provider, api)?.url ?? null) : null,
+        host: api ? '' : (i.host ?? preset?.host ?? ''),
+        port: api ? 0 : (i.port ?? (preset && (!i.security || i.security === preset.security) ? preset.port : defaultPort(i.protocol as 'imap' | 'pop3', security))),
         security,
         verifyCertificate: i.verifyCertificate !== false,
         caFile: i.caFile ?? null,
@@ -153,14 +172,15 @@ export function resolveSnapshot(
       };
     }
     const hasOutbound = Boolean(mb.outbound) || Boolean(presetFor(mb.provider)?.smtp);
-    const outbound = hasOutbound ? outboundFromFields(decideOutbound(config, meta.locations, { mailbox: id }).fields, id, mb.provider) : null;
+    const outbound = hasOutbound ? outboundFromFields(decideOutbound(config, meta.locations, { mailbox: id }).fields, id, mb.provider, mb.apiUrl, apiSendDefault(mb)) : null;
+    const transport = mb.outbound?.transport;
     mailboxes[id] = {
       id,
       description: mb.description ?? '',
       enabled: mb.enabled !== false,
       provider: mb.provider ?? null,
       address: mb.address ?? null,
-      auth: resolveAuth(mb.auth, mb.provider, mb.inbound?.protocol ?? 'imap'),
+      auth: resolveAuth(mb.auth, mb.provider, mb.inbound?.protocol ?? (isApiProtocol(transport) ? transport : 'imap')),
       inbound,
       outbound,
       owners: owners.get(id) ?? [],

@@ -1,11 +1,12 @@
 // Checks the schema cannot express: references that name nothing, `extends` cycles, impossible
 // combinations, timezones, time ranges, regexes, secrets given twice. Every problem is collected.
+import { checkApiMailbox } from './api-mailbox-check.js';
 import { inboundField } from './inbound-layers.js';
 import { mailboxOwners } from './mailbox-ownership.js';
 import { locate } from './merge.js';
 import { parseDuration } from './duration.js';
 import type { Problem, Severity } from './problems.js';
-import { PRESETS, presetFor } from './presets.js';
+import { isApiProtocol, PRESETS, presetFor } from './presets.js';
 import { backtrackingRisk, compilePattern } from './pattern.js';
 import { defaultPrefix } from './resolve.js';
 import type { Auth, MailroomConfig, OutboundServer } from './types.generated.js';
@@ -107,11 +108,12 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     if ((RESERVED_MAILBOX_IDS as readonly string[]).includes(id))
       err(base, `mailbox id "${id}" is reserved (a workflow's outbound: ${RESERVED_MAILBOX_IDS.join(' and outbound: ')} are keywords): choose another id`, true);
     checkAuth(mb.auth, [...base, 'auth']);
+    for (const p of checkApiMailbox(id, mb)) report(p.severity, p.path, p.message, true);
     const inbound = mb.inbound;
     if (inbound) {
       const ip: Path = [...base, 'inbound'];
       const preset = presetFor(mb.provider);
-      if (!inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
+      if (!isApiProtocol(inbound.protocol) && !inbound.host && !preset?.[inbound.protocol]) err(ip, `inbound mailbox "${id}" needs a host or a provider preset (set inbound.host, or provider: ${Object.keys(PRESETS).join(', ')})`, true);
       const explicit = inbound.afterFetch;
       const af = inboundField('afterFetch', inbound, cfg.defaults?.inbound);
       const effective = af.value;
@@ -137,7 +139,7 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         warn(ip, `mailbox "${id}" is read but no contract lists it: its mail belongs to no company unless a route sets one (add it to a contract or set fallbackCompany)`, true);
     }
     if (mb.outbound) {
-      if (!mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
+      if (!isApiProtocol(mb.outbound.transport) && !mb.outbound.host && !presetFor(mb.provider)?.smtp) err([...base, 'outbound'], `outbound of mailbox "${id}" needs a host or a provider preset`, true);
       checkOutboundServer(mb.outbound, [...base, 'outbound']);
     }
   });
@@ -252,6 +254,10 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
         err([...path, 'oauth2'], 'flow: refresh_token needs refreshToken or refreshTokenFile', true);
       if (o.flow === 'client_credentials' && o.clientSecret === undefined && o.clientSecretFile === undefined)
         err([...path, 'oauth2'], 'flow: client_credentials needs clientSecret or clientSecretFile', true);
+      if (o.flow === 'service_account' && o.serviceAccountKeyFile === undefined) err([...path, 'oauth2'], 'flow: service_account needs serviceAccountKeyFile (the JSON key of the service account)', true);
+      if (o.flow !== 'service_account' && o.serviceAccountKeyFile !== undefined) err([...path, 'oauth2', 'serviceAccountKeyFile'], 'serviceAccountKeyFile is used only with flow: service_account', true);
+      if (o.flow === 'service_account' && (o.clientSecret ?? o.clientSecretFile ?? o.refreshToken ?? o.refreshTokenFile) !== undefined)
+        err([...path, 'oauth2'], 'flow: service_account signs with its key: no clientSecret or refreshToken', true);
     }
   }
 

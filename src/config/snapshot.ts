@@ -7,7 +7,8 @@ import type {
 } from './types.generated.js';
 
 export interface ResolvedOAuth2 {
-  flow: 'client_credentials' | 'refresh_token';
+  flow: 'client_credentials' | 'refresh_token' | 'service_account';
+  /** service_account: the JSON key file is `clientSecret` (a file source), read when used */
   tenantId: string | null;
   clientId: string;
   clientSecret: SecretSource | null;
@@ -24,7 +25,10 @@ export interface ResolvedAuth {
 }
 
 export interface ResolvedInbound {
-  protocol: 'imap' | 'pop3';
+  protocol: 'imap' | 'pop3' | 'graph' | 'gmail';
+  /** graph/gmail: the API base URL (mailbox apiUrl, else the provider preset's); null for IMAP/POP3 */
+  apiUrl: string | null;
+  /** IMAP/POP3 only ('' for an API mailbox) */
   host: string;
   port: number;
   security: Security;
@@ -46,6 +50,11 @@ export interface ResolvedInbound {
 export interface ResolvedOutbound {
   /** Mailbox whose settings these are; null for the global default. */
   mailbox: string | null;
+  /** smtp, or the mailbox's HTTP API (graph sendMail, gmail messages.send) */
+  transport: 'smtp' | 'graph' | 'gmail';
+  /** graph/gmail: the API base URL; null for smtp */
+  apiUrl: string | null;
+  /** SMTP only ('' for an API transport) */
   host: string;
   port: number;
   security: Security;

@@ -111,12 +111,12 @@ export type Duration9 = string
  */
 export type Size2 = (number | string)
 /**
- * How mail is sent through this mailbox (SMTP). Host, port and TLS default from the provider preset; auth from the mailbox.
+ * How mail is sent through this mailbox: SMTP (host, port and TLS default from the provider preset) or the mailbox's HTTP API (`transport: graph|gmail`); auth from the mailbox.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "MailboxOutbound".
  */
-export type MailboxOutbound = OutboundFields
+export type MailboxOutbound = (OutboundFields & MailboxOutbound1)
 /**
  * Sender: an address, `@domain`, or a pattern.
  */
@@ -410,9 +410,9 @@ oauth2?: OAuth2
  */
 export interface OAuth2 {
 /**
- * `client_credentials` (Microsoft 365 app-only) or `refresh_token` (delegated, Google and Microsoft).
+ * `client_credentials` (Microsoft 365 app-only), `refresh_token` (delegated, Google and Microsoft) or `service_account` (Google Workspace: a service account with domain-wide delegation acting as `auth.user`, RFC 7523 JWT bearer grant signed with the key in `serviceAccountKeyFile`).
  */
-flow: ("client_credentials" | "refresh_token")
+flow: ("client_credentials" | "refresh_token" | "service_account")
 /**
  * Microsoft Entra tenant id (office365 preset).
  */
@@ -441,6 +441,10 @@ refreshToken?: string
  * File holding the initial refresh token.
  */
 refreshTokenFile?: string
+/**
+ * flow service_account: the service account's JSON key file as Google issues it (client_email, private_key); read when a token is needed, never logged.
+ */
+serviceAccountKeyFile?: string
 /**
  * Token endpoint; defaults from the provider preset.
  */
@@ -706,6 +710,10 @@ description?: string
 enabled?: boolean
 provider?: Provider
 /**
+ * Base URL of the mailbox's HTTP API for `inbound.protocol: graph|gmail` and `outbound.transport: graph|gmail`; defaults from the provider preset (office365/outlook: https://graph.microsoft.com/v1.0, gmail: https://gmail.googleapis.com). Set it for Microsoft's national clouds (https://graph.microsoft.us/v1.0, https://microsoftgraph.chinacloudapi.cn/v1.0) or a test peer.
+ */
+apiUrl?: string
+/**
  * The mailbox's own address.
  */
 address?: string
@@ -742,9 +750,9 @@ oauth2?: OAuth2
  */
 export interface Inbound {
 /**
- * `imap` or `pop3`.
+ * `imap` or `pop3`; `graph` (Microsoft Graph API, Microsoft 365 and Outlook.com) or `gmail` (Gmail API) read the mailbox over HTTPS with `auth.oauth2` and no IMAP/POP3 (host, port, security and idle do not apply).
  */
-protocol: ("imap" | "pop3")
+protocol: ("imap" | "pop3" | "graph" | "gmail")
 /**
  * Server host; defaults from the provider preset.
  */
@@ -763,16 +771,16 @@ verifyCertificate?: boolean
  */
 caFile?: string
 /**
- * IMAP folder to read. Default INBOX.
+ * Folder to read. Default INBOX. IMAP: the folder path; graph: a well-known folder name (`inbox`, `archive` ...) or a display path (`Support/Orders`); gmail: a label id or name (`INBOX`).
  */
 folder?: string
 /**
- * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header).
+ * Read nothing older than this date (IMAP SEARCH SINCE; POP3 by the Date header; graph and gmail: on the first sync).
  */
 since?: string
 afterFetch?: AfterFetch1
 /**
- * Folder for `afterFetch: move`.
+ * Folder for `afterFetch: move` (IMAP, graph: created when missing); gmail: the label added (created when missing) while the folder's label is removed.
  */
 moveTo?: string
 /**
@@ -793,6 +801,12 @@ batchSize?: number
  * An identifier: letters, digits, `-`, `_`, `.`; starts with a letter or digit. The names of JavaScript's object members (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `isPrototypeOf`, `propertyIsEnumerable`, `toLocaleString`) are reserved.
  */
 fallbackCompany?: string
+}
+export interface MailboxOutbound1 {
+/**
+ * `smtp`, `graph` (Microsoft Graph sendMail with the MIME message; Graph keeps a copy in Sent Items, as it does for every MIME send) or `gmail` (Gmail messages.send with the raw message). Default: the inbound protocol of a mailbox read through graph or gmail, else smtp. The API transports need `auth.oauth2` and take no host, port or security.
+ */
+transport?: ("smtp" | "graph" | "gmail")
 }
 /**
  * A routing rule: conditions and actions.

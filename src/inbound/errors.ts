@@ -22,6 +22,8 @@ interface ErrLike {
   serverResponseCode?: string;
   responseText?: string;
   responseStatus?: string;
+  /** an HTTP mail API's answer (Graph, Gmail): its status decides */
+  httpStatus?: number;
   cause?: unknown;
 }
 
@@ -32,7 +34,14 @@ export function classifyError(err: unknown, secrets: readonly string[] = []): Cl
   const text = `${e.serverResponseCode ?? ''} ${e.responseText ?? ''} ${e.message ?? String(err)}`;
   // Scrubbed before it is cut: a cut through the middle of a password would leave its first half.
   const message = redactMessage(scrubSecrets(describe(e, err), secrets)).slice(0, 500);
-  // Server replies first.
+  // Server replies first. An HTTP API's status (Graph, Gmail) says it all.
+  const http = e.httpStatus;
+  if (typeof http === 'number' && http > 0) {
+    if (http === 401 || http === 403) return { class: 'auth', permanent: true, message };
+    if (http === 429 || http === 503) return { class: 'busy', permanent: false, message };
+    if (http === 404) return { class: 'config', permanent: true, message };
+    return { class: 'protocol', permanent: false, message };
+  }
   if (e.authenticationFailed || /AUTHENTICATIONFAILED|AUTHORIZATIONFAILED|\[AUTH\]|authentication failed|invalid credentials|login failed|LOGIN failed|Invalid login|(wrong|invalid|bad|incorrect) password/i.test(text))
     return { class: 'auth', permanent: true, message };
   if (/\[(IN-USE|INUSE|SYS\/TEMP|UNAVAILABLE|LIMIT|OVERQUOTA)\]|too many connections|try again later|server busy|UNAVAILABLE/i.test(text))

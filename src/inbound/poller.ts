@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
 import { backoffDelay } from './backoff.js';
 import { hintFor } from './errors.js';
+import { GmailSession } from './gmail-session.js';
+import { GraphSession } from './graph-session.js';
 import { ImapSession } from './imap-session.js';
 import { Pop3Session } from './pop3-session.js';
 import { abortableSleep, type ProtocolSession, type SessionContext } from './session.js';
@@ -31,7 +33,8 @@ export class MailboxPoller {
     this.status = initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound?.protocol ?? null, 'idle');
     this.log = ctx.log.child({ mailbox: mb.id });
     const sctx: SessionContext = { ...ctx, status: this.status, log: this.log };
-    this.session = mb.inbound?.protocol === 'pop3' ? new Pop3Session(sctx) : new ImapSession(sctx);
+    const protocol = mb.inbound?.protocol;
+    this.session = protocol === 'pop3' ? new Pop3Session(sctx) : protocol === 'graph' ? new GraphSession(sctx) : protocol === 'gmail' ? new GmailSession(sctx) : new ImapSession(sctx);
     this.guard = opts.suspension ? new SuspensionGuard(opts.suspension, mb, this.status, ctx.metrics, this.log) : null;
   }
 
@@ -89,7 +92,7 @@ export class MailboxPoller {
           this.status.state = 'polling';
           await this.session.close();
           await this.session.connect();
-          this.log.info({ protocol: inbound.protocol, host: inbound.host, port: inbound.port }, 'mailbox connected');
+          this.log.info({ protocol: inbound.protocol, ...(inbound.apiUrl ? { apiUrl: inbound.apiUrl } : { host: inbound.host, port: inbound.port }) }, 'mailbox connected');
         }
         this.status.state = 'polling';
         const end = this.ctx.metrics.pollDuration.startTimer({ mailbox: this.id });

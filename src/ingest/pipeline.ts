@@ -12,7 +12,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { soleOwner, type Fence, type IntakeFacts, type IntakeItem, type IntakePort, type IntakeResult } from '../store/port.js';
-import type { AfterFetch, CheckpointInput } from '../store/types.js';
+import type { AfterFetch, CheckpointInput, CursorInput } from '../store/types.js';
 import { contentHash } from './content-hash.js';
 import { decide, senderRateQuestion, type Decision, type DecideInput } from './decide.js';
 import { reportCommitted } from './ingest-report.js';
@@ -35,6 +35,8 @@ export interface FetchedMessage {
   afterFetch?: AfterFetch;
   checkpoint?: CheckpointInput;
   pop3Uidl?: { mailbox: string; uidl: string };
+  /** Graph/Gmail: the sync cursor replaced by this message's commit */
+  cursor?: CursorInput;
 }
 
 /** A sliding-window counter that survives a restart (the store's control.hit). */
@@ -253,6 +255,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, p: Planned): { item:
     ...(m.afterFetch && { afterFetch: m.afterFetch }),
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),
+    ...(m.cursor && { cursor: m.cursor }),
   };
   // Dropped mail is delivered nowhere (its raw is kept in the store); held mail's webhooks wait in the queue for approval.
   const deliver = d.drop ? [] : d.deliver;

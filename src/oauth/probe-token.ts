@@ -39,7 +39,7 @@ export async function probeAccessToken(label: string, auth: ResolvedAuth, peek: 
   const clientSecret = await secret(o.clientSecret, 'clientSecret');
   const secrets = clientSecret ? [clientSecret] : [];
   let refreshToken: string | null = null;
-  let note = 'client_credentials: a token was fetched, no state used';
+  let note = `${o.flow}: a token was fetched, no state used`;
   if (o.flow === 'refresh_token') {
     const configured = await secret(o.refreshToken, 'refreshToken');
     if (!configured) throw new TokenEndpointError('auth.oauth2: the refresh_token flow needs refreshToken or refreshTokenFile', 'config');
@@ -51,7 +51,7 @@ export async function probeAccessToken(label: string, auth: ResolvedAuth, peek: 
     secrets.push(plan.use);
     note = `refresh_token: the ${plan.from === 'state' ? "daemon's refresh token (read-only)" : 'configured refresh token'} was presented`;
   }
-  const res = await requestToken({ oauth2: o, clientSecret, refreshToken }, { secrets, timeoutMs: 20_000 });
+  const res = await requestToken({ oauth2: o, clientSecret, refreshToken, user: auth.user }, { secrets, timeoutMs: 20_000 });
   secrets.push(res.accessToken, ...(res.refreshToken ? [res.refreshToken] : []));
   if (refreshToken && res.refreshToken && res.refreshToken !== refreshToken) note += '; WARNING: the provider rotated it after all and the new one is not kept: if the daemon is suspended with invalid_grant, put a new refresh token in the config';
   return { accessToken: res.accessToken, note, secrets };

@@ -105,7 +105,7 @@ export class MailboxTokens {
     rememberSecrets(this.mailbox, ...secrets);
     let res: TokenResponse;
     try {
-      res = await (this.deps.request ?? requestToken)({ oauth2: o, clientSecret, refreshToken: presented }, { secrets });
+      res = await (this.deps.request ?? requestToken)({ oauth2: o, clientSecret, refreshToken: presented, user }, { secrets });
     } catch (err) {
       const e = err instanceof TokenEndpointError ? err : new TokenEndpointError('token request failed', 'server');
       if (e.permanent) this.failed.set(key, e);

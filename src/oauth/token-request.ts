@@ -1,6 +1,7 @@
 // One request to a token endpoint (RFC 6749 4.4 client_credentials, 6 refresh_token): the form is
 // built by a pure function, the HTTP call is a thin fetch with a timeout, the answer is checked.
 import type { ResolvedOAuth2 } from '../config/snapshot.js';
+import { JWT_BEARER, parseServiceAccountKey, serviceAccountAssertion } from './service-account.js';
 import { TokenEndpointError, tokenErrorFromNetwork, tokenErrorFromResponse } from './token-errors.js';
 
 export interface TokenGrantInput {
@@ -8,6 +9,8 @@ export interface TokenGrantInput {
   clientSecret: string | null;
   /** The refresh token to present (refresh_token flow). */
   refreshToken: string | null;
+  /** service_account: the mailbox the assertion names (`sub`) */
+  user?: string;
 }
 
 export interface TokenResponse {
@@ -23,6 +26,7 @@ export interface TokenResponse {
 /** The form body of a token request (pure). Throws a config error when something needed is missing. */
 export function tokenRequestBody(input: TokenGrantInput): URLSearchParams {
   const o = input.oauth2;
+  if (o.flow === 'service_account') throw new TokenEndpointError('auth.oauth2: service_account is signed asynchronously (requestToken)', 'config');
   const form = new URLSearchParams({ grant_type: o.flow, client_id: o.clientId });
   if (o.flow === 'client_credentials') {
     if (!input.clientSecret) throw new TokenEndpointError('auth.oauth2: the client_credentials flow needs clientSecret or clientSecretFile', 'config');
@@ -65,8 +69,8 @@ export interface RequestOptions {
 export async function requestToken(input: TokenGrantInput, opts: RequestOptions = {}): Promise<TokenResponse> {
   const url = input.oauth2.tokenUrl;
   if (!url) throw new TokenEndpointError('auth.oauth2: no token endpoint: set tokenUrl, or a provider with a preset (office365, gmail ...)', 'config');
-  const body = tokenRequestBody(input);
   const secrets = [...(opts.secrets ?? []), input.clientSecret ?? '', input.refreshToken ?? ''];
+  const body = input.oauth2.flow === 'service_account' ? await serviceAccountForm(input, url, secrets) : tokenRequestBody(input);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -94,4 +98,14 @@ export async function requestToken(input: TokenGrantInput, opts: RequestOptions 
   if (!res.ok) throw tokenErrorFromResponse(res.status, json, secrets, input.oauth2);
   if (json === null) throw new TokenEndpointError(`token endpoint answered HTTP ${res.status} without JSON`, 'server', null, null, res.status);
   return parseTokenResponse(json);
+}
+
+/** RFC 7523: the JWT bearer grant of a service account (its private key joins the scrubbed secrets). */
+async function serviceAccountForm(input: TokenGrantInput, tokenUrl: string, secrets: string[]): Promise<URLSearchParams> {
+  if (!input.clientSecret) throw new TokenEndpointError('auth.oauth2: the service_account flow needs serviceAccountKeyFile', 'config');
+  if (!input.user) throw new TokenEndpointError('auth.oauth2: the service_account flow acts as auth.user, which is missing', 'config');
+  const key = parseServiceAccountKey(input.clientSecret);
+  secrets.push(key.privateKey);
+  const assertion = await serviceAccountAssertion(key, { user: input.user, scope: input.oauth2.scope, tokenUrl });
+  return new URLSearchParams({ grant_type: JWT_BEARER, assertion });
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { decideOutbound, type OutboundDecision, type OutboundFields, type OutboundRequest } from '../config/outbound-layers.js';
 import { own } from '../config/id-map.js';
 import { mailboxOwners, maySendThrough } from '../config/mailbox-ownership.js';
-import { outboundFromFields } from '../config/resolve.js';
+import { apiSendDefault, outboundFromFields } from '../config/resolve.js';
 import type { ResolvedOutbound, Snapshot } from '../config/snapshot.js';
 import { parseDuration } from '../config/duration.js';
 import { schemaDefault } from '../config/schema-defaults.js';
@@ -28,7 +28,8 @@ export interface SenderResolution {
 
 /** decideOutbound's flat fields as a server (the conversion the snapshot uses for mailboxes too). */
 export function serverFromFields(fields: OutboundFields, mailbox: string | null, snap: Snapshot): ResolvedOutbound | null {
-  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined);
+  const raw = mailbox ? snap.config.mailboxes?.[mailbox] : undefined;
+  return outboundFromFields(fields, mailbox, mailbox ? (snap.mailboxes[mailbox]?.provider ?? undefined) : undefined, raw?.apiUrl, apiSendDefault(raw));
 }
 
 export function resolveSender(snap: Snapshot, req: OutboundRequest): SenderResolution {

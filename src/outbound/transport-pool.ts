@@ -13,13 +13,13 @@ import type { Logger } from '../observability/logger.js';
 import { activeOAuthManager } from '../oauth/registry.js';
 import { smtpOAuth2 } from '../oauth/smtp-auth.js';
 import { CommitGate } from './commit-gate.js';
+import { sendViaGmail } from './gmail-send.js';
+import { sendViaGraph } from './graph-send.js';
 import { effectiveTimeout } from './resolve.js';
 
-export interface SendResult {
-  response: string;
-  accepted: string[];
-  rejectedErrors: { recipient: string; responseCode: number | null; response: string }[];
-}
+import type { SendResult } from './send-result.js';
+
+export type { SendResult };
 
 interface PoolEntry {
   key: string;
@@ -79,6 +79,8 @@ export class TransportPool {
    * been handed to the kernel; `committed` in the result says whether the end of data went out at all.
    */
   async send(key: string, label: string, server: ResolvedOutbound, envelope: { from: string; to: string[] }, messageId: string, raw: Buffer, handedOver: () => void): Promise<{ result?: SendResult; error?: unknown; committed: boolean }> {
+    if (server.transport === 'graph') return sendViaGraph(label, server, envelope, raw, handedOver);
+    if (server.transport === 'gmail') return sendViaGmail(label, server, envelope, raw, handedOver);
     const entry = this.#entry(key, label, server);
     const gate = new CommitGate(raw, handedOver);
     entry.inFlight++;

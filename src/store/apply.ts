@@ -17,6 +17,7 @@ export interface ApplyContext {
 
 const STATUSES: readonly TicketStatus[] = ['open', 'held', 'dropped', 'rejected'];
 const ACTIONS = ['keep', 'seen', 'move', 'delete'];
+const KINDS = ['imap', 'pop3', 'graph', 'gmail'];
 export const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 
 export function isStatus(s: unknown): s is TicketStatus {
@@ -45,9 +46,10 @@ export function validateItems(items: unknown): asserts items is CommitItem[] {
     if (!isStatus(t.status)) bad(`ticket.status ${JSON.stringify(t.status)} invalid`);
     if (it.threadTo !== undefined && typeof it.threadTo !== 'string') bad('threadTo must be a ticket id');
     const af = it.afterFetch;
-    if (af && (!isStr(af.mailbox) || !ACTIONS.includes(af.action) || (af.kind !== 'imap' && af.kind !== 'pop3'))) {
-      bad('afterFetch needs mailbox, kind imap|pop3 and action keep|seen|move|delete');
+    if (af && (!isStr(af.mailbox) || !ACTIONS.includes(af.action) || !KINDS.includes(af.kind))) {
+      bad('afterFetch needs mailbox, kind imap|pop3|graph|gmail and action keep|seen|move|delete');
     }
+    if (af && (af.kind === 'graph' || af.kind === 'gmail') && !isStr(af.remoteId)) bad(`afterFetch of kind ${af.kind} needs remoteId`);
     if (af?.action === 'move' && !isStr(af.moveTo)) bad('afterFetch.action move needs moveTo');
     const cp = it.checkpoint;
     if (cp && (!isStr(cp.mailbox) || typeof cp.folder !== 'string' || !isUint(cp.uidValidity) || !isUint(cp.uid))) {
@@ -55,6 +57,8 @@ export function validateItems(items: unknown): asserts items is CommitItem[] {
     }
     const pu = it.pop3Uidl;
     if (pu && (!isStr(pu.mailbox) || !isStr(pu.uidl))) bad('pop3Uidl needs mailbox and uidl');
+    const cu = it.cursor;
+    if (cu && (!isStr(cu.mailbox) || typeof cu.folder !== 'string' || !isStr(cu.value))) bad('cursor needs mailbox, folder and a non-empty value');
   });
 }
 
@@ -166,6 +170,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
     }
     if (it.checkpoint) meta.advanceCheckpoint(it.checkpoint);
     if (it.pop3Uidl) uidls.add(it.pop3Uidl.mailbox, it.pop3Uidl.uidl);
+    if (it.cursor) meta.setCursor(it.cursor.mailbox, it.cursor.folder, it.cursor.value);
     results.push({ ticketId, articleNo, duplicate: ref !== undefined, created, actionId });
   }
   return results;

@@ -17,11 +17,14 @@ export interface MetaFile {
   lastActionId: number;
   /** mailbox → folder → checkpoint */
   checkpoints: Record<string, Record<string, Checkpoint>>;
+  /** mailbox → folder → opaque API sync cursor (Graph delta link, Gmail history id) */
+  cursors: Record<string, Record<string, string>>;
   pending: PendingAction[];
 }
 
-function actionKey(a: AfterFetch): string {
-  return JSON.stringify([a.mailbox, a.kind, a.folder ?? null, a.uidValidity ?? null, a.uid ?? null, a.uidl ?? null, a.action, a.moveTo ?? null]);
+export function actionKey(a: AfterFetch): string {
+  // remoteId only when set: the keys of IMAP/POP3 actions stay what they were
+  return JSON.stringify([a.mailbox, a.kind, a.folder ?? null, a.uidValidity ?? null, a.uid ?? null, a.uidl ?? null, a.action, a.moveTo ?? null, ...(a.remoteId !== undefined ? [a.remoteId] : [])]);
 }
 
 export class MetaState {
@@ -37,7 +40,7 @@ export class MetaState {
 
   static async open(dir: string): Promise<MetaState> {
     const adapter = new DurableJSONFile<MetaFile>(path.join(dir, 'meta.json'));
-    const db = new Low<MetaFile>(adapter, { v: 1, counters: {}, lastSeq: 0, lastActionId: 0, checkpoints: {}, pending: [] });
+    const db = new Low<MetaFile>(adapter, { v: 1, counters: {}, lastSeq: 0, lastActionId: 0, checkpoints: {}, cursors: {}, pending: [] });
     try {
       await db.read();
     } catch (e) {
@@ -46,6 +49,7 @@ export class MetaState {
     const d = db.data;
     d.counters ??= {};
     d.checkpoints ??= {};
+    d.cursors ??= {};
     d.pending ??= [];
     d.lastSeq ??= 0;
     d.lastActionId ??= 0;
@@ -127,6 +131,26 @@ export class MetaState {
     if (dropped.length > 0) this.#remove(new Set(dropped.map((p) => p.id)));
     this.dirty = true;
     return dropped;
+  }
+
+  getCursor(mailbox: string, folder: string): string | null {
+    return this.data.cursors[mailbox]?.[folder] ?? null;
+  }
+
+  /** Replace (not advance: a cursor is opaque) the folder's sync cursor. */
+  setCursor(mailbox: string, folder: string, value: string): void {
+    const byFolder = (this.data.cursors[mailbox] ??= {});
+    if (byFolder[folder] === value) return;
+    byFolder[folder] = value;
+    this.dirty = true;
+  }
+
+  /** The API said the cursor is expired: the folder is read from the start again. Pending actions stay (their ids are immutable). */
+  resetCursor(mailbox: string, folder: string): void {
+    const byFolder = this.data.cursors[mailbox];
+    if (!byFolder || !(folder in byFolder)) return;
+    delete byFolder[folder];
+    this.dirty = true;
   }
 
   /** Record a pending server action; an identical one already pending is reused. 'keep' records nothing. */

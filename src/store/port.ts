@@ -118,6 +118,15 @@ export interface SyncPort {
   checkpoint(mailbox: string, folder: string): Promise<Checkpoint | null>;
   /** UIDVALIDITY changed: the folder restarts at uid 0, its pending actions under the old value go. */
   resetCheckpoint(mailbox: string, folder: string, uidValidity: number, fence: Fence): Promise<void>;
+  /** An API mailbox's opaque sync cursor for a folder (Graph delta link, Gmail history id), or null. */
+  cursor(mailbox: string, folder: string): Promise<string | null>;
+  /**
+   * Replace the cursor without a ticket: a page that brought nothing to commit (every message known,
+   * or only removals). A page with messages carries its cursor in the commit (CommitItem.cursor).
+   */
+  saveCursor(mailbox: string, folder: string, value: string, fence: Fence): Promise<void>;
+  /** The API refused the cursor (Graph 410, Gmail 404): the folder syncs from the start; pending actions stay. */
+  resetCursor(mailbox: string, folder: string, fence: Fence): Promise<void>;
   /** Which of these dedupe keys are known (a cheap membership test for the fetch plan). */
   knownKeys(keys: string[]): Promise<Set<string>>;
   uidls(mailbox: string): Promise<Set<string>>;

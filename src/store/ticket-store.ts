@@ -57,6 +57,10 @@ export interface TicketStore {
    * under another UIDVALIDITY are dropped. A no-op if the stored UIDVALIDITY already equals it.
    */
   resetCheckpoint(mailbox: string, folder: string, uidValidity: number): Promise<void>;
+  /** API mailboxes (Graph, Gmail): the folder's opaque sync cursor; commits carry it (CommitItem.cursor). */
+  getCursor(mailbox: string, folder: string): string | null;
+  saveCursor(mailbox: string, folder: string, value: string): Promise<void>;
+  resetCursor(mailbox: string, folder: string): Promise<void>;
   hasUidl(mailbox: string, uidl: string): boolean;
   uidls(mailbox: string): Set<string>;
   /** Forget UIDLs not in `keep`; resolves (durably) with how many were forgotten. */
@@ -191,6 +195,26 @@ class LowdbTicketStore implements TicketStore {
     return this.#mutate(
       () => [],
       () => void this.meta.resetCheckpoint(mailbox, folder, uidValidity),
+    );
+  }
+
+  getCursor(mailbox: string, folder: string): string | null {
+    return this.meta.getCursor(mailbox, folder);
+  }
+
+  /** Replace a folder's API sync cursor without a ticket (a page that brought nothing new). */
+  saveCursor(mailbox: string, folder: string, value: string): Promise<void> {
+    if (typeof value !== 'string' || value === '') return Promise.reject(new StoreError('bad-input', 'a cursor must be a non-empty string'));
+    return this.#mutate(
+      () => [],
+      () => this.meta.setCursor(mailbox, folder, value),
+    );
+  }
+
+  resetCursor(mailbox: string, folder: string): Promise<void> {
+    return this.#mutate(
+      () => [],
+      () => this.meta.resetCursor(mailbox, folder),
     );
   }
 

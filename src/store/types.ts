@@ -67,13 +67,28 @@ export type ServerActionKind = 'keep' | 'seen' | 'move' | 'delete';
 
 export interface AfterFetch {
   mailbox: string;
-  kind: 'imap' | 'pop3';
+  /** imap/pop3: the mail server; graph/gmail: the mailbox's HTTP API (the message named by remoteId) */
+  kind: 'imap' | 'pop3' | 'graph' | 'gmail';
   folder?: string;
   uidValidity?: number;
   uid?: number;
   uidl?: string;
+  /** graph: the message's immutable id; gmail: the message id */
+  remoteId?: string;
   action: ServerActionKind;
+  /** imap/graph: folder, gmail: label */
   moveTo?: string;
+}
+
+/**
+ * An API mailbox's opaque sync position for one folder (Graph delta link, Gmail history id). Unlike
+ * an IMAP checkpoint it is replaced, never compared: the last one committed is where the next sync
+ * starts. Within one commit the last item's cursor wins.
+ */
+export interface CursorInput {
+  mailbox: string;
+  folder: string;
+  value: string;
 }
 
 export interface CheckpointInput {
@@ -95,6 +110,8 @@ export interface CommitItem {
   checkpoint?: CheckpointInput;
   /** POP3: add to the committed UIDL set in the same write */
   pop3Uidl?: { mailbox: string; uidl: string };
+  /** Graph/Gmail: replace the folder's sync cursor in the same write */
+  cursor?: CursorInput;
 }
 
 export interface CommitResult {

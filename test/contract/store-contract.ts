@@ -130,6 +130,43 @@ export function storeContract(f: StoreFactory): void {
         return s;
       }));
 
+      it('an API sync cursor is replaced by the commit that carries it, survives a restart, and resets; API actions keep their remote id', withStore(async (s) => {
+        const G = soleOwner('m365');
+        const api = (id: string, cursor: string, action: 'seen' | 'move' = 'seen'): IntakeItem => {
+          const base = item({ uid: 1, mailbox: 'm365', messageId: `<${id}@x>`, checkpoint: false });
+          return {
+            ...base,
+            article: { ...base.article, dedupeKeys: [`graph:m365:${id}`] },
+            afterFetch: { mailbox: 'm365', kind: 'graph', folder: 'inbox', remoteId: id, action, ...(action === 'move' && { moveTo: 'Done' }) },
+            cursor: { mailbox: 'm365', folder: 'inbox', value: cursor },
+          };
+        };
+        expect(await s.sync.cursor('m365', 'inbox')).toBeNull();
+        // Opaque: a later link that sorts lower still replaces the earlier one; the batch's last wins.
+        await s.intake.commit([api('AAMk-1', 'https://graph/delta?$deltatoken=zz'), api('AAMk-2', 'https://graph/delta?$deltatoken=aa', 'move')], G);
+        s = await f.reopen(s);
+        expect(await s.sync.cursor('m365', 'inbox')).toBe('https://graph/delta?$deltatoken=aa');
+        expect(await s.sync.cursor('m365', 'other')).toBeNull();
+        const pending = await s.sync.pendingActions('m365');
+        expect(pending.map((a) => [a.kind, a.remoteId, a.action, a.moveTo ?? null]).sort()).toEqual([['graph', 'AAMk-1', 'seen', null], ['graph', 'AAMk-2', 'move', 'Done']]);
+        // A page that brought nothing to commit moves the cursor alone.
+        await s.sync.saveCursor('m365', 'inbox', 'https://graph/delta?$deltatoken=bb', G);
+        s = await f.reopen(s);
+        expect(await s.sync.cursor('m365', 'inbox')).toBe('https://graph/delta?$deltatoken=bb');
+        // Expired (Graph 410): the folder starts over; the pending actions (immutable ids) stay.
+        await s.sync.resetCursor('m365', 'inbox', G);
+        s = await f.reopen(s);
+        expect(await s.sync.cursor('m365', 'inbox')).toBeNull();
+        expect(await s.sync.pendingActions('m365')).toHaveLength(2);
+        // A duplicate commit (replay after a crash) still carries its cursor.
+        const [dup] = await s.intake.commit([api('AAMk-1', 'https://graph/delta?$deltatoken=cc')], G);
+        expect(dup!.duplicate).toBe(true);
+        expect(await s.sync.cursor('m365', 'inbox')).toBe('https://graph/delta?$deltatoken=cc');
+        expect(await s.sync.pendingActions('m365')).toHaveLength(2);
+        await expect(s.intake.commit([{ ...api('AAMk-3', 'x'), afterFetch: { mailbox: 'm365', kind: 'graph', action: 'seen' } }], G)).rejects.toThrow(/remoteId/);
+        return s;
+      }));
+
       it('keeps POP3 UIDLs and prunes those the server no longer lists', withStore(async (s) => {
         const P = soleOwner('pop');
         await s.intake.commit([item({ uidl: 'A', mailbox: 'pop' }), item({ uidl: 'B', mailbox: 'pop' })], P);

@@ -6,7 +6,8 @@
 // lifetime, scripted failures. A second loopback HTTP endpoint answers RFC 7662 introspection from
 // the token server's own records; Dovecot's oauth2 passdb and the SMTP peer validate tokens there.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { decodeJwt, importSPKI, jwtVerify } from 'jose';
 import { OAuth2Server, type MutableResponse, type MutableToken, type TokenRequestIncomingMessage } from 'oauth2-mock-server';
 
 export interface TokenRequestRecord {
@@ -57,6 +58,13 @@ export interface OAuthPeer {
   grant(clientId: string, user: string): string;
   /** Revoke a user's grants (refresh tokens) and access tokens: further refreshes get invalid_grant. */
   revokeUser(user: string, error?: ScriptedTokenError): void;
+  /**
+   * Google's token endpoint for service accounts (RFC 7523 JWT bearer grant, `serviceAccountTokenUrl`):
+   * the assertion is verified with the account's public key (SPKI PEM), its aud must be that URL, and
+   * its sub one of `users` (domain-wide delegation); revokeUser refuses the user with invalid_grant.
+   */
+  addServiceAccount(clientEmail: string, publicKeyPem: string, users: string[]): void;
+  serviceAccountTokenUrl: string;
   /** A new secret for a client: the old one gets invalid_client (AADSTS7000215). */
   rotateClientSecret(clientId: string, secret: string): void;
   /** The app registration is deleted: every request of it gets unauthorized_client AADSTS700016, as Entra answers. */
@@ -126,6 +134,7 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
   /** Deleted or disabled apps: what Entra answers for them (before the secret is even looked at). */
   const gone = new Map<string, ScriptedTokenError>();
   let scripted: { left: number; error: ScriptedTokenError } | null = null;
+  const serviceAccounts = new Map<string, { publicKeyPem: string; users: Set<string> }>();
 
   const peer: OAuthPeer = {
     issuer,
@@ -150,6 +159,10 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
       revokedUsers.set(user, error);
       for (const g of grants.values()) if (g.user === user) g.revoked = true;
       for (const t of issued.values()) if (t.user === user) t.revoked = true;
+    },
+    serviceAccountTokenUrl: '',
+    addServiceAccount(clientEmail, publicKeyPem, users) {
+      serviceAccounts.set(clientEmail, { publicKeyPem, users: new Set(users.map((u) => u.toLowerCase())) });
     },
     rotateClientSecret(clientId, secret) {
       const c = clients.get(clientId);
@@ -257,7 +270,49 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
     }
   });
 
+  /** The JWT bearer grant of a service account, as Google's token endpoint answers it. */
+  const serviceAccountToken = async (req: IncomingMessage, res: ServerResponse) => {
+    const form = await readForm(req);
+    const reply = (status: number, body: Record<string, unknown>) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const record: TokenRequestRecord = { grant_type: form.get('grant_type') ?? '', client_id: '', scope: null, refresh_token: null, status: 200 };
+    peer.requests.push(record);
+    const fail = (status: number, error: string, description: string) => ((record.status = status), reply(status, { error, error_description: description }));
+    if (record.grant_type !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return fail(400, 'unsupported_grant_type', 'Invalid grant_type');
+    const assertion = form.get('assertion') ?? '';
+    let claims: Record<string, unknown>;
+    try {
+      claims = decodeJwt(assertion) as Record<string, unknown>;
+    } catch {
+      return fail(400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe');
+    }
+    const sa = serviceAccounts.get(String(claims.iss ?? ''));
+    if (!sa) return fail(401, 'invalid_client', 'The OAuth client was not found.');
+    try {
+      await jwtVerify(assertion, await importSPKI(sa.publicKeyPem, 'RS256'), { audience: peer.serviceAccountTokenUrl, issuer: String(claims.iss), maxTokenAge: 3600 });
+    } catch {
+      return fail(400, 'invalid_grant', 'Invalid JWT Signature.');
+    }
+    const user = String(claims.sub ?? '').toLowerCase();
+    record.client_id = String(claims.iss);
+    record.scope = typeof claims.scope === 'string' ? claims.scope : null;
+    if (!sa.users.has(user) || revokedUsers.has(user)) return fail(400, 'invalid_grant', 'Not a valid email or User ID.');
+    const access = `ya29.${randomUUID().replace(/-/g, '')}`;
+    issued.set(access, { user, clientId: String(claims.iss), scope: record.scope, expMs: Date.now() + peer.ttl * 1000, revoked: false });
+    reply(200, { access_token: access, expires_in: peer.ttl, token_type: 'Bearer' });
+  };
+
   const introspection = createServer((req, res) => {
+    if (req.url === '/sa-token' && req.method === 'POST') {
+      serviceAccountToken(req, res).catch(() => {
+        res.writeHead(500);
+        res.end();
+      });
+      return;
+    }
     void (async () => {
       const auth = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '');
       const token = req.method === 'POST' ? ((await readForm(req)).get('token') ?? '') : (auth?.[1] ?? new URL(req.url ?? '/', 'http://x').searchParams.get('access_token') ?? '');
@@ -275,5 +330,6 @@ export async function startOAuthServer(opts: { ttl?: number; rotate?: boolean } 
   });
   const port = await listen(introspection);
   peer.introspectionUrl = `http://127.0.0.1:${port}/introspect`;
+  peer.serviceAccountTokenUrl = `http://127.0.0.1:${port}/sa-token`;
   return peer;
 }

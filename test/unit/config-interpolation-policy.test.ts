@@ -33,7 +33,7 @@ webhooks:
 `;
 const files = (...texts: [string, string][]) => texts.map(([name, text]) => ({ name, absolute: `/${name}`, text }));
 const load = (companies: string, opts: LoadOptions = { env: ENV }) => loadFromSources(files(['mailroom.yaml', PLATFORM], ['companies.yaml', companies]), opts);
-const ALLOWED = 'interpolation is allowed only in secret fields (clientSecret, password, refreshToken, secret, token) and in caFile, clientId, clientSecretFile, host, listen, passwordFile, path, port, publicUrl, refreshTokenFile, secretFile, tenantId, tokenFile, tokenUrl, url, urlFile, user';
+const ALLOWED = 'interpolation is allowed only in secret fields (clientSecret, password, refreshToken, secret, token) and in apiUrl, caFile, clientId, clientSecretFile, host, listen, passwordFile, path, port, publicUrl, refreshTokenFile, secretFile, serviceAccountKeyFile, tenantId, tokenFile, tokenUrl, url, urlFile, user';
 
 describe('where ${VAR} may stand', () => {
   it('secret and operator fields interpolate (a port from the environment is a number)', () => {

@@ -193,7 +193,7 @@ describe('no output prints a secret', () => {
     expectClean(JSON.stringify(r.problems), 'problems as JSON');
     // The messages still say what is wrong and where, without the value: a placeholder where none may
     // stand is refused unread; an operator field may not take a variable that a secret field uses.
-    const ALLOWED = 'interpolation is allowed only in secret fields (clientSecret, password, refreshToken, secret, token) and in caFile, clientId, clientSecretFile, host, listen, passwordFile, path, port, publicUrl, refreshTokenFile, secretFile, tenantId, tokenFile, tokenUrl, url, urlFile, user';
+    const ALLOWED = 'interpolation is allowed only in secret fields (clientSecret, password, refreshToken, secret, token) and in apiUrl, caFile, clientId, clientSecretFile, host, listen, passwordFile, path, port, publicUrl, refreshTokenFile, secretFile, serviceAccountKeyFile, tenantId, tokenFile, tokenUrl, url, urlFile, user';
     expect(lines).toEqual(
       expect.arrayContaining([
         `${BROKEN}/mailroom.yaml:7:11: error: \${DEFAULT_SMTP_PASSWORD} is used in the secret field defaults.outbound.auth.password, so it is not allowed in defaults.outbound.port, which is not secret (its value would be shown)`,

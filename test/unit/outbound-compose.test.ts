@@ -12,6 +12,8 @@ import { toSubmitInput, validateMessageBody, validateReplyBody } from '../../src
 
 const server = (over: Partial<ResolvedOutbound> = {}): ResolvedOutbound => ({
   mailbox: 'acme-out',
+  transport: 'smtp',
+  apiUrl: null,
   host: 'smtp.acme.example',
   port: 587,
   security: 'starttls',

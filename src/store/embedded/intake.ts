@@ -85,6 +85,18 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
     return this.store.resetCheckpoint(mailbox, folder, uidValidity);
   }
 
+  async cursor(mailbox: string, folder: string): Promise<string | null> {
+    return this.store.getCursor(mailbox, folder);
+  }
+
+  saveCursor(mailbox: string, folder: string, value: string, _fence: Fence): Promise<void> {
+    return this.store.saveCursor(mailbox, folder, value);
+  }
+
+  resetCursor(mailbox: string, folder: string, _fence: Fence): Promise<void> {
+    return this.store.resetCursor(mailbox, folder);
+  }
+
   async knownKeys(keys: string[]): Promise<Set<string>> {
     return new Set(keys.filter((k) => this.store.hasKey(k)));
   }

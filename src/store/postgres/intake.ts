@@ -206,7 +206,7 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
   const mids = plan.messageIds.map((m) => ({ company: m.company, message_id: m.messageId, ticket_id: m.ticket.id }));
   const actions = plan.newActions.map((a) => ({
     id: a.id, action_key: a.key, mailbox: a.afterFetch.mailbox, kind: a.afterFetch.kind, folder: a.afterFetch.folder ?? null, uid_validity: a.afterFetch.uidValidity ?? null,
-    uid: a.afterFetch.uid ?? null, uidl: a.afterFetch.uidl ?? null, action: a.afterFetch.action, move_to: a.afterFetch.moveTo ?? null, ticket_id: a.ticket.id, article_no: a.articleNo, at: nowIso,
+    uid: a.afterFetch.uid ?? null, uidl: a.afterFetch.uidl ?? null, remote_id: a.afterFetch.remoteId ?? null, action: a.afterFetch.action, move_to: a.afterFetch.moveTo ?? null, ticket_id: a.ticket.id, article_no: a.articleNo, at: nowIso,
   }));
   const dels = deliveries.flat().map((d) => ({
     id: d.id, webhook: d.webhook, ticket_id: d.ticketId, article_no: d.articleNo, event: d.event, mailbox: d.mailbox, key: pgText(d.key), gate: d.gate, status: d.status,
@@ -244,10 +244,10 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
            ON CONFLICT (company, message_id) DO NOTHING`
       : none,
     actions.length
-      ? tx`INSERT INTO pending_actions (id, action_key, mailbox, kind, folder, uid_validity, uid, uidl, action, move_to, ticket_id, article_no, created_at)
-           SELECT id, action_key, mailbox, kind, folder, uid_validity, uid, uidl, action, move_to, ticket_id, article_no, at
+      ? tx`INSERT INTO pending_actions (id, action_key, mailbox, kind, folder, uid_validity, uid, uidl, remote_id, action, move_to, ticket_id, article_no, created_at)
+           SELECT id, action_key, mailbox, kind, folder, uid_validity, uid, uidl, remote_id, action, move_to, ticket_id, article_no, at
            FROM json_to_recordset(${recordset(actions)}::text::json)
-             AS x(id text, action_key text, mailbox text, kind text, folder text, uid_validity bigint, uid bigint, uidl text, action text, move_to text, ticket_id text, article_no integer, at timestamptz)`
+             AS x(id text, action_key text, mailbox text, kind text, folder text, uid_validity bigint, uid bigint, uidl text, remote_id text, action text, move_to text, ticket_id text, article_no integer, at timestamptz)`
       : none,
     // Never backwards; another UIDVALIDITY than the stored one is a stale commit and ignored.
     plan.checkpoints.length
@@ -266,6 +266,13 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
            FROM json_to_recordset(${recordset(dels)}::text::json)
              AS x(id text, webhook text, ticket_id text, article_no integer, event text, mailbox text, key text, gate text, status text, next_at bigint, created_at timestamptz, finished_at timestamptz)
            ON CONFLICT (id) DO NOTHING RETURNING id`
+      : none,
+    // (after the deliveries: the caller reads their RETURNING by position)
+    // Replaced, not compared: a cursor is opaque (Graph delta link, Gmail history id).
+    plan.cursors.length
+      ? tx`INSERT INTO sync_cursors (mailbox, folder, value)
+           SELECT "mailbox", folder, value FROM json_to_recordset(${recordset(plan.cursors)}::text::json) AS x("mailbox" text, folder text, value text)
+           ON CONFLICT (mailbox, folder) DO UPDATE SET value = excluded.value`
       : none,
   ];
 }

@@ -13,7 +13,7 @@ import { pgText } from './rows.js';
 
 /** Same identity as meta.ts: an identical pending action is reused, not recorded twice. */
 export function actionKey(a: AfterFetch): string {
-  return JSON.stringify([a.mailbox, a.kind, a.folder ?? null, a.uidValidity ?? null, a.uid ?? null, a.uidl ?? null, a.action, a.moveTo ?? null]);
+  return JSON.stringify([a.mailbox, a.kind, a.folder ?? null, a.uidValidity ?? null, a.uid ?? null, a.uidl ?? null, a.action, a.moveTo ?? null, ...(a.remoteId !== undefined ? [a.remoteId] : [])]);
 }
 
 export function addressesOf(a: Pick<Article, 'from' | 'to' | 'cc'>): string[] {
@@ -82,6 +82,8 @@ export interface CommitPlan {
   newActions: PlannedAction[];
   checkpoints: { mailbox: string; folder: string; uidValidity: number; uid: number }[];
   uidls: { mailbox: string; uidl: string }[];
+  /** API sync cursors: replaced, the last one of the batch per mailbox+folder wins */
+  cursors: { mailbox: string; folder: string; value: string }[];
 }
 
 export interface PlanInput {
@@ -106,8 +108,9 @@ export function planCommit(input: PlanInput): CommitPlan {
   };
   const keys = new Map<string, { ticket: TicketRef; articleNo: number }>();
   for (const [k, v] of input.knownKeys) keys.set(k, { ticket: existing(v.ticketId, input.targets.get(v.ticketId)), articleNo: v.articleNo });
-  const plan: CommitPlan = { items: [], newTickets: [], articles: [], aliases: [], messageIds: [], newActions: [], checkpoints: [], uidls: [] };
+  const plan: CommitPlan = { items: [], newTickets: [], articles: [], aliases: [], messageIds: [], newActions: [], checkpoints: [], uidls: [], cursors: [] };
   const actions = new Map<string, PlannedAction>();
+  const cursors = new Map<string, { mailbox: string; folder: string; value: string }>();
   const mids = new Set<string>();
   const cps = new Map<string, { mailbox: string; folder: string; uidValidity: number; uid: number }>();
   const uidls = new Set<string>();
@@ -182,6 +185,7 @@ export function planCommit(input: PlanInput): CommitPlan {
         plan.uidls.push({ mailbox: it.pop3Uidl.mailbox, uidl: pgText(it.pop3Uidl.uidl) });
       }
     }
+    if (it.cursor) cursors.set(`${it.cursor.mailbox}\0${it.cursor.folder}`, { mailbox: it.cursor.mailbox, folder: it.cursor.folder, value: pgText(it.cursor.value) });
     const want = it.deliveries;
     plan.items.push({
       ticket, articleNo, duplicate: hit !== undefined, created, action,
@@ -192,6 +196,7 @@ export function planCommit(input: PlanInput): CommitPlan {
     });
   }
   plan.checkpoints = [...cps.values()];
+  plan.cursors = [...cursors.values()];
   return plan;
 }
 

@@ -15,6 +15,7 @@ interface ActionRow {
   uid_validity: string | null;
   uid: string | null;
   uidl: string | null;
+  remote_id: string | null;
   action: AfterFetch['action'];
   move_to: string | null;
   ticket_id: string;
@@ -30,6 +31,7 @@ function actionOf(r: ActionRow): PendingAction {
     ...(r.uid_validity !== null && { uidValidity: Number(r.uid_validity) }),
     ...(r.uid !== null && { uid: Number(r.uid) }),
     ...(r.uidl !== null && { uidl: r.uidl }),
+    ...(r.remote_id !== null && { remoteId: r.remote_id }),
     action: r.action,
     ...(r.move_to !== null && { moveTo: r.move_to }),
     id: r.id,
@@ -63,6 +65,27 @@ export class PostgresSync implements SyncPort {
     });
   }
 
+  async cursor(mailbox: string, folder: string): Promise<string | null> {
+    const [r] = await this.sql<{ value: string }[]>`SELECT value FROM sync_cursors WHERE mailbox = ${mailbox} AND folder = ${folder}`;
+    return r ? r.value : null;
+  }
+
+  async saveCursor(mailbox: string, folder: string, value: string, fence: Fence): Promise<void> {
+    if (typeof value !== 'string' || value === '') throw new StoreError('bad-input', 'a cursor must be a non-empty string');
+    await this.sql.begin(async (tx) => {
+      await checkFence(tx, fence);
+      await tx`INSERT INTO sync_cursors (mailbox, folder, value) VALUES (${mailbox}, ${folder}, ${pgText(value)})
+               ON CONFLICT (mailbox, folder) DO UPDATE SET value = excluded.value`;
+    });
+  }
+
+  async resetCursor(mailbox: string, folder: string, fence: Fence): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await checkFence(tx, fence);
+      await tx`DELETE FROM sync_cursors WHERE mailbox = ${mailbox} AND folder = ${folder}`;
+    });
+  }
+
   async knownKeys(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await this.sql<{ key: string }[]>`SELECT key FROM dedupe_keys WHERE key = ANY(${keys.map(pgText)}::text[])`;
@@ -85,7 +108,7 @@ export class PostgresSync implements SyncPort {
 
   async pendingActions(mailbox: string): Promise<PendingAction[]> {
     const rows = await this.sql<ActionRow[]>`
-      SELECT id, mailbox, kind, folder, uid_validity, uid, uidl, action, move_to, ticket_id, article_no, created_at
+      SELECT id, mailbox, kind, folder, uid_validity, uid, uidl, remote_id, action, move_to, ticket_id, article_no, created_at
       FROM pending_actions WHERE mailbox = ${mailbox} ORDER BY created_at, length(id), id`;
     return rows.map(actionOf);
   }
