@@ -121,7 +121,7 @@ export function buildOpenApi(version: string): Json {
         summary: 'Deliver dead letters again: one (`delivery`), or all of this webhook\'s (no body). Admin token.',
         parameters: [pathParam('id', 'Webhook id.')],
         requestBody: { required: false, content: { 'application/json': { schema: ref('WebhookReplayBody') } } },
-        responses: { 200: json(ref('WebhookReplayed'), 'How many were queued again.'), ...errors('BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'NotStarted') },
+        responses: { 200: json(ref('WebhookReplayed'), 'How many were queued again.'), ...errors('BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'PayloadTooLarge', 'NotStarted') },
       },
     },
     '/v1/tickets': {
