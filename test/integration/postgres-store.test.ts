@@ -142,7 +142,7 @@ describe('PostgreSQL store', () => {
   });
 
   it('openStores picks PostgreSQL for store.driver postgres (the URL from its secret source)', async () => {
-    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, ssl: null });
+    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, leaseTtlMs: 15_000, ssl: null });
     open.push(s as PostgresStores);
     expect(s.driver).toBe('postgres');
     await s.intake.commit(items(1, 1), F);
