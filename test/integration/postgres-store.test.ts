@@ -122,6 +122,13 @@ describe('PostgreSQL store', () => {
     await expect.poll(() => heard, { timeout: 5_000 }).toEqual([['desk', true], ['desk', false]]);
   });
 
+  it('cluster.renew keeps renewing round after round (its recordset parameter is not JSON-encoded twice once the statement is prepared)', async () => {
+    const s = await store({ poolMax: 1 });
+    const cluster = s.cluster!;
+    const fences = [(await cluster.acquire('a', 'r1', 60_000))!, (await cluster.acquire('b', 'r1', 60_000))!];
+    for (let round = 0; round < 5; round++) expect(await cluster.renew(fences, 'r1', 60_000)).toEqual(fences);
+  });
+
   it('leases: acquire bumps the epoch, a live lease is not taken, the old holder is fenced; release keeps the epoch', async () => {
     const s = await store();
     const f1 = await s.acquireLease('support', 'r1', 60_000);
