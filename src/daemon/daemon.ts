@@ -190,6 +190,9 @@ export class Daemon {
         // the outbox is leased like a mailbox: one replica sends (see Outbox.setActive)
         mailboxes: () => [OUTBOX_LEASE, ...Object.values(this.snapshot?.mailboxes ?? {}).filter((m) => m.inbound && m.enabled).map((m) => m.id)],
         onOwned: async (owned) => {
+          // every configured inbound mailbox: 1 held here, 0 not (a mailbox at 0 on every replica is polled by nobody)
+          this.metrics.mailboxOwned.reset();
+          for (const m of Object.values(this.snapshot?.mailboxes ?? {})) if (m.inbound && m.enabled) this.metrics.mailboxOwned.set({ mailbox: m.id }, owned.has(m.id) ? 1 : 0);
           await this.outbox?.setActive(owned.has(OUTBOX_LEASE));
           await supervisor.setOwned(new Map([...owned].filter(([m]) => m !== OUTBOX_LEASE)));
         },
