@@ -330,7 +330,7 @@ describe('deploy/kubernetes/replicated', () => {
       else if (value && typeof value === 'object')
         for (const [k, v] of Object.entries(value)) {
           if (/File$/.test(k) && typeof v === 'string') fileRefs.push(v);
-          else if (/^(password|token|secret|clientSecret|url)$/.test(k)) throw new Error(`inline secret "${k}" in the ConfigMap`);
+          else if (/^(password|token|secret|clientSecret)$/.test(k)) throw new Error(`inline secret "${k}" in the ConfigMap`);
           else walk(v);
         }
     };
