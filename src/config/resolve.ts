@@ -55,6 +55,7 @@ export function resolveStore(s: Store | undefined): ResolvedStore {
       url,
       schema: s.schema ?? 'mailroom',
       pool: { max: s.pool?.max ?? 10 },
+      leaseTtlMs: parseDuration(s.leaseTtl ?? '15s'),
       ssl: s.ssl ? { caFile: s.ssl.caFile ? resolvePath(s.ssl.caFile) : null, rejectUnauthorized: s.ssl.rejectUnauthorized ?? true } : null,
     };
   }

@@ -14,6 +14,8 @@ import { pointer, type NodeLocation } from './yaml-file.js';
 
 type Path = (string | number)[];
 const MIN_SMTP_TIMEOUT_MS = 10_000;
+/** A lease renewed every third of its TTL needs room for a round trip and a slow round. */
+const MIN_LEASE_TTL_MS = 3_000;
 /** Words that a workflow's `outbound:` reads as keywords (the global default, the contract's
  * mailbox): a mailbox with such an id could never be picked there, and would read as the default. */
 export const RESERVED_MAILBOX_IDS = ['default', 'contract'] as const;
@@ -219,6 +221,13 @@ export function checkSemantics(cfg: MailroomConfig, locations: Map<string, NodeL
     }
     if (route.drop !== undefined && route.deliver !== undefined) err([...rp, 'drop'], 'a route cannot both drop and deliver', true);
   }));
+
+  // --- store ---
+  guard(() => {
+    const st = cfg.store;
+    if (st?.leaseTtl !== undefined && parseDuration(st.leaseTtl) < MIN_LEASE_TTL_MS)
+      err(['store', 'leaseTtl'], `store.leaseTtl ${st.leaseTtl} is under the 3s minimum (default 15s): it is renewed every third of it`);
+  });
 
   // --- server ---
   guard(() => {

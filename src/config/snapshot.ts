@@ -140,6 +140,8 @@ export type ResolvedStore =
       url: SecretSource;
       schema: string;
       pool: { max: number };
+      /** store.leaseTtl in ms: a mailbox lease's life unrenewed (default 15 s, at least 3 s) */
+      leaseTtlMs: number;
       ssl: { caFile: string | null; rejectUnauthorized: boolean } | null;
     };
 

@@ -14,12 +14,16 @@ export type Duration1 = string
  */
 export type Duration2 = string
 /**
- * Where tickets, checkpoints, queues, blobs and control state are kept. Changing it needs a restart. `lowdb` (default): files under `path`, one replica. `postgres`: a PostgreSQL 15+ database (`url` or `urlFile`), the store for several replicas.
+ * Where tickets, checkpoints, queues, blobs and control state are kept. Changing it needs a restart. `lowdb` (default): files under `path`, one replica. `postgres`: a PostgreSQL 15+ database (`url` or `urlFile`, `leaseTtl`), the store for several replicas.
  * 
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Store".
  */
 export type StoreConfig = Store
+/**
+ * postgres only: how long a replica's lease on a mailbox (and on the outbox) lasts unrenewed. It is renewed every third of it; a replica that dies or is paused past it loses its mailboxes to the others, so this bounds failover (about one TTL plus a round). At least `3s`. Default `15s`.
+ */
+export type Duration3 = string
 /**
  * An SMTP server and sender. Used for the global default, company overrides and mailbox outbound sides; fields left out are inherited from the layer below.
  * 
@@ -34,15 +38,15 @@ export type Security = ("tls" | "starttls" | "none")
 /**
  * SMTP timeout (connection, greeting, socket); minimum 10s. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
-export type Duration3 = string
+export type Duration4 = string
 /**
  * Group sends per window (e.g. `2s`); `0s` sends at once. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
-export type Duration4 = string
+export type Duration5 = string
 /**
  * How often to poll when IDLE is not used. Default 60s.
  */
-export type Duration5 = string
+export type Duration6 = string
 /**
  * What happens on the server once a message is committed: `keep` (default), `seen` (set \\Seen, IMAP), `move` (to `moveTo`, IMAP; the folder is created when missing), `delete`.
  */
@@ -54,15 +58,15 @@ export type Size = (number | string)
 /**
  * Per-request timeout. Default 10s.
  */
-export type Duration6 = string
+export type Duration7 = string
 /**
  * First retry delay (doubles each try, with jitter). Default 30s.
  */
-export type Duration7 = string
+export type Duration8 = string
 /**
  * Longest retry delay. Default 1h.
  */
-export type Duration8 = string
+export type Duration9 = string
 /**
  * Attachments up to this size are sent inline as base64; larger ones as download URLs. Default 0 (never inline).
  */
@@ -105,7 +109,7 @@ export type AfterFetch1 = ("keep" | "seen" | "move" | "delete")
 /**
  * Poll interval for this mailbox.
  */
-export type Duration9 = string
+export type Duration10 = string
 /**
  * Size limit for this mailbox.
  */
@@ -158,7 +162,7 @@ export type Size4 = (number | string)
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Duration".
  */
-export type Duration10 = string
+export type Duration11 = string
 /**
  * A size in bytes, or with a unit: `512KB`, `25MB`, `1GB` (powers of 1024).
  * 
@@ -307,6 +311,7 @@ pool?: {
  */
 max?: number
 }
+leaseTtl?: Duration3
 /**
  * postgres only: TLS beyond the URL's `sslmode` (managed PostgreSQL with a private CA).
  */
@@ -373,8 +378,8 @@ from?: Address
  * `mailbox`: From is the mailbox, Reply-To the person. `user`: From is the person, Sender the mailbox (the server must allow sending on behalf).
  */
 sendAs?: ("mailbox" | "user")
-timeout?: Duration3
-batchWindow?: Duration4
+timeout?: Duration4
+batchWindow?: Duration5
 /**
  * Rate limit for this server. Sending policy: inherited field by field, also under a layer that names a mailbox.
  */
@@ -474,7 +479,7 @@ address?: string
  * via the `definition` "InboundDefaults".
  */
 export interface InboundDefaults {
-pollInterval?: Duration5
+pollInterval?: Duration6
 /**
  * Use IMAP IDLE where the server offers it. Default true.
  */
@@ -534,13 +539,13 @@ secret?: string
  * File holding the signing secret.
  */
 secretFile?: string
-timeout?: Duration6
+timeout?: Duration7
 /**
  * Tries before a delivery is dead-lettered. Default 10.
  */
 maxAttempts?: number
-initialBackoff?: Duration7
-maxBackoff?: Duration8
+initialBackoff?: Duration8
+maxBackoff?: Duration9
 /**
  * Parallel requests to this webhook. Default 4.
  */
@@ -787,7 +792,7 @@ moveTo?: string
  * Tickets from this mailbox wait for approval before they enter the queue.
  */
 hold?: boolean
-pollInterval?: Duration9
+pollInterval?: Duration10
 /**
  * Use IMAP IDLE for this mailbox.
  */

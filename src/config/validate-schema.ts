@@ -47,7 +47,7 @@ function describe(e: ErrorObject): { ptr: string; message: string; preferKey: bo
     case 'not':
       // store: fields of one driver given with the other
       if (ptr.startsWith('/store/'))
-        return { ptr, message: `${at}: not allowed with this store.driver (path is for lowdb; url, urlFile, schema, pool, ssl for postgres)`, preferKey: true };
+        return { ptr, message: `${at}: not allowed with this store.driver (path is for lowdb; url, urlFile, schema, pool, leaseTtl, ssl for postgres)`, preferKey: true };
       return { ptr, message: `${at}: not allowed here`, preferKey: true };
     case 'oneOf':
       if (ptr === '/store') return { ptr, message: 'store: driver postgres needs exactly one of url or urlFile', preferKey: true };

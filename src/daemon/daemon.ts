@@ -66,7 +66,7 @@ export interface DaemonOptions extends LoadOptions {
   suspension?: Pick<SuspensionDeps, 'authFailureThreshold' | 'recheckMs'>;
   /** How often OAuth2 credential expiry is recomputed (default 5 min). */
   oauthSweepMs?: number;
-  /** On a shared store (several replicas): this replica's id (default MAILROOM_REPLICA_ID, else host-pid-random) and the mailbox lease TTL (default 15 s). */
+  /** On a shared store (several replicas): this replica's id (default MAILROOM_REPLICA_ID, else host-pid-random) and the mailbox lease TTL (default store.leaseTtl; set here by tests). */
   replicaId?: string;
   leaseTtlMs?: number;
 }
@@ -184,12 +184,15 @@ export class Daemon {
       this.coordinator = new LeaseCoordinator({
         cluster: stores.cluster,
         self: this.replicaId,
-        ttlMs: this.opts.leaseTtlMs ?? 15_000,
+        ttlMs: this.opts.leaseTtlMs ?? (snapshot.store.driver === 'postgres' ? snapshot.store.leaseTtlMs : 15_000),
         log: this.log.child({ replica: this.replicaId }),
         configHash: () => this.snapshot?.hash ?? null,
         // the outbox is leased like a mailbox: one replica sends (see Outbox.setActive)
         mailboxes: () => [OUTBOX_LEASE, ...Object.values(this.snapshot?.mailboxes ?? {}).filter((m) => m.inbound && m.enabled).map((m) => m.id)],
         onOwned: async (owned) => {
+          // every configured inbound mailbox: 1 held here, 0 not (a mailbox at 0 on every replica is polled by nobody)
+          this.metrics.mailboxOwned.reset();
+          for (const m of Object.values(this.snapshot?.mailboxes ?? {})) if (m.inbound && m.enabled) this.metrics.mailboxOwned.set({ mailbox: m.id }, owned.has(m.id) ? 1 : 0);
           await this.outbox?.setActive(owned.has(OUTBOX_LEASE));
           await supervisor.setOwned(new Map([...owned].filter(([m]) => m !== OUTBOX_LEASE)));
         },

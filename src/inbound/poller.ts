@@ -3,6 +3,7 @@
 import { secretsOf } from '../observability/known-secrets.js';
 import type { Logger } from '../observability/logger.js';
 import { isTokenEndpointError } from '../oauth/token-errors.js';
+import { StoreError } from '../store/types.js';
 import { backoffDelay } from './backoff.js';
 import { hintFor } from './errors.js';
 import { GmailSession } from './gmail-session.js';
@@ -110,6 +111,7 @@ export class MailboxPoller {
         await this.waitOrWake(inbound.pollIntervalMs, signal);
       } catch (err) {
         if (signal.aborted) break;
+        if (err instanceof StoreError && err.code === 'fenced') this.ctx.metrics.fenceRefusals.inc({ mailbox: this.id });
         const c = classifyPollError(err, secretsOf(this.id));
         this.status.consecutiveFailures++;
         const hint = (isTokenEndpointError(err) && err.hint) || hintFor(c.class);

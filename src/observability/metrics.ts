@@ -29,6 +29,8 @@ export function createMetrics() {
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
     clusterMembers: new Gauge({ name: 'mailroom_cluster_members', help: 'Live replicas sharing the store, as this replica saw them in its last lease round (only on a shared store).', registers: r }),
     mailboxesOwned: new Gauge({ name: 'mailroom_mailboxes_owned', help: 'Mailboxes whose lease this replica holds (only on a shared store).', registers: r }),
+    mailboxOwned: new Gauge({ name: 'mailroom_mailbox_owned', help: 'Per configured inbound mailbox: 1 if this replica holds its lease (polls it), 0 if not (only on a shared store). No replica at 1 for a mailbox: nobody polls it.', labelNames: ['mailbox'] as const, registers: r }),
+    fenceRefusals: new Counter({ name: 'mailroom_fence_refusals_total', help: 'Writes of a mailbox (commit, checkpoint, server action) the store refused because another replica took its lease over (a paused or partitioned replica caught by the fence).', labelNames: ['mailbox'] as const, registers: r }),
     leaseTakeovers: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing).', registers: r }),
   };
 }
@@ -49,7 +51,7 @@ export function labelValues(metric: object, label: string): Set<string> {
 
 /** Remove every series of a mailbox (a mailbox removed from config must not linger in /metrics). */
 export function forgetMailbox(m: Metrics, mailbox: string): void {
-  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.messagesFlagged, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry]) {
+  for (const metric of [m.mailboxUp, m.mailboxSuspended, m.mailboxLastSuccess, m.messagesIngested, m.messagesFlagged, m.ingestErrors, m.pollDuration, m.ingestLag, m.outboundSent, m.oauthCredentialExpiry, m.mailboxOwned, m.fenceRefusals]) {
     removeSeries(metric, (l) => l.mailbox === mailbox);
   }
 }

@@ -29,6 +29,8 @@ export async function postgresConfig(config: Extract<Snapshot['store'], { driver
     url,
     schema: config.schema,
     poolMax: config.pool.max,
+    // a paused replica's transaction ends well before its leases run out, so its locks never hold up the takeover
+    idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs / 2),
     ssl: config.ssl ? { ...(ca !== undefined && { ca }), rejectUnauthorized: config.ssl.rejectUnauthorized } : null,
   };
 }

@@ -217,3 +217,136 @@ describe('deploy/kubernetes', () => {
     });
   });
 });
+
+// deploy/kubernetes/replicated: N replicas on one PostgreSQL store, held to the same rules where they
+// apply, and to what several replicas need: RollingUpdate, a PodDisruptionBudget, spread over nodes,
+// the replica id from the pod name, the database URL from the Secret, no volume of its own.
+describe('deploy/kubernetes/replicated', () => {
+  const rdir = join(dir, 'replicated');
+  const rfiles = readdirSync(rdir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const rmanifests = rfiles.flatMap((file) =>
+    parseAllDocuments(readFileSync(join(rdir, file), 'utf8')).map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`replicated/${file}: ${doc.errors[0]?.message}`);
+      return { file, doc: doc.toJS() as Manifest };
+    }),
+  );
+  function one<T extends Manifest>(kind: string): T {
+    const found = rmanifests.filter((m) => m.doc.kind === kind);
+    if (found.length !== 1) throw new Error(`expected exactly one ${kind} in deploy/kubernetes/replicated, found ${found.length}`);
+    return found[0]!.doc as T;
+  }
+  type Env = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } };
+  type Spread = { maxSkew: number; topologyKey: string; whenUnsatisfiable: string; labelSelector?: { matchLabels?: Record<string, string> } };
+  const rdeployment = one<Deployment & { spec: { strategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } } } }>('Deployment');
+  const rpod = rdeployment.spec.template.spec as Deployment['spec']['template']['spec'] & { topologySpreadConstraints?: Spread[] };
+  const rcontainer = rpod.containers.find((c) => c.name === 'mailroom')! as Container & { env?: Env[] };
+  const rmount = (path: string) => rcontainer.volumeMounts?.find((m) => m.mountPath === path);
+  const rvolume = (name: string | undefined) => rpod.volumes.find((v) => v.name === name);
+  const podLabels = rdeployment.spec.template.metadata.labels;
+  const configMap = one<Manifest & { data: Record<string, string> }>('ConfigMap');
+  const rdocs = Object.entries(configMap.data).map(([key, text]) => ({ key, text, config: parse(text) as Record<string, unknown> }));
+  const rmerged = Object.assign({}, ...rdocs.map((d) => d.config)) as { server?: { listen?: string }; store?: Record<string, unknown> };
+  const rsecretKeys = Object.keys((one('Secret') as Manifest & { stringData?: Record<string, string> }).stringData ?? {});
+
+  it('parses, and its kustomization lists every other file', () => {
+    for (const { file, doc } of rmanifests) {
+      expect(doc.apiVersion, file).toBeTruthy();
+      expect(doc.kind, file).toBeTruthy();
+    }
+    expect([...one<Manifest & { resources: string[] }>('Kustomization').resources].sort()).toEqual(rfiles.filter((f) => f !== 'kustomization.yaml'));
+  });
+
+  it('runs 3 replicas with RollingUpdate, never fewer than 3 ready during a rollout', () => {
+    expect(rdeployment.spec.replicas).toBe(3);
+    expect(rdeployment.spec.strategy?.type).toBe('RollingUpdate');
+    expect(rdeployment.spec.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+    expect(podLabels).toMatchObject(rdeployment.spec.selector.matchLabels);
+  });
+
+  it('has a PodDisruptionBudget over its pods that lets one go at a time', () => {
+    const pdb = one<Manifest & { spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget');
+    expect(pdb.apiVersion).toBe('policy/v1');
+    expect(podLabels).toMatchObject(pdb.spec.selector.matchLabels);
+    expect(pdb.spec.maxUnavailable).toBe(1);
+  });
+
+  it('spreads the replicas over nodes', () => {
+    const spread = rpod.topologySpreadConstraints?.find((t) => t.topologyKey === 'kubernetes.io/hostname');
+    expect(spread?.maxSkew).toBe(1);
+    expect(['ScheduleAnyway', 'DoNotSchedule']).toContain(spread?.whenUnsatisfiable);
+    expect(podLabels).toMatchObject(spread?.labelSelector?.matchLabels ?? { missing: 'labelSelector' });
+  });
+
+  it('names each replica after its pod (MAILROOM_REPLICA_ID from the downward API)', () => {
+    expect(rcontainer.env?.find((e) => e.name === 'MAILROOM_REPLICA_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+  });
+
+  it('keeps the restricted securityContext, the probes, resources and scrape annotations of the single-replica one', () => {
+    const sc = rcontainer.securityContext;
+    expect(sc?.runAsNonRoot ?? rpod.securityContext?.runAsNonRoot).toBe(true);
+    expect(sc?.runAsUser ?? rpod.securityContext?.runAsUser).toBe(1000);
+    expect(sc?.readOnlyRootFilesystem).toBe(true);
+    expect(sc?.allowPrivilegeEscalation).toBe(false);
+    expect(sc?.capabilities?.drop).toContain('ALL');
+    expect(sc?.capabilities?.add ?? []).toEqual([]);
+    expect(rpod.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+    const port = rcontainer.ports?.find((p) => p.name === 'http')?.containerPort;
+    expect(port).toBe(9465);
+    expect(rcontainer.livenessProbe?.httpGet?.path).toBe('/-/healthy');
+    expect(rcontainer.readinessProbe?.httpGet?.path).toBe('/-/ready');
+    for (const probe of [rcontainer.livenessProbe, rcontainer.readinessProbe, rcontainer.startupProbe]) if (probe) expect([port, 'http']).toContain(probe.httpGet?.port);
+    expect(rcontainer.resources?.requests?.cpu).toBeTruthy();
+    expect(rcontainer.resources?.limits?.memory).toBeTruthy();
+    const annotations = rdeployment.spec.template.metadata.annotations ?? {};
+    expect(annotations['prometheus.io/scrape']).toBe('true');
+    expect(annotations['prometheus.io/port']).toBe(String(port));
+    const service = one<Manifest & { spec: { selector: Record<string, string>; ports: { targetPort: string | number }[] } }>('Service');
+    expect(podLabels).toMatchObject(service.spec.selector);
+    expect([port, 'http']).toContain(service.spec.ports[0]?.targetPort);
+  });
+
+  it('mounts config (whole directory) and secrets (read-only), and no volume of its own: the state is in PostgreSQL', () => {
+    expect(rcontainer.args).toEqual(['run', '--config', '/etc/mailroom']);
+    const config = rmount('/etc/mailroom');
+    expect(config?.subPath).toBeUndefined();
+    expect(rvolume(config?.name)?.configMap?.name).toBe(configMap.metadata?.name);
+    const secrets = rmount('/run/secrets');
+    expect(secrets?.readOnly).toBe(true);
+    expect(rvolume(secrets?.name)?.secret?.secretName).toBe(one('Secret').metadata?.name);
+    expect(rvolume(secrets?.name)?.secret?.defaultMode).toBe(0o440);
+    expect(rpod.volumes.filter((v) => v.persistentVolumeClaim)).toEqual([]);
+    expect(rmanifests.filter((m) => m.doc.kind === 'PersistentVolumeClaim')).toEqual([]);
+    expect(rvolume(rmount('/tmp')?.name)?.emptyDir).toBeDefined();
+  });
+
+  it('configures the PostgreSQL store with the URL from the Secret, and passes `mailroom check --strict`', async () => {
+    expect(rmerged.server?.listen).toBe('0.0.0.0:9465');
+    expect(rmerged.store).toMatchObject({ driver: 'postgres', urlFile: '/run/secrets/database-url' });
+    expect(rmerged.store?.url).toBeUndefined();
+    expect(rsecretKeys).toContain('database-url');
+    const fileRefs: string[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === 'object')
+        for (const [k, v] of Object.entries(value)) {
+          if (/File$/.test(k) && typeof v === 'string') fileRefs.push(v);
+          else if (/^(password|token|secret|clientSecret)$/.test(k)) throw new Error(`inline secret "${k}" in the ConfigMap`);
+          else walk(v);
+        }
+    };
+    rdocs.forEach((d) => walk(d.config));
+    for (const ref of fileRefs) {
+      expect(ref).toMatch(/^\/run\/secrets\/[\w.-]+$/);
+      expect(rsecretKeys, ref).toContain(ref.slice('/run/secrets/'.length));
+    }
+    const configDir = mkdtempSync(join(tmpdir(), 'mailroom-configmap-replicated-'));
+    try {
+      for (const { key, text } of rdocs) writeFileSync(join(configDir, key), text);
+      const lines: string[] = [];
+      const code = await main(['check', '--strict', '--config', configDir], (l) => lines.push(l), (l) => lines.push(l));
+      expect(code, lines.join('\n')).toBe(0);
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+});

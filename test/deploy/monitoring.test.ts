@@ -33,6 +33,7 @@ export const MAILROOM_METRICS = [
   'mailroom_config_reloads_total',
   'mailroom_config_info',
   'mailroom_mailbox_last_success_timestamp_seconds',
+  'mailroom_mailbox_owned',
 ] as const;
 
 /** Histograms: queries use their _bucket/_sum/_count series. */
@@ -71,6 +72,7 @@ const EXPECTED_ALERTS: Record<string, string[]> = {
   MailroomOutboxFailures: ['mailbox'],
   MailroomMailboxSuspended: ['mailbox', 'company'],
   MailroomCredentialExpiresSoon: ['mailbox'],
+  MailroomMailboxUnowned: ['mailbox'],
 };
 
 describe('deploy/monitoring/alerts.yaml', () => {

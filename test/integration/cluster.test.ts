@@ -64,6 +64,34 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     expect([...ownedA].filter((m) => ownedB.has(m))).toEqual([]);
     expect(ownedA.size + ownedB.size).toBe(USERS.length);
     for (const u of USERS) expect(await dovecot.list(u, 'INBOX')).toHaveLength(0);
+    // mailroom_mailbox_owned: every configured mailbox on each replica, 1 where it holds the lease
+    const owned = async (d: Daemon) => {
+      const text = await d.metrics.registry.metrics();
+      return Object.fromEntries([...text.matchAll(/^mailroom_mailbox_owned\{mailbox="([^"]+)"\} (\d)$/gm)].map(([, m, v]) => [m!, Number(v)]));
+    };
+    const expectOwned = async (d: Daemon, held: Set<string>) =>
+      expect(await owned(d)).toEqual(Object.fromEntries(USERS.map((u) => [`box-${u}`, held.has(`box-${u}`) ? 1 : 0])));
+    await expectOwned(a, ownedA);
+    await expectOwned(b, ownedB);
+    // A real fence refusal: the lease of one of A's mailboxes moves on (epoch + 1) just as A commits
+    // there; the store refuses the commit, A counts it, learns it lost the lease, takes it anew and
+    // ingests the message with the new epoch.
+    const fencedBox = [...ownedA][0]!;
+    const intake = a.stores!.intake;
+    const commit = intake.commit.bind(intake);
+    let bumped = false;
+    intake.commit = async (items, fence) => {
+      if (!bumped && fence.mailbox === fencedBox) {
+        bumped = true;
+        await pg.query('UPDATE mailroom.mailbox_leases SET epoch = epoch + 1 WHERE mailbox = $1', [fencedBox], 'cluster');
+      }
+      return commit(items, fence);
+    };
+    await dovecot.append(fencedBox.replace('box-', ''), message(50, { subject: `fenced-${fencedBox}` }));
+    await waitFor(async () => (await tickets()) === USERS.length * PER_BOX + 1, 20_000, 'the message after the refusal');
+    intake.commit = commit;
+    expect(await a.metrics.registry.getSingleMetricAsString('mailroom_fence_refusals_total')).toContain(`mailroom_fence_refusals_total{mailbox="${fencedBox}"} 1`);
+    expect(bumped).toBe(true);
     // Outbound through either replica: one replica holds the outbox lease and sends; each message once.
     const send = async (d: Daemon, n: number) => {
       const res = await fetch(`http://127.0.0.1:${d.http.address()!.port}/v1/messages`, {
@@ -81,12 +109,13 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     const boxesOfA = [...ownedA];
     await a.stop();
     await waitFor(() => b.supervisor!.ownedMailboxes().length === USERS.length, 10_000, 'B polls every mailbox');
+    await expectOwned(b, new Set(USERS.map((u) => `box-${u}`)));
     const userOf = (box: string) => box.replace('box-', '');
     for (const box of boxesOfA) await dovecot.append(userOf(box), message(100, { subject: `late-${box}` }));
-    await waitFor(async () => (await tickets()) === USERS.length * PER_BOX + boxesOfA.length, 20_000, 'the late messages');
+    await waitFor(async () => (await tickets()) === USERS.length * PER_BOX + 1 + boxesOfA.length, 20_000, 'the late messages');
     // exactly once: no Message-ID twice
     const page = await view.tickets.list({ companies: '*', limit: 500 });
-    expect(page.items).toHaveLength(USERS.length * PER_BOX + boxesOfA.length);
+    expect(page.items).toHaveLength(USERS.length * PER_BOX + 1 + boxesOfA.length);
     expect(new Set(page.items.map((t) => t.subject)).size).toBe(page.items.length);
   } finally {
     await Promise.allSettled([a.stop(), b.stop()]);

@@ -122,6 +122,36 @@ describe('PostgreSQL store', () => {
     await expect.poll(() => heard, { timeout: 5_000 }).toEqual([['desk', true], ['desk', false]]);
   });
 
+  it('cluster.renew keeps renewing round after round (its recordset parameter is not JSON-encoded twice once the statement is prepared)', async () => {
+    const s = await store({ poolMax: 1 });
+    const cluster = s.cluster!;
+    const fences = [(await cluster.acquire('a', 'r1', 60_000))!, (await cluster.acquire('b', 'r1', 60_000))!];
+    for (let round = 0; round < 5; round++) expect(await cluster.renew(fences, 'r1', 60_000)).toEqual(fences);
+  });
+
+  it('a replica stalled inside a transaction (SIGSTOP, GC) loses it after half the lease TTL, so its row locks never hold up a takeover', async () => {
+    const schema = `t_${++n}`;
+    const s = (await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema, pool: { max: 2 }, leaseTtlMs: 3_000, ssl: null })) as PostgresStores;
+    open.push(s);
+    const other = await store({ schema });
+    expect((await s.sql`SHOW idle_in_transaction_session_timeout`)[0]).toEqual({ idle_in_transaction_session_timeout: '1500ms' });
+    const f1 = (await s.acquireLease('support', 'r1', 1_000))!;
+    // r1 locks the lease row the way every fenced write does, then stalls without finishing
+    const stalled = s.sql
+      .begin(async (tx) => {
+        await tx`SELECT epoch FROM mailbox_leases WHERE mailbox = ${f1.mailbox} FOR SHARE`;
+        await new Promise((r) => setTimeout(r, 4_000));
+        await tx`SELECT 1`;
+      })
+      .then(() => 'committed', () => 'refused');
+    await new Promise((r) => setTimeout(r, 1_100)); // r1's lease has run out
+    const started = Date.now();
+    const f2 = await other.acquireLease('support', 'r2', 60_000); // waits for r1's lock until PostgreSQL ends r1's session
+    expect(f2?.epoch).toBe(2);
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(await stalled).toBe('refused');
+  });
+
   it('leases: acquire bumps the epoch, a live lease is not taken, the old holder is fenced; release keeps the epoch', async () => {
     const s = await store();
     const f1 = await s.acquireLease('support', 'r1', 60_000);
@@ -142,7 +172,7 @@ describe('PostgreSQL store', () => {
   });
 
   it('openStores picks PostgreSQL for store.driver postgres (the URL from its secret source)', async () => {
-    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, ssl: null });
+    const s = await openStores({ driver: 'postgres', path: '/nonexistent', url: { kind: 'value', secret: new Secret(pg.url()) }, schema: `t_${++n}`, pool: { max: 2 }, leaseTtlMs: 15_000, ssl: null });
     open.push(s as PostgresStores);
     expect(s.driver).toBe('postgres');
     await s.intake.commit(items(1, 1), F);

@@ -34,6 +34,15 @@ describe('store config', () => {
     expect(r.snapshot?.store).toMatchObject({ driver: 'postgres', url: { kind: 'file', path: '/run/secrets/pg-url' }, schema: 'tenant_a', pool: { max: 25 }, ssl: null });
   });
 
+  it('driver postgres: leaseTtl (default 15s, at least 3s), refused with lowdb', () => {
+    expect(load('store: { driver: postgres, urlFile: /run/secrets/pg-url }\n').snapshot?.store).toMatchObject({ leaseTtlMs: 15_000 });
+    expect(load('store: { driver: postgres, urlFile: /run/secrets/pg-url, leaseTtl: 3s }\n').snapshot?.store).toMatchObject({ leaseTtlMs: 3_000 });
+    expect(load('store: { driver: postgres, urlFile: /run/secrets/pg-url, leaseTtl: 1m }\n').snapshot?.store).toMatchObject({ leaseTtlMs: 60_000 });
+    expect(errors('store: { driver: postgres, urlFile: /x, leaseTtl: 2500ms }\n').join('\n')).toMatch(/store\.leaseTtl 2500ms is under the 3s minimum/);
+    expect(errors('store: { driver: postgres, urlFile: /x, leaseTtl: soon }\n').join('\n')).toMatch(/leaseTtl/);
+    expect(errors('store: { driver: lowdb, leaseTtl: 15s }\n').join('\n')).toMatch(/leaseTtl/);
+  });
+
   it('refuses impossible combinations', () => {
     expect(errors('store: { driver: postgres, path: ./data, url: "postgres://u@h/db" }\n').join('\n')).toMatch(/store/);
     expect(errors('store: { driver: postgres }\n').join('\n')).toMatch(/store/);

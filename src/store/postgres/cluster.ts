@@ -28,7 +28,7 @@ export function cluster(sql: Sql, l: Leases): ClusterPort {
       if (fences.length === 0) return [];
       const rows = await sql<{ mailbox: string; epoch: string }[]>`
         UPDATE mailbox_leases m SET expires_at = now() + ${ttlMs} * interval '1 millisecond'
-        FROM json_to_recordset(${JSON.stringify(fences)}::json) AS f(mailbox text, epoch bigint)
+        FROM json_to_recordset(${JSON.stringify(fences)}::text::json) AS f(mailbox text, epoch bigint)
         WHERE m.mailbox = f.mailbox AND m.epoch = f.epoch AND m.owner = ${owner}
         RETURNING m.mailbox, m.epoch`;
       return rows.map((r): Fence => ({ mailbox: r.mailbox, epoch: Number(r.epoch) }));

@@ -11,6 +11,13 @@ export interface PostgresStoreConfig {
   poolMax?: number;
   /** TLS beyond the URL's sslmode: a CA file (PEM) and whether to verify the server's certificate. */
   ssl?: { ca?: string; rejectUnauthorized?: boolean } | null;
+  /**
+   * idle_in_transaction_session_timeout of every connection (default 7.5 s: half the default lease
+   * TTL). A replica paused (SIGSTOP, GC, a partition) inside a transaction holds its row locks (the
+   * lease row FOR SHARE, the ticket counter): without this the others' renewals and commits wait on
+   * them until it resumes; with it PostgreSQL ends its session and rolls its transaction back.
+   */
+  idleInTransactionTimeoutMs?: number;
   /** application_name shown in pg_stat_activity (default `mailroom`). */
   applicationName?: string;
   /** Called with the text of every statement sent (tests and benchmarks count them). */
@@ -19,6 +26,7 @@ export interface PostgresStoreConfig {
 
 export const DEFAULT_SCHEMA = 'mailroom';
 export const DEFAULT_POOL_MAX = 10;
+export const DEFAULT_IDLE_IN_TRANSACTION_MS = 7_500;
 
 /** Lower-case identifier PostgreSQL needs no quotes for (so it is safe to splice into DDL). */
 export const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,9 +1,10 @@
 // Why this file exists: one place that turns the store config into a connection pool (postgres.js):
-// pool size, search_path set to the store's schema on every connection, TLS, and errors that never
+// pool size, search_path set to the store's schema on every connection, a bound on idle-in-transaction
+// (a paused replica's locks must not stall the others), TLS, and errors that never
 // carry the URL's password.
 import postgres from 'postgres';
 import { StoreError } from '../types.js';
-import { DEFAULT_POOL_MAX, DEFAULT_SCHEMA, checkSchemaName, redactUrl, scrubSecret, type PostgresStoreConfig } from './config.js';
+import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_POOL_MAX, DEFAULT_SCHEMA, checkSchemaName, redactUrl, scrubSecret, type PostgresStoreConfig } from './config.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type Tx = postgres.TransactionSql<Record<string, never>>;
@@ -24,7 +25,7 @@ export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string
       onnotice: () => undefined,
       ...(ssl !== undefined && { ssl }),
       ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
-      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom' },
+      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom', idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS },
     }) as unknown as Sql;
     return { sql, schema };
   } catch (e) {

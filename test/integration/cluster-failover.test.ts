@@ -1,0 +1,129 @@
+// Replicas as real processes (the CLI's `run` from source, test/support/crash-child.ts) on one
+// PostgreSQL store and one Dovecot, the lease TTL from the config (store.leaseTtl: 3s):
+// SIGKILL one mid-ingest: the survivor takes every mailbox over within 3×TTL and ingests the rest,
+// 0 lost, 0 doubled, every INBOX empty. Peers start once for the file; each test has its own database.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { openPostgresStores } from '../../src/store/postgres/stores.js';
+import type { Stores } from '../../src/store/port.js';
+import { startDovecot, type Dovecot } from '../peers/dovecot.js';
+import { freePort } from '../peers/free-port.js';
+import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
+import { MAILROOM, spawnScript, type ChildRun } from '../support/daemon-process.js';
+import { duplicates, makeUsers } from '../support/inbound.js';
+
+const TTL_MS = 3_000;
+const KILL_USERS = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
+const BODY = ('x'.repeat(76) + '\r\n').repeat(60); // ~4.7 KB: ingest takes long enough to be caught in the middle
+
+let dovecot: Dovecot;
+let pg: PostgresPeer;
+const runs = new Set<ChildRun>();
+const views: Stores[] = [];
+beforeAll(async () => {
+  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(KILL_USERS) }), startPostgres()]);
+}, 60_000);
+afterEach(async () => {
+  for (const r of runs) {
+    r.child.kill('SIGCONT');
+    r.child.kill('SIGKILL');
+  }
+  await Promise.all([...runs].map((r) => r.exited));
+  runs.clear();
+  await Promise.all(views.splice(0).map((v) => v.close()));
+});
+afterAll(async () => {
+  await Promise.all([dovecot?.destroy(), pg?.destroy()]);
+});
+
+/** A config for `users` on the database `db`, store.leaseTtl 3s; returns its directory. */
+async function clusterConfig(db: string, users: string[], inbound: Record<string, unknown>): Promise<{ dir: string; url: string }> {
+  const url = await pg.createDatabase(db);
+  const cfg = await writeTestConfig(dovecot, users.map((u) => ({ id: `box-${u}`, user: u, protocol: 'imap' as const, inbound: { batchSize: 5, ...inbound } })));
+  const doc = parse(await readFile(join(cfg.dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
+  // the URL in a file, as a Kubernetes Secret would mount it
+  const urlFile = join(await mkdtemp(join(tmpdir(), 'mailroom-pgurl-')), 'url');
+  await writeFile(urlFile, url + '\n', { mode: 0o600 });
+  doc.store = { driver: 'postgres', urlFile, schema: 'mailroom', leaseTtl: `${TTL_MS / 1000}s` };
+  await writeFile(join(cfg.dir, 'mailroom.yaml'), stringify(doc));
+  return { dir: cfg.dir, url };
+}
+
+/** One replica: `mailroom run --config <dir>` as a child process with MAILROOM_REPLICA_ID. */
+async function replica(dir: string, id: string): Promise<ChildRun & { port: number }> {
+  const port = await freePort();
+  // server.listen from the environment would need a config per replica: each gets its own copy
+  const own = await mkdtemp(join(tmpdir(), `mailroom-${id}-`));
+  const doc = parse(await readFile(join(dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
+  doc.server = { listen: `127.0.0.1:${port}` };
+  await writeFile(join(own, 'mailroom.yaml'), stringify(doc));
+  const run = spawnScript(MAILROOM, ['run', '--no-watch', '--config', own], { ...process.env, MAILROOM_REPLICA_ID: id, MAILROOM_LOG_LEVEL: 'info' });
+  runs.add(run);
+  void run.exited.then(() => runs.delete(run));
+  return { ...run, port };
+}
+
+/** Who holds each mailbox's lease now (unexpired), straight from PostgreSQL. */
+async function owners(db: string): Promise<Map<string, string>> {
+  const rows = await pg.query<{ mailbox: string; owner: string }>(`SELECT mailbox, owner FROM mailroom.mailbox_leases WHERE owner IS NOT NULL AND expires_at > now() AND mailbox NOT LIKE '@%'`, [], db);
+  return new Map(rows.map((r) => [r.mailbox, r.owner]));
+}
+const heldBy = (o: Map<string, string>, id: string) => [...o].filter(([, owner]) => owner === id).map(([m]) => m);
+const userOf = (box: string) => box.replace('box-', '');
+
+async function expectExactlyOnce(view: Stores, subjects: string[]): Promise<void> {
+  const page = await view.tickets.list({ companies: '*', limit: 1000 });
+  const got = page.items.map((t) => t.subject);
+  expect(duplicates(got)).toEqual([]);
+  expect(got.sort()).toEqual([...subjects].sort());
+}
+
+it('SIGKILL one of two replicas mid-ingest: the survivor polls every mailbox within 3×TTL, nothing lost or doubled', async () => {
+  const { dir, url } = await clusterConfig('failover', KILL_USERS, { afterFetch: 'delete' });
+  const a = await replica(dir, 'replica-a');
+  const b = await replica(dir, 'replica-b');
+  const view = await openPostgresStores({ url, schema: 'mailroom' });
+  views.push(view);
+  // both up and the mailboxes split between them
+  const split = await waitFor(
+    async () => {
+      for (const r of [a, b]) if (r.child.exitCode !== null) throw new Error(`replica exited early:\n${r.output()}`);
+      const o = await owners('failover').catch(() => new Map<string, string>());
+      return o.size === KILL_USERS.length && heldBy(o, 'replica-a').length > 0 && heldBy(o, 'replica-b').length > 0 ? o : null;
+    },
+    60_000,
+    'both replicas holding mailboxes',
+  );
+  const boxesOfA = heldBy(split, 'replica-a');
+  const subjects = KILL_USERS.flatMap((u) => Array.from({ length: 20 }, (_, i) => `${u}-${i}`));
+  await Promise.all(KILL_USERS.map((u) => dovecot.appendMany(u, Array.from({ length: 20 }, (_, i) => message(i, { subject: `${u}-${i}`, body: BODY })))));
+  // kill A while it is reading its mailboxes: some of its mail already ingested and deleted, some not
+  const tickets = async () => (await view.tickets.stats()).tickets;
+  const leftIn = async (boxes: string[]) => (await Promise.all(boxes.map((b) => dovecot.list(userOf(b), 'INBOX')))).reduce((n, l) => n + l.length, 0);
+  await waitFor(async () => (await leftIn(boxesOfA)) <= 20 * boxesOfA.length - 5, 30_000, 'A ingesting');
+  a.child.kill('SIGKILL');
+  const killedAt = Date.now();
+  expect((await a.exited).signal).toBe('SIGKILL');
+  const atKill = await tickets();
+  const leftInA = await leftIn(boxesOfA);
+  expect(leftInA, 'killed too late: A had read all its mail').toBeGreaterThan(0);
+
+  // B holds every mailbox within 3×TTL of the kill
+  await waitFor(async () => heldBy(await owners('failover'), 'replica-b').length === KILL_USERS.length, 3 * TTL_MS, 'B holding every mailbox');
+  const takeoverMs = Date.now() - killedAt;
+  await waitFor(async () => (await tickets()) >= subjects.length, 30_000, `${subjects.length} tickets`);
+  const doneMs = Date.now() - killedAt;
+  // and it polls them: a message arriving now in each of A's former mailboxes becomes a ticket
+  for (const box of boxesOfA) await dovecot.append(userOf(box), message(500, { subject: `after-${box}` }));
+  subjects.push(...boxesOfA.map((box) => `after-${box}`));
+  await waitFor(async () => (await tickets()) >= subjects.length, 15_000, 'the mail that arrived after the takeover');
+  await new Promise((r) => setTimeout(r, 1_500)); // a doubled ticket would show by now
+  await expectExactlyOnce(view, subjects);
+  for (const u of KILL_USERS) expect(await dovecot.list(u, 'INBOX'), u).toHaveLength(0);
+  console.log(`failover: killed A (${boxesOfA.length} mailboxes, ${leftInA} messages left in them) at ${atKill}/${subjects.length - boxesOfA.length} tickets; B held every mailbox after ${takeoverMs} ms (TTL ${TTL_MS} ms), all ingested after ${doneMs} ms`);
+  expect(b.output()).not.toMatch(/"level":"(error|fatal)"/);
+}, 150_000);
