@@ -52,16 +52,23 @@ export class Pop3Client {
       tlsOptions: { ...o.tls, servername: servername ?? '' } as import('node:tls').TlsOptions,
       ...(servername ? { servername } : {}),
     });
-    await pop.connect(); // greeting only
-    if (o.security === 'starttls') await upgradeStls(pop, o.host, { ...o.tls, ...(servername ? { servername } : {}) });
-    if ('accessToken' in o.credentials) {
-      const sasl = Buffer.from(`user=${o.credentials.user}\x01auth=Bearer ${o.credentials.accessToken}\x01\x01`).toString('base64');
-      const [info] = await pop.command('AUTH', 'XOAUTH2', sasl);
-      pop._PASSInfo = info;
-    } else {
-      await pop.command('USER', o.credentials.user);
-      const [info] = await pop.command('PASS', pass);
-      pop._PASSInfo = info; // node-pop3 treats the session as logged in from here
+    try {
+      await pop.connect(); // greeting only
+      if (o.security === 'starttls') await upgradeStls(pop, o.host, { ...o.tls, ...(servername ? { servername } : {}) });
+      if ('accessToken' in o.credentials) {
+        const sasl = Buffer.from(`user=${o.credentials.user}\x01auth=Bearer ${o.credentials.accessToken}\x01\x01`).toString('base64');
+        const [info] = await pop.command('AUTH', 'XOAUTH2', sasl);
+        pop._PASSInfo = info;
+      } else {
+        await pop.command('USER', o.credentials.user);
+        const [info] = await pop.command('PASS', pass);
+        pop._PASSInfo = info; // node-pop3 treats the session as logged in from here
+      }
+    } catch (e) {
+      // A refused login (or a failed STLS) left the connection open: close it, or every failed poll
+      // holds a socket until the server times it out (and `test-mailbox` waited for it: ~20 s).
+      (pop._socket as Socket | null)?.destroy();
+      throw e;
     }
     return new Pop3Client(pop, timeout);
   }

@@ -4,7 +4,10 @@
 // private-CA certificate is refused by default with a clear tls-class message and accepted with
 // caFile or verifyCertificate: false.
 import { ticketStoreOf } from '../support/store-of.js';
+import { readFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pop3Client } from '../../src/inbound/pop3-client.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
 import { message, waitFor, writeTestConfig, type TestMailbox } from '../support/daemon-config.js';
 import { makeUsers, pollAgain, startTestDaemon, statusOf, stopDovecotHard, ticketSummaries } from '../support/inbound.js';
@@ -18,6 +21,35 @@ describe('wrong password', () => {
   });
   afterAll(async () => {
     await dovecot?.destroy();
+  });
+
+  it('a refused POP3 login closes its connection at once (none left open until the server times out)', async () => {
+    for (const security of ['none', 'starttls', 'tls'] as const) {
+      // a relay in front of Dovecot sees when the client closes its side
+      const port = security === 'tls' ? dovecot.ports.pop3s : dovecot.ports.pop3;
+      let clientClosed = false;
+      const relay = createServer((c) => {
+        const up = connect(port, '127.0.0.1');
+        c.pipe(up).on('error', () => undefined);
+        up.pipe(c).on('error', () => undefined);
+        c.on('error', () => undefined);
+        up.on('error', () => undefined);
+        c.on('close', () => {
+          clientClosed = true;
+          up.destroy();
+        });
+      });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+      try {
+        const relayPort = (relay.address() as AddressInfo).port;
+        await expect(
+          Pop3Client.connect({ host: '127.0.0.1', port: relayPort, security, tls: { ca: await readFile(dovecot.caFile) }, credentials: { user: 'locked-pop', pass: WRONG }, timeoutMs: 20_000 }),
+        ).rejects.toThrow();
+        await waitFor(() => clientClosed, 1_000, `${security}: the client closing its connection`);
+      } finally {
+        await new Promise<void>((r) => relay.close(() => r()));
+      }
+    }
   });
 
   it('is classified as auth with a clear message without the password; the other mailboxes keep ingesting', async () => {
