@@ -10,7 +10,7 @@ import { type ApiClient, isGraphError as isApiError } from '../graph/client.js';
 import { gmailClient, resolveLabel } from '../gmail/client.js';
 import { addedToLabel, formatGmailCursor, parseGmailCursor, planGmailPage, sinceQuery, type GmailCursor } from '../gmail/sync-plan.js';
 import type { AfterFetch, PendingAction } from '../store/index.js';
-import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { recordOutcomes, abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
 
 const PARALLEL = 4;
@@ -112,15 +112,7 @@ export class GmailSession implements ProtocolSession {
           continue;
         }
         const outcomes = await commitBatch(this.ctx, mailbox.id, await prepareBatch(this.ctx, fetched));
-        for (const o of outcomes) {
-          result.fetched++;
-          if (o.result.duplicate) result.duplicates++;
-          else {
-            result.created++;
-            this.ctx.status.ingested++;
-            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-          }
-        }
+        recordOutcomes(this.ctx, result, outcomes, { lag: false });
         const actionIds = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
         // While the label is being listed, moving or trashing would shift the pages still to come:
         // the actions wait (pending, durable) until the listing is over.

@@ -10,7 +10,7 @@ import { GraphClient, isGraphError } from '../graph/client.js';
 import { initialDeltaPath, parseDeltaPage, planDeltaPage, type DeltaPage } from '../graph/delta.js';
 import { resolveFolder } from '../graph/folders.js';
 import type { AfterFetch, PendingAction } from '../store/index.js';
-import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { settleLater, recordOutcomes, abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
 
 /** Immutable ids: an id survives a move (server actions and dedupe keys rely on it). */
@@ -27,11 +27,6 @@ interface LoadedPage {
   prepared: PreparedBatch | null;
 }
 
-/** A promise whose rejection is held until it is awaited (never unhandled). */
-function settleLater<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
-}
 
 export class GraphSession implements ProtocolSession {
   private client: GraphClient | null = null;
@@ -104,16 +99,7 @@ export class GraphSession implements ProtocolSession {
           if (cur.page.next !== cur.url) await sync.saveCursor(mailbox.id, i.folder, cur.page.next, fence);
         } else {
           const outcomes = await commitBatch(this.ctx, mailbox.id, cur.prepared);
-          for (const o of outcomes) {
-            result.fetched++;
-            if (o.result.duplicate) result.duplicates++;
-            else {
-              result.created++;
-              this.ctx.status.ingested++;
-              this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-              if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
-            }
-          }
+          recordOutcomes(this.ctx, result, outcomes, { lag: true });
           const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
           if (ids.size) await this.applyActions((await sync.pendingActions(mailbox.id)).filter((a) => ids.has(a.id)), signal);
         }

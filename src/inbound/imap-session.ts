@@ -7,7 +7,7 @@ import type { AfterFetch, PendingAction } from '../store/index.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { classifyError } from './errors.js';
 import { batches, canSkipSync, planSync, uidSet } from './imap-plan.js';
-import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { abortableSleep, recordOutcomes, settleLater, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
 
 export class ImapSession implements ProtocolSession {
@@ -100,16 +100,7 @@ export class ImapSession implements ProtocolSession {
         if (current) fetching = null; // else (aborted) it is still awaited below
         const outcomes = await commitBatch(this.ctx, mailbox.id, prepared);
         const actions: PendingAction[] = [];
-        for (const o of outcomes) {
-          result.fetched++;
-          if (o.result.duplicate) result.duplicates++;
-          else {
-            result.created++;
-            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-            if (o.message.serverDate) this.ctx.metrics.ingestLag.observe({ mailbox: mailbox.id }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
-          }
-          this.ctx.status.ingested += o.result.duplicate ? 0 : 1;
-        }
+        recordOutcomes(this.ctx, result, outcomes, { lag: true });
         const ids = new Set(outcomes.map((o) => o.result.actionId).filter((x): x is string => Boolean(x)));
         if (ids.size) for (const a of await sync.pendingActions(mailbox.id)) if (ids.has(a.id)) actions.push(a);
         await current?.fetched.catch(() => {}); // the connection is free (a fetch error surfaces above, next round)
@@ -277,11 +268,6 @@ export class ImapSession implements ProtocolSession {
   }
 }
 
-/** A promise whose rejection is held until it is awaited (never unhandled). */
-function settleLater<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
-}
 
 function toDate(v: unknown): Date | null {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v;

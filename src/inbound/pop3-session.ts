@@ -6,7 +6,7 @@ import { batches } from './imap-plan.js';
 import { credentialsFor, tlsOptionsFor } from './credentials.js';
 import { Pop3Client } from './pop3-client.js';
 import { olderThanSince, planPop3Sync, pop3Key } from './pop3-plan.js';
-import { abortableSleep, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
+import { abortableSleep, recordOutcomes, type ProtocolSession, type SessionContext, type SyncResult } from './session.js';
 import { tooBigStandIn } from './too-big.js';
 
 export class Pop3Session implements ProtocolSession {
@@ -81,14 +81,8 @@ export class Pop3Session implements ProtocolSession {
         }
         const outcomes = await ingestBatch(this.ctx, mailbox.id, fetched);
         const held = (await this.ctx.heldActions?.(outcomes.flatMap((o) => (o.result.actionId ? [o.result.actionId] : [])))) ?? new Set<string>();
+        recordOutcomes(this.ctx, result, outcomes, { lag: false });
         for (const o of outcomes) {
-          result.fetched++;
-          if (o.result.duplicate) result.duplicates++;
-          else {
-            result.created++;
-            this.ctx.status.ingested++;
-            this.ctx.metrics.messagesIngested.inc({ mailbox: mailbox.id });
-          }
           if (o.result.actionId && o.message.pop3Uidl && !held.has(o.result.actionId)) {
             await pop.dele(numberOf.get(o.message.pop3Uidl.uidl)!);
             doneIds.push(o.result.actionId);

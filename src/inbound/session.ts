@@ -2,7 +2,7 @@
 import type { ResolvedMailbox } from '../config/snapshot.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { PipelineContext } from '../ingest/pipeline.js';
+import type { IngestOutcome, PipelineContext } from '../ingest/pipeline.js';
 import type { Fence, SyncPort } from '../store/port.js';
 import type { MailboxStatus } from './status.js';
 
@@ -47,4 +47,29 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * Count a committed batch into the pass's result, the mailbox's status and metrics (every transport
+ * does the same). `lag`: observe the server-arrival-to-commit lag of messages that carry their date.
+ */
+export function recordOutcomes(ctx: Pick<SessionContext, 'mailbox' | 'metrics' | 'status'>, result: SyncResult, outcomes: readonly IngestOutcome[], opts: { lag: boolean }): void {
+  const mailbox = ctx.mailbox.id;
+  for (const o of outcomes) {
+    result.fetched++;
+    if (o.result.duplicate) {
+      result.duplicates++;
+      continue;
+    }
+    result.created++;
+    ctx.status.ingested++;
+    ctx.metrics.messagesIngested.inc({ mailbox });
+    if (opts.lag && o.message.serverDate) ctx.metrics.ingestLag.observe({ mailbox }, Math.max(0, (Date.now() - o.message.serverDate.getTime()) / 1000));
+  }
+}
+
+/** A promise whose rejection is held until it is awaited (never unhandled). */
+export function settleLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }

@@ -18,28 +18,13 @@ import type { SuspensionStore } from './suspension-store.js';
 import type { MailboxStatus } from './status.js';
 
 export { SuspensionStore, type SuspensionListener } from './suspension-store.js';
+export type { SuspensionInfo, SuspensionRecord } from '../store/control-types.js';
+import type { SuspensionInfo, SuspensionRecord } from '../store/control-types.js';
 export { credentialFingerprint, mailboxFingerprint, type FingerprintKey } from './credential-fingerprint.js';
-
-/** What status shows about a suspension. */
-export interface SuspensionInfo {
-  reason: string;
-  /** The provider's or server's code: AADSTS50173, invalid_grant, AUTHENTICATIONFAILED ... */
-  code: string | null;
-  /** The OAuth2 error (invalid_grant, invalid_client) when the token endpoint refused. */
-  error: string | null;
-  source: 'token-endpoint' | 'server';
-  at: string;
-}
 
 /** A mailbox status with the OAuth2 and suspension details (status.ts keeps the common part). */
 export type MailboxStatusDetails = MailboxStatus & { suspension?: SuspensionInfo | null; credentials?: CredentialHealth | null };
 
-export interface SuspensionRecord extends SuspensionInfo {
-  mailbox: string;
-  /** Keyed fingerprint of the credentials the mailbox was suspended with (credential-fingerprint.ts). */
-  credentials: string;
-  notified: boolean;
-}
 
 export const DEFAULT_AUTH_FAILURE_THRESHOLD = 5;
 

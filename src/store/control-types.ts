@@ -15,7 +15,7 @@ export interface SuspensionInfo {
 
 export interface SuspensionRecord extends SuspensionInfo {
   mailbox: string;
-  /** Keyed fingerprint of the credentials the mailbox was suspended with. */
+  /** Keyed fingerprint of the credentials the mailbox was suspended with (inbound/credential-fingerprint.ts). */
   credentials: string;
   notified: boolean;
 }
