@@ -138,7 +138,8 @@ async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: Fet
   };
   // (a message that names no Message-ID and carries no ticket tag asks nothing: no run needed)
   for (const input of inputs) if (input.parsed.inReplyTo.length || input.parsed.references.length || subjectTags(input.parsed.subject).length) decide({ ...input, lookups: recorder });
-  const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds] });
+  // (threadTickets: decide() needs the status of a ticket a reply names by Message-ID: a rejected one reopens)
+  const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds], threadTickets: asked.threadIds.size > 0 });
   const lookups = factLookups(f1);
   let planned: Planned[] = inputs.map((input, i) => {
     const parsed = spooled[i]!.parsed;
@@ -252,6 +253,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, p: Planned): { item:
     },
     ticket: { ...ticket, prefix },
     ...(d.threadTo && { threadTo: d.threadTo }),
+    ...(d.threadTo && d.reopen && { reopen: d.reopen }),
     ...(m.afterFetch && { afterFetch: m.afterFetch }),
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),

@@ -4,7 +4,8 @@
 // who is not on the ticket is still threaded but marked unverified (see decide.ts).
 export interface ThreadLookups {
   findByMessageIds(company: string, ids: string[]): string | null;
-  findTicket(id: string): { id: string; company: string } | null;
+  /** The ticket (its status when known: a reply to a rejected ticket reopens it, see decide.ts). */
+  findTicket(id: string): { id: string; company: string; status?: string } | null;
   /** Lower-cased From/To/Cc addresses of the ticket's articles; null or absent: not known. */
   participants?(ticketId: string): readonly string[] | null;
 }

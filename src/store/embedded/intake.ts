@@ -60,7 +60,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
     const hooked = items.filter((i) => i.deliveries?.webhooks.length);
     // Intent durable before the commit: a crash in between cannot lose a delivery (reconciled at open).
     if (hooked.length)
-      await this.queue.intend(hooked.map((i) => ({ key: i.article.dedupeKeys[0]!, mailbox: i.article.mailbox, webhooks: i.deliveries!.webhooks, gated: i.deliveries!.gated })));
+      await this.queue.intend(hooked.map((i) => ({ key: i.article.dedupeKeys[0]!, mailbox: i.article.mailbox, webhooks: i.deliveries!.webhooks, gated: i.deliveries!.gated, ...(i.reopen && { announce: true as const }) })));
     const committed = await this.store.commit(items.map(({ deliveries: _d, ...item }) => item));
     const out: IntakeResult[] = [];
     for (let i = 0; i < items.length; i++) {
@@ -69,7 +69,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       const want = item.deliveries;
       // A duplicate gets no new deliveries (its first copy has them); enqueue() is idempotent anyway.
       const deliveries = want?.webhooks.length
-        ? await this.queue.enqueue({ key: item.article.dedupeKeys[0]!, mailbox: item.article.mailbox, webhooks: r.duplicate ? [] : want.webhooks, ticketId: r.ticketId, articleNo: r.articleNo, gate: want.gated ? r.actionId : null })
+        ? await this.queue.enqueue({ key: item.article.dedupeKeys[0]!, mailbox: item.article.mailbox, webhooks: r.duplicate ? [] : want.webhooks, ticketId: r.ticketId, articleNo: r.articleNo, gate: want.gated ? r.actionId : null, announce: r.reopened === true })
         : [];
       out.push({ ...r, deliveries });
     }

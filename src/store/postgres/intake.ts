@@ -154,6 +154,7 @@ export class PostgresIntake implements IntakePort {
         articleNo: p.articleNo,
         duplicate: p.duplicate,
         created: p.created,
+        ...(p.reopened && { reopened: true as const }),
         actionId: p.action?.id ?? null,
         deliveries: deliveries[i]!.filter((d) => created.has(d.id)),
       }));
@@ -173,7 +174,8 @@ function plannedDeliveries(plan: CommitPlan, now: Date): DeliveryRecord[][] {
       webhook,
       ticketId: p.ticket.id,
       articleNo: p.articleNo,
-      event: p.articleNo === 1 ? 'ticket.created' : 'article.created',
+      // A reply that reopened a rejected ticket announces it: no webhook has seen the ticket.
+      event: p.articleNo === 1 || p.reopened ? 'ticket.created' : 'article.created',
       mailbox: p.mailbox,
       key: p.key,
       // A held ticket's deliveries hold no server action (approval may take days).
@@ -200,6 +202,7 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
   }));
   const touched = new Map<string, { id: string; article_count: number; participants: string[]; at: string }>();
   for (const a of plan.articles) if (!a.ticket.isNew) touched.set(a.ticket.id, { id: a.ticket.id, article_count: a.ticket.articleCount, participants: [...a.ticket.participants], at: nowIso });
+  const reopened = [...new Set(plan.articles.map((a) => a.ticket))].flatMap((t) => (t.reopened ? [{ id: t.id, from: t.reopened.from, to: t.reopened.to }] : []));
   const articles = plan.articles.map((a) => ({ ticket_id: a.ticket.id, no: a.no, at: nowIso, data: JSON.stringify(a.article) }));
   const keys = plan.articles.flatMap((a) => a.keys.map((key) => ({ key, ticket_id: a.ticket.id, article_no: a.no })));
   const aliases = plan.aliases.map((a) => ({ key: a.key, ticket_id: a.ticket.id, article_no: a.articleNo }));
@@ -273,6 +276,11 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
       ? tx`INSERT INTO sync_cursors (mailbox, folder, value)
            SELECT "mailbox", folder, value FROM json_to_recordset(${recordset(plan.cursors)}::text::json) AS x("mailbox" text, folder text, value text)
            ON CONFLICT (mailbox, folder) DO UPDATE SET value = excluded.value`
+      : none,
+    // A reply to a rejected ticket sets it back to held (the row is locked FOR UPDATE since the plan read it).
+    reopened.length
+      ? tx`UPDATE tickets t SET status = x."to" FROM json_to_recordset(${recordset(reopened)}::text::json) AS x(id text, "from" text, "to" text)
+           WHERE t.id = x.id AND t.status = x."from"`
       : none,
   ];
 }
