@@ -176,7 +176,7 @@ export function decide(input: DecideInput): Decision {
   // Approval is for new requests: a reply joins its ticket as the ticket is (held or approved);
   // marking it held would hold nothing, since the ticket's status is what the queue and webhooks follow.
   const holdWanted = Boolean(snap.mailboxes[mailboxId]?.inbound?.hold) || routed.hold;
-  const threadStatus = thread ? input.lookups?.findTicket(thread.ticketId)?.status : undefined;
+  const threadStatus = thread ? (input.lookups?.status?.(thread.ticketId) ?? undefined) : undefined;
   if (holdWanted && thread) {
     if (threadStatus !== 'rejected') reasons.push(`hold applies to new tickets: the reply joins ${thread.ticketId} as it is`);
   }

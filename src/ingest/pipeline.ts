@@ -138,8 +138,7 @@ async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: Fet
   };
   // (a message that names no Message-ID and carries no ticket tag asks nothing: no run needed)
   for (const input of inputs) if (input.parsed.inReplyTo.length || input.parsed.references.length || subjectTags(input.parsed.subject).length) decide({ ...input, lookups: recorder });
-  // (threadTickets: decide() needs the status of a ticket a reply names by Message-ID: a rejected one reopens)
-  const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds], threadTickets: asked.threadIds.size > 0 });
+  const f1 = await ctx.intake.facts({ keys: [], threadIds: [...asked.threadIds].map(([company, ids]) => ({ company, ids: [...ids] })), ticketIds: [...asked.ticketIds] });
   const lookups = factLookups(f1);
   let planned: Planned[] = inputs.map((input, i) => {
     const parsed = spooled[i]!.parsed;
@@ -189,6 +188,7 @@ function factLookups(f: IntakeFacts): ThreadLookups {
       return t ? t.summary : null;
     },
     participants: (id) => f.tickets.get(id)?.participants ?? null,
+    status: (id) => f.tickets.get(id)?.summary.status ?? f.threadStatuses.get(id) ?? null,
   };
 }
 

@@ -223,6 +223,9 @@ export function storeContract(f: StoreFactory): void {
       it('a reply with reopen sets a rejected ticket back to held in the same commit; its deliveries are held and announce the ticket', withStore(async (s) => {
         const [a] = await s.intake.commit([item({ uid: 1, status: 'held', webhooks: ['erp'] })], F);
         await s.tickets.setStatus(a!.ticketId, 'rejected');
+        // what decide() reads to know: a reply by Message-ID finds the ticket and its status
+        const facts = await s.intake.facts({ keys: [], threadIds: [{ company: 'acme', ids: ['<m1.support@example.com>'] }], ticketIds: [] });
+        expect([facts.threadIds.get('acme\0<m1.support@example.com>'), facts.threadStatuses.get(a!.ticketId)]).toEqual([a!.ticketId, 'rejected']);
         const reopen = { from: 'rejected', to: 'held' } as const;
         // two replies in one batch: the first reopens, the second joins the held ticket
         const [r1, r2] = await s.intake.commit([

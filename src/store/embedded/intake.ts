@@ -6,7 +6,7 @@
 import type { WebhookQueue } from './webhook-queue.js';
 import type { TicketStore } from '../ticket-store.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, SyncPort, TicketFact } from '../port.js';
-import type { Article, Checkpoint, PendingAction } from '../types.js';
+import type { Article, Checkpoint, PendingAction, TicketStatus } from '../types.js';
 
 /** A subject full of tags must not make one batch load many segments. */
 const MAX_TICKET_FACTS = 64;
@@ -35,10 +35,14 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       keys.set(k, out);
     }
     const threadIds = new Map<string, string>();
+    const threadStatuses = new Map<string, TicketStatus>();
     for (const { company, ids } of q.threadIds)
       for (const id of ids) {
         const hit = this.store.findByMessageIds(company, [id]);
-        if (hit) threadIds.set(`${company}\0${id}`, hit);
+        if (!hit) continue;
+        threadIds.set(`${company}\0${id}`, hit);
+        const status = this.store.findByTicketId(hit)?.status;
+        if (status) threadStatuses.set(hit, status);
       }
     const tickets = new Map<string, TicketFact>();
     const wanted = [...new Set([...q.ticketIds, ...(q.threadTickets ? threadIds.values() : [])])].slice(0, MAX_TICKET_FACTS);
@@ -48,7 +52,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       const t = await load(id);
       tickets.set(id, { summary, participants: t ? articleAddresses(t.articles) : [], messageIds: t ? t.articles.flatMap((a) => (a.messageId ? [a.messageId] : [])) : [] });
     }
-    return { keys, threadIds, tickets };
+    return { keys, threadIds, threadStatuses, tickets };
   }
 
   putBlobs(items: (Uint8Array | string)[]): Promise<string[]> {

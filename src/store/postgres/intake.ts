@@ -11,7 +11,7 @@ import { validateItems } from '../apply.js';
 import { normalizeMessageId } from '../indexes.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, TicketFact } from '../port.js';
 import type { DeliveryRecord } from '../delivery-types.js';
-import { StoreError, type Article } from '../types.js';
+import { StoreError, type Article, type TicketStatus } from '../types.js';
 import type { Blobs } from './blobs.js';
 import type { Sql, Tx } from './connect.js';
 import { checkFence } from './fence.js';
@@ -54,9 +54,10 @@ export class PostgresIntake implements IntakePort {
     const [keyRows, midRows, ticketRows, articleRows] = await Promise.all([
       keys.length ? this.sql<{ key: string; ticket_id: string; article_no: number }[]>`
         SELECT key, ticket_id, article_no FROM dedupe_keys WHERE key = ANY(${keys.map(pgText)}::text[])` : [],
-      pairs.length ? this.sql<{ company: string; message_id: string; ticket_id: string }[]>`
-        SELECT m.company, m.message_id, m.ticket_id FROM message_ids m
-        JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)` : [],
+      pairs.length ? this.sql<{ company: string; message_id: string; ticket_id: string; status: TicketStatus }[]>`
+        SELECT m.company, m.message_id, m.ticket_id, t.status FROM message_ids m
+        JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)
+        JOIN tickets t ON t.id = m.ticket_id` : [],
       ticketIds.length || threadTickets ? this.sql<(TicketRow & { participants: string[]; message_ids: string[] })[]>`
         SELECT ${this.sql.unsafe(TICKET_COLUMNS)}, participants,
           (SELECT coalesce(array_agg(a.data::json->>'messageId') FILTER (WHERE a.data::json->>'messageId' IS NOT NULL), '{}') FROM articles a WHERE a.ticket_id = tickets.id) AS message_ids
@@ -70,7 +71,7 @@ export class PostgresIntake implements IntakePort {
     ]);
     const byKey = new Map(keyRows.map((r) => [r.key, r]));
     const articles = new Map(articleRows.map((r) => [r.key, r.data]));
-    const out: IntakeFacts = { keys: new Map<string, ArticleRef>(), threadIds: new Map(), tickets: new Map<string, TicketFact>() };
+    const out: IntakeFacts = { keys: new Map<string, ArticleRef>(), threadIds: new Map(), threadStatuses: new Map(), tickets: new Map<string, TicketFact>() };
     for (const k of keys) {
       const r = byKey.get(pgText(k));
       if (!r) continue;
@@ -81,7 +82,10 @@ export class PostgresIntake implements IntakePort {
       }
       out.keys.set(k, ref);
     }
-    for (const r of midRows) for (const id of asked.get(`${r.company}\0${r.message_id}`) ?? []) out.threadIds.set(`${r.company}\0${id}`, r.ticket_id);
+    for (const r of midRows) {
+      out.threadStatuses.set(r.ticket_id, r.status);
+      for (const id of asked.get(`${r.company}\0${r.message_id}`) ?? []) out.threadIds.set(`${r.company}\0${id}`, r.ticket_id);
+    }
     for (const r of ticketRows) out.tickets.set(r.id, { summary: summaryOf(r), participants: [...(r.participants ?? [])], messageIds: [...(r.message_ids ?? [])] });
     return out;
   }
