@@ -39,7 +39,7 @@ interface Ctx {
 function print(ctx: Ctx, r: StepResult): void {
   const tag = { ok: 'ok  ', warn: 'warn', fail: 'FAIL', skip: 'skip' }[r.status];
   ctx.lines.push(`    ${tag}  ${r.step.padEnd(7)} ${redactMessage(r.detail)}`);
-  if (r.hint && r.status !== 'ok') ctx.lines.push(`                  → ${r.hint}`);
+  if (r.hint && r.status !== 'ok') for (const h of r.hint.split('\n')) ctx.lines.push(`                  → ${h}`);
   if (r.status === 'fail') ctx.failed = true;
 }
 

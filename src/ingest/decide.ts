@@ -86,16 +86,30 @@ export interface DecideInput {
   senderRate?: Pick<SenderRate, 'hit'>;
 }
 
-/** Why a ticket is held: the mailbox holds everything, a route said so, or the per-sender cap. */
-export type HoldCause = 'mailbox' | 'route' | 'sender-rate';
+/**
+ * Why a ticket is held: the mailbox holds everything, a route said so, the per-sender cap, or a reply
+ * to a rejected ticket (which reopens it as held).
+ */
+export type HoldCause = 'mailbox' | 'route' | 'sender-rate' | 'reply-to-rejected';
 
-/** 'thread-unverified-sender': joined a ticket by its subject tag only, from a sender not on it. */
-export type DecisionFlag = LoopFlag | 'thread-unverified-sender';
+/**
+ * 'thread-unverified-sender': joined a ticket by its subject tag only, from a sender not on it.
+ * 'reply-to-rejected': a reply to a ticket a supervisor rejected; it reopens the ticket as held.
+ */
+export type DecisionFlag = LoopFlag | 'thread-unverified-sender' | 'reply-to-rejected';
+
+/** A status change of the threaded ticket made with the new article, if the ticket still is `from`. */
+export interface Reopen {
+  from: 'rejected';
+  to: 'held';
+}
 
 export interface Decision {
   ticket: TicketDecision;
   /** Existing ticket this message is a reply to (new article instead of a new ticket). */
   threadTo: string | null;
+  /** The threaded ticket was rejected: the commit sets it back to held (see reopenRejected). */
+  reopen: Reopen | null;
   flags: DecisionFlag[];
   /** Every cause of a 'held' status, kept for the article's flags (held:<cause>) and the log. */
   holds: HoldCause[];
@@ -162,7 +176,10 @@ export function decide(input: DecideInput): Decision {
   // Approval is for new requests: a reply joins its ticket as the ticket is (held or approved);
   // marking it held would hold nothing, since the ticket's status is what the queue and webhooks follow.
   const holdWanted = Boolean(snap.mailboxes[mailboxId]?.inbound?.hold) || routed.hold;
-  if (holdWanted && thread) reasons.push(`hold applies to new tickets: the reply joins ${thread.ticketId} as it is`);
+  const threadStatus = thread ? (input.lookups?.status?.(thread.ticketId) ?? undefined) : undefined;
+  if (holdWanted && thread) {
+    if (threadStatus !== 'rejected') reasons.push(`hold applies to new tickets: the reply joins ${thread.ticketId} as it is`);
+  }
   else {
     if (snap.mailboxes[mailboxId]?.inbound?.hold) (status = 'held'), holds.push('mailbox'), reasons.push(`mailbox ${mailboxId} holds tickets for approval`);
     if (routed.hold) (status = 'held'), holds.push('route'), reasons.push('a route holds it for approval');
@@ -179,6 +196,14 @@ export function decide(input: DecideInput): Decision {
     reasons.push(`more than ${limit} new tickets from ${parsed.from.address} within an hour: held`);
   }
   if (routed.drop) reasons.push(`dropped: ${routed.drop}`);
+  // (after the cap: a stranger over it gets a new held ticket instead, and no reopen)
+  const reopen = thread && !routed.drop ? reopenRejected(threadStatus) : null;
+  if (reopen) {
+    status = 'held';
+    holds.push('reply-to-rejected');
+    flags.push('reply-to-rejected');
+    reasons.push(`reply to ${thread!.ticketId}, which was rejected: reopened as held for a supervisor to decide again`);
+  }
   const tags = [...new Set([...(defaults.tags ?? []), ...routed.set.tags])];
   const pick = <K extends 'type' | 'group' | 'priority'>(k: K) => routed.set[k] ?? defaults[k];
   const ticket: TicketDecision = {
@@ -193,5 +218,16 @@ export function decide(input: DecideInput): Decision {
     ...(Object.keys(routed.fields).length && { fields: routed.fields }),
     reasons,
   };
-  return { ticket, threadTo: thread?.ticketId ?? null, flags, holds: routed.drop ? [] : holds, drop: routed.drop, deliver: routed.deliver ?? ['store'], matchedRoutes: routed.matched };
+  return { ticket, threadTo: thread?.ticketId ?? null, reopen, flags, holds: routed.drop ? [] : holds, drop: routed.drop, deliver: routed.deliver ?? ['store'], matchedRoutes: routed.matched };
+}
+
+/**
+ * A reply to a rejected ticket reopens it as held, whatever the config says about approval today:
+ * the rejection was a supervisor's decision about this conversation, so only a supervisor reverses
+ * it (approve: the platform learns of the ticket then; reject: it is rejected again). Joining it
+ * silently lost the reply; opening it would let anyone past a rejection by answering it. A dropped
+ * reply (a route's `drop`) joins and leaves the ticket as it is.
+ */
+export function reopenRejected(status: string | undefined): Reopen | null {
+  return status === 'rejected' ? { from: 'rejected', to: 'held' } : null;
 }

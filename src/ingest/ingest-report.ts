@@ -1,5 +1,6 @@
 // What a committed message tells operators: the flag counter (mailroom_messages_flagged_total), a
-// warn line for mail stored unparsed or too big, an info line for a held ticket with its reasons
+// warn line for mail stored unparsed or too big, an info line for a held ticket with its reasons (or a
+// rejected one a reply reopened as held)
 // and one for a message that reuses a stored message's Message-ID.
 // The counter's `flag` label is a fixed set, never a charset, filename or address, so its series
 // stay bounded whatever the mail says; addresses appear only in the info line's reasons.
@@ -38,4 +39,5 @@ export function reportCommitted(ctx: ReportContext, mailbox: string, item: Commi
   if (flags.includes('duplicate-message-id')) ctx.log?.info({ ...where, messageId: item.article.messageId }, 'Message-ID reused by a different message: kept as its own article');
   if (r.created && item.ticket.status === 'held')
     ctx.log?.info({ ...where, holds: flags.filter((f) => f.startsWith('held:')).map((f) => f.slice(5)), reasons }, 'ticket held for approval');
+  if (r.reopened) ctx.log?.info({ ...where, reasons }, 'reply to a rejected ticket: reopened as held for approval');
 }

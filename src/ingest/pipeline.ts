@@ -188,6 +188,7 @@ function factLookups(f: IntakeFacts): ThreadLookups {
       return t ? t.summary : null;
     },
     participants: (id) => f.tickets.get(id)?.participants ?? null,
+    status: (id) => f.tickets.get(id)?.summary.status ?? f.threadStatuses.get(id) ?? null,
   };
 }
 
@@ -252,6 +253,7 @@ function buildItem(ctx: PipelineContext, mailboxId: string, p: Planned): { item:
     },
     ticket: { ...ticket, prefix },
     ...(d.threadTo && { threadTo: d.threadTo }),
+    ...(d.threadTo && d.reopen && { reopen: d.reopen }),
     ...(m.afterFetch && { afterFetch: m.afterFetch }),
     ...(m.checkpoint && { checkpoint: m.checkpoint }),
     ...(m.pop3Uidl && { pop3Uidl: m.pop3Uidl }),

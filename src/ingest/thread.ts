@@ -5,6 +5,8 @@
 export interface ThreadLookups {
   findByMessageIds(company: string, ids: string[]): string | null;
   findTicket(id: string): { id: string; company: string } | null;
+  /** A found ticket's status (a reply to a rejected ticket reopens it, see decide.ts); null: not known. */
+  status?(ticketId: string): string | null;
   /** Lower-cased From/To/Cc addresses of the ticket's articles; null or absent: not known. */
   participants?(ticketId: string): readonly string[] | null;
 }

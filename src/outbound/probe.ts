@@ -6,11 +6,13 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import type { Security } from '../config/types.generated.js';
+import { certificateProblems } from './certificate-problems.js';
 
 export interface StepResult {
   step: string;
   status: 'ok' | 'warn' | 'fail' | 'skip';
   detail: string;
+  /** What to do; one line per '\n'-separated part. */
   hint?: string;
 }
 
@@ -155,12 +157,12 @@ export async function probeTls(e: Endpoint): Promise<StepResult> {
     const cert = secure.getPeerCertificate();
     const { text, daysLeft } = describeCert(cert);
     const how = `${e.security === 'starttls' ? 'STARTTLS, ' : ''}${secure.getProtocol() ?? 'TLS'} (${ms(t0)})`;
-    const identity = checkServerIdentity(e.host, cert);
-    const problem = !secure.authorized ? String(secure.authorizationError) : identity ? identity.message : null;
-    if (problem) {
-      const detail = `${how}: ${text}; NOT trusted: ${problem}`;
+    // Both questions, each answered: trust (the chain) and identity (the name the host was given as).
+    const p = certificateProblems(e.host, cert, secure.authorized ? null : secure.authorizationError, checkServerIdentity(e.host, cert));
+    if (p.trust || p.name) {
+      const detail = `${how}: ${text}; ${[p.trust && `NOT trusted: ${p.trust}`, p.name && `name mismatch: ${p.name}`].filter(Boolean).join('; ')}`;
       if (!e.verifyCertificate) return { step: 'tls', status: 'warn', detail, hint: 'verifyCertificate: false accepts it anyway; prefer caFile with the issuing CA' };
-      return { step: 'tls', status: 'fail', detail, hint: identity ? 'the certificate is for another name: use the host name it was issued for' : 'a private or self-signed CA: set caFile to its PEM file' };
+      return { step: 'tls', status: 'fail', detail, hint: p.hints.join('\n') };
     }
     if (daysLeft < 14) return { step: 'tls', status: 'warn', detail: `${how}: ${text}, trusted`, hint: 'the certificate expires soon' };
     return { step: 'tls', status: 'ok', detail: `${how}: ${text}, trusted${e.caFile ? ' (caFile)' : ''}` };

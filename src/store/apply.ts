@@ -45,6 +45,7 @@ export function validateItems(items: unknown): asserts items is CommitItem[] {
     if (!PREFIX_RE.test(t.prefix ?? '')) bad(`ticket.prefix ${JSON.stringify(t.prefix)} must match ${PREFIX_RE}`);
     if (!isStatus(t.status)) bad(`ticket.status ${JSON.stringify(t.status)} invalid`);
     if (it.threadTo !== undefined && typeof it.threadTo !== 'string') bad('threadTo must be a ticket id');
+    if (it.reopen !== undefined && (it.threadTo === undefined || !isStatus(it.reopen?.from) || !isStatus(it.reopen?.to))) bad('reopen needs threadTo and statuses from and to');
     const af = it.afterFetch;
     if (af && (!isStr(af.mailbox) || !ACTIONS.includes(af.action) || !KINDS.includes(af.kind))) {
       bad('afterFetch needs mailbox, kind imap|pop3|graph|gmail and action keep|seen|move|delete');
@@ -100,6 +101,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
     let ticketId: string;
     let articleNo: number;
     let created = false;
+    let reopened = false;
     let stored: { art: Article; seg: number } | null = null;
     if (ref) {
       // Duplicate: nothing is created, but keys we had not seen (same mail via another mailbox, say)
@@ -129,6 +131,12 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
         s.articleCount = t.articles.length;
         s.lastArticleAt = now;
         s.updatedAt = now;
+        // In the same write as the article: a reply to a rejected ticket sets it back to held.
+        if (it.reopen && t.status === it.reopen.from) {
+          t.status = it.reopen.to;
+          s.status = it.reopen.to;
+          reopened = true;
+        }
         ix.addArticle(target, art);
         segments.markDirty(target.seg, t.id);
         stored = { art, seg: target.seg };
@@ -171,7 +179,7 @@ export function applyItems(ctx: ApplyContext, items: CommitItem[], now: string):
     if (it.checkpoint) meta.advanceCheckpoint(it.checkpoint);
     if (it.pop3Uidl) uidls.add(it.pop3Uidl.mailbox, it.pop3Uidl.uidl);
     if (it.cursor) meta.setCursor(it.cursor.mailbox, it.cursor.folder, it.cursor.value);
-    results.push({ ticketId, articleNo, duplicate: ref !== undefined, created, actionId });
+    results.push({ ticketId, articleNo, duplicate: ref !== undefined, created, actionId, ...(reopened && { reopened: true as const }) });
   }
   return results;
 }

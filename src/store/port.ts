@@ -80,6 +80,8 @@ export interface IntakeFacts {
   keys: Map<string, ArticleRef>;
   /** `<company>\0<message-id>` → ticket id, for the asked ids that are known */
   threadIds: Map<string, string>;
+  /** ticket id → status, for the tickets threadIds found (a reply to a rejected ticket reopens it) */
+  threadStatuses: Map<string, TicketStatus>;
   /** the known ones of the asked ticket ids (and, with threadTickets, of the tickets threadIds found) */
   tickets: Map<string, TicketFact>;
 }

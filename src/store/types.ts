@@ -104,6 +104,11 @@ export interface CommitItem {
   ticket: TicketInput;
   /** existing ticket id (same company): append as a new article instead of creating */
   threadTo?: string;
+  /**
+   * With threadTo: the ticket's status changes from `from` to `to` in the same durable write as the
+   * article, if it still is `from` (a reply to a rejected ticket reopens it as held).
+   */
+  reopen?: { from: TicketStatus; to: TicketStatus };
   /** recorded as a PENDING server action in the same durable write ('keep' records nothing) */
   afterFetch?: AfterFetch;
   /** IMAP: advance in the same durable write (never backwards) */
@@ -121,6 +126,8 @@ export interface CommitResult {
   created: boolean;
   /** id of the pending server action recorded for this item's afterFetch (null if none/'keep') */
   actionId: string | null;
+  /** this item's reopen changed its ticket's status (the ticket was announced to no webhook yet) */
+  reopened?: true;
 }
 
 export interface Article extends ArticleInput {

@@ -219,6 +219,43 @@ export function storeContract(f: StoreFactory): void {
         const claimed = await s.deliveries.claimDue({ owner: 'w', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 5 } });
         expect(claimed.map((d) => d.ticketId)).toEqual([a!.ticketId]);
       }));
+
+      it('a reply with reopen sets a rejected ticket back to held in the same commit; its deliveries are held and announce the ticket', withStore(async (s) => {
+        const [a] = await s.intake.commit([item({ uid: 1, status: 'held', webhooks: ['erp'] })], F);
+        await s.tickets.setStatus(a!.ticketId, 'rejected');
+        // what decide() reads to know: a reply by Message-ID finds the ticket and its status
+        const facts = await s.intake.facts({ keys: [], threadIds: [{ company: 'acme', ids: ['<m1.support@example.com>'] }], ticketIds: [] });
+        expect([facts.threadIds.get('acme\0<m1.support@example.com>'), facts.threadStatuses.get(a!.ticketId)]).toEqual([a!.ticketId, 'rejected']);
+        const reopen = { from: 'rejected', to: 'held' } as const;
+        // two replies in one batch: the first reopens, the second joins the held ticket
+        const [r1, r2] = await s.intake.commit([
+          { ...item({ uid: 2, threadTo: a!.ticketId, webhooks: ['erp'] }), reopen },
+          { ...item({ uid: 3, threadTo: a!.ticketId, webhooks: ['erp'] }), reopen },
+        ], F);
+        expect([r1!.ticketId, r1!.articleNo, r1!.created, r1!.reopened]).toEqual([a!.ticketId, 2, false, true]);
+        expect(r2!.reopened).toBeUndefined();
+        expect(r1!.deliveries.map((d) => [d.status, d.event])).toEqual([['held', 'ticket.created']]);
+        expect(r2!.deliveries.map((d) => [d.status, d.event])).toEqual([['held', 'article.created']]);
+        s = await f.reopen(s);
+        expect(await s.tickets.summary(a!.ticketId)).toMatchObject({ status: 'held', articleCount: 3 });
+        expect((await s.tickets.list({ companies: '*', status: 'held', limit: 10 })).items.map((t) => t.id)).toEqual([a!.ticketId]);
+        // a duplicate of the reply changes nothing; an open ticket is not reopened
+        const [dup] = await s.intake.commit([{ ...item({ uid: 2, threadTo: a!.ticketId, webhooks: ['erp'] }), reopen }], F);
+        expect([dup!.duplicate, dup!.reopened, dup!.deliveries]).toEqual([true, undefined, []]);
+        const released = await s.tickets.setStatus(a!.ticketId, 'open');
+        expect(released.deliveries.map((d) => [d.articleNo, d.event, d.status])).toEqual([[2, 'ticket.created', 'pending'], [3, 'article.created', 'pending']]);
+        const [r4] = await s.intake.commit([{ ...item({ uid: 4, threadTo: a!.ticketId, webhooks: ['erp'] }), reopen }], F);
+        expect([r4!.reopened, r4!.deliveries.map((d) => [d.status, d.event])]).toEqual([undefined, [['pending', 'article.created']]]);
+        expect(await s.tickets.summary(a!.ticketId)).toMatchObject({ status: 'open', articleCount: 4 });
+        // the article 1 delivery stays cancelled: the platform gets the ticket once, with the reply
+        const claimed = await s.deliveries.claimDue({ owner: 'w', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 5 } });
+        expect(claimed.map((d) => [d.articleNo, d.event])).toEqual([[2, 'ticket.created']]);
+      }));
+
+      it('a reopen without threadTo is refused before anything is written', withStore(async (s) => {
+        await expect(s.intake.commit([{ ...item({ uid: 1 }), reopen: { from: 'rejected', to: 'held' } }], F)).rejects.toMatchObject({ code: 'bad-input' });
+        expect((await s.tickets.stats()).tickets).toBe(0);
+      }));
     });
 
     describe('deliveries', () => {

@@ -1,10 +1,14 @@
 // Held and dropped mail against a real HTTP receiver on loopback and a real Dovecot: a held ticket's
 // webhooks wait for approval (then go, in order, showing the approved ticket), a rejected one's are
 // never sent, dropped mail goes nowhere. Webhook-only held mail does not keep the mail server
-// waiting: it is committed in the store, so its server action runs.
+// waiting: it is committed in the store, so its server action runs. A reply to a rejected ticket
+// reopens it as held (even once the config no longer holds), and approval announces the ticket.
 import { ticketStoreOf } from '../support/store-of.js';
 import type { EmbeddedStores } from '../../src/store/embedded/stores.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
@@ -18,7 +22,7 @@ const TOKEN = 'webhook-held-admin-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
 let dovecot: Dovecot;
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: makeUsers(['held-a', 'held-b', 'held-c']) });
+  dovecot = await startDovecot({ users: makeUsers(['held-a', 'held-b', 'held-c', 'held-d']) });
 });
 afterAll(async () => {
   await dovecot?.destroy();
@@ -30,9 +34,20 @@ async function daemonFor(user: string, receiver: Receiver, route: Record<string,
     webhooks: { erp: { url: receiver.url, secret: SECRET, timeout: '5s', initialBackoff: '100ms', maxBackoff: '300ms' } },
     routes: [{ name: 'to-erp', match: { mailbox: 'desk' }, deliver: ['webhook:erp'], ...route }, ...more],
   });
-  const daemon = new Daemon({ configPath: cfg.dir, logger: createLogger('silent'), parseWorkers: 0, watch: false });
+  return { ...(await startDaemon(cfg.dir)), cfg };
+}
+
+async function startDaemon(configPath: string) {
+  const daemon = new Daemon({ configPath, logger: createLogger('silent'), parseWorkers: 0, watch: false });
   await daemon.start();
   return { daemon, base: `http://127.0.0.1:${daemon.http.address()!.port}` };
+}
+
+/** A console session (what an operator signs in with): its cookie. */
+async function consoleCookie(base: string): Promise<string> {
+  const res = await fetch(`${base}/console/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+  expect(res.status).toBe(303);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
 }
 
 const status = async (base: string) => ((await (await checkedFetch(`${base}/v1/status`, { headers: auth })).json()) as { webhooks: unknown[] }).webhooks;
@@ -78,6 +93,51 @@ describe('webhook sink and held / dropped tickets', () => {
       expect((await checkedFetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
       await settle();
       expect(receiver.attempts).toEqual([]);
+      expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0 }]);
+    } finally {
+      await daemon.stop();
+      await receiver.close();
+    }
+  });
+
+  it('a reply to a rejected ticket reopens it as held (the config no longer holds), flagged, in the queue; approval announces it once', async () => {
+    const receiver = await startReceiver(SECRET);
+    await dovecot.append('held-d', message(1, { subject: 'Please refund', messageId: '<r1@client.example>' }));
+    let { daemon, base, cfg } = await daemonFor('held-d', receiver, { hold: true });
+    try {
+      await waitFor(() => (daemon.stores as EmbeddedStores).parts.webhooks.depth().get('erp')?.held === 1, 10_000, 'held delivery');
+      const id = heldTicket(daemon);
+      expect((await checkedFetch(`${base}/v1/tickets/${id}/reject`, { method: 'POST', headers: auth })).status).toBe(200);
+      // Approval is no longer required: the route keeps sending to the webhook, without hold.
+      await daemon.stop();
+      const file = join(cfg.dir, 'mailroom.yaml');
+      const config = parse(await readFile(file, 'utf8')) as { routes: Record<string, unknown>[] };
+      delete config.routes[0]!['hold'];
+      await writeFile(file, stringify(config));
+      ({ daemon, base } = await startDaemon(cfg.dir));
+      const reply = message(2, { subject: 'Re: Please refund', messageId: '<r2@client.example>' }).replace('MIME-Version', 'In-Reply-To: <r1@client.example>\r\nMIME-Version');
+      await dovecot.append('held-d', reply);
+      await waitFor(() => ticketStoreOf(daemon).stats().articles === 2, 10_000, 'reply committed');
+      const ticket = (await (await checkedFetch(`${base}/v1/tickets/${id}`, { headers: auth })).json()) as { status: string; articles: { flags: string[] }[] };
+      expect(ticket.status).toBe('held');
+      expect(ticket.articles[1]!.flags).toEqual(expect.arrayContaining(['reply-to-rejected', 'held:reply-to-rejected']));
+      const list = (await (await checkedFetch(`${base}/v1/tickets?status=held`, { headers: auth })).json()) as { items: { id: string }[] };
+      expect(list.items.map((t) => t.id)).toEqual([id]);
+      const page = await (await fetch(`${base}/console/approvals`, { headers: { cookie: await consoleCookie(base) } })).text();
+      expect(page).toContain(id);
+      expect(page).toContain('a reply reopened it after a rejection');
+      await settle();
+      expect(receiver.attempts).toEqual([]);
+      expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0, held: 1 }]);
+      expect((await checkedFetch(`${base}/v1/tickets/${id}/approve`, { method: 'POST', headers: auth })).status).toBe(200);
+      await waitFor(() => receiver.accepted.length === 1, 10_000, 'delivered after approval');
+      await settle();
+      // Exactly once, and as the ticket's announcement: the platform never heard of the rejected ticket.
+      expect(receiver.accepted).toHaveLength(1);
+      const got = receiver.accepted[0]!;
+      expect(got.event).toBe('ticket.created');
+      expect(got.body).toMatchObject({ event: 'ticket.created', ticket: { id, status: 'open', subject: 'Please refund' }, article: { no: 2, messageId: 'r2@client.example' } });
+      expect((got.body as { article: { flags: string[] } }).article.flags).toContain('reply-to-rejected');
       expect(await status(base)).toEqual([{ webhook: 'erp', configured: true, pending: 0, deadLetters: 0 }]);
     } finally {
       await daemon.stop();

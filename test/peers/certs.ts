@@ -27,6 +27,26 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/**
+ * A self-signed server certificate (no CA) for `name`, as a careless or test server presents: in `dir`,
+ * `server.pem` and `server.key`; `caFile` is the certificate itself (trusting it is what a client can do).
+ */
+export async function makeSelfSignedCertificate(dir: string, name: string): Promise<CertificateFiles> {
+  await mkdir(dir, { recursive: true });
+  const keyFile = join(dir, 'server.key');
+  const certFile = join(dir, 'server.pem');
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', keyFile], dir);
+  await openssl(
+    [
+      'req', '-x509', '-new', '-key', keyFile, '-sha256', '-days', '3650', '-subj', `/O=mailroom tests/CN=${name}`,
+      '-addext', `subjectAltName=DNS:${name}`, '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth',
+      '-out', certFile,
+    ],
+    dir,
+  );
+  return { caFile: certFile, certFile, keyFile };
+}
+
 /** Create `ca.pem`, `ca.key`, `server.pem`, `server.key` in `dir` (created if missing). */
 export async function makeCertificates(dir: string): Promise<CertificateFiles> {
   await mkdir(dir, { recursive: true });

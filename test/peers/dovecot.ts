@@ -12,7 +12,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { makeCertificates } from './certs.js';
+import { makeCertificates, makeSelfSignedCertificate } from './certs.js';
 import { freePort } from './free-port.js';
 
 const execFileP = promisify(execFile);
@@ -104,6 +104,8 @@ export interface StartDovecotOptions {
    * `mechanisms` defaults to both (Gmail offers both; Microsoft 365 only XOAUTH2).
    */
   oauth2?: { introspectionUrl: string; mechanisms?: ('xoauth2' | 'oauthbearer')[] };
+  /** Present a self-signed certificate for this name instead of the private CA's for localhost. */
+  selfSignedFor?: string;
 }
 
 export const DEFAULT_USERS: readonly DovecotUser[] = Object.freeze(
@@ -666,7 +668,7 @@ class DovecotInstance implements Dovecot {
   }
 }
 
-async function prepareDir(users: DovecotUser[]) {
+async function prepareDir(users: DovecotUser[], selfSignedFor?: string) {
   const acc = await accounts();
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-dovecot-'));
   // mkdtemp makes it 0700; Dovecot's unprivileged processes must traverse it.
@@ -679,7 +681,7 @@ async function prepareDir(users: DovecotUser[]) {
       }
     }
   }
-  const certs = await makeCertificates(join(dir, 'tls'));
+  const certs = selfSignedFor ? await makeSelfSignedCertificate(join(dir, 'tls'), selfSignedFor) : await makeCertificates(join(dir, 'tls'));
   await chmod(join(dir, 'tls'), 0o755);
   const home = join(dir, 'home');
   await mkdir(home, { mode: 0o755 });
@@ -700,7 +702,7 @@ async function prepareDir(users: DovecotUser[]) {
 export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dovecot> {
   const users = (opts.users ?? DEFAULT_USERS).map((u) => ({ ...u }));
   users.forEach(checkUser);
-  const { acc, dir, certs, passwdFile } = await prepareDir(users);
+  const { acc, dir, certs, passwdFile } = await prepareDir(users, opts.selfSignedFor);
   const confFile = join(dir, 'dovecot.conf');
   const oauth2File = opts.oauth2 ? join(dir, 'dovecot-oauth2.conf.ext') : undefined;
   if (oauth2File && opts.oauth2) await writeFile(oauth2File, oauth2Conf(opts.oauth2.introspectionUrl), { mode: 0o644 });

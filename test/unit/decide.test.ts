@@ -222,3 +222,39 @@ describe('hold is for new tickets', () => {
     expect(d.ticket.reasons).toContain('hold applies to new tickets: the reply joins ACME-000123 as it is');
   });
 });
+
+describe('a reply to a rejected ticket reopens it as held', () => {
+  const rejected = (status = 'rejected') => ({ ...store(), status: (id: string) => (id === 'ACME-000123' ? status : 'open') });
+  const holding = snapshotOf({ routes: [{ name: 'approval', match: { subject: 'HOLDME' }, hold: true }] });
+  const reply = { subject: 'Re: Printer', inReplyTo: ['q1@cliente.example'] };
+
+  it('by references or by tag: joins, held, flagged reply-to-rejected, with a reopen for the commit', () => {
+    for (const parsed of [reply, { subject: 'Re: [ACME-000123] Printer' }]) {
+      const d = decide({ snap, mailboxId: 'desk', parsed: mail(parsed), now: MONDAY_10_SP, lookups: rejected() });
+      expect(d.threadTo).toBe('ACME-000123');
+      expect(d.reopen).toEqual({ from: 'rejected', to: 'held' });
+      expect(d.ticket.status).toBe('held');
+      expect(d.holds).toEqual(['reply-to-rejected']);
+      expect(d.flags).toContain('reply-to-rejected');
+      expect(d.ticket.reasons).toContain('reply to ACME-000123, which was rejected: reopened as held for a supervisor to decide again');
+    }
+  });
+
+  it('whether or not the config still requires approval (snap has no hold; holding has one)', () => {
+    for (const s of [snap, holding]) {
+      const d = decide({ snap: s, mailboxId: 'desk', parsed: mail({ ...reply, subject: 'Re: HOLDME' }), now: MONDAY_10_SP, lookups: rejected() });
+      expect([d.reopen, d.ticket.status, d.holds]).toEqual([{ from: 'rejected', to: 'held' }, 'held', ['reply-to-rejected']]);
+      expect(d.ticket.reasons.join('\n')).not.toContain('joins ACME-000123 as it is');
+    }
+  });
+
+  it('a reply to an open or held ticket reopens nothing; a dropped reply leaves the rejection as it is', () => {
+    for (const status of ['open', 'held']) {
+      const d = decide({ snap, mailboxId: 'desk', parsed: mail(reply), now: MONDAY_10_SP, lookups: rejected(status) });
+      expect([d.threadTo, d.reopen, d.flags, d.holds]).toEqual(['ACME-000123', null, [], []]);
+    }
+    const dropping = snapshotOf({ routes: [{ name: 'spam', match: { subject: 'Printer' }, drop: 'spam' }] });
+    const d = decide({ snap: dropping, mailboxId: 'desk', parsed: mail(reply), now: MONDAY_10_SP, lookups: rejected() });
+    expect([d.reopen, d.ticket.status, d.flags]).toEqual([null, 'dropped', []]);
+  });
+});

@@ -54,3 +54,15 @@ it('a held ticket: recorded, not pending, no gate; approval queues it as of then
   expect(q.depth().get('erp')).toMatchObject({ pending: 3, held: 0, dead: 0 });
   await q.close();
 });
+
+it('a crash between the commit and the enqueue: a reopening reply\'s intent still announces the ticket at open', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'whq-'));
+  const keys = new Map([['reply', { ticketId: 'R1', articleNo: 2 }], ['plain', { ticketId: 'R2', articleNo: 2 }]]);
+  const store = { ...storeView(new Map([['R1', 'held'], ['R2', 'held']])), findKey: (k: string) => keys.get(k) ?? null };
+  let q = await WebhookQueue.open(dir, store);
+  await q.intend([{ key: 'reply', mailbox: 'desk', webhooks: ['erp'], gated: false, announce: true }, { key: 'plain', mailbox: 'desk', webhooks: ['erp'], gated: false }]);
+  await q.close(); // the store committed both; the process died before enqueue()
+  q = await WebhookQueue.open(dir, store);
+  expect(q.all().map((d) => [d.ticketId, d.event, d.status])).toEqual([['R1', 'ticket.created', 'held'], ['R2', 'article.created', 'held']]);
+  await q.close();
+});

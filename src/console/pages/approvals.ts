@@ -1,10 +1,10 @@
 // The approval queue: held tickets per company (GET /v1/tickets?status=held), each with why it was
-// held (its articles' held:<cause> flags: route, mailbox, sender-rate) and Approve / Reject buttons
+// held (its articles' held:<cause> flags: route, mailbox, sender-rate, reply-to-rejected) and Approve / Reject buttons
 // (POST /v1/tickets/{id}/approve | reject). The ticket page shows the message itself.
 import { apiError, enc, type Page, type PageContext, when } from '../context.js';
 import { html, postForm, table } from '../html.js';
 
-const REASONS: Record<string, string> = { route: 'a route holds it', mailbox: 'mailbox hold', 'sender-rate': 'sender over the hourly cap' };
+const REASONS: Record<string, string> = { route: 'a route holds it', mailbox: 'mailbox hold', 'sender-rate': 'sender over the hourly cap', 'reply-to-rejected': 'a reply reopened it after a rejection' };
 
 export function heldReasons(flags: string[]): string[] {
   return [...new Set(flags.filter((f) => f.startsWith('held:')).map((f) => f.slice(5)))].map((r) => REASONS[r] ?? r);

@@ -6,7 +6,7 @@
 import type { WebhookQueue } from './webhook-queue.js';
 import type { TicketStore } from '../ticket-store.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, SyncPort, TicketFact } from '../port.js';
-import type { Article, Checkpoint, PendingAction } from '../types.js';
+import type { Article, Checkpoint, PendingAction, TicketStatus } from '../types.js';
 
 /** A subject full of tags must not make one batch load many segments. */
 const MAX_TICKET_FACTS = 64;
@@ -35,10 +35,14 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       keys.set(k, out);
     }
     const threadIds = new Map<string, string>();
+    const threadStatuses = new Map<string, TicketStatus>();
     for (const { company, ids } of q.threadIds)
       for (const id of ids) {
         const hit = this.store.findByMessageIds(company, [id]);
-        if (hit) threadIds.set(`${company}\0${id}`, hit);
+        if (!hit) continue;
+        threadIds.set(`${company}\0${id}`, hit);
+        const status = this.store.findByTicketId(hit)?.status;
+        if (status) threadStatuses.set(hit, status);
       }
     const tickets = new Map<string, TicketFact>();
     const wanted = [...new Set([...q.ticketIds, ...(q.threadTickets ? threadIds.values() : [])])].slice(0, MAX_TICKET_FACTS);
@@ -48,7 +52,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       const t = await load(id);
       tickets.set(id, { summary, participants: t ? articleAddresses(t.articles) : [], messageIds: t ? t.articles.flatMap((a) => (a.messageId ? [a.messageId] : [])) : [] });
     }
-    return { keys, threadIds, tickets };
+    return { keys, threadIds, threadStatuses, tickets };
   }
 
   putBlobs(items: (Uint8Array | string)[]): Promise<string[]> {
@@ -60,7 +64,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
     const hooked = items.filter((i) => i.deliveries?.webhooks.length);
     // Intent durable before the commit: a crash in between cannot lose a delivery (reconciled at open).
     if (hooked.length)
-      await this.queue.intend(hooked.map((i) => ({ key: i.article.dedupeKeys[0]!, mailbox: i.article.mailbox, webhooks: i.deliveries!.webhooks, gated: i.deliveries!.gated })));
+      await this.queue.intend(hooked.map((i) => ({ key: i.article.dedupeKeys[0]!, mailbox: i.article.mailbox, webhooks: i.deliveries!.webhooks, gated: i.deliveries!.gated, ...(i.reopen && { announce: true as const }) })));
     const committed = await this.store.commit(items.map(({ deliveries: _d, ...item }) => item));
     const out: IntakeResult[] = [];
     for (let i = 0; i < items.length; i++) {
@@ -69,7 +73,7 @@ export class EmbeddedIntake implements IntakePort, SyncPort {
       const want = item.deliveries;
       // A duplicate gets no new deliveries (its first copy has them); enqueue() is idempotent anyway.
       const deliveries = want?.webhooks.length
-        ? await this.queue.enqueue({ key: item.article.dedupeKeys[0]!, mailbox: item.article.mailbox, webhooks: r.duplicate ? [] : want.webhooks, ticketId: r.ticketId, articleNo: r.articleNo, gate: want.gated ? r.actionId : null })
+        ? await this.queue.enqueue({ key: item.article.dedupeKeys[0]!, mailbox: item.article.mailbox, webhooks: r.duplicate ? [] : want.webhooks, ticketId: r.ticketId, articleNo: r.articleNo, gate: want.gated ? r.actionId : null, announce: r.reopened === true })
         : [];
       out.push({ ...r, deliveries });
     }

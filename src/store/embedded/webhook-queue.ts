@@ -12,7 +12,9 @@ import type { DeliveryRecord, DeliveryStatus } from '../delivery-types.js';
 export type Delivery = DeliveryRecord;
 export type { DeliveryStatus };
 
-type Row = { t: 'd'; d: Delivery } | { t: 'i'; key: string; mailbox: string; webhooks: string[]; gated: boolean } | { t: 'x'; key: string };
+/** An intent's `announce`: its item may reopen a rejected ticket, whose first delivery then is ticket.created. */
+type Intent = { mailbox: string; webhooks: string[]; gated: boolean; announce?: true };
+type Row = { t: 'd'; d: Delivery } | ({ t: 'i'; key: string } & Intent) | { t: 'x'; key: string };
 
 export function deliveryId(webhook: string, ticketId: string, articleNo: number): string {
   const h = createHash('sha256').update(`${webhook}\0${ticketId}\0${articleNo}`).digest('hex');
@@ -41,7 +43,7 @@ export class WebhookQueue {
   private counts = new Map<string, { pending: number; held: number; dead: number }>();
   /** pending action id → ids of pending deliveries holding it */
   private gates = new Map<string, Set<string>>();
-  private intents = new Map<string, { mailbox: string; webhooks: string[]; gated: boolean }>();
+  private intents = new Map<string, Intent>();
 
   private constructor(
     private journal: Journal<Row>,
@@ -50,10 +52,10 @@ export class WebhookQueue {
 
   static async open(storePath: string, store: StoreView): Promise<WebhookQueue> {
     const deliveries = new Map<string, Delivery>();
-    const intents = new Map<string, { mailbox: string; webhooks: string[]; gated: boolean }>();
+    const intents = new Map<string, Intent>();
     const journal = await Journal.open<Row>(path.join(storePath, 'webhooks', 'queue.jsonl'), (r) => {
       if (r.t === 'd') deliveries.set(r.d.id, r.d);
-      else if (r.t === 'i') intents.set(r.key, { mailbox: r.mailbox, webhooks: r.webhooks, gated: r.gated });
+      else if (r.t === 'i') intents.set(r.key, { mailbox: r.mailbox, webhooks: r.webhooks, gated: r.gated, ...(r.announce && { announce: true as const }) });
       else intents.delete(r.key);
     });
     const q = new WebhookQueue(journal, store);
@@ -64,7 +66,8 @@ export class WebhookQueue {
       const ref = store.findKey(key);
       if (ref) {
         const gate = intent.gated ? (store.pendingActions(intent.mailbox).find((a) => a.ticketId === ref.ticketId && a.articleNo === ref.articleNo)?.id ?? null) : null;
-        await q.enqueue({ key, mailbox: intent.mailbox, webhooks: intent.webhooks, ticketId: ref.ticketId, articleNo: ref.articleNo, gate });
+        // (a reopening reply's commit result is lost with the crash: its intent says it asked to reopen)
+        await q.enqueue({ key, mailbox: intent.mailbox, webhooks: intent.webhooks, ticketId: ref.ticketId, articleNo: ref.articleNo, gate, announce: intent.announce === true });
       } else {
         // Never committed: the message is still on the server and will be fetched again.
         intents.delete(key);
@@ -76,11 +79,11 @@ export class WebhookQueue {
     return q;
   }
   /** Before the store commit: the message at `key` will go to these webhooks. */
-  intend(items: { key: string; mailbox: string; webhooks: string[]; gated: boolean }[]): Promise<void> {
+  intend(items: ({ key: string } & Intent)[]): Promise<void> {
     const rows: Row[] = [];
-    for (const i of items) {
-      this.intents.set(i.key, { mailbox: i.mailbox, webhooks: i.webhooks, gated: i.gated });
-      rows.push({ t: 'i', ...i });
+    for (const { key, ...intent } of items) {
+      this.intents.set(key, intent);
+      rows.push({ t: 'i', key, ...intent });
     }
     return rows.length ? this.journal.append(...rows) : Promise.resolve();
   }
@@ -89,8 +92,9 @@ export class WebhookQueue {
    * After the store commit: the deliveries (idempotent: an existing id is kept). A held ticket's are
    * recorded as held and hold no server action: the message is committed in the store (raw kept),
    * as safe as a dead letter, and approval may take days; the mail server should not wait for it.
+   * `announce`: the article reopened a rejected ticket no webhook has seen, so it goes as ticket.created.
    */
-  async enqueue(x: { key: string; mailbox: string; webhooks: string[]; ticketId: string; articleNo: number; gate: string | null }): Promise<Delivery[]> {
+  async enqueue(x: { key: string; mailbox: string; webhooks: string[]; ticketId: string; articleNo: number; gate: string | null; announce?: boolean }): Promise<Delivery[]> {
     const now = Date.now();
     const status = fateForTicket(this.store.findByTicketId(x.ticketId)?.status);
     const created: Delivery[] = [];
@@ -98,7 +102,7 @@ export class WebhookQueue {
       const id = deliveryId(webhook, x.ticketId, x.articleNo);
       if (this.live.has(id) || this.finished.has(id)) continue;
       const d: Delivery = {
-        id, webhook, ticketId: x.ticketId, articleNo: x.articleNo, event: x.articleNo === 1 ? 'ticket.created' : 'article.created',
+        id, webhook, ticketId: x.ticketId, articleNo: x.articleNo, event: x.articleNo === 1 || x.announce ? 'ticket.created' : 'article.created',
         mailbox: x.mailbox, key: x.key, gate: status === 'pending' ? x.gate : null, status, attempts: 0, nextAt: now, lastError: null, lastStatus: null,
         createdAt: new Date(now).toISOString(), finishedAt: status === 'cancelled' ? new Date(now).toISOString() : null,
       };

@@ -11,7 +11,7 @@ import { validateItems } from '../apply.js';
 import { normalizeMessageId } from '../indexes.js';
 import type { ArticleRef, Fence, IntakeFacts, IntakeFactsQuery, IntakeItem, IntakePort, IntakeResult, TicketFact } from '../port.js';
 import type { DeliveryRecord } from '../delivery-types.js';
-import { StoreError, type Article } from '../types.js';
+import { StoreError, type Article, type TicketStatus } from '../types.js';
 import type { Blobs } from './blobs.js';
 import type { Sql, Tx } from './connect.js';
 import { checkFence } from './fence.js';
@@ -54,9 +54,10 @@ export class PostgresIntake implements IntakePort {
     const [keyRows, midRows, ticketRows, articleRows] = await Promise.all([
       keys.length ? this.sql<{ key: string; ticket_id: string; article_no: number }[]>`
         SELECT key, ticket_id, article_no FROM dedupe_keys WHERE key = ANY(${keys.map(pgText)}::text[])` : [],
-      pairs.length ? this.sql<{ company: string; message_id: string; ticket_id: string }[]>`
-        SELECT m.company, m.message_id, m.ticket_id FROM message_ids m
-        JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)` : [],
+      pairs.length ? this.sql<{ company: string; message_id: string; ticket_id: string; status: TicketStatus }[]>`
+        SELECT m.company, m.message_id, m.ticket_id, t.status FROM message_ids m
+        JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)
+        JOIN tickets t ON t.id = m.ticket_id` : [],
       ticketIds.length || threadTickets ? this.sql<(TicketRow & { participants: string[]; message_ids: string[] })[]>`
         SELECT ${this.sql.unsafe(TICKET_COLUMNS)}, participants,
           (SELECT coalesce(array_agg(a.data::json->>'messageId') FILTER (WHERE a.data::json->>'messageId' IS NOT NULL), '{}') FROM articles a WHERE a.ticket_id = tickets.id) AS message_ids
@@ -70,7 +71,7 @@ export class PostgresIntake implements IntakePort {
     ]);
     const byKey = new Map(keyRows.map((r) => [r.key, r]));
     const articles = new Map(articleRows.map((r) => [r.key, r.data]));
-    const out: IntakeFacts = { keys: new Map<string, ArticleRef>(), threadIds: new Map(), tickets: new Map<string, TicketFact>() };
+    const out: IntakeFacts = { keys: new Map<string, ArticleRef>(), threadIds: new Map(), threadStatuses: new Map(), tickets: new Map<string, TicketFact>() };
     for (const k of keys) {
       const r = byKey.get(pgText(k));
       if (!r) continue;
@@ -81,7 +82,10 @@ export class PostgresIntake implements IntakePort {
       }
       out.keys.set(k, ref);
     }
-    for (const r of midRows) for (const id of asked.get(`${r.company}\0${r.message_id}`) ?? []) out.threadIds.set(`${r.company}\0${id}`, r.ticket_id);
+    for (const r of midRows) {
+      out.threadStatuses.set(r.ticket_id, r.status);
+      for (const id of asked.get(`${r.company}\0${r.message_id}`) ?? []) out.threadIds.set(`${r.company}\0${id}`, r.ticket_id);
+    }
     for (const r of ticketRows) out.tickets.set(r.id, { summary: summaryOf(r), participants: [...(r.participants ?? [])], messageIds: [...(r.message_ids ?? [])] });
     return out;
   }
@@ -154,6 +158,7 @@ export class PostgresIntake implements IntakePort {
         articleNo: p.articleNo,
         duplicate: p.duplicate,
         created: p.created,
+        ...(p.reopened && { reopened: true as const }),
         actionId: p.action?.id ?? null,
         deliveries: deliveries[i]!.filter((d) => created.has(d.id)),
       }));
@@ -173,7 +178,8 @@ function plannedDeliveries(plan: CommitPlan, now: Date): DeliveryRecord[][] {
       webhook,
       ticketId: p.ticket.id,
       articleNo: p.articleNo,
-      event: p.articleNo === 1 ? 'ticket.created' : 'article.created',
+      // A reply that reopened a rejected ticket announces it: no webhook has seen the ticket.
+      event: p.articleNo === 1 || p.reopened ? 'ticket.created' : 'article.created',
       mailbox: p.mailbox,
       key: p.key,
       // A held ticket's deliveries hold no server action (approval may take days).
@@ -200,6 +206,7 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
   }));
   const touched = new Map<string, { id: string; article_count: number; participants: string[]; at: string }>();
   for (const a of plan.articles) if (!a.ticket.isNew) touched.set(a.ticket.id, { id: a.ticket.id, article_count: a.ticket.articleCount, participants: [...a.ticket.participants], at: nowIso });
+  const reopened = [...new Set(plan.articles.map((a) => a.ticket))].flatMap((t) => (t.reopened ? [{ id: t.id, from: t.reopened.from, to: t.reopened.to }] : []));
   const articles = plan.articles.map((a) => ({ ticket_id: a.ticket.id, no: a.no, at: nowIso, data: JSON.stringify(a.article) }));
   const keys = plan.articles.flatMap((a) => a.keys.map((key) => ({ key, ticket_id: a.ticket.id, article_no: a.no })));
   const aliases = plan.aliases.map((a) => ({ key: a.key, ticket_id: a.ticket.id, article_no: a.articleNo }));
@@ -273,6 +280,11 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
       ? tx`INSERT INTO sync_cursors (mailbox, folder, value)
            SELECT "mailbox", folder, value FROM json_to_recordset(${recordset(plan.cursors)}::text::json) AS x("mailbox" text, folder text, value text)
            ON CONFLICT (mailbox, folder) DO UPDATE SET value = excluded.value`
+      : none,
+    // A reply to a rejected ticket sets it back to held (the row is locked FOR UPDATE since the plan read it).
+    reopened.length
+      ? tx`UPDATE tickets t SET status = x."to" FROM json_to_recordset(${recordset(reopened)}::text::json) AS x(id text, "from" text, "to" text)
+           WHERE t.id = x.id AND t.status = x."from"`
       : none,
   ];
 }

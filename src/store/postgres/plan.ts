@@ -34,6 +34,8 @@ export interface TicketRef {
   participants: Set<string>;
   /** existing tickets: touched by this batch (an article appended) */
   touched: boolean;
+  /** existing tickets: status changed by an item's reopen (from → to), written in the same transaction */
+  reopened?: { from: TicketStatus; to: TicketStatus };
 }
 
 export interface KnownTarget {
@@ -66,6 +68,8 @@ export interface PlannedItem {
   articleNo: number;
   duplicate: boolean;
   created: boolean;
+  /** this item's reopen changed its ticket's status: its deliveries announce the ticket */
+  reopened: boolean;
   action: PlannedAction | null;
   deliveries: { webhooks: string[]; gated: boolean; status: ReturnType<typeof fateForTicket> } | null;
   mailbox: string;
@@ -121,6 +125,7 @@ export function planCommit(input: PlanInput): CommitPlan {
     let ticket: TicketRef;
     let articleNo: number;
     let created = false;
+    let reopened = false;
     if (hit) {
       ticket = hit.ticket;
       articleNo = hit.articleNo;
@@ -137,6 +142,12 @@ export function planCommit(input: PlanInput): CommitPlan {
         ticket.articleCount++;
         ticket.touched = true;
         articleNo = ticket.articleCount;
+        // As apply.ts: a reply to a rejected ticket sets it back to held with its article.
+        if (it.reopen && ticket.status === it.reopen.from) {
+          ticket.reopened = { from: ticket.reopened?.from ?? ticket.status, to: it.reopen.to };
+          ticket.status = it.reopen.to;
+          reopened = true;
+        }
       } else {
         ticket = {
           id: '', isNew: true, prefix: it.ticket.prefix, seq: 0, company: it.ticket.company, status: it.ticket.status,
@@ -188,7 +199,7 @@ export function planCommit(input: PlanInput): CommitPlan {
     if (it.cursor) cursors.set(`${it.cursor.mailbox}\0${it.cursor.folder}`, { mailbox: it.cursor.mailbox, folder: it.cursor.folder, value: pgText(it.cursor.value) });
     const want = it.deliveries;
     plan.items.push({
-      ticket, articleNo, duplicate: hit !== undefined, created, action,
+      ticket, articleNo, duplicate: hit !== undefined, created, reopened, action,
       // A duplicate gets no new deliveries (its first copy has them).
       deliveries: want?.webhooks.length && !hit ? { webhooks: [...new Set(want.webhooks)], gated: want.gated, status: fateForTicket(ticket.status) } : null,
       mailbox: it.article.mailbox,
