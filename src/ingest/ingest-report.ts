@@ -12,7 +12,7 @@ export const COUNTED_FLAGS = [
   'unparsed', 'too-big', 'timeout', 'charset-fallback', 'invalid-utf8', 'unknown-charset', 'header-charset-fallback',
   'invalid-encoded-word', 'invalid-base64', 'possible-nul-bytes', 'nul-bytes', 'control-chars', 'subject-truncated',
   'truncated-headers', 'body-recovered', 'attachment-too-large', 'thread-unverified-sender', 'held', 'dropped',
-  'html-too-large', 'duplicate-message-id',
+  'html-too-large', 'duplicate-message-id', 'reply-to-rejected',
 ] as const;
 const COUNTED = new Set<string>(COUNTED_FLAGS);
 

@@ -20,6 +20,9 @@ describe('countedFlags', () => {
     expect(countedFlags(['unparsed', 'parse:charset-fallback:windows-1252', 'parse:unknown-charset:x-evil-<script>', 'parse:attachment-too-large:secret.pdf', 'held:sender-rate', 'loop', 'parse:no-message-id', 'parse:charset-fallback:windows-1252']))
       .toEqual(['unparsed', 'charset-fallback', 'unknown-charset', 'attachment-too-large', 'held']);
   });
+  it('counts a reply that reopened a rejected ticket under its own flag as well as held', () => {
+    expect(countedFlags(['reply-to-rejected', 'held:reply-to-rejected'])).toEqual(['reply-to-rejected', 'held']);
+  });
 });
 
 describe('reportCommitted', () => {
