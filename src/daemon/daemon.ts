@@ -35,6 +35,7 @@ import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
 import { LeaseCoordinator } from '../cluster/coordinator.js';
+import { distinctConfigHashes } from '../cluster/config-skew.js';
 
 /** The outbox's lease (no mailbox id can start with @): its holder is the one replica that sends. */
 const OUTBOX_LEASE = '@outbox';
@@ -198,6 +199,7 @@ export class Daemon {
         },
         onRound: (r) => {
           this.metrics.clusterMembers.set(r.members.length);
+          this.metrics.clusterConfigHashes.set(distinctConfigHashes(r.members));
           this.metrics.mailboxesOwned.set(r.owned);
           this.metrics.leaseTakeovers.inc(r.acquired);
         },

@@ -34,6 +34,7 @@ export const MAILROOM_METRICS = [
   'mailroom_config_info',
   'mailroom_mailbox_last_success_timestamp_seconds',
   'mailroom_mailbox_owned',
+  'mailroom_cluster_config_hashes',
 ] as const;
 
 /** Histograms: queries use their _bucket/_sum/_count series. */
@@ -73,6 +74,7 @@ const EXPECTED_ALERTS: Record<string, string[]> = {
   MailroomMailboxSuspended: ['mailbox', 'company'],
   MailroomCredentialExpiresSoon: ['mailbox'],
   MailroomMailboxUnowned: ['mailbox'],
+  MailroomConfigSkew: ['job'],
 };
 
 describe('deploy/monitoring/alerts.yaml', () => {

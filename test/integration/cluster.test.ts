@@ -73,6 +73,8 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
       expect(await owned(d)).toEqual(Object.fromEntries(USERS.map((u) => [`box-${u}`, held.has(`box-${u}`) ? 1 : 0])));
     await expectOwned(a, ownedA);
     await expectOwned(b, ownedB);
+    // both on one config: one distinct hash among the members
+    for (const d of [a, b]) expect(await d.metrics.registry.getSingleMetricAsString('mailroom_cluster_config_hashes')).toMatch(/^mailroom_cluster_config_hashes 1$/m);
     // A real fence refusal: the lease of one of A's mailboxes moves on (epoch + 1) just as A commits
     // there; the store refuses the commit, A counts it, learns it lost the lease, takes it anew and
     // ingests the message with the new epoch.
