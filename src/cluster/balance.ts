@@ -70,6 +70,15 @@ export function planLeases(input: LeasePlanInput): LeasePlan {
 }
 
 /**
+ * Whether acquiring a mailbox whose lease row is `lease` takes it over from a holder that never let
+ * go (expired: it died, was paused or partitioned; or this replica's own earlier life under the same
+ * id) rather than taking a free one (no row yet, or released on SIGTERM or a rebalance).
+ */
+export function isTakeover(lease: Pick<HeldLease, 'owner'> | undefined): boolean {
+  return lease !== undefined && lease.owner !== null;
+}
+
+/**
  * A poller must stop before its lease can expire unrenewed: with the last successful renewal at
  * `renewedAt` and a lease of `ttlMs`, polling (and any commit) stops `marginMs` before expiry.
  */

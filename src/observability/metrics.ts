@@ -32,7 +32,9 @@ export function createMetrics() {
     mailboxesOwned: new Gauge({ name: 'mailroom_mailboxes_owned', help: 'Mailboxes whose lease this replica holds (only on a shared store).', registers: r }),
     mailboxOwned: new Gauge({ name: 'mailroom_mailbox_owned', help: 'Per configured inbound mailbox: 1 if this replica holds its lease (polls it), 0 if not (only on a shared store). No replica at 1 for a mailbox: nobody polls it.', labelNames: ['mailbox'] as const, registers: r }),
     fenceRefusals: new Counter({ name: 'mailroom_fence_refusals_total', help: 'Writes of a mailbox (commit, checkpoint, server action) the store refused because another replica took its lease over (a paused or partitioned replica caught by the fence).', labelNames: ['mailbox'] as const, registers: r }),
-    leaseTakeovers: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing).', registers: r }),
+    leaseAcquired: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing); the last kind also counts in mailroom_lease_takeovers_total.', registers: r }),
+    leaseTakeovers: new Counter({ name: 'mailroom_lease_takeovers_total', help: 'Mailbox leases this replica took over from a holder that never gave them up (it died, was paused or partitioned, and its lease expired), as opposed to free or released ones.', registers: r }),
+    claimTakeovers: new Counter({ name: 'mailroom_claim_takeovers_total', help: 'Queue rows claimed over an expired claim that was never settled or released (its claimer died or stalled past the claim TTL), by queue (webhook).', labelNames: ['queue'] as const, registers: r }),
   };
 }
 

@@ -171,6 +171,12 @@ export interface ClaimRequest {
   ttlMs: number;
   /** epoch ms; due rows are those with nextAt ≤ now */
   now: number;
+  /**
+   * Called, before claimDue resolves, with the claimed rows whose previous claim had expired
+   * without being settled or released (its claimer died or stalled past the claim TTL): claim
+   * takeovers, for mailroom_claim_takeovers_total. Not called when there are none.
+   */
+  onTakenOver?: (ids: string[]) => void;
 }
 
 export interface DeliveryClaimRequest extends Omit<ClaimRequest, 'limit'> {

@@ -1,6 +1,6 @@
 // Why this file exists: who polls which mailbox (pure): even spread, minimal moves, lease plans.
 import { describe, expect, it } from 'vitest';
-import { leaseStillSafe, planLeases, rendezvousOwner } from '../../src/cluster/balance.js';
+import { isTakeover, leaseStillSafe, planLeases, rendezvousOwner } from '../../src/cluster/balance.js';
 
 const boxes = Array.from({ length: 300 }, (_, i) => `box-${i}`);
 
@@ -42,5 +42,14 @@ describe('leaseStillSafe', () => {
   it('stops polling a margin before the lease could expire unrenewed', () => {
     expect(leaseStillSafe(0, 15_000, 3_000, 11_999)).toBe(true);
     expect(leaseStillSafe(0, 15_000, 3_000, 12_000)).toBe(false);
+  });
+});
+
+describe('isTakeover', () => {
+  it('a lease row whose holder never let go is a takeover; no row or a released one is free', () => {
+    expect(isTakeover(undefined)).toBe(false);
+    expect(isTakeover({ owner: null })).toBe(false);
+    expect(isTakeover({ owner: 'gone' })).toBe(true);
+    expect(isTakeover({ owner: 'self' })).toBe(true); // this replica's earlier life under the same id
   });
 });

@@ -31,12 +31,14 @@ export class EmbeddedOutbox implements OutboxPort {
 
   async claimDue(req: ClaimRequest): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
+    const takenOver: string[] = [];
     for (const e of this.store.entries()) {
       if (out.length >= req.limit) break;
       if (!due(e, req.now) || this.#claims.held(e.id, req.now)) continue;
-      this.#claims.take(e.id, req.owner, req.now + req.ttlMs);
+      if (this.#claims.take(e.id, req.owner, req.now + req.ttlMs)) takenOver.push(e.id);
       out.push(e);
     }
+    if (takenOver.length) req.onTakenOver?.(takenOver);
     return out;
   }
 

@@ -83,8 +83,8 @@ export class PostgresOutbox implements OutboxPort {
     const limit = Math.max(0, Math.floor(req.limit));
     if (limit === 0) return [];
     return (await this.sql.begin(async (tx) => {
-      const rows = await tx<(OutboxRow & { id: string; attempts: number })[]>`
-        SELECT id, attempts, ${tx.unsafe(COLUMNS)} FROM outbox
+      const rows = await tx<(OutboxRow & { id: string; attempts: number; claim_owner: string | null })[]>`
+        SELECT id, attempts, claim_owner, ${tx.unsafe(COLUMNS)} FROM outbox
         WHERE status IN ('queued', 'retrying', 'sending')
           AND (next_attempt_at IS NULL OR next_attempt_at <= ${new Date(req.now)})
           AND (claim_until IS NULL OR claim_until <= ${req.now})
@@ -101,6 +101,9 @@ export class PostgresOutbox implements OutboxPort {
           recovered.push(e);
         } else out.push(e);
       }
+      // a claim still set (settle and release clear it) but expired: its claimer died or stalled
+      const takenOver = rows.filter((r) => r.claim_owner !== null && out.some((e) => e.id === r.id)).map((r) => r.id);
+      if (takenOver.length) req.onTakenOver?.(takenOver);
       await Promise.all([
         ...recovered.map((e) => write(tx, e, null)),
         out.length ? tx`UPDATE outbox SET claim_owner = ${req.owner}, claim_until = ${req.now + req.ttlMs} WHERE id = ANY(${out.map((e) => e.id)}::text[])` : Promise.resolve(),
