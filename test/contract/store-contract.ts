@@ -331,6 +331,22 @@ export function storeContract(f: StoreFactory): void {
       }));
     });
 
+    describe('outbox: unfinished', () => {
+      it('lists unfinished and failed entries; live: the unfinished only; skip: leaves held ids out', withStore(async (s) => {
+        for (const id of ['msg_q', 'msg_r', 'msg_f', 'msg_s']) await s.outbox.add(outboxEntry(id));
+        await s.outbox.settle('msg_r', 'w', { status: 'retrying', attempts: 1, nextAttemptAt: new Date(Date.now() + 60_000).toISOString() });
+        await s.outbox.settle('msg_f', 'w', { status: 'failed', attempts: 1, failedAt: new Date().toISOString() });
+        await s.outbox.settle('msg_s', 'w', { status: 'sent', attempts: 1, sentAt: new Date().toISOString() });
+        const ids = async (q?: Parameters<typeof s.outbox.unfinished>[0]) => (await s.outbox.unfinished(q)).map((e) => e.id);
+        expect(await ids()).toEqual(expect.arrayContaining(['msg_q', 'msg_r', 'msg_f'])); // (the embedded store lists the sent ones it keeps too)
+        expect(await ids({ live: true })).toEqual(['msg_q', 'msg_r']);
+        expect(await ids({ live: true, skip: new Set(['msg_q']) })).toEqual(['msg_r']);
+        expect(await ids({ live: true, skip: new Set(['msg_q', 'msg_r']) })).toEqual([]);
+        const [q] = await s.outbox.unfinished({ live: true, skip: new Set(['msg_r']) });
+        expect(q).toMatchObject({ id: 'msg_q', status: 'queued', raw: 'Subject: Hello\r\n\r\nHi\r\n' });
+      }));
+    });
+
     describe('control', () => {
       it('suspensions persist and signal their changes', withStore(async (s) => {
         const seen: [string, boolean][] = [];
