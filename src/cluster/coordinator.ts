@@ -5,7 +5,7 @@
 // paused or partitioned replica stops polling on its own; the fence refuses anything it still tries.
 import type { Logger } from '../observability/logger.js';
 import type { ClusterPort, Fence, Member } from '../store/port.js';
-import { leaseStillSafe, planLeases } from './balance.js';
+import { isTakeover, leaseStillSafe, planLeases } from './balance.js';
 
 export interface CoordinatorDeps {
   cluster: ClusterPort;
@@ -18,8 +18,8 @@ export interface CoordinatorDeps {
   mailboxes: () => string[];
   /** the mailboxes held now, with their fences */
   onOwned: (owned: ReadonlyMap<string, Fence>) => Promise<void>;
-  /** a round's outcome, for metrics */
-  onRound?: (r: { members: Member[]; owned: number; acquired: number; lost: number }) => void;
+  /** a round's outcome, for metrics: `takenOver` of the `acquired` were taken over from a holder that never let go */
+  onRound?: (r: { members: Member[]; owned: number; acquired: number; takenOver: number; lost: number }) => void;
 }
 
 export class LeaseCoordinator {
@@ -59,6 +59,7 @@ export class LeaseCoordinator {
     const { cluster, self, ttlMs, log } = this.deps;
     const started = Date.now();
     let acquired = 0;
+    let takenOver = 0;
     let lost = 0;
     try {
       const hb = await cluster.heartbeat({ id: self, configHash: this.deps.configHash() }, ttlMs);
@@ -82,6 +83,10 @@ export class LeaseCoordinator {
         this.#held.set(m, { fence, renewedAt: started });
         this.owners.set(m, self);
         acquired++;
+        if (isTakeover(hb.leases.find((l) => l.mailbox === m))) {
+          takenOver++;
+          log.info({ mailbox: m, epoch: fence.epoch }, 'lease taken over: its holder stopped renewing');
+        }
       }
       const gone = plan.release.flatMap((m) => (this.#held.has(m) ? [this.#held.get(m)!.fence] : []));
       for (const f of gone) this.#held.delete(f.mailbox);
@@ -102,7 +107,7 @@ export class LeaseCoordinator {
         log.warn({ mailbox: m }, 'lease not renewed in time: polling stops');
       }
     if (!this.#stopped) await this.deps.onOwned(this.#view());
-    this.deps.onRound?.({ members: this.#members, owned: this.#held.size, acquired, lost });
+    this.deps.onRound?.({ members: this.#members, owned: this.#held.size, acquired, takenOver, lost });
   }
 
   #view(): ReadonlyMap<string, Fence> {

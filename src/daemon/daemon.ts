@@ -35,6 +35,7 @@ import { Supervisor } from './supervisor.js';
 import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
 import { LeaseCoordinator } from '../cluster/coordinator.js';
+import { distinctConfigHashes } from '../cluster/config-skew.js';
 
 /** The outbox's lease (no mailbox id can start with @): its holder is the one replica that sends. */
 const OUTBOX_LEASE = '@outbox';
@@ -145,6 +146,7 @@ export class Daemon {
     this.outbox = await startOutbound(stores.outbox, stores.outboxRecovery, { snapshot: () => this.snapshot, log: this.log, metrics: this.metrics, suspension: { store: suspensions, ...this.opts.suspension, onSuspended: onSuspendedSender, onResumed: (id) => this.oauth?.forget(id) } }, { ...this.opts.outbox, active: !stores.cluster });
     this.webhooks = new WebhookDispatcher({
       deliveries: stores.deliveries,
+      owner: `webhooks-${this.replicaId}`, // not the pid: every pod of a Deployment may run as the same pid
       tickets: stores.tickets,
       snapshot: () => this.snapshot!,
       log: this.log,
@@ -198,8 +200,10 @@ export class Daemon {
         },
         onRound: (r) => {
           this.metrics.clusterMembers.set(r.members.length);
+          this.metrics.clusterConfigHashes.set(distinctConfigHashes(r.members));
           this.metrics.mailboxesOwned.set(r.owned);
-          this.metrics.leaseTakeovers.inc(r.acquired);
+          this.metrics.leaseAcquired.inc(r.acquired);
+          this.metrics.leaseTakeovers.inc(r.takenOver);
         },
       });
       await this.coordinator.start();

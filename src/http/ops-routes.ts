@@ -3,6 +3,7 @@
 // `default` (state and suspension); admin tokens also see the outbox's depth and dead letters.
 import type { DaemonHost } from './host.js';
 import { formatProblem } from '../config/problems.js';
+import { configSkew } from '../cluster/config-skew.js';
 import { outboxSummary, senderHealth } from '../outbound/outbox-summary.js';
 import { authenticate, canSee } from './auth.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -56,7 +57,7 @@ export function registerOpsRoutes(d: DaemonHost): void {
           ? {
               self: d.replicaId,
               members: d.coordinator.members.map((m) => ({ id: m.id, configHash: m.configHash, startedAt: m.startedAt })),
-              configSkew: new Set(d.coordinator.members.map((m) => m.configHash)).size > 1,
+              configSkew: configSkew(d.coordinator.members),
               owners: Object.fromEntries(d.coordinator.owners),
             }
           : undefined,

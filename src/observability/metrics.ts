@@ -28,10 +28,13 @@ export function createMetrics() {
     oauthCredentialExpiry: new Gauge({ name: 'mailroom_oauth_credential_expiry_seconds', help: 'Seconds until the OAuth2 client secret or refresh token of the mailbox runs out (negative once expired); only where it is known.', labelNames: ['mailbox'] as const, registers: r }),
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
     clusterMembers: new Gauge({ name: 'mailroom_cluster_members', help: 'Live replicas sharing the store, as this replica saw them in its last lease round (only on a shared store).', registers: r }),
+    clusterConfigHashes: new Gauge({ name: 'mailroom_cluster_config_hashes', help: 'Distinct config hashes among the live replicas, as this replica saw them in its last lease round: 1 all on one config, more while a rollout is under way (or stuck); 0 without a shared store. mailroom_config_info{hash} is this replica\'s own.', registers: r }),
     mailboxesOwned: new Gauge({ name: 'mailroom_mailboxes_owned', help: 'Mailboxes whose lease this replica holds (only on a shared store).', registers: r }),
     mailboxOwned: new Gauge({ name: 'mailroom_mailbox_owned', help: 'Per configured inbound mailbox: 1 if this replica holds its lease (polls it), 0 if not (only on a shared store). No replica at 1 for a mailbox: nobody polls it.', labelNames: ['mailbox'] as const, registers: r }),
     fenceRefusals: new Counter({ name: 'mailroom_fence_refusals_total', help: 'Writes of a mailbox (commit, checkpoint, server action) the store refused because another replica took its lease over (a paused or partitioned replica caught by the fence).', labelNames: ['mailbox'] as const, registers: r }),
-    leaseTakeovers: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing).', registers: r }),
+    leaseAcquired: new Counter({ name: 'mailroom_lease_acquired_total', help: 'Mailbox leases this replica took (at start, on a rebalance, or over from a replica that stopped renewing); the last kind also counts in mailroom_lease_takeovers_total.', registers: r }),
+    leaseTakeovers: new Counter({ name: 'mailroom_lease_takeovers_total', help: 'Mailbox leases this replica took over from a holder that never gave them up (it died, was paused or partitioned, and its lease expired), as opposed to free or released ones.', registers: r }),
+    claimTakeovers: new Counter({ name: 'mailroom_claim_takeovers_total', help: 'Queue rows claimed over an expired claim that was never settled or released (its claimer died or stalled past the claim TTL), by queue (webhook).', labelNames: ['queue'] as const, registers: r }),
   };
 }
 

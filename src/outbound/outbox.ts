@@ -154,7 +154,8 @@ export class Outbox {
   /** Unfinished messages this sender does not hold yet (enqueued by other replicas, or all after activation). */
   async #pickUp(): Promise<void> {
     if (!this.#active || this.#stopping) return;
-    for (const e of await this.port.unfinished()) {
+    // only what it does not hold, and no failed ones: this runs every pollMs
+    for (const e of await this.port.unfinished({ live: true, skip: new Set(this.#entries.keys()) })) {
       if (this.#entries.has(e.id) || TERMINAL.has(e.status)) continue;
       this.#entries.set(e.id, e);
       this.#live++;

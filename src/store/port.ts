@@ -173,6 +173,12 @@ export interface ClaimRequest {
   ttlMs: number;
   /** epoch ms; due rows are those with nextAt ≤ now */
   now: number;
+  /**
+   * Called, before claimDue resolves, with the claimed rows whose previous claim had expired
+   * without being settled or released (its claimer died or stalled past the claim TTL): claim
+   * takeovers, for mailroom_claim_takeovers_total. Not called when there are none.
+   */
+  onTakenOver?: (ids: string[]) => void;
 }
 
 export interface DeliveryClaimRequest extends Omit<ClaimRequest, 'limit'> {
@@ -202,6 +208,11 @@ export interface DeliveryPort {
   summary(): Promise<Map<string, DeliverySummary>>;
 }
 
+export interface UnfinishedQuery {
+  live?: boolean;
+  skip?: ReadonlySet<string>;
+}
+
 export interface OutboxPort {
   /** Durable before it resolves; refuses (returns the existing entry) a known idempotency key. */
   add(entry: OutboxEntry): Promise<{ entry: OutboxEntry; existing: boolean }>;
@@ -217,8 +228,12 @@ export interface OutboxPort {
   /** Record an outcome (status, attempts, nextAttemptAt ...) and drop the claim. */
   settle(id: string, owner: string, patch: Partial<OutboxEntry>): Promise<void>;
   release(ids: string[], owner: string): Promise<void>;
-  /** Unfinished entries (queued, sending, retrying) and failed ones still kept, for status and the sender's lanes. */
-  unfinished(): Promise<OutboxEntry[]>;
+  /**
+   * Unfinished entries (queued, sending, retrying) and failed ones still kept, for status and the
+   * sender's lanes. `live`: the unfinished ones only (no failed). `skip`: leave these ids out
+   * without reading them whole (a sender polling for new messages already holds them).
+   */
+  unfinished(opts?: UnfinishedQuery): Promise<OutboxEntry[]>;
 }
 
 // ───────────────────────────── control ─────────────────────────────

@@ -265,11 +265,21 @@ export function storeContract(f: StoreFactory): void {
         const [dup] = await s.intake.commit([item({ uid: 1, webhooks: ['erp', 'crm'] })], F);
         expect(dup!.deliveries).toEqual([]);
         const now = Date.now() + 1;
-        const a = await s.deliveries.claimDue({ owner: 'a', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 } });
+        const takenOver: string[][] = [];
+        const onTakenOver = (ids: string[]) => void takenOver.push(ids);
+        const a = await s.deliveries.claimDue({ owner: 'a', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 }, onTakenOver });
         expect(a).toHaveLength(2);
-        expect(await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 } })).toEqual([]);
-        const later = await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now: now + 1_001, capacity: { erp: 5, crm: 5 } });
+        expect(await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now, capacity: { erp: 5, crm: 5 }, onTakenOver })).toEqual([]);
+        expect(takenOver).toEqual([]);
+        const later = await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now: now + 1_001, capacity: { erp: 5, crm: 5 }, onTakenOver });
         expect(later.map((d) => d.id).sort()).toEqual(a.map((d) => d.id).sort());
+        // both were claimed over a's expired claims: takeovers
+        expect(takenOver.flat().sort()).toEqual(a.map((d) => d.id).sort());
+        // a released claim is no takeover
+        await s.deliveries.release(later.map((d) => d.id), 'b');
+        takenOver.length = 0;
+        expect(await s.deliveries.claimDue({ owner: 'b', ttlMs: 1_000, now: now + 1_002, capacity: { erp: 5, crm: 5 }, onTakenOver })).toHaveLength(2);
+        expect(takenOver).toEqual([]);
         // the first owner lost its claim: its outcome is refused, the new owner's is kept
         const erp = a.find((d) => d.webhook === 'erp')!;
         await expect(s.deliveries.complete(erp.id, 'a', { status: 200, at: Date.now() })).rejects.toMatchObject({ code: 'claimed' });
@@ -337,19 +347,40 @@ export function storeContract(f: StoreFactory): void {
       it('claims: two owners never hold the same entry; settled outcomes persist; an expired claim is taken over', withStore(async (s) => {
         for (const id of ['msg_a', 'msg_b', 'msg_c']) await s.outbox.add(outboxEntry(id));
         const now = Date.now();
-        const a = await s.outbox.claimDue({ owner: 'a', limit: 2, ttlMs: 1_000, now });
-        const b = await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now });
+        const takenOver: string[] = [];
+        const onTakenOver = (ids: string[]) => void takenOver.push(...ids);
+        const a = await s.outbox.claimDue({ owner: 'a', limit: 2, ttlMs: 1_000, now, onTakenOver });
+        const b = await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now, onTakenOver });
         expect(a).toHaveLength(2);
         expect(b.map((e) => e.id)).toEqual(['msg_c']);
         expect(new Set([...a, ...b].map((e) => e.id)).size).toBe(3);
         await s.outbox.settle(a[0]!.id, 'a', { status: 'sent', attempts: 1, sentAt: new Date().toISOString() });
         await s.outbox.settle(a[1]!.id, 'a', { status: 'retrying', attempts: 1, nextAttemptAt: new Date(now + 60_000).toISOString() });
-        expect(await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now: now + 1_001 })).toEqual([expect.objectContaining({ id: 'msg_c' })]);
+        expect(takenOver).toEqual([]);
+        // msg_c's claim expired unsettled: claiming it again is a takeover (settled entries are not)
+        expect(await s.outbox.claimDue({ owner: 'b', limit: 5, ttlMs: 1_000, now: now + 1_001, onTakenOver })).toEqual([expect.objectContaining({ id: 'msg_c' })]);
+        expect(takenOver).toEqual(['msg_c']);
         await expect(s.outbox.settle('msg_c', 'a', { status: 'sent' })).rejects.toMatchObject({ code: 'claimed' });
         s = await f.reopen(s);
         expect(await s.outbox.get(a[0]!.id)).toMatchObject({ status: 'sent', raw: null });
         expect(await s.outbox.get(a[1]!.id)).toMatchObject({ status: 'retrying', attempts: 1 });
         return s;
+      }));
+    });
+
+    describe('outbox: unfinished', () => {
+      it('lists unfinished and failed entries; live: the unfinished only; skip: leaves held ids out', withStore(async (s) => {
+        for (const id of ['msg_q', 'msg_r', 'msg_f', 'msg_s']) await s.outbox.add(outboxEntry(id));
+        await s.outbox.settle('msg_r', 'w', { status: 'retrying', attempts: 1, nextAttemptAt: new Date(Date.now() + 60_000).toISOString() });
+        await s.outbox.settle('msg_f', 'w', { status: 'failed', attempts: 1, failedAt: new Date().toISOString() });
+        await s.outbox.settle('msg_s', 'w', { status: 'sent', attempts: 1, sentAt: new Date().toISOString() });
+        const ids = async (q?: Parameters<typeof s.outbox.unfinished>[0]) => (await s.outbox.unfinished(q)).map((e) => e.id);
+        expect(await ids()).toEqual(expect.arrayContaining(['msg_q', 'msg_r', 'msg_f'])); // (the embedded store lists the sent ones it keeps too)
+        expect(await ids({ live: true })).toEqual(['msg_q', 'msg_r']);
+        expect(await ids({ live: true, skip: new Set(['msg_q']) })).toEqual(['msg_r']);
+        expect(await ids({ live: true, skip: new Set(['msg_q', 'msg_r']) })).toEqual([]);
+        const [q] = await s.outbox.unfinished({ live: true, skip: new Set(['msg_r']) });
+        expect(q).toMatchObject({ id: 'msg_q', status: 'queued', raw: 'Subject: Hello\r\n\r\nHi\r\n' });
       }));
     });
 

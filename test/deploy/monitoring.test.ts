@@ -34,6 +34,13 @@ export const MAILROOM_METRICS = [
   'mailroom_config_info',
   'mailroom_mailbox_last_success_timestamp_seconds',
   'mailroom_mailbox_owned',
+  'mailroom_cluster_config_hashes',
+  'mailroom_cluster_members',
+  'mailroom_mailboxes_owned',
+  'mailroom_lease_acquired_total',
+  'mailroom_lease_takeovers_total',
+  'mailroom_fence_refusals_total',
+  'mailroom_claim_takeovers_total',
 ] as const;
 
 /** Histograms: queries use their _bucket/_sum/_count series. */
@@ -73,7 +80,15 @@ const EXPECTED_ALERTS: Record<string, string[]> = {
   MailroomMailboxSuspended: ['mailbox', 'company'],
   MailroomCredentialExpiresSoon: ['mailbox'],
   MailroomMailboxUnowned: ['mailbox'],
+  MailroomConfigSkew: ['job'],
 };
+
+describe('MAILROOM_METRICS', () => {
+  it('names only metrics the daemon registers', () => {
+    const registered = new Set(createMetrics().registry.getMetricsAsArray().map((m) => m.name));
+    for (const name of MAILROOM_METRICS) expect([...registered], name).toContain(name);
+  });
+});
 
 describe('deploy/monitoring/alerts.yaml', () => {
   it('passes `promtool check rules`', () => {
@@ -205,8 +220,35 @@ describe('deploy/monitoring/grafana-dashboard.json', () => {
       'mailroom_outbound_sent_total',
       'mailroom_config_last_reload_successful',
       'mailroom_mailbox_suspended',
+      // the Cluster row (replicas on PostgreSQL)
+      'mailroom_cluster_members',
+      'mailroom_mailboxes_owned',
+      'mailroom_mailbox_owned',
+      'mailroom_lease_acquired_total',
+      'mailroom_lease_takeovers_total',
+      'mailroom_fence_refusals_total',
+      'mailroom_claim_takeovers_total',
+      'mailroom_cluster_config_hashes',
     ]) {
       expect([...used], needed).toContain(needed);
+    }
+  });
+
+  it('groups only by labels the daemon puts on the metrics a query uses', () => {
+    const target = ['instance', 'job'];
+    const labelsOf = new Map(
+      createMetrics().registry.getMetricsAsArray().map((m) => {
+        const names = (m as unknown as { labelNames: string[] }).labelNames;
+        return [m.name, new Set([...names, ...target, ...(HISTOGRAMS.has(m.name) ? ['le'] : [])])];
+      }),
+    );
+    for (const q of dashboardQueries()) {
+      const used = metricsIn(q.expr);
+      for (const [, list] of q.expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)) {
+        for (const label of list!.split(',').map((l) => l.trim()).filter(Boolean)) {
+          expect(used.some((metric) => labelsOf.get(metric)?.has(label)), `${q.where}: no metric in it has label ${label}`).toBe(true);
+        }
+      }
     }
   });
 

@@ -115,6 +115,9 @@ it('SIGKILL one of two replicas mid-ingest: the survivor polls every mailbox wit
   // B holds every mailbox within 3×TTL of the kill
   await waitFor(async () => heldBy(await owners('failover'), 'replica-b').length === KILL_USERS.length, 3 * TTL_MS, 'B holding every mailbox');
   const takeoverMs = Date.now() - killedAt;
+  // B counts them as takeovers (A never let go), not as free acquisitions
+  const metricsOfB = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+  expect(Number(/^mailroom_lease_takeovers_total (\d+)$/m.exec(metricsOfB)?.[1])).toBeGreaterThanOrEqual(boxesOfA.length);
   await waitFor(async () => (await tickets()) >= subjects.length, 30_000, `${subjects.length} tickets`);
   const doneMs = Date.now() - killedAt;
   // and it polls them: a message arriving now in each of A's former mailboxes becomes a ticket

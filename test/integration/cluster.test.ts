@@ -73,6 +73,10 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
       expect(await owned(d)).toEqual(Object.fromEntries(USERS.map((u) => [`box-${u}`, held.has(`box-${u}`) ? 1 : 0])));
     await expectOwned(a, ownedA);
     await expectOwned(b, ownedB);
+    // their webhook claims are told apart (replicas on one PostgreSQL may well share a pid: here they do)
+    expect(a.webhooks!.owner).not.toBe(b.webhooks!.owner);
+    // both on one config: one distinct hash among the members
+    for (const d of [a, b]) expect(await d.metrics.registry.getSingleMetricAsString('mailroom_cluster_config_hashes')).toMatch(/^mailroom_cluster_config_hashes 1$/m);
     // A real fence refusal: the lease of one of A's mailboxes moves on (epoch + 1) just as A commits
     // there; the store refuses the commit, A counts it, learns it lost the lease, takes it anew and
     // ingests the message with the new epoch.
@@ -91,6 +95,8 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     await waitFor(async () => (await tickets()) === USERS.length * PER_BOX + 1, 20_000, 'the message after the refusal');
     intake.commit = commit;
     expect(await a.metrics.registry.getSingleMetricAsString('mailroom_fence_refusals_total')).toContain(`mailroom_fence_refusals_total{mailbox="${fencedBox}"} 1`);
+    // the lease row moved on while A still held it: A took it anew over a holding it never let go
+    expect(await a.metrics.registry.getSingleMetricAsString('mailroom_lease_takeovers_total')).toMatch(/^mailroom_lease_takeovers_total 1$/m);
     expect(bumped).toBe(true);
     // Outbound through either replica: one replica holds the outbox lease and sends; each message once.
     const send = async (d: Daemon, n: number) => {
@@ -109,6 +115,10 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     const boxesOfA = [...ownedA];
     await a.stop();
     await waitFor(() => b.supervisor!.ownedMailboxes().length === USERS.length, 10_000, 'B polls every mailbox');
+    // released leases, taken at once: acquisitions, not takeovers
+    expect(await b.metrics.registry.getSingleMetricAsString('mailroom_lease_takeovers_total')).toMatch(/^mailroom_lease_takeovers_total 0$/m);
+    const acquiredByB = Number(/^mailroom_lease_acquired_total (\d+)$/m.exec(await b.metrics.registry.getSingleMetricAsString('mailroom_lease_acquired_total'))?.[1]);
+    expect(acquiredByB).toBeGreaterThanOrEqual(USERS.length);
     await expectOwned(b, new Set(USERS.map((u) => `box-${u}`)));
     const userOf = (box: string) => box.replace('box-', '');
     for (const box of boxesOfA) await dovecot.append(userOf(box), message(100, { subject: `late-${box}` }));

@@ -37,10 +37,12 @@ export class WebhookDispatcher {
   private ticking = false;
   private again = false;
   private running = new Set<Promise<void>>();
-  private readonly owner: string;
+  /** who claims deliveries: unique per replica, or a stalled replica's late outcome would pass the claim check */
+  readonly owner: string;
 
   constructor(private deps: DispatcherDeps) {
     this.owner = deps.owner ?? `dispatcher-${process.pid}`;
+    deps.metrics.claimTakeovers.inc({ queue: 'webhook' }, 0); // exported from the start: rate() sees the first one
   }
 
   start(): void {
@@ -74,7 +76,11 @@ export class WebhookDispatcher {
       const snap = this.deps.snapshot();
       const capacity: Record<string, number> = {};
       for (const hook of Object.values(snap.webhooks)) capacity[hook.id] = Math.max(0, hook.concurrency - (this.inflight.get(hook.id) ?? 0));
-      const claimed = await this.deps.deliveries.claimDue({ owner: this.owner, ttlMs: claimTtl(snap), now: Date.now(), capacity });
+      const onTakenOver = (ids: string[]) => {
+        this.deps.metrics.claimTakeovers.inc({ queue: 'webhook' }, ids.length);
+        this.deps.log.warn({ deliveries: ids }, 'webhook deliveries claimed over an expired claim: their claimer died or stalled; sent again with the same delivery id');
+      };
+      const claimed = await this.deps.deliveries.claimDue({ owner: this.owner, ttlMs: claimTtl(snap), now: Date.now(), capacity, onTakenOver });
       for (const d of claimed) {
         const hook = snap.webhooks[d.webhook]!;
         this.inflight.set(d.webhook, (this.inflight.get(d.webhook) ?? 0) + 1);

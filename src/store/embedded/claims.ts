@@ -17,8 +17,11 @@ export class Claims {
     return c !== undefined && c.until > now;
   }
 
-  take(id: string, owner: string, until: number): void {
+  /** Claim the row (free, or its claim expired); true when an expired claim was taken over. */
+  take(id: string, owner: string, until: number): boolean {
+    const before = this.#byId.has(id);
     this.#byId.set(id, { owner, until });
+    return before;
   }
 
   /** The owner settles its row: refused when another owner took it over after this one's claim expired. */

@@ -18,12 +18,14 @@ export class EmbeddedDeliveries implements DeliveryPort {
     for (const d of this.queue.pending()) if (this.#claims.held(d.id, req.now)) busy.add(ticketKey(d));
     const free = { ...req.capacity };
     const out: DeliveryRecord[] = [];
+    const takenOver: string[] = [];
     for (const d of heads) {
       if (d.nextAt > req.now || busy.has(ticketKey(d)) || !((free[d.webhook] ?? 0) > 0)) continue;
       free[d.webhook]!--;
-      this.#claims.take(d.id, req.owner, req.now + req.ttlMs);
+      if (this.#claims.take(d.id, req.owner, req.now + req.ttlMs)) takenOver.push(d.id);
       out.push({ ...d });
     }
+    if (takenOver.length) req.onTakenOver?.(takenOver);
     return out;
   }
 

@@ -2,7 +2,7 @@
 // idempotency keys, and a claimed queue whose claims live in memory (one process owns the store).
 import type { OutboxStore } from '../outbox-store.js';
 import { TERMINAL, type OutboxEntry } from '../outbox-types.js';
-import type { ClaimRequest, OutboxPort } from '../port.js';
+import type { ClaimRequest, OutboxPort, UnfinishedQuery } from '../port.js';
 import { Claims } from './claims.js';
 
 const due = (e: OutboxEntry, now: number) => !TERMINAL.has(e.status) && e.status !== 'sending' && (e.nextAttemptAt === null || Date.parse(e.nextAttemptAt) <= now);
@@ -31,12 +31,14 @@ export class EmbeddedOutbox implements OutboxPort {
 
   async claimDue(req: ClaimRequest): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
+    const takenOver: string[] = [];
     for (const e of this.store.entries()) {
       if (out.length >= req.limit) break;
       if (!due(e, req.now) || this.#claims.held(e.id, req.now)) continue;
-      this.#claims.take(e.id, req.owner, req.now + req.ttlMs);
+      if (this.#claims.take(e.id, req.owner, req.now + req.ttlMs)) takenOver.push(e.id);
       out.push(e);
     }
+    if (takenOver.length) req.onTakenOver?.(takenOver);
     return out;
   }
 
@@ -53,7 +55,7 @@ export class EmbeddedOutbox implements OutboxPort {
     this.#claims.release(ids, owner);
   }
 
-  async unfinished(): Promise<OutboxEntry[]> {
-    return [...this.store.entries()];
+  async unfinished(opts: UnfinishedQuery = {}): Promise<OutboxEntry[]> {
+    return [...this.store.entries()].filter((e) => !(opts.live && TERMINAL.has(e.status)) && !opts.skip?.has(e.id));
   }
 }

@@ -4,7 +4,8 @@
 // ticket, none of a ticket with a live claim, at most capacity[webhook] per webhook, and locks them
 // FOR UPDATE SKIP LOCKED before claiming: two replicas claiming at once never get the same row, and a
 // row whose claim changed meanwhile is re-checked (it was claimed: skipped). Settling checks the claim:
-// an owner whose claim expired and was taken over gets StoreError('claimed').
+// an owner whose claim expired and was taken over gets StoreError('claimed'). A row picked with an
+// expired claim still on it (settle and release clear it) is a takeover: req.onTakenOver hears of it.
 import type { DeliveryRecord, DeliverySummary } from '../delivery-types.js';
 import type { DeliveryClaimRequest, DeliveryPort } from '../port.js';
 import { StoreError } from '../types.js';
@@ -20,7 +21,7 @@ export class PostgresDeliveries implements DeliveryPort {
     const caps = Object.entries(req.capacity).filter(([, n]) => n > 0).map(([webhook, n]) => ({ webhook, n: Math.floor(n) }));
     if (caps.length === 0) return [];
     const sql = this.sql;
-    const rows = await sql<DeliveryRow[]>`
+    const rows = await sql<(DeliveryRow & { taken_over: boolean })[]>`
       WITH cap AS (
         SELECT webhook, n FROM json_to_recordset(${recordset(caps)}::text::json) AS x(webhook text, n integer)
       ), heads AS (
@@ -36,8 +37,8 @@ export class PostgresDeliveries implements DeliveryPort {
       ), picked AS (
         -- per webhook, the oldest ready ones up to its capacity, skipping rows another claimer holds
         -- locked right now: two claimers at once split the ready rows instead of one getting none
-        SELECT p.id FROM cap CROSS JOIN LATERAL (
-          SELECT d.id FROM deliveries d
+        SELECT p.id, p.prev_owner FROM cap CROSS JOIN LATERAL (
+          SELECT d.id, d.claim_owner AS prev_owner FROM deliveries d
           WHERE d.id IN (SELECT r.id FROM ready r WHERE r.webhook = cap.webhook)
             AND d.status = 'pending' AND (d.claim_until IS NULL OR d.claim_until <= ${req.now})
           ORDER BY d.seq LIMIT cap.n
@@ -46,7 +47,10 @@ export class PostgresDeliveries implements DeliveryPort {
       )
       UPDATE deliveries d SET claim_owner = ${req.owner}, claim_until = ${req.now + req.ttlMs}
       FROM picked WHERE d.id = picked.id
-      RETURNING ${sql.unsafe(DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', '))}`;
+      RETURNING ${sql.unsafe(DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', '))}, picked.prev_owner IS NOT NULL AS taken_over`;
+    // a claim still set (settling and releasing clear it) but expired: its claimer died or stalled
+    const takenOver = rows.filter((r) => r.taken_over).map((r) => r.id);
+    if (takenOver.length) req.onTakenOver?.(takenOver);
     return rows.sort(bySeq).map(deliveryOf);
   }
 

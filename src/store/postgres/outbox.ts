@@ -9,7 +9,7 @@
 // call returns, so the window in which a death means a resend (same Message-ID) is one round trip.
 import { sentPatch } from '../outbox-store.js';
 import { TERMINAL, type OutboxEntry } from '../outbox-types.js';
-import type { ClaimRequest, OutboxPort } from '../port.js';
+import type { ClaimRequest, OutboxPort, UnfinishedQuery } from '../port.js';
 import { StoreError } from '../types.js';
 import type { Sql, Tx } from './connect.js';
 
@@ -83,8 +83,8 @@ export class PostgresOutbox implements OutboxPort {
     const limit = Math.max(0, Math.floor(req.limit));
     if (limit === 0) return [];
     return (await this.sql.begin(async (tx) => {
-      const rows = await tx<(OutboxRow & { id: string; attempts: number })[]>`
-        SELECT id, attempts, ${tx.unsafe(COLUMNS)} FROM outbox
+      const rows = await tx<(OutboxRow & { id: string; attempts: number; claim_owner: string | null })[]>`
+        SELECT id, attempts, claim_owner, ${tx.unsafe(COLUMNS)} FROM outbox
         WHERE status IN ('queued', 'retrying', 'sending')
           AND (next_attempt_at IS NULL OR next_attempt_at <= ${new Date(req.now)})
           AND (claim_until IS NULL OR claim_until <= ${req.now})
@@ -101,6 +101,9 @@ export class PostgresOutbox implements OutboxPort {
           recovered.push(e);
         } else out.push(e);
       }
+      // a claim still set (settle and release clear it) but expired: its claimer died or stalled
+      const takenOver = rows.filter((r) => r.claim_owner !== null && out.some((e) => e.id === r.id)).map((r) => r.id);
+      if (takenOver.length) req.onTakenOver?.(takenOver);
       await Promise.all([
         ...recovered.map((e) => write(tx, e, null)),
         out.length ? tx`UPDATE outbox SET claim_owner = ${req.owner}, claim_until = ${req.now + req.ttlMs} WHERE id = ANY(${out.map((e) => e.id)}::text[])` : Promise.resolve(),
@@ -133,8 +136,19 @@ export class PostgresOutbox implements OutboxPort {
     await this.sql`UPDATE outbox SET claim_owner = NULL, claim_until = NULL WHERE id = ANY(${ids}::text[]) AND claim_owner = ${owner}`;
   }
 
-  async unfinished(): Promise<OutboxEntry[]> {
-    const rows = await this.sql<OutboxRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE status <> 'sent' ORDER BY seq`;
+  async unfinished(opts: UnfinishedQuery = {}): Promise<OutboxEntry[]> {
+    if (!opts.live) {
+      const rows = await this.sql<OutboxRow[]>`SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE status <> 'sent' ORDER BY seq`;
+      return rows.map(entryOf);
+    }
+    // The active sender polls this every 2 s: only unfinished rows (the partial index outbox_open,
+    // not a scan of the finished ones kept for a week), and whole rows (raw MIME included) only for
+    // the ids it does not hold yet.
+    const skip = opts.skip ?? new Set<string>();
+    const ids = (await this.sql<{ id: string }[]>`SELECT id FROM outbox WHERE status NOT IN ('sent', 'failed') ORDER BY seq`).map((r) => r.id).filter((id) => !skip.has(id));
+    if (ids.length === 0) return [];
+    const rows = await this.sql<OutboxRow[]>`
+      SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE id = ANY(${ids}::text[]) AND status NOT IN ('sent', 'failed') ORDER BY seq`;
     return rows.map(entryOf);
   }
 }
