@@ -76,34 +76,15 @@ const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms 
     .slice(0, 8).map(([k, v]) => `${k} ${(v.user / n).toFixed(2)}+${(v.sys / n).toFixed(2)}`).join(', ') : '');
 const dist = (rel) => new URL(`../dist/${rel}`, import.meta.url).href;
 
-/** Statements a PostgreSQL store sent, by their first word(s) (BEGIN, INSERT INTO tickets ...). */
-function statementCounter() {
-  const byKind = new Map();
-  let total = 0;
-  return {
-    on(text) {
-      total++;
-      const t = text.replace(/\s+/g, ' ').trim();
-      const m = /^(with|insert into|update|delete from|select|begin|commit|rollback|savepoint|release|set|listen|notify|unlisten)\b\s*([a-z_."]*)/i.exec(t);
-      const kind = m ? `${m[1].toUpperCase()}${/^(insert into|update|delete from)$/i.test(m[1]) ? ' ' + m[2] : ''}` : t.slice(0, 24);
-      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-    },
-    get total() { return total; },
-    top: (n) => [...byKind.entries()].sort((a, b) => b[1] - a[1]).slice(0, n),
-  };
-}
-
 async function phaseMailroom(onPostgres) {
   // The shipped build (dist/, what `mailroom run` executes).
   const { Daemon } = await import(dist('daemon/daemon.js'));
   const { createLogger } = await import(dist('observability/logger.js'));
-  const statements = statementCounter();
   const pg0 = onPostgres ? serverCpuMs(pgPid) : null;
   const sampler = new RssSampler();
   const t0 = performance.now();
   const daemon = new Daemon({
     configPath: onPostgres ? pgConfigDir : configDir, logger: createLogger('warn'), ...(workers !== null && { parseWorkers: workers }),
-    ...(onPostgres && { onStoreStatement: (text) => statements.on(text) }),
   });
   let firstAt = 0;
   let done = 0;
@@ -123,21 +104,19 @@ async function phaseMailroom(onPostgres) {
     const seconds = (performance.now() - t0) / 1000;
     const rss = sampler.stop();
     const pgCpuMs = onPostgres ? serverCpuMs(pgPid) - pg0 : null;
-    const sent = statements.total;
     const stats = await daemon.stores.tickets.stats();
     // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
     if (stats.articles !== count) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${count}`);
     const batches = Math.ceil(count / batch);
     const storeNote = onPostgres
-      ? `store (PostgreSQL): ${stats.articles} articles in ${stats.tickets} tickets; ${sent} statements sent during the run (postgres.js debug hook), ` +
-        `${(sent / batches).toFixed(1)} per batch of ${batch} over ${batches} batches (lease rounds and start-up included); most sent: ${statements.top(8).map(([k, v]) => `${k} ${v}`).join(', ')}`
+      ? `store (PostgreSQL): ${stats.articles} articles in ${stats.tickets} tickets over ${batches} batches of ${batch}`
       : (() => {
           const io = daemon.stores.parts.tickets.ioStats(); // the embedded store's ticket part (its I/O counts)
           return `store (embedded): ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`;
         })();
     return {
       phase: onPostgres ? 'mailroom-pg' : 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
-      ...(onPostgres && { pgCpuMsPerMsg: pgCpuMs / done, statements: sent, statementsPerBatch: sent / batches }),
+      ...(onPostgres && { pgCpuMsPerMsg: pgCpuMs / done, batches }),
       notes: [
         cpuNote(rss, done),
         ...(onPostgres ? [`PostgreSQL server CPU (postmaster + children, /proc): ${(pgCpuMs / done).toFixed(3)} ms/msg, ${(pgCpuMs / 1000).toFixed(1)} s in all`] : []),

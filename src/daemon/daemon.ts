@@ -69,8 +69,6 @@ export interface DaemonOptions extends LoadOptions {
   /** On a shared store (several replicas): this replica's id (default MAILROOM_REPLICA_ID, else host-pid-random) and the mailbox lease TTL (default store.leaseTtl; set here by tests). */
   replicaId?: string;
   leaseTtlMs?: number;
-  /** On a PostgreSQL store: called with the text of every statement sent (benchmarks count round trips). */
-  onStoreStatement?: (text: string) => void;
 }
 
 export type { ReloadResult, ReloadTrigger } from './reload-types.js';
@@ -139,7 +137,7 @@ export class Daemon {
       if (changed.length) this.log.warn({ store: snapshot.store.path, count: changed.length, first: changed.slice(0, 5) }, 'store was open to other local users: directories tightened to 0700, files to 0600');
       if (refused.length) this.log.warn({ store: snapshot.store.path, count: refused.length, first: refused.slice(0, 5) }, 'store entries open to other local users could not be tightened (owned by another user): chmod them to 0700/0600');
     };
-    const stores = await openStores(snapshot.store, { embedded: { tickets: { onModesTightened } }, ...(this.opts.onStoreStatement && { postgres: { onStatement: this.opts.onStoreStatement } }) });
+    const stores = await openStores(snapshot.store, { embedded: { tickets: { onModesTightened } } });
     this.stores = stores;
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.over(stores.control);
