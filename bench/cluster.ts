@@ -95,6 +95,16 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/** Resident memory (VmRSS) of one process in MB; 0 once it is gone. */
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 interface Replica {
   id: string;
   child: ChildProcess;
@@ -154,6 +164,8 @@ async function main(): Promise<void> {
         const dir = await configFor(url);
         const v = await view(url); // migrates the schema before the replicas start (they then find it current)
         loads.push(os.loadavg()[0]!);
+        const wal0 = (await pg.peer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+        const size0 = Number((await pg.peer.query<{ n: string }>('SELECT pg_database_size($1) AS n', [db]))[0]!.n);
         const pg0 = serverCpuMs(pg.pid)!;
         const start = performance.now();
         const rs = Array.from({ length: n }, (_, k) => spawnReplica(dir, `ingest${n}-r${k}`));
@@ -174,6 +186,9 @@ async function main(): Promise<void> {
         }
         const end = performance.now();
         const pgCpu = serverCpuMs(pg.pid)! - pg0;
+        const rss = rs.map((r) => rssMb(r.child.pid!));
+        const walBytes = Number((await pg.peer.query<{ n: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS n', [wal0]))[0]!.n);
+        const sizeBytes = Number((await pg.peer.query<{ n: string }>('SELECT pg_database_size($1) AS n', [db]))[0]!.n) - size0;
         const replicaCpu = [...cpu.values()].reduce((a, b) => a + b, 0);
         const owned = await v.sql<{ owner: string; n: string }[]>`SELECT owner, count(*) AS n FROM mailbox_leases WHERE mailbox NOT LIKE '@%' GROUP BY owner ORDER BY owner`;
         const st = await pg.statements(db);
@@ -185,11 +200,14 @@ async function main(): Promise<void> {
           replica_cpu_ms_msg: round(replicaCpu / total, 3),
           postgres_cpu_ms_msg: round(pgCpu / total, 3),
           statements_per_msg: round(st.total / total, 2),
+          wal_kb_msg: round(walBytes / 1024 / total, 1),
+          db_growth_kb_msg: round(sizeBytes / 1024 / total, 1),
+          replica_rss_mb: rss.map((x) => Math.round(x)),
           leases: Object.fromEntries(owned.map((o) => [o.owner, Number(o.n)])),
         };
         ingest.push(r);
         console.log(`ingest, ${n} replica(s): ${total} messages in ${r.seconds} s = ${r.msg_s} msg/s (steady ${r.steady_msg_s}), ` +
-          `CPU ${r.replica_cpu_ms_msg} ms/msg in replicas + ${r.postgres_cpu_ms_msg} ms/msg in PostgreSQL, ${r.statements_per_msg} statements/msg; leases ${JSON.stringify(r.leases)}`);
+          `CPU ${r.replica_cpu_ms_msg} ms/msg in replicas + ${r.postgres_cpu_ms_msg} ms/msg in PostgreSQL, ${r.statements_per_msg} statements/msg, WAL ${r.wal_kb_msg} KB/msg, database +${r.db_growth_kb_msg} KB/msg, replica RSS ${r.replica_rss_mb.join('/')} MB; leases ${JSON.stringify(r.leases)}`);
         await stopReplicas(rs);
         live.splice(0, live.length);
         await v.close();

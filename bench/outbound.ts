@@ -139,7 +139,20 @@ async function phaseMailroom(port: number, pg: { url: string; pid: number } | nu
     await window(COUNT, WINDOW, async (i) => {
       await submitMessage(outbox, snapshot, { purpose: 'message', company: 'acme', contract: 'main', kind: 'user', ...message(i), to: [message(i).to] });
     });
-    await outbox.drained();
+    // A sender that stopped (a failed store write stops sending until restart) never drains: say so.
+    let stopped: unknown = null;
+    const watch = setInterval(() => (stopped ??= outbox.store.broken), 200);
+    await Promise.race([
+      outbox.drained(),
+      new Promise<void>((_, reject) => {
+        const check = setInterval(() => {
+          if (stopped === null) return;
+          clearInterval(check);
+          reject(new Error(`the outbox stopped sending (${(stopped as Error).message ?? stopped})`));
+        }, 200);
+        check.unref();
+      }),
+    ]).finally(() => clearInterval(watch));
     await outbox.store.flush();
     const seconds = (performance.now() - start) / 1000;
     const cpu = selfCpuMs() - cpu0;
