@@ -112,13 +112,23 @@ interface Replica {
   exited: Promise<number | null>;
 }
 
+/** What a replica logged at warn or above (it runs at MAILROOM_LOG_LEVEL=warn): count and distinct messages. */
+function complaints(r: Replica): string | null {
+  const msgs = new Map<string, number>();
+  for (const line of r.output().split('\n')) {
+    const m = /"msg":"([^"]{0,120})/.exec(line);
+    if (m) msgs.set(m[1]!, (msgs.get(m[1]!) ?? 0) + 1);
+  }
+  return msgs.size ? `${r.id} logged: ${[...msgs].map(([k, v]) => `${v}x "${k}"`).join('; ')}` : null;
+}
+
 function spawnReplica(configDir: string, id: string): Replica {
   const child = spawn(process.execPath, [BIN, 'run', '--no-watch', '--config', configDir], {
     env: { ...process.env, MAILROOM_REPLICA_ID: id, MAILROOM_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-8000));
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-64_000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -208,6 +218,10 @@ async function main(): Promise<void> {
         ingest.push(r);
         console.log(`ingest, ${n} replica(s): ${total} messages in ${r.seconds} s = ${r.msg_s} msg/s (steady ${r.steady_msg_s}), ` +
           `CPU ${r.replica_cpu_ms_msg} ms/msg in replicas + ${r.postgres_cpu_ms_msg} ms/msg in PostgreSQL, ${r.statements_per_msg} statements/msg, WAL ${r.wal_kb_msg} KB/msg, database +${r.db_growth_kb_msg} KB/msg, replica RSS ${r.replica_rss_mb.join('/')} MB; leases ${JSON.stringify(r.leases)}`);
+        for (const r of rs) {
+          const c = complaints(r);
+          if (c) console.log(`  ${c}`);
+        }
         await stopReplicas(rs);
         live.splice(0, live.length);
         await v.close();
