@@ -6,12 +6,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
+import { serverCpuMs } from './proc-cpu.mjs';
 
 const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const input = JSON.parse(process.env.BENCH_PHASE ?? 'null');
 if (!input) throw new Error('ingest-phases.mjs is run by bench/ingest.ts (BENCH_PHASE missing)');
-const { count, batch, security, workers, timeoutMs, peer, configDir } = input;
+const { count, batch, security, workers, timeoutMs, peer, configDir, pgConfigDir, pgPid } = input;
 
 /** Kernel peak RSS (VmHWM) of this process; null where /proc is not available. */
 function hwmMb() {
@@ -75,13 +76,16 @@ const cpuNote = (rss, n) => `CPU per message: ${(rss.userMs / n).toFixed(2)} ms 
     .slice(0, 8).map(([k, v]) => `${k} ${(v.user / n).toFixed(2)}+${(v.sys / n).toFixed(2)}`).join(', ') : '');
 const dist = (rel) => new URL(`../dist/${rel}`, import.meta.url).href;
 
-async function phaseMailroom() {
+async function phaseMailroom(onPostgres) {
   // The shipped build (dist/, what `mailroom run` executes).
   const { Daemon } = await import(dist('daemon/daemon.js'));
   const { createLogger } = await import(dist('observability/logger.js'));
+  const pg0 = onPostgres ? serverCpuMs(pgPid) : null;
   const sampler = new RssSampler();
   const t0 = performance.now();
-  const daemon = new Daemon({ configPath: configDir, logger: createLogger('warn'), ...(workers !== null && { parseWorkers: workers }) });
+  const daemon = new Daemon({
+    configPath: onPostgres ? pgConfigDir : configDir, logger: createLogger('warn'), ...(workers !== null && { parseWorkers: workers }),
+  });
   let firstAt = 0;
   let done = 0;
   try {
@@ -99,18 +103,26 @@ async function phaseMailroom() {
     }
     const seconds = (performance.now() - t0) / 1000;
     const rss = sampler.stop();
-    const tickets = daemon.stores.parts.tickets; // the embedded store's ticket part (its I/O counts)
-    const stats = tickets.stats();
-    const io = tickets.ioStats();
+    const pgCpuMs = onPostgres ? serverCpuMs(pgPid) - pg0 : null;
+    const stats = await daemon.stores.tickets.stats();
     // every message is exactly one article (a reply tagged [ACME-000123] joins that ticket)
     if (stats.articles !== count) throw new Error(`mailroom: store has ${stats.articles} articles, expected ${count}`);
+    const batches = Math.ceil(count / batch);
+    const storeNote = onPostgres
+      ? `store (PostgreSQL): ${stats.articles} articles in ${stats.tickets} tickets over ${batches} batches of ${batch}`
+      : (() => {
+          const io = daemon.stores.parts.tickets.ioStats(); // the embedded store's ticket part (its I/O counts)
+          return `store (embedded): ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`;
+        })();
     return {
-      phase: 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
+      phase: onPostgres ? 'mailroom-pg' : 'mailroom', seconds, messages: done, msgPerSec: done / seconds, mbPerSec: peer.bytes / MB / seconds, ...rss, cpuMsPerMsg: rss.cpuMs / done,
+      ...(onPostgres && { pgCpuMsPerMsg: pgCpuMs / done, batches }),
       notes: [
         cpuNote(rss, done),
+        ...(onPostgres ? [`PostgreSQL server CPU (postmaster + children, /proc): ${(pgCpuMs / done).toFixed(3)} ms/msg, ${(pgCpuMs / 1000).toFixed(1)} s in all`] : []),
         heapNote(sampler),
         `start() took ${((startedAt - t0) / 1000).toFixed(2)} s; first commit durable after ${((firstAt - t0) / 1000).toFixed(2)} s`,
-        `store: ${stats.articles} articles in ${stats.tickets} tickets (replies threaded), ${io.flushes} group-commit flushes, ${io.fileWrites} file writes`,
+        storeNote,
       ],
     };
   } finally {
@@ -164,7 +176,7 @@ async function phaseRaw(defaults) {
 }
 
 const phase = process.argv[2];
-const r = phase === 'mailroom' ? await phaseMailroom() : await phaseRaw(phase === 'raw-default');
+const r = phase === 'mailroom' || phase === 'mailroom-pg' ? await phaseMailroom(phase === 'mailroom-pg') : await phaseRaw(phase === 'raw-default');
 console.log(`PHASE-RESULT ${JSON.stringify(r)}`);
 // the daemon's pino destination and Dovecot helpers keep nothing open; exit promptly regardless
 process.exit(0);

@@ -3,6 +3,18 @@
 // simpleParser on each, in one in-process loop).
 //
 //   npm run bench:ingest            (builds dist/ first; last output line: one JSON object {"bench":"ingest",...})
+//   npm run bench:ingest -- --store postgres   (or embedded, or both: the default)
+//
+// --store (or BENCH_STORE): which store(s) mailroom writes to. `both` runs mailroom on the embedded
+// store and on PostgreSQL (a private server from test/peers/postgres.ts, a fresh database per phase)
+// in every round, beside the raw loop, and reports postgres/embedded as a same-run ratio (the goal of
+// issue 22: >= 0.8). On PostgreSQL it also reports the server's CPU per message (the postmaster and
+// its children, /proc/<pid>/stat, over the phase) beside mailroom's own, and the statements the store
+// sent per IMAP batch (counted by PostgreSQL itself, pg_stat_statements calls in the phase's database:
+// each statement is one round trip, BEGIN and COMMIT included; migrations at start-up and the lease
+// loop's heartbeats are counted too, so the figure is an upper bound of the intake's own).
+// The test server runs with fsync=off (as in the tests): a real primary's WAL flush per commit is not
+// in these figures (see docs/scale-out.md).
 //
 // Environment knobs (defaults are what the figures in the report were measured with):
 //   BENCH_MESSAGES=10000   messages (generated deterministically by bench/generate-mail.ts, ~130 MB)
@@ -46,6 +58,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startDovecot, type DovecotPorts, type DovecotUser } from '../test/peers/dovecot.js';
+import { startBenchPostgres } from './pg-peer.js';
 import { writeTestConfig } from '../test/support/daemon-config.js';
 import { DEFAULT_SEED, generateMailChunks } from './generate-mail.js';
 import { median, medianBy } from './median.js';
@@ -59,6 +72,9 @@ const SEED = process.env.BENCH_SEED ? Number(process.env.BENCH_SEED) : DEFAULT_S
 const RAW_DEFAULT = process.env.BENCH_RAW_DEFAULT === '1';
 const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
+const storeArg = process.argv.find((a, i) => process.argv[i - 1] === '--store') ?? process.argv.find((a) => a.startsWith('--store='))?.slice(8) ?? process.env.BENCH_STORE ?? 'both';
+if (!['embedded', 'postgres', 'both'].includes(storeArg)) throw new Error(`--store ${storeArg}: embedded, postgres or both`);
+const STORES: ('embedded' | 'postgres')[] = storeArg === 'both' ? ['embedded', 'postgres'] : [storeArg as 'embedded' | 'postgres'];
 
 const MB = 1024 * 1024;
 
@@ -71,7 +87,7 @@ interface Peer {
   bytes: number;
 }
 
-type Phase = 'mailroom' | 'raw' | 'raw-default';
+type Phase = 'mailroom' | 'mailroom-pg' | 'raw' | 'raw-default';
 
 interface PhaseResult {
   phase: Phase;
@@ -86,17 +102,23 @@ interface PhaseResult {
   hwmMb: number | null;
   samples: number;
   notes: string[];
+  /** mailroom-pg only: PostgreSQL server CPU per message, statements sent in all and per IMAP batch */
+  pgCpuMsPerMsg?: number;
+  batches?: number;
+  statements?: number;
+  statementsPerBatch?: number;
+  topStatements?: string;
 }
 
 // ------------------------------------------------------------------------------------ phases
 
 /** Run one phase (bench/ingest-phases.mjs) in a fresh child process: plain node, no tsx hooks, as in production. */
-function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseResult> {
+function runPhase(phase: Phase, peer: Peer, configDir: string, pg?: { configDir: string; pid: number }): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     const flags = (v: string | undefined) => (v ?? '').split(' ').filter(Boolean);
     // e.g. --cpu-prof (profiles the phase); BENCH_MAILROOM_NODE_ARGS: for the mailroom phase only
-    const extra = [...flags(process.env.BENCH_NODE_ARGS), ...(phase === 'mailroom' ? flags(process.env.BENCH_MAILROOM_NODE_ARGS) : [])];
-    const input = { count: COUNT, batch: BATCH, security: SECURITY, workers: WORKERS ?? null, timeoutMs: TIMEOUT_MS, peer, configDir };
+    const extra = [...flags(process.env.BENCH_NODE_ARGS), ...(phase.startsWith('mailroom') ? flags(process.env.BENCH_MAILROOM_NODE_ARGS) : [])];
+    const input = { count: COUNT, batch: BATCH, security: SECURITY, workers: WORKERS ?? null, timeoutMs: TIMEOUT_MS, peer, configDir, pgConfigDir: pg?.configDir, pgPid: pg?.pid };
     const child = spawn(process.execPath, [...extra, fileURLToPath(new URL('./ingest-phases.mjs', import.meta.url)), phase], {
       env: { ...process.env, BENCH_PHASE: JSON.stringify(input) },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -118,9 +140,9 @@ function runPhase(phase: Phase, peer: Peer, configDir: string): Promise<PhaseRes
 const pad = (s: string, n: number, right = false) => (right ? s.padStart(n) : s.padEnd(n));
 
 async function orchestrate(): Promise<void> {
-  console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? 'default'}, ` +
+  console.log(`bench/ingest: ${COUNT} messages, batch ${BATCH}, security ${SECURITY}, parse workers ${WORKERS ?? 'default'}, store ${STORES.join(' + ')}, ` +
     `${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  const dovecot = await startDovecot();
+  const [dovecot, pgPeer] = await Promise.all([startDovecot(), STORES.includes('postgres') ? startBenchPostgres() : Promise.resolve(null)]);
   try {
     // Generate in chunks of 500 and append each chunk to both users: identical data for both runs.
     let bytes = 0;
@@ -141,41 +163,57 @@ async function orchestrate(): Promise<void> {
     console.log(`generated ${COUNT} messages, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / MB).toFixed(1)} MiB), in ${(genMs / 1000).toFixed(1)} s; ` +
       `appended to alice (mailroom) and bob (raw) in ${(appendMs / 1000).toFixed(1)} s`);
     const peer: Peer = { host: dovecot.host, ports: dovecot.ports, caFile: dovecot.caFile, users: dovecot.users, bytes };
-    const cfg = await writeTestConfig(dovecot, [
-      { id: 'bench', user: 'alice', protocol: 'imap', security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } },
-    ]);
+    const box = { id: 'bench', user: 'alice', protocol: 'imap' as const, security: SECURITY, inbound: { afterFetch: 'keep', idle: false, pollInterval: '1s', batchSize: BATCH } };
+    const cfg = await writeTestConfig(dovecot, [box]);
+    // PostgreSQL: a fresh database per phase (every phase ingests all N into an empty store)
+    let pgPhases = 0;
+    const pgConfig = async () => {
+      const db = `bench_ingest_${++pgPhases}`;
+      const url = await pgPeer!.peer.createDatabase(db);
+      const c = await writeTestConfig(dovecot, [box], { store: { driver: 'postgres', url } });
+      return { configDir: c.dir, pid: pgPeer!.pid, db };
+    };
 
     // Rounds: this machine may be shared, and a single pair of phases moved the ratio by +-0.15 from
     // one run to the next (other processes competing for the 2 cores slow either phase). Each round
-    // runs both phases back to back, in alternating order (drift cancels), each mailroom phase on an
-    // empty store; the figures reported are medians over rounds, the ratio the median of the rounds'
-    // own ratios (each from two adjacent phases), and peak RSS the highest of all.
+    // runs all phases back to back, in alternating order (drift cancels), each mailroom phase on an
+    // empty store; the figures reported are medians over rounds, the ratios the medians of the rounds'
+    // own ratios (each from adjacent phases), and peak RSS the highest of all.
+    const mailroomPhases: Phase[] = STORES.map((s) => (s === 'embedded' ? 'mailroom' : 'mailroom-pg'));
     const results: PhaseResult[] = [];
-    const ratios: number[] = [];
+    const ratios: Partial<Record<Phase, number[]>> = {};
+    const pgVsEmbedded: number[] = [];
     const loads: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const order: Phase[] = round % 2 === 0 ? ['mailroom', 'raw'] : ['raw', 'mailroom'];
+      const forward: Phase[] = [...mailroomPhases, 'raw'];
+      const order: Phase[] = round % 2 === 0 ? forward : [...forward].reverse();
       if (round === 0 && RAW_DEFAULT) order.push('raw-default');
       const got: Partial<Record<Phase, PhaseResult>> = {};
       for (const phase of order) {
         if (phase === 'mailroom') await rm(cfg.dataDir, { recursive: true, force: true }); // every round ingests all N anew
+        const pg = phase === 'mailroom-pg' ? await pgConfig() : undefined;
         const load = os.loadavg()[0]!;
         loads.push(load);
-        const r = await runPhase(phase, peer, cfg.dir);
+        const r = await runPhase(phase, peer, cfg.dir, pg);
+        if (pg) {
+          const st = await pgPeer!.statements(pg.db);
+          Object.assign(r, { statements: st.total, statementsPerBatch: st.total / r.batches!, topStatements: st.byKind.slice(0, 8).map(([k, v]) => `${k} ${(v / r.batches!).toFixed(1)}`).join(', ') });
+          r.notes.push(`PostgreSQL executed ${st.total} statements (pg_stat_statements): ${(st.total / r.batches!).toFixed(1)} per batch of ${BATCH} (start-up and lease rounds included); per batch: ${r.topStatements}`);
+        }
         results.push(r);
         got[phase] = r;
-        console.log(`  round ${round + 1}/${ROUNDS} ${phase}: ${r.msgPerSec.toFixed(0)} msg/s, ${r.cpuMsPerMsg.toFixed(2)} CPU ms/msg, ` +
-          `peak RSS ${Math.max(r.rssPeakMb, r.hwmMb ?? 0).toFixed(0)} MB (load average before: ${load.toFixed(2)})`);
+        console.log(`  round ${round + 1}/${ROUNDS} ${phase}: ${r.msgPerSec.toFixed(0)} msg/s, ${r.cpuMsPerMsg.toFixed(2)} CPU ms/msg` +
+          (r.pgCpuMsPerMsg !== undefined ? ` + PostgreSQL ${r.pgCpuMsPerMsg.toFixed(2)} ms/msg, ${r.statementsPerBatch!.toFixed(1)} statements/batch` : '') +
+          `, peak RSS ${Math.max(r.rssPeakMb, r.hwmMb ?? 0).toFixed(0)} MB (load average before: ${load.toFixed(2)})`);
       }
-      ratios.push(got.mailroom!.msgPerSec / got.raw!.msgPerSec);
-      console.log(`  round ${round + 1}/${ROUNDS} ratio ${ratios.at(-1)!.toFixed(3)}`);
+      for (const m of mailroomPhases) (ratios[m] ??= []).push(got[m]!.msgPerSec / got.raw!.msgPerSec);
+      if (got.mailroom && got['mailroom-pg']) pgVsEmbedded.push(got['mailroom-pg'].msgPerSec / got.mailroom.msgPerSec);
+      console.log(`  round ${round + 1}/${ROUNDS} ratios: ${mailroomPhases.map((m) => `${m}/raw ${ratios[m]!.at(-1)!.toFixed(3)}`).join(', ')}` +
+        (pgVsEmbedded.length > round ? `, postgres/embedded ${pgVsEmbedded.at(-1)!.toFixed(3)}` : ''));
     }
     const of = (phase: Phase) => results.filter((r) => r.phase === phase);
-    const mailroom = medianBy(of('mailroom'), (r) => r.msgPerSec);
     const raw = medianBy(of('raw'), (r) => r.msgPerSec);
-    const ratio = median(ratios);
-    const peakRss = Math.max(...of('mailroom').map((r) => Math.max(r.rssPeakMb, r.hwmMb ?? 0)));
-    const names: Record<Phase, string> = { mailroom: 'mailroom (daemon)', raw: 'raw (imapflow + simpleParser)', 'raw-default': 'raw, simpleParser defaults' };
+    const names: Record<Phase, string> = { mailroom: 'mailroom (embedded store)', 'mailroom-pg': 'mailroom (PostgreSQL store)', raw: 'raw (imapflow + simpleParser)', 'raw-default': 'raw, simpleParser defaults' };
     console.log('');
     console.log(`${pad('run', 30)} ${pad('seconds', 8, true)} ${pad('msg/s', 7, true)} ${pad('MB/s', 6, true)} ${pad('MiB/s', 6, true)} ${pad('RSS start', 10, true)} ${pad('RSS peak', 9, true)} ${pad('VmHWM', 7, true)}`);
     for (const r of results) {
@@ -184,37 +222,58 @@ async function orchestrate(): Promise<void> {
     }
     console.log('');
     for (const r of results) for (const n of r.notes) console.log(`${r.phase}: ${n}`);
-    console.log(`medians over ${ROUNDS} round(s): mailroom ${mailroom.msgPerSec.toFixed(0)} msg/s, raw ${raw.msgPerSec.toFixed(0)} msg/s, ` +
-      `ratio ${ratio.toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(3)).join(', ')})`);
-    const goals: [string, boolean][] = [
-      [`mailroom >= 1000 msg/s (${mailroom.msgPerSec.toFixed(0)})`, mailroom.msgPerSec >= 1000],
-      [`ratio >= 0.7 (${ratio.toFixed(2)})`, ratio >= 0.7],
-      [`peak RSS < 300 MB (${peakRss.toFixed(0)} MB)`, peakRss < 300],
-    ];
-    console.log(`goals: ${goals.map(([g, ok]) => `${ok ? 'PASS' : 'FAIL'} ${g}`).join('; ')}`);
+    const summary: Record<string, unknown> = { bench: 'ingest', messages: COUNT, stores: STORES };
+    const goals: [string, boolean][] = [];
+    for (const m of mailroomPhases) {
+      const mr = medianBy(of(m), (r) => r.msgPerSec);
+      const ratio = median(ratios[m]!);
+      const peakRss = Math.max(...of(m).map((r) => Math.max(r.rssPeakMb, r.hwmMb ?? 0)));
+      const key = m === 'mailroom' ? 'mailroom' : 'postgres';
+      console.log(`medians over ${ROUNDS} round(s): ${names[m]} ${mr.msgPerSec.toFixed(0)} msg/s, raw ${raw.msgPerSec.toFixed(0)} msg/s, ` +
+        `ratio ${ratio.toFixed(3)} (rounds: ${ratios[m]!.map((x) => x.toFixed(3)).join(', ')})`);
+      if (m === 'mailroom') {
+        goals.push([`mailroom >= 1000 msg/s (${mr.msgPerSec.toFixed(0)})`, mr.msgPerSec >= 1000], [`ratio >= 0.7 (${ratio.toFixed(2)})`, ratio >= 0.7], [`peak RSS < 300 MB (${peakRss.toFixed(0)} MB)`, peakRss < 300]);
+      }
+      Object.assign(summary, {
+        [`${key}_msg_s`]: Math.round(mr.msgPerSec),
+        [`${key === 'mailroom' ? '' : 'postgres_'}ratio`]: Number(ratio.toFixed(3)),
+        [`${key}_peak_rss_mb`]: Math.round(peakRss),
+        [`${key}_mb_s`]: Number(((mr.mbPerSec * MB) / 1e6).toFixed(2)),
+        [`${key}_cpu_ms_msg`]: Number(median(of(m).map((r) => r.cpuMsPerMsg)).toFixed(3)),
+        [`${key === 'mailroom' ? '' : 'postgres_'}ratio_min`]: Number(Math.min(...ratios[m]!).toFixed(3)),
+        [`${key === 'mailroom' ? '' : 'postgres_'}ratio_max`]: Number(Math.max(...ratios[m]!).toFixed(3)),
+      });
+      if (m === 'mailroom-pg') {
+        Object.assign(summary, {
+          postgres_server_cpu_ms_msg: Number(median(of(m).map((r) => r.pgCpuMsPerMsg!)).toFixed(3)),
+          postgres_statements_per_batch: Number(median(of(m).map((r) => r.statementsPerBatch!)).toFixed(1)),
+        });
+      }
+    }
+    if (pgVsEmbedded.length) {
+      const r = median(pgVsEmbedded);
+      console.log(`postgres/embedded (same round): ${r.toFixed(3)} (rounds: ${pgVsEmbedded.map((x) => x.toFixed(3)).join(', ')})`);
+      goals.push([`postgres >= 0.8 x embedded (${r.toFixed(2)})`, r >= 0.8]);
+      Object.assign(summary, { postgres_vs_embedded: Number(r.toFixed(3)), postgres_vs_embedded_min: Number(Math.min(...pgVsEmbedded).toFixed(3)), postgres_vs_embedded_max: Number(Math.max(...pgVsEmbedded).toFixed(3)) });
+    }
+    if (goals.length) console.log(`goals: ${goals.map(([g, ok]) => `${ok ? 'PASS' : 'FAIL'} ${g}`).join('; ')}`);
     const rawDefault = results.find((r) => r.phase === 'raw-default');
+    const emb = of('mailroom').length ? medianBy(of('mailroom'), (r) => r.msgPerSec) : null;
     console.log(JSON.stringify({
-      bench: 'ingest',
-      messages: COUNT,
-      mailroom_msg_s: Math.round(mailroom.msgPerSec),
+      ...summary,
+      ...(emb && { peak_rss_mb: summary.mailroom_peak_rss_mb }),
       raw_msg_s: Math.round(raw.msgPerSec),
-      ratio: Number(ratio.toFixed(3)),
-      peak_rss_mb: Math.round(peakRss),
-      mailroom_mb_s: Number(((mailroom.mbPerSec * MB) / 1e6).toFixed(2)),
       raw_mb_s: Number(((raw.mbPerSec * MB) / 1e6).toFixed(2)),
-      mailroom_cpu_ms_msg: Number(median(of('mailroom').map((r) => r.cpuMsPerMsg)).toFixed(3)),
       raw_cpu_ms_msg: Number(median(of('raw').map((r) => r.cpuMsPerMsg)).toFixed(3)),
       ...(rawDefault && { raw_default_msg_s: Math.round(rawDefault.msgPerSec) }),
       rounds: ROUNDS,
-      ratio_min: Number(Math.min(...ratios).toFixed(3)),
-      ratio_max: Number(Math.max(...ratios).toFixed(3)),
       megabytes: Number((bytes / 1e6).toFixed(1)),
       batch: BATCH,
       cores: os.availableParallelism(),
       load_1m: Number(Math.max(...loads).toFixed(2)),
     }));
   } finally {
-    await dovecot.destroy();
+    await Promise.all([dovecot.destroy(), pgPeer?.destroy()]);
   }
 }
 

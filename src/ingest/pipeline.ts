@@ -152,13 +152,26 @@ async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: Fet
     : null;
   planned = planned.map((p) => ({ ...p, mid: f2 ? messageIdDecision(f2, p.d.ticket.company, p.parsed, p.hash) : null }));
   // 3. The per-sender cap counts new tickets only (not a copy of a stored message); a subject-tag
-  //    reply from a stranger counts too (tags are guessable): see decide().
-  if (ctx.senderRate)
+  //    reply from a stranger counts too (tags are guessable): see decide(). One sender's hits go in
+  //    batch order, one after the other (each sees the ones before); different senders' are
+  //    independent and go at once, so a batch waits about one store round trip for them, not one
+  //    per message (on PostgreSQL each hit is a statement: pipelined, not serial).
+  if (ctx.senderRate) {
+    const rate = ctx.senderRate;
+    const bySender = new Map<string, { p: Planned; limit: number }[]>();
     for (const p of planned) {
       if (p.mid?.copy) continue;
       const q = senderRateQuestion(p.input, p.d);
-      if (q && (await ctx.senderRate.hit(q.key.toLowerCase(), q.limit, p.input.now.getTime()))) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
+      if (!q) continue;
+      const key = q.key.toLowerCase();
+      (bySender.get(key) ?? bySender.set(key, []).get(key)!).push({ p, limit: q.limit });
     }
+    await Promise.all(
+      [...bySender].map(async ([key, hits]) => {
+        for (const { p, limit } of hits) if (await rate.hit(key, limit, p.input.now.getTime())) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
+      }),
+    );
+  }
   const items = planned.map((p) => buildItem(ctx, mailboxId, p));
   const committed = await ctx.intake.commit(items.map((x) => x.item), ctx.fence ?? soleOwner(mailboxId));
   committed.forEach((r, i) => reportCommitted(ctx, mailboxId, items[i]!.item, r, items[i]!.reasons));
