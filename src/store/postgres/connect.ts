@@ -2,6 +2,10 @@
 // pool size, search_path set to the store's schema on every connection, a bound on idle-in-transaction
 // (a paused replica's locks must not stall the others), TLS, and errors that never
 // carry the URL's password.
+// postgres 4.x, not 3.4.x: 3.4.9 and 3.4.10 crash the whole process when a connection drops under
+// a transaction (sql.begin writes its ROLLBACK to a null socket from a setImmediate: an uncaught
+// TypeError, porsager/postgres #1154 / #1208), so a PostgreSQL restart or a SIGCONTed replica died;
+// test/integration/postgres-dropped-connections.test.ts holds that.
 import postgres from 'postgres';
 import { StoreError } from '../types.js';
 import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_POOL_MAX, DEFAULT_SCHEMA, checkSchemaName, redactUrl, scrubSecret, type PostgresStoreConfig } from './config.js';
