@@ -271,8 +271,10 @@ export interface LeaseRow {
  */
 export interface ClusterPort {
   /** Keep this replica alive until now + ttl; returns the store's now, the live members (this one
-   *  included) and every lease: all a round of the lease plan needs, in one call. */
-  heartbeat(member: { id: string; configHash: string | null }, ttlMs: number): Promise<{ now: number; members: Member[]; leases: LeaseRow[] }>;
+   *  included) and every lease: all a round of the lease plan needs, in one call;
+   *  stalledEnded: sessions of a stopped replica, stalled mid-statement with their locks, that this
+   *  heartbeat ended (PostgreSQL: postgres/stalls.ts). */
+  heartbeat(member: { id: string; configHash: string | null }, ttlMs: number): Promise<{ now: number; members: Member[]; leases: LeaseRow[]; stalledEnded?: number }>;
   /** Free, expired or already ours → a new epoch (a new holding) and its fence; held by another → null. */
   acquire(mailbox: string, owner: string, ttlMs: number): Promise<Fence | null>;
   /** Renew these holdings; returns those still ours (a lost one was taken over). */
