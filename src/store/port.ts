@@ -301,6 +301,9 @@ export interface Stores {
   readonly control: ControlPort;
   /** Present when several replicas may share the store (PostgreSQL); absent for a single owner. */
   readonly cluster?: ClusterPort;
+  /** Is the store usable now? A cheap round trip (PostgreSQL: `SELECT 1`, bounded by timeoutMs);
+   *  rejects with a StoreError naming the cause (never a secret) when it is not. Readiness uses it. */
+  ping(timeoutMs: number): Promise<void>;
   /** Flush and release (the directory lock, the pool). */
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
 // fences (leases.ts). Connection errors name the server with its password masked.
 import type { ClusterPort, Stores } from '../port.js';
 import { blobs } from './blobs.js';
-import { DEFAULT_SCHEMA, type PostgresStoreConfig } from './config.js';
+import { DEFAULT_SCHEMA, redactUrl, type PostgresStoreConfig } from './config.js';
+import { StoreError } from '../types.js';
 import { connect, storeFailure, type Sql } from './connect.js';
 import { PostgresControl } from './control.js';
 import { PostgresDeliveries } from './deliveries.js';
@@ -52,6 +53,20 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
     control,
     ...l,
     cluster: cluster(sql, l),
+    async ping(timeoutMs) {
+      if (closed) throw new StoreError('closed', 'the store is closed');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreError('failed', `PostgreSQL ${redactUrl(config.url)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([sql`SELECT 1`, timeout]);
+      } catch (e) {
+        throw storeFailure(e, config.url, 'store unreachable');
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;
