@@ -18,7 +18,7 @@ export function cluster(sql: Sql, l: Leases): ClusterPort {
             SELECT mailbox, owner, epoch, expires_at FROM mailbox_leases ORDER BY mailbox`,
         sql<{ now: Date }[]>`SELECT now() AS now`,
         // a stopped replica's half-sent statement must not hold its locks until it resumes (stalls.ts)
-        endStalledSessions(sql, Math.floor(ttlMs / 2)),
+        endStalledSessions(sql, Math.floor(ttlMs / 3)),
       ]);
       // The member's own row is in `members` only if the INSERT ran first: add it when the race lost.
       const list: Member[] = members.map((m) => ({ id: m.id, configHash: m.config_hash, startedAt: m.started_at.toISOString(), expiresAt: m.expires_at.getTime() }));

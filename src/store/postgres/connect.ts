@@ -15,7 +15,8 @@ export type Tx = postgres.TransactionSql<Record<string, never>>;
 /** A pool or a transaction: the functions that run one statement take either. */
 export type Q = Sql | Tx;
 
-export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string } {
+/** lockTimeoutMs: lock_timeout of every connection (the lease pool's: its statements never wait long on a row lock). */
+export function connect(config: PostgresStoreConfig, o: { lockTimeoutMs?: number } = {}): { sql: Sql; schema: string } {
   const schema = checkSchemaName(config.schema ?? DEFAULT_SCHEMA);
   let ssl: postgres.Options<Record<string, never>>['ssl'];
   if (config.ssl && (config.ssl.ca !== undefined || config.ssl.rejectUnauthorized !== undefined)) {
@@ -29,7 +30,7 @@ export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string
       onnotice: () => undefined,
       ...(ssl !== undefined && { ssl }),
       ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
-      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom', idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS },
+      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom', idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS, ...(o.lockTimeoutMs !== undefined && { lock_timeout: o.lockTimeoutMs }) },
     }) as unknown as Sql;
     return { sql, schema };
   } catch (e) {

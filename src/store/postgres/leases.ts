@@ -17,21 +17,18 @@ export interface Leases {
 export function leases(sql: Sql): Leases {
   return {
     async acquireLease(mailbox, owner, ttlMs) {
-      // A lease row locked by a stopped replica's transaction (its fence check) must not stall the
-      // caller's whole lease round: wait a third of the TTL at most, then "not acquired" (null); the
-      // next round's heartbeat ends the stalled session (stalls.ts) and the acquire goes through.
+      // On the lease pool (lock_timeout, stores.ts): a lease row locked by a stopped replica's
+      // transaction (its fence check) makes this "not acquired" (null) after a short wait instead of
+      // stalling the lease round; the next heartbeat ends the stalled session (stalls.ts).
       try {
-        return await sql.begin(async (tx) => {
-          await tx`SELECT set_config('lock_timeout', ${String(Math.max(100, Math.floor(ttlMs / 3)))}, true)`;
-          const rows = await tx<{ epoch: string }[]>`
-            INSERT INTO mailbox_leases (mailbox, owner, epoch, expires_at)
-            VALUES (${mailbox}, ${owner}, 1, now() + ${ttlMs} * interval '1 millisecond')
-            ON CONFLICT (mailbox) DO UPDATE
-              SET owner = excluded.owner, epoch = mailbox_leases.epoch + 1, expires_at = excluded.expires_at
-              WHERE mailbox_leases.owner IS NULL OR mailbox_leases.owner = excluded.owner OR mailbox_leases.expires_at <= now()
-            RETURNING epoch`;
-          return rows[0] ? { mailbox, epoch: Number(rows[0].epoch) } : null;
-        });
+        const rows = await sql<{ epoch: string }[]>`
+          INSERT INTO mailbox_leases (mailbox, owner, epoch, expires_at)
+          VALUES (${mailbox}, ${owner}, 1, now() + ${ttlMs} * interval '1 millisecond')
+          ON CONFLICT (mailbox) DO UPDATE
+            SET owner = excluded.owner, epoch = mailbox_leases.epoch + 1, expires_at = excluded.expires_at
+            WHERE mailbox_leases.owner IS NULL OR mailbox_leases.owner = excluded.owner OR mailbox_leases.expires_at <= now()
+          RETURNING epoch`;
+        return rows[0] ? { mailbox, epoch: Number(rows[0].epoch) } : null;
       } catch (e) {
         if ((e as { code?: string }).code === '55P03') return null; // lock_not_available
         throw e;

@@ -6,8 +6,8 @@
 // 15), so the session keeps its row locks (its mailbox's lease row FOR SHARE, the ticket counter)
 // for as long as the replica is stopped, and every other replica's takeover and commits wait on them.
 // The heartbeat of every live replica ends such sessions: of this store's own application_name and
-// role, in this database, stalled on their client for longer than the bound (half the lease TTL,
-// like the idle-in-transaction timeout). A live replica answers a Describe within milliseconds.
+// role, in this database, stalled on their client for longer than the bound (a third of the lease
+// TTL). A live replica answers a Describe within milliseconds.
 import type { Sql } from './connect.js';
 
 /** End this store's sessions stalled on their client mid-statement for longer than stallMs; returns how many. */
