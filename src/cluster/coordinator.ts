@@ -63,6 +63,7 @@ export class LeaseCoordinator {
     let lost = 0;
     try {
       const hb = await cluster.heartbeat({ id: self, configHash: this.deps.configHash() }, ttlMs);
+      if (hb.stalledEnded) log.warn({ sessions: hb.stalledEnded }, 'ended store sessions stalled mid-statement (a stopped replica): their locks no longer hold up a takeover');
       this.#members = hb.members;
       this.owners = new Map(hb.leases.map((l) => [l.mailbox, l.owner !== null && l.expiresAt > hb.now ? l.owner : null]));
       const plan = planLeases({ self, members: hb.members.map((m) => m.id), mailboxes: this.deps.mailboxes(), leases: hb.leases, now: hb.now });

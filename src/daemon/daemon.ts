@@ -36,6 +36,7 @@ import { watchConfig, type ConfigWatcher } from './watch.js';
 import { tuneHeap } from './heap.js';
 import { LeaseCoordinator } from '../cluster/coordinator.js';
 import { distinctConfigHashes } from '../cluster/config-skew.js';
+import { DEFAULT_STORE_CHECK_MS, DEFAULT_STORE_PING_TIMEOUT_MS, StoreCheck } from './store-check.js';
 
 /** The outbox's lease (no mailbox id can start with @): its holder is the one replica that sends. */
 const OUTBOX_LEASE = '@outbox';
@@ -70,6 +71,9 @@ export interface DaemonOptions extends LoadOptions {
   /** On a shared store (several replicas): this replica's id (default MAILROOM_REPLICA_ID, else host-pid-random) and the mailbox lease TTL (default store.leaseTtl; set here by tests). */
   replicaId?: string;
   leaseTtlMs?: number;
+  /** How often the store is pinged for readiness (default 5 s), and how long a ping may take (default 2 s). */
+  storeCheckMs?: number;
+  storePingTimeoutMs?: number;
 }
 
 export type { ReloadResult, ReloadTrigger } from './reload-types.js';
@@ -102,6 +106,8 @@ export class Daemon {
   private running: { listen: Snapshot['server']['listen']; limits: Snapshot['server']['limits']; metricsListen: Snapshot['server']['metricsListen']; store: Snapshot['store'] } | null = null;
   /** The listener of server.metricsListen (only /metrics and health), when configured. */
   metricsHttp: HttpServer | null = null;
+  /** readiness gated on a working store */
+  private storeCheck: StoreCheck | null = null;
 
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
@@ -140,6 +146,18 @@ export class Daemon {
     };
     const stores = await openStores(snapshot.store, { embedded: { tickets: { onModesTightened } } });
     this.stores = stores;
+    this.metrics.storeUp.set(1);
+    this.storeCheck = new StoreCheck({
+      ping: (ms) => stores.ping(ms),
+      log: this.log,
+      intervalMs: this.opts.storeCheckMs ?? DEFAULT_STORE_CHECK_MS,
+      timeoutMs: this.opts.storePingTimeoutMs ?? DEFAULT_STORE_PING_TIMEOUT_MS,
+      onChange: (up, reason) => {
+        this.metrics.storeUp.set(up ? 1 : 0);
+        for (const h of [this.http, this.metricsHttp]) if (h) h.unready = reason;
+      },
+    });
+    this.storeCheck.start();
     // One suspension state for both sides of a mailbox: the outbox holds a suspended mailbox's mail.
     const suspensions = await SuspensionStore.over(stores.control);
     const onSuspendedSender = (id: string, s: SuspensionInfo, sides: { reads: boolean; sends: boolean }) => this.notifyMailbox(id, mailboxSuspendedNotice(id, s, sides));
@@ -312,6 +330,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.http.ready = false;
+      this.storeCheck?.stop();
       this.log.info('mailroom stopping');
       await this.watcher?.close();
       await this.reloading.catch(() => undefined);

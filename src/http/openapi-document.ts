@@ -84,7 +84,7 @@ export function buildOpenApi(version: string): Json {
 
   const paths: Json = {
     '/-/healthy': { get: { operationId: 'healthy', summary: 'Liveness (no I/O).', security: [], responses: { 200: json(ref('Health'), 'Alive.') } } },
-    '/-/ready': { get: { operationId: 'ready', summary: 'Readiness: the config is loaded and every part started.', security: [], responses: { 200: json(ref('Health'), 'Ready.'), 503: json(ref('Health'), 'Not ready.') } } },
+    '/-/ready': { get: { operationId: 'ready', summary: 'Readiness: the config is loaded, every part started and the store answers (503 with a reason otherwise).', security: [], responses: { 200: json(ref('Health'), 'Ready.'), 503: json(ref('Health'), 'Not ready.') } } },
     '/openapi.json': { get: { operationId: 'openapi', summary: 'This document.', security: [], responses: { 200: json({ type: 'object' }, 'The OpenAPI 3.1 document.') } } },
     '/metrics': {
       get: {

@@ -40,7 +40,8 @@ export function registerOpsRoutes(d: DaemonHost): void {
     // Config file names and problems name other tenants' files and ids: admin tokens only.
     const admin = who.companies === '*';
     sendJson(res, 200, {
-      ready: d.http.ready,
+      ready: d.http.isReady,
+      ...(d.http.unready !== null && { notReady: d.http.unready }),
       config: {
         hash: d.snapshot.hash,
         ...(admin && { files: d.snapshot.files }),

@@ -22,6 +22,8 @@ export class HttpServer {
   private routes: RouteEntry[] = [];
   private server: Server | null = null;
   ready = false;
+  /** Why this replica cannot do its work although started (e.g. its store is unreachable): /-/ready answers 503 with it. */
+  unready: string | null = null;
   /** Connections refused because maxConnections were open (since start). */
   dropped = 0;
   /** Every route as registered (method and path pattern): the OpenAPI test checks each is documented. */
@@ -29,7 +31,12 @@ export class HttpServer {
 
   constructor(private log: Logger) {
     this.on('GET', '/-/healthy', (_q, res) => sendJson(res, 200, { status: 'ok' }));
-    this.on('GET', '/-/ready', (_q, res) => sendJson(res, this.ready ? 200 : 503, { status: this.ready ? 'ready' : 'not ready' }));
+    this.on('GET', '/-/ready', (_q, res) => sendJson(res, this.isReady ? 200 : 503, this.isReady ? { status: 'ready' } : { status: 'not ready', reason: this.ready ? this.unready : 'starting or stopping' }));
+  }
+
+  /** Started, not stopping, and nothing that keeps it from working. */
+  get isReady(): boolean {
+    return this.ready && this.unready === null;
   }
 
   /** Register a route; `:name` segments become params. */

@@ -27,6 +27,7 @@ export function createMetrics() {
     outboxQueueDepth: new Gauge({ name: 'mailroom_outbox_queue_depth', help: 'Messages waiting in the outbox.', registers: r }),
     oauthCredentialExpiry: new Gauge({ name: 'mailroom_oauth_credential_expiry_seconds', help: 'Seconds until the OAuth2 client secret or refresh token of the mailbox runs out (negative once expired); only where it is known.', labelNames: ['mailbox'] as const, registers: r }),
     outboundSent: new Counter({ name: 'mailroom_outbound_sent_total', help: 'Outbound send attempts by result (sent, retry, failed).', labelNames: ['mailbox', 'result'] as const, registers: r }),
+    storeUp: new Gauge({ name: 'mailroom_store_up', help: '1 if the last check of the store (PostgreSQL: SELECT 1) succeeded, 0 while it is unreachable (the replica is not ready then).', registers: r }),
     clusterMembers: new Gauge({ name: 'mailroom_cluster_members', help: 'Live replicas sharing the store, as this replica saw them in its last lease round (only on a shared store).', registers: r }),
     clusterConfigHashes: new Gauge({ name: 'mailroom_cluster_config_hashes', help: 'Distinct config hashes among the live replicas, as this replica saw them in its last lease round: 1 all on one config, more while a rollout is under way (or stuck); 0 without a shared store. mailroom_config_info{hash} is this replica\'s own.', registers: r }),
     mailboxesOwned: new Gauge({ name: 'mailroom_mailboxes_owned', help: 'Mailboxes whose lease this replica holds (only on a shared store).', registers: r }),

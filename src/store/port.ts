@@ -288,8 +288,10 @@ export interface LeaseRow {
  */
 export interface ClusterPort {
   /** Keep this replica alive until now + ttl; returns the store's now, the live members (this one
-   *  included) and every lease: all a round of the lease plan needs, in one call. */
-  heartbeat(member: { id: string; configHash: string | null }, ttlMs: number): Promise<{ now: number; members: Member[]; leases: LeaseRow[] }>;
+   *  included) and every lease: all a round of the lease plan needs, in one call;
+   *  stalledEnded: sessions of a stopped replica, stalled mid-statement with their locks, that this
+   *  heartbeat ended (PostgreSQL: postgres/stalls.ts). */
+  heartbeat(member: { id: string; configHash: string | null }, ttlMs: number): Promise<{ now: number; members: Member[]; leases: LeaseRow[]; stalledEnded?: number }>;
   /** Free, expired or already ours → a new epoch (a new holding) and its fence; held by another → null. */
   acquire(mailbox: string, owner: string, ttlMs: number): Promise<Fence | null>;
   /** Renew these holdings; returns those still ours (a lost one was taken over). */
@@ -316,6 +318,9 @@ export interface Stores {
   readonly control: ControlPort;
   /** Present when several replicas may share the store (PostgreSQL); absent for a single owner. */
   readonly cluster?: ClusterPort;
+  /** Is the store usable now? A cheap round trip (PostgreSQL: `SELECT 1`, bounded by timeoutMs);
+   *  rejects with a StoreError naming the cause (never a secret) when it is not. Readiness uses it. */
+  ping(timeoutMs: number): Promise<void>;
   /** Flush and release (the directory lock, the pool). */
   close(): Promise<void>;
 }

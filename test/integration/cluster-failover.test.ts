@@ -2,19 +2,15 @@
 // PostgreSQL store and one Dovecot, the lease TTL from the config (store.leaseTtl: 3s):
 // SIGKILL one mid-ingest: the survivor takes every mailbox over within 3×TTL and ingests the rest,
 // 0 lost, 0 doubled, every INBOX empty. Peers start once for the file; each test has its own database.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
 import { startDovecot, type Dovecot } from '../peers/dovecot.js';
-import { freePort } from '../peers/free-port.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
-import { message, waitFor, writeTestConfig } from '../support/daemon-config.js';
-import { MAILROOM, spawnScript, type ChildRun } from '../support/daemon-process.js';
-import { duplicates, makeUsers } from '../support/inbound.js';
+import { message, waitFor } from '../support/daemon-config.js';
+import type { ChildRun } from '../support/daemon-process.js';
+import { makeUsers } from '../support/inbound.js';
+import { clusterConfig as configFor, expectExactlyOnce, heldBy, owners as ownersOf, spawnReplica, userOf } from '../support/replicas.js';
 
 const TTL_MS = 3_000;
 const KILL_USERS = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
@@ -40,47 +36,14 @@ afterAll(async () => {
   await Promise.all([dovecot?.destroy(), pg?.destroy()]);
 });
 
-/** A config for `users` on the database `db`, store.leaseTtl 3s; returns its directory. */
-async function clusterConfig(db: string, users: string[], inbound: Record<string, unknown>): Promise<{ dir: string; url: string }> {
-  const url = await pg.createDatabase(db);
-  const cfg = await writeTestConfig(dovecot, users.map((u) => ({ id: `box-${u}`, user: u, protocol: 'imap' as const, inbound: { batchSize: 5, ...inbound } })));
-  const doc = parse(await readFile(join(cfg.dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
-  // the URL in a file, as a Kubernetes Secret would mount it
-  const urlFile = join(await mkdtemp(join(tmpdir(), 'mailroom-pgurl-')), 'url');
-  await writeFile(urlFile, url + '\n', { mode: 0o600 });
-  doc.store = { driver: 'postgres', urlFile, schema: 'mailroom', leaseTtl: `${TTL_MS / 1000}s` };
-  await writeFile(join(cfg.dir, 'mailroom.yaml'), stringify(doc));
-  return { dir: cfg.dir, url };
-}
-
-/** One replica: `mailroom run --config <dir>` as a child process with MAILROOM_REPLICA_ID. */
-async function replica(dir: string, id: string): Promise<ChildRun & { port: number }> {
-  const port = await freePort();
-  // server.listen from the environment would need a config per replica: each gets its own copy
-  const own = await mkdtemp(join(tmpdir(), `mailroom-${id}-`));
-  const doc = parse(await readFile(join(dir, 'mailroom.yaml'), 'utf8')) as Record<string, unknown>;
-  doc.server = { listen: `127.0.0.1:${port}` };
-  await writeFile(join(own, 'mailroom.yaml'), stringify(doc));
-  const run = spawnScript(MAILROOM, ['run', '--no-watch', '--config', own], { ...process.env, MAILROOM_REPLICA_ID: id, MAILROOM_LOG_LEVEL: 'info' });
+const clusterConfig = (db: string, users: string[], inbound: Record<string, unknown>) => configFor(pg, dovecot, db, users, inbound, TTL_MS);
+async function replica(dir: string, id: string) {
+  const run = await spawnReplica(dir, id);
   runs.add(run);
   void run.exited.then(() => runs.delete(run));
-  return { ...run, port };
+  return run;
 }
-
-/** Who holds each mailbox's lease now (unexpired), straight from PostgreSQL. */
-async function owners(db: string): Promise<Map<string, string>> {
-  const rows = await pg.query<{ mailbox: string; owner: string }>(`SELECT mailbox, owner FROM mailroom.mailbox_leases WHERE owner IS NOT NULL AND expires_at > now() AND mailbox NOT LIKE '@%'`, [], db);
-  return new Map(rows.map((r) => [r.mailbox, r.owner]));
-}
-const heldBy = (o: Map<string, string>, id: string) => [...o].filter(([, owner]) => owner === id).map(([m]) => m);
-const userOf = (box: string) => box.replace('box-', '');
-
-async function expectExactlyOnce(view: Stores, subjects: string[]): Promise<void> {
-  const page = await view.tickets.list({ companies: '*', limit: 1000 });
-  const got = page.items.map((t) => t.subject);
-  expect(duplicates(got)).toEqual([]);
-  expect(got.sort()).toEqual([...subjects].sort());
-}
+const owners = (db: string) => ownersOf(pg, db);
 
 it('SIGKILL one of two replicas mid-ingest: the survivor polls every mailbox within 3×TTL, nothing lost or doubled', async () => {
   const { dir, url } = await clusterConfig('failover', KILL_USERS, { afterFetch: 'delete' });

@@ -67,6 +67,8 @@ describe('zero series', () => {
   it('a fresh daemon exports every known label set of every labelled counter at 0', async () => {
     const m = await scrape();
     for (const result of RELOAD_RESULTS) expect(value(m, `mailroom_config_reloads_total{result="${result}"}`), result).toBe(0);
+    // the store answered at start: up from the first scrape (0 while unreachable)
+    expect(value(m, 'mailroom_store_up')).toBe(1);
     // inbound counters of the enabled inbound mailbox
     expect(value(m, 'mailroom_messages_ingested_total{mailbox="desk"}')).toBe(0);
     for (const cls of INGEST_ERROR_CLASSES) expect(value(m, `mailroom_ingest_errors_total{mailbox="desk",class="${cls}"}`), cls).toBe(0);

@@ -10,8 +10,32 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { main } from '../../src/main.js';
 
 const crashAfter = Number(process.env.MAILROOM_CRASH_AFTER_COMMITS ?? 0);
+const stopBefore = Number(process.env.MAILROOM_STOP_BEFORE_COMMIT ?? 0);
 
-if (!crashAfter) {
+if (stopBefore) {
+  const configPath = process.argv[process.argv.indexOf('--config') + 1];
+  if (!configPath) throw new Error('crash-child: --config <dir> is required');
+  const daemon = new Daemon({ configPath, parseWorkers: 0, watch: false });
+  await daemon.start();
+  // the pollers hold this very intake object (see above: none can have committed yet)
+  const intake = daemon.stores!.intake;
+  const commit = intake.commit.bind(intake);
+  let commits = 0;
+  intake.commit = (items, fence) => {
+    if (++commits !== stopBefore) return commit(items, fence);
+    process.stderr.write(`crash-child: SIGSTOP before commit ${commits} (${items.length} items, ${fence.mailbox} epoch ${fence.epoch})\n`);
+    process.kill(process.pid, 'SIGSTOP'); // returns once SIGCONTed
+    process.stderr.write(`crash-child: SIGCONT, committing ${fence.mailbox} with epoch ${fence.epoch}\n`);
+    // what the store answered, whether or not the poller is still there to hear it
+    return commit(items, fence).then(
+      (r) => (process.stderr.write(`crash-child: late commit ACCEPTED (${r.length} results)\n`), r),
+      (e: unknown) => {
+        process.stderr.write(`crash-child: late commit REFUSED: ${(e as { code?: string }).code ?? ''}: ${(e as Error).message}\n`);
+        throw e;
+      },
+    );
+  };
+} else if (!crashAfter) {
   main(process.argv.slice(2)).then((code) => {
     if (typeof code === 'number') process.exitCode = code;
   });

@@ -96,7 +96,8 @@ export class WebhookDispatcher {
           });
         this.running.add(p);
       }
-      void this.updateGauges();
+      // the gauges keep their last values while the store does not answer (a PostgreSQL outage must not end the process)
+      void this.updateGauges().catch((err: unknown) => this.deps.log.debug({ err }, 'webhook gauges not updated'));
       const next = await this.deps.deliveries.nextDueAt();
       if (!this.stopped) this.schedule(next === null ? (this.deps.tickMs ?? 5_000) : Math.min(this.deps.tickMs ?? 5_000, Math.max(10, next - Date.now())));
     } catch (err) {
@@ -163,12 +164,14 @@ export class WebhookDispatcher {
       this.deps.metrics.webhookLatency?.observe({ webhook: hook.id }, (Date.now() - Date.parse(d.createdAt)) / 1000);
       await this.deps.deliveries.complete(d.id, this.owner, { status: status!, at: Date.now() });
       log.debug({ status, ms: Date.now() - started }, 'webhook delivered');
-      void this.updateGauges();
+      // the gauges keep their last values while the store does not answer (a PostgreSQL outage must not end the process)
+      void this.updateGauges().catch((err: unknown) => this.deps.log.debug({ err }, 'webhook gauges not updated'));
       this.deps.onFinished?.({ ...d, status: 'delivered', attempts });
     } else if (outcome === 'permanent' || attempts >= hook.maxAttempts) {
       await this.deps.deliveries.deadLetter(d.id, this.owner, { status, error: error ?? 'failed', at: Date.now() });
       log.warn({ status, attempts, error }, 'webhook delivery dead-lettered');
-      void this.updateGauges();
+      // the gauges keep their last values while the store does not answer (a PostgreSQL outage must not end the process)
+      void this.updateGauges().catch((err: unknown) => this.deps.log.debug({ err }, 'webhook gauges not updated'));
       this.deps.onFinished?.({ ...d, status: 'dead', attempts });
     } else {
       const delay = nextDelayMs(attempts, hook, retryAfter);

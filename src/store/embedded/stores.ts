@@ -4,7 +4,9 @@
 // it opens join paths under store.path.
 import { WebhookQueue } from './webhook-queue.js';
 import { OutboxStore, type OutboxRecovery, type OutboxStoreOptions } from '../outbox-store.js';
+import { access, constants } from 'node:fs/promises';
 import type { Stores } from '../port.js';
+import { StoreError } from '../types.js';
 import { openTicketStore, type TicketStore } from '../ticket-store.js';
 import type { TicketStoreOptions } from '../types.js';
 import { EmbeddedControl } from './control.js';
@@ -54,6 +56,13 @@ export async function openEmbeddedStores(root: string, opts: EmbeddedOptions = {
       deliveries: new EmbeddedDeliveries(webhooks),
       outbox: new EmbeddedOutbox(outbox),
       control: new EmbeddedControl(suspensions, new VersionedOAuthFiles(oauth), counters),
+      // in this process: usable while open and its directory is still there to write to
+      async ping() {
+        if (closed) throw new StoreError('closed', 'the store is closed');
+        await access(root, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+          throw new StoreError('failed', `store directory ${root} is not writable (${e.code ?? 'error'})`);
+        });
+      },
       async close() {
         if (closed) return;
         closed = true;

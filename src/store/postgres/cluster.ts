@@ -3,11 +3,12 @@
 import type { ClusterPort, Fence, LeaseRow, Member } from '../port.js';
 import type { Sql } from './connect.js';
 import type { Leases } from './leases.js';
+import { endStalledSessions } from './stalls.js';
 
 export function cluster(sql: Sql, l: Leases): ClusterPort {
   return {
     async heartbeat(member, ttlMs) {
-      const [, members, leases, [clock]] = await Promise.all([
+      const [, members, leases, [clock], stalledEnded] = await Promise.all([
         sql`INSERT INTO members (id, config_hash, started_at, expires_at)
             VALUES (${member.id}, ${member.configHash}, now(), now() + ${ttlMs} * interval '1 millisecond')
             ON CONFLICT (id) DO UPDATE SET config_hash = excluded.config_hash, expires_at = excluded.expires_at`,
@@ -16,12 +17,14 @@ export function cluster(sql: Sql, l: Leases): ClusterPort {
         sql<{ mailbox: string; owner: string | null; epoch: string; expires_at: Date }[]>`
             SELECT mailbox, owner, epoch, expires_at FROM mailbox_leases ORDER BY mailbox`,
         sql<{ now: Date }[]>`SELECT now() AS now`,
+        // a stopped replica's half-sent statement must not hold its locks until it resumes (stalls.ts)
+        endStalledSessions(sql, Math.floor(ttlMs / 3)),
       ]);
       // The member's own row is in `members` only if the INSERT ran first: add it when the race lost.
       const list: Member[] = members.map((m) => ({ id: m.id, configHash: m.config_hash, startedAt: m.started_at.toISOString(), expiresAt: m.expires_at.getTime() }));
       if (!list.some((m) => m.id === member.id)) list.push({ id: member.id, configHash: member.configHash, startedAt: clock!.now.toISOString(), expiresAt: clock!.now.getTime() + ttlMs });
       const rows: LeaseRow[] = leases.map((r) => ({ mailbox: r.mailbox, owner: r.owner, epoch: Number(r.epoch), expiresAt: r.expires_at.getTime() }));
-      return { now: clock!.now.getTime(), members: list, leases: rows };
+      return { now: clock!.now.getTime(), members: list, leases: rows, ...(stalledEnded > 0 && { stalledEnded }) };
     },
     acquire: (mailbox, owner, ttlMs) => l.acquireLease(mailbox, owner, ttlMs),
     async renew(fences, owner, ttlMs) {

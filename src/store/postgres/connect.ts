@@ -2,6 +2,10 @@
 // pool size, search_path set to the store's schema on every connection, a bound on idle-in-transaction
 // (a paused replica's locks must not stall the others), TLS, and errors that never
 // carry the URL's password.
+// postgres 4.x, not 3.4.x: 3.4.9 and 3.4.10 crash the whole process when a connection drops under
+// a transaction (sql.begin writes its ROLLBACK to a null socket from a setImmediate: an uncaught
+// TypeError, porsager/postgres #1154 / #1208), so a PostgreSQL restart or a SIGCONTed replica died;
+// test/integration/postgres-dropped-connections.test.ts holds that.
 import postgres from 'postgres';
 import { StoreError } from '../types.js';
 import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_POOL_MAX, DEFAULT_SCHEMA, checkSchemaName, redactUrl, scrubSecret, type PostgresStoreConfig } from './config.js';
@@ -11,7 +15,8 @@ export type Tx = postgres.TransactionSql<Record<string, never>>;
 /** A pool or a transaction: the functions that run one statement take either. */
 export type Q = Sql | Tx;
 
-export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string } {
+/** lockTimeoutMs: lock_timeout of every connection (the lease pool's: its statements never wait long on a row lock). */
+export function connect(config: PostgresStoreConfig, o: { lockTimeoutMs?: number } = {}): { sql: Sql; schema: string } {
   const schema = checkSchemaName(config.schema ?? DEFAULT_SCHEMA);
   let ssl: postgres.Options<Record<string, never>>['ssl'];
   if (config.ssl && (config.ssl.ca !== undefined || config.ssl.rejectUnauthorized !== undefined)) {
@@ -25,7 +30,7 @@ export function connect(config: PostgresStoreConfig): { sql: Sql; schema: string
       onnotice: () => undefined,
       ...(ssl !== undefined && { ssl }),
       ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
-      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom', idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS },
+      connection: { search_path: schema, application_name: config.applicationName ?? 'mailroom', idle_in_transaction_session_timeout: config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS, ...(o.lockTimeoutMs !== undefined && { lock_timeout: o.lockTimeoutMs }) },
     }) as unknown as Sql;
     return { sql, schema };
   } catch (e) {

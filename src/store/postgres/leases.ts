@@ -17,14 +17,22 @@ export interface Leases {
 export function leases(sql: Sql): Leases {
   return {
     async acquireLease(mailbox, owner, ttlMs) {
-      const rows = await sql<{ epoch: string }[]>`
-        INSERT INTO mailbox_leases (mailbox, owner, epoch, expires_at)
-        VALUES (${mailbox}, ${owner}, 1, now() + ${ttlMs} * interval '1 millisecond')
-        ON CONFLICT (mailbox) DO UPDATE
-          SET owner = excluded.owner, epoch = mailbox_leases.epoch + 1, expires_at = excluded.expires_at
-          WHERE mailbox_leases.owner IS NULL OR mailbox_leases.owner = excluded.owner OR mailbox_leases.expires_at <= now()
-        RETURNING epoch`;
-      return rows[0] ? { mailbox, epoch: Number(rows[0].epoch) } : null;
+      // On the lease pool (lock_timeout, stores.ts): a lease row locked by a stopped replica's
+      // transaction (its fence check) makes this "not acquired" (null) after a short wait instead of
+      // stalling the lease round; the next heartbeat ends the stalled session (stalls.ts).
+      try {
+        const rows = await sql<{ epoch: string }[]>`
+          INSERT INTO mailbox_leases (mailbox, owner, epoch, expires_at)
+          VALUES (${mailbox}, ${owner}, 1, now() + ${ttlMs} * interval '1 millisecond')
+          ON CONFLICT (mailbox) DO UPDATE
+            SET owner = excluded.owner, epoch = mailbox_leases.epoch + 1, expires_at = excluded.expires_at
+            WHERE mailbox_leases.owner IS NULL OR mailbox_leases.owner = excluded.owner OR mailbox_leases.expires_at <= now()
+          RETURNING epoch`;
+        return rows[0] ? { mailbox, epoch: Number(rows[0].epoch) } : null;
+      } catch (e) {
+        if ((e as { code?: string }).code === '55P03') return null; // lock_not_available
+        throw e;
+      }
     },
     async renewLease(fence, owner, ttlMs) {
       const rows = await sql`

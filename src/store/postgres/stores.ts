@@ -3,7 +3,8 @@
 // fences (leases.ts). Connection errors name the server with its password masked.
 import type { ClusterPort, Stores } from '../port.js';
 import { blobs } from './blobs.js';
-import { DEFAULT_SCHEMA, type PostgresStoreConfig } from './config.js';
+import { DEFAULT_IDLE_IN_TRANSACTION_MS, DEFAULT_SCHEMA, redactUrl, type PostgresStoreConfig } from './config.js';
+import { StoreError } from '../types.js';
 import { connect, storeFailure, type Sql } from './connect.js';
 import { PostgresControl } from './control.js';
 import { PostgresDeliveries } from './deliveries.js';
@@ -37,7 +38,14 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
   }
   const b = blobs(sql);
   const control = new PostgresControl(sql, schema);
-  const l = leases(sql);
+  // The lease round (heartbeat, acquire, renew, release) has a pool of its own whose statements wait
+  // a sixth of the lease TTL at most for a row lock: neither the data path filling the main pool nor
+  // a stopped replica's locks (a renewal waits on this replica's own commits, which may wait on a
+  // stalled replica's ticket counter lock) can stall the round until the leases run out; a round
+  // that could not finish is retried a third of the TTL later, after its heartbeat ended the stall.
+  const ttlMs = 2 * (config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS);
+  const lease = connect({ ...config, poolMax: 2 }, { lockTimeoutMs: Math.max(100, Math.floor(ttlMs / 6)) }).sql;
+  const l = leases(lease);
   let closed = false;
   return {
     driver: 'postgres',
@@ -51,12 +59,26 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
     outbox: new PostgresOutbox(sql),
     control,
     ...l,
-    cluster: cluster(sql, l),
+    cluster: cluster(lease, l),
+    async ping(timeoutMs) {
+      if (closed) throw new StoreError('closed', 'the store is closed');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreError('failed', `PostgreSQL ${redactUrl(config.url)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([sql`SELECT 1`, timeout]);
+      } catch (e) {
+        throw storeFailure(e, config.url, 'store unreachable');
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;
       await control.close().catch(() => undefined);
-      await sql.end({ timeout: 10 });
+      await Promise.all([sql.end({ timeout: 10 }), lease.end({ timeout: 10 })]);
     },
   };
 }
