@@ -232,7 +232,7 @@ export class Daemon {
     this.emptyAtApply = emptyFiles(problems);
     this.lastReload = { status: 'applied', trigger: 'startup', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
-    this.http.ready = true;
+    for (const h of [this.http, this.metricsHttp]) if (h) h.ready = true;
     this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length, mailboxes: Object.keys(snapshot.mailboxes).length }, 'mailroom started');
   }
 
@@ -329,7 +329,7 @@ export class Daemon {
   /** Stop taking work, finish in-flight commits and server actions, close everything. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.http.ready = false;
+      for (const h of [this.http, this.metricsHttp]) if (h) h.ready = false;
       this.storeCheck?.stop();
       this.log.info('mailroom stopping');
       await this.watcher?.close();

@@ -112,6 +112,7 @@ describe('/metrics', () => {
     expect(m.status).toBe(200);
     expect(m.text).toContain('mailroom_config_last_reload_successful 1');
     expect((await get('/-/healthy', metricsPort)).status).toBe(200);
+    expect((await get('/-/ready', metricsPort)).status).toBe(200); // ready like the main listener (it was 503 for ever)
     expect((await get('/v1/status', metricsPort, ADMIN)).status).toBe(404);
     const main = await get('/metrics');
     expect(main.status).toBe(404);
