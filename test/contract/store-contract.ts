@@ -368,6 +368,34 @@ export function storeContract(f: StoreFactory): void {
       }));
     });
 
+    describe('outbox: settle', () => {
+      it('merges the patch into the stored entry: keys it does not name stay, undefined ones go, any text survives', withStore(async (s) => {
+        await s.outbox.add(outboxEntry('msg_m', { status: 'sending', subject: 'Keep me', accepted: ['x@y.example'], possibleDuplicate: true }));
+        const c = (await s.outbox.get('msg_m'))!;
+        await s.outbox.markPastEndOfData('msg_m', 1);
+        const next = new Date(Date.now() + 60_000).toISOString();
+        const lastError = { message: 'server said "no" \\ \u00e9\u{1F4E7}', code: 'EPROTOCOL', responseCode: 451, class: 'transient' } as unknown as OutboxEntry['lastError'];
+        await s.outbox.settle('msg_m', 'w', { status: 'retrying', attempts: 1, nextAttemptAt: next, lastError, possibleDuplicate: undefined });
+        const e = (await s.outbox.get('msg_m'))!;
+        expect(e).toMatchObject({ status: 'retrying', attempts: 1, nextAttemptAt: next, lastError, subject: 'Keep me', accepted: ['x@y.example'], committed: 1, raw: 'Subject: Hello\r\n\r\nHi\r\n' });
+        expect(e.possibleDuplicate).toBeUndefined();
+        expect(Date.parse(e.updatedAt)).toBeGreaterThanOrEqual(Date.parse(c.updatedAt));
+        // the retry is not due yet
+        expect(await s.outbox.claimDue({ owner: 'w', limit: 5, ttlMs: 60_000, now: Date.now() })).toEqual([]);
+        // a NUL in a server's text (PostgreSQL's jsonb cannot hold it), in the patch and then stored
+        const nul = { ...lastError!, message: 'server said \u0000 no' } as OutboxEntry['lastError'];
+        await s.outbox.settle('msg_m', 'w', { attempts: 2, lastError: nul });
+        expect(await s.outbox.get('msg_m')).toMatchObject({ status: 'retrying', attempts: 2, lastError: nul, subject: 'Keep me' });
+        // the outcome: sent drops the raw message
+        await s.outbox.settle('msg_m', 'w', { status: 'sent', attempts: 3, sentAt: new Date().toISOString(), response: '250 ok \u0000', nextAttemptAt: null });
+        s = await f.reopen(s);
+        expect(await s.outbox.get('msg_m')).toMatchObject({ status: 'sent', attempts: 3, raw: null, response: '250 ok \u0000', lastError: nul, subject: 'Keep me', nextAttemptAt: null });
+        expect((await s.outbox.unfinished({ live: true })).map((x) => x.id)).toEqual([]);
+        await expect(s.outbox.settle('msg_nothing', 'w', { status: 'sent' })).rejects.toThrow(/unknown outbox entry/);
+        return s;
+      }));
+    });
+
     describe('outbox: unfinished', () => {
       it('lists unfinished and failed entries; live: the unfinished only; skip: leaves held ids out', withStore(async (s) => {
         for (const id of ['msg_q', 'msg_r', 'msg_f', 'msg_s']) await s.outbox.add(outboxEntry(id));
