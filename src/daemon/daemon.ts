@@ -182,7 +182,7 @@ export class Daemon {
       log: this.log,
       metrics: this.metrics,
       snapshot: () => this.snapshot!,
-      senderRate: { hit: (key, limit, now) => stores.control.hit(key, limit, 3_600_000, now) },
+      senderRate: { hits: (reqs) => stores.control.hits(reqs.map((r) => ({ ...r, windowMs: 3_600_000 }))) },
       webhooks: { kick: () => this.webhooks?.kick() },
       heldActions: (ids) => stores.deliveries.gating(ids),
       acknowledge: (input) => void acknowledge(this, input).catch((err: unknown) => this.log.warn({ err, ticket: input.ticketId }, 'acknowledgement not queued')),

@@ -39,9 +39,10 @@ export interface FetchedMessage {
   cursor?: CursorInput;
 }
 
-/** A sliding-window counter that survives a restart (the store's control.hit). */
+/** A sliding-window counter that survives a restart (the store's control.hits). */
 export interface RateCounter {
-  hit(key: string, limit: number, now: number): Promise<boolean>;
+  /** A batch's hits in one call: the answers of hitting each in turn (each sees the ones before it). */
+  hits(requests: { key: string; limit: number; now: number }[]): Promise<boolean[]>;
 }
 
 export interface PipelineContext {
@@ -152,25 +153,22 @@ async function commitSegment(ctx: PipelineContext, mailboxId: string, batch: Fet
     : null;
   planned = planned.map((p) => ({ ...p, mid: f2 ? messageIdDecision(f2, p.d.ticket.company, p.parsed, p.hash) : null }));
   // 3. The per-sender cap counts new tickets only (not a copy of a stored message); a subject-tag
-  //    reply from a stranger counts too (tags are guessable): see decide(). One sender's hits go in
-  //    batch order, one after the other (each sees the ones before); different senders' are
-  //    independent and go at once, so a batch waits about one store round trip for them, not one
-  //    per message (on PostgreSQL each hit is a statement: pipelined, not serial).
+  //    reply from a stranger counts too (tags are guessable): see decide(). The batch's hits go in
+  //    one call, in batch order, each seeing the ones before it (the cap is exact); on PostgreSQL
+  //    that is one statement per batch, not one per new ticket.
   if (ctx.senderRate) {
-    const rate = ctx.senderRate;
-    const bySender = new Map<string, { p: Planned; limit: number }[]>();
+    const asked: { p: Planned; key: string; limit: number; now: number }[] = [];
     for (const p of planned) {
       if (p.mid?.copy) continue;
       const q = senderRateQuestion(p.input, p.d);
-      if (!q) continue;
-      const key = q.key.toLowerCase();
-      (bySender.get(key) ?? bySender.set(key, []).get(key)!).push({ p, limit: q.limit });
+      if (q) asked.push({ p, key: q.key.toLowerCase(), limit: q.limit, now: p.input.now.getTime() });
     }
-    await Promise.all(
-      [...bySender].map(async ([key, hits]) => {
-        for (const { p, limit } of hits) if (await rate.hit(key, limit, p.input.now.getTime())) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
-      }),
-    );
+    if (asked.length) {
+      const over = await ctx.senderRate.hits(asked.map(({ key, limit, now }) => ({ key, limit, now })));
+      asked.forEach(({ p }, i) => {
+        if (over[i]) p.d = decide({ ...p.input, senderRate: { hit: () => true } });
+      });
+    }
   }
   const items = planned.map((p) => buildItem(ctx, mailboxId, p));
   const committed = await ctx.intake.commit(items.map((x) => x.item), ctx.fence ?? soleOwner(mailboxId));

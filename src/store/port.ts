@@ -18,6 +18,7 @@
 // refuses a stale one with StoreError('fenced'), in the same transaction as the write.
 import type { Readable } from 'node:stream';
 import type { MailboxOAuthState, SuspensionRecord } from './control-types.js';
+import type { HitRequest } from './counter-batch.js';
 import type { DeliveryRecord, DeliverySummary } from './delivery-types.js';
 import type { OutboxEntry } from './outbox-types.js';
 import type {
@@ -259,6 +260,12 @@ export interface ControlPort {
    * hour): records one hit for `key` at `now`; true when the hits within `windowMs` exceed `limit`.
    */
   hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean>;
+  /**
+   * Several hits at once (a batch's per-sender cap: one statement on PostgreSQL, not one per hit):
+   * the answers, in order, of hit() called for each request in turn, each seeing the hits recorded
+   * before it (earlier ones of the same key in this call included).
+   */
+  hits(requests: readonly HitRequest[]): Promise<boolean[]>;
 }
 
 // ───────────────────────────── cluster ─────────────────────────────
@@ -325,4 +332,4 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export type { AfterFetch };
+export type { AfterFetch, HitRequest };

@@ -368,6 +368,34 @@ export function storeContract(f: StoreFactory): void {
       }));
     });
 
+    describe('outbox: settle', () => {
+      it('merges the patch into the stored entry: keys it does not name stay, undefined ones go, any text survives', withStore(async (s) => {
+        await s.outbox.add(outboxEntry('msg_m', { status: 'sending', subject: 'Keep me', accepted: ['x@y.example'], possibleDuplicate: true }));
+        const c = (await s.outbox.get('msg_m'))!;
+        await s.outbox.markPastEndOfData('msg_m', 1);
+        const next = new Date(Date.now() + 60_000).toISOString();
+        const lastError = { message: 'server said "no" \\ \u00e9\u{1F4E7}', code: 'EPROTOCOL', responseCode: 451, class: 'transient' } as unknown as OutboxEntry['lastError'];
+        await s.outbox.settle('msg_m', 'w', { status: 'retrying', attempts: 1, nextAttemptAt: next, lastError, possibleDuplicate: undefined });
+        const e = (await s.outbox.get('msg_m'))!;
+        expect(e).toMatchObject({ status: 'retrying', attempts: 1, nextAttemptAt: next, lastError, subject: 'Keep me', accepted: ['x@y.example'], committed: 1, raw: 'Subject: Hello\r\n\r\nHi\r\n' });
+        expect(e.possibleDuplicate).toBeUndefined();
+        expect(Date.parse(e.updatedAt)).toBeGreaterThanOrEqual(Date.parse(c.updatedAt));
+        // the retry is not due yet
+        expect(await s.outbox.claimDue({ owner: 'w', limit: 5, ttlMs: 60_000, now: Date.now() })).toEqual([]);
+        // a NUL in a server's text (PostgreSQL's jsonb cannot hold it), in the patch and then stored
+        const nul = { ...lastError!, message: 'server said \u0000 no' } as OutboxEntry['lastError'];
+        await s.outbox.settle('msg_m', 'w', { attempts: 2, lastError: nul });
+        expect(await s.outbox.get('msg_m')).toMatchObject({ status: 'retrying', attempts: 2, lastError: nul, subject: 'Keep me' });
+        // the outcome: sent drops the raw message
+        await s.outbox.settle('msg_m', 'w', { status: 'sent', attempts: 3, sentAt: new Date().toISOString(), response: '250 ok \u0000', nextAttemptAt: null });
+        s = await f.reopen(s);
+        expect(await s.outbox.get('msg_m')).toMatchObject({ status: 'sent', attempts: 3, raw: null, response: '250 ok \u0000', lastError: nul, subject: 'Keep me', nextAttemptAt: null });
+        expect((await s.outbox.unfinished({ live: true })).map((x) => x.id)).toEqual([]);
+        await expect(s.outbox.settle('msg_nothing', 'w', { status: 'sent' })).rejects.toThrow(/unknown outbox entry/);
+        return s;
+      }));
+    });
+
     describe('outbox: unfinished', () => {
       it('lists unfinished and failed entries; live: the unfinished only; skip: leaves held ids out', withStore(async (s) => {
         for (const id of ['msg_q', 'msg_r', 'msg_f', 'msg_s']) await s.outbox.add(outboxEntry(id));
@@ -429,6 +457,49 @@ export function storeContract(f: StoreFactory): void {
         expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t + 2)).toBe(true);
         expect(await s.control.hit('acme:other@x', 2, 3_600_000, t + 2)).toBe(false);
         expect(await s.control.hit('acme:jane@x', 2, 3_600_000, t + 3_600_003)).toBe(false);
+        return s;
+      }));
+
+      it('a batch of hits answers as the same hits one by one, and leaves the same counts', withStore(async (s) => {
+        const t = 5_000_000;
+        const H = 3_600_000;
+        // stored hits before the batch, under two prefixes: one hit one by one, one in a batch
+        const before = [
+          { key: 'a', at: t - H + 10 }, { key: 'a', at: t - 100 }, { key: 'a', at: t - 50 },
+          { key: 'b', at: t - 20 }, { key: 'c', at: t - H - 5 },
+        ];
+        // same key repeated (each sees the earlier ones), keys interleaved, a window start that forgets
+        // a stored hit and then a wider window that must not see it again, equal times, limits of 0
+        const batch = [
+          { key: 'a', limit: 4, windowMs: H, now: t },
+          { key: 'b', limit: 1, windowMs: H, now: t },
+          { key: 'a', limit: 3, windowMs: H, now: t + 1 },
+          { key: 'a', limit: 5, windowMs: 60, now: t + 2 },
+          { key: 'a', limit: 5, windowMs: H, now: t + 3 },
+          { key: 'c', limit: 0, windowMs: H, now: t },
+          { key: 'b', limit: 1, windowMs: H, now: t },
+          { key: 'd', limit: 2, windowMs: 10, now: t },
+          { key: 'd', limit: 2, windowMs: 10, now: t + 10 },
+          { key: 'd', limit: 2, windowMs: 10, now: t + 11 },
+          { key: 'a', limit: 4, windowMs: H, now: t + 4 },
+        ];
+        for (const p of ['seq:', 'bat:']) for (const h of before) await s.control.hit(p + h.key, 100, H, h.at);
+        const one: boolean[] = [];
+        for (const r of batch) one.push(await s.control.hit('seq:' + r.key, r.limit, r.windowMs, r.now));
+        const all = await s.control.hits(batch.map((r) => ({ ...r, key: 'bat:' + r.key })));
+        expect(all).toEqual(one);
+        // (the 5th: 5 within the hour were it not for the 4th's narrow window, which forgot two stored hits)
+        expect(one).toEqual([false, true, true, false, false, true, true, false, false, false, true]);
+        expect(await s.control.hits([])).toEqual([]);
+        // what each left behind counts the same afterwards (after a restart too)
+        s = await f.reopen(s);
+        for (const key of ['a', 'b', 'c', 'd']) {
+          for (const [limit, dt] of [[2, 5], [3, 6], [4, 7], [5, 8], [6, 9]] as const) {
+            const seq = await s.control.hit('seq:' + key, limit, H, t + dt);
+            const [bat] = await s.control.hits([{ key: 'bat:' + key, limit, windowMs: H, now: t + dt }]);
+            expect(bat, `${key} limit ${limit}`).toBe(seq);
+          }
+        }
         return s;
       }));
     });

@@ -75,6 +75,26 @@ describe('PostgreSQL store', () => {
     expect((await s.tickets.stats()).tickets).toBe(302);
   });
 
+  it('a batch of counter hits is one statement; an outbox settle is one statement and dates the finished entry by its sentAt', async () => {
+    const statements: string[] = [];
+    const s = await store({ onStatement: (q) => statements.push(q) });
+    const t = 1_000_000;
+    const reqs = Array.from({ length: 100 }, (_, i) => ({ key: `acme:s${i % 7}@x`, limit: 10, windowMs: 3_600_000, now: t + i }));
+    statements.length = 0;
+    const over = await s.control.hits(reqs);
+    expect(statements).toHaveLength(1);
+    expect(over.filter(Boolean)).toHaveLength(100 - 7 * 10); // 15 hits for keys 0 and 1, 14 for the rest: all past 10
+    const at = new Date().toISOString();
+    const entry = { id: 'msg_1', createdAt: at, updatedAt: at, purpose: 'message', company: 'acme', request: { kind: 'user', company: 'acme' }, mailbox: 'desk', ticket: null, idempotencyKey: null, messageId: 'm1@x', subject: 'Hi', envelope: { from: 'desk@acme.example', to: ['a@b.example'] }, raw: 'Subject: Hi\r\n\r\nHi\r\n', size: 20, status: 'queued', attempts: 0, committed: 0, nextAttemptAt: null, accepted: [], rejected: [], response: null, confirmed: null, possibleDuplicate: false, lastError: null, sentAt: null, failedAt: null } as const;
+    await s.outbox.add(entry as unknown as Parameters<typeof s.outbox.add>[0]);
+    const sentAt = '2026-01-02T03:04:05.000Z';
+    statements.length = 0;
+    await s.outbox.settle('msg_1', 'w', { status: 'sent', attempts: 1, sentAt });
+    expect(statements).toHaveLength(1);
+    const [row] = await s.sql<{ finished_at: Date; raw: Buffer | null; claim_owner: string | null }[]>`SELECT finished_at, raw, claim_owner FROM outbox WHERE id = 'msg_1'`;
+    expect(row).toEqual({ finished_at: new Date(sentAt), raw: null, claim_owner: null });
+  });
+
   it('concurrent commits of one message from two replicas make one article; the other is a duplicate', async () => {
     const a = await store();
     const b = await openPostgresStores({ url: pg.url(), schema: a.schema, poolMax: 2 });

@@ -4,7 +4,7 @@
 import type { VersionedOAuthFiles } from './oauth-files.js';
 import type { SuspensionFileStore } from './suspension-file.js';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
-import type { ControlPort, SuspensionListener } from '../port.js';
+import type { ControlPort, HitRequest, SuspensionListener } from '../port.js';
 import type { Counters } from './counters.js';
 
 export class EmbeddedControl implements ControlPort {
@@ -52,5 +52,9 @@ export class EmbeddedControl implements ControlPort {
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {
     return this.counters.hit(key, limit, windowMs, now);
+  }
+
+  async hits(requests: readonly HitRequest[]): Promise<boolean[]> {
+    return requests.map((r) => this.counters.hit(r.key, r.limit, r.windowMs, r.now));
   }
 }

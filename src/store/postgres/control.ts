@@ -3,11 +3,12 @@
 // mailbox on all of them and a resume reaches all), OAuth token state with a version column for
 // compare-and-set, and sliding-window counters kept as hit rows with their expiry (deleted when the
 // key is hit again, and by a periodic sweep for keys that are not: growth is bounded by the hits
-// inside one window).
+// inside one window); a batch of hits is one statement (planned in ../counter-batch.ts).
 import { randomUUID } from 'node:crypto';
 import { fingerprintKey } from './keys.js';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
-import type { ControlPort, SuspensionListener } from '../port.js';
+import type { ControlPort, HitRequest, SuspensionListener } from '../port.js';
+import { hitAnswers, planHits } from '../counter-batch.js';
 import type { Sql } from './connect.js';
 
 const SWEEP_EVERY_HITS = 1000;
@@ -87,13 +88,36 @@ export class PostgresControl implements ControlPort {
   }
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {
-    if (++this.#hits % SWEEP_EVERY_HITS === 0) await this.sql`DELETE FROM counter_hits WHERE expires_at <= ${now}`;
-    // The SELECT sees the rows as of the statement's start: the hits still in the window, before this one.
-    const [r] = await this.sql<{ n: string }[]>`
-      WITH gone AS (DELETE FROM counter_hits WHERE key = ${key} AND at <= ${now - windowMs}),
-      ins AS (INSERT INTO counter_hits (key, at, expires_at) VALUES (${key}, ${now}, ${now + windowMs}))
-      SELECT count(*) AS n FROM counter_hits WHERE key = ${key} AND at > ${now - windowMs}`;
-    return Number(r!.n) + 1 > limit;
+    return (await this.hits([{ key, limit, windowMs, now }]))[0]!;
+  }
+
+  async hits(requests: readonly HitRequest[]): Promise<boolean[]> {
+    if (requests.length === 0) return [];
+    const before = this.#hits;
+    this.#hits += requests.length;
+    if (Math.floor(this.#hits / SWEEP_EVERY_HITS) > Math.floor(before / SWEEP_EVERY_HITS)) {
+      await this.sql`DELETE FROM counter_hits WHERE expires_at <= ${requests.at(-1)!.now}`;
+    }
+    // One statement for the batch (see counter-batch.ts): the counting SELECT sees the rows as of the
+    // statement's start, the stored hits before this batch; the batch's own are counted by the plan.
+    const plan = planHits(requests);
+    const req = JSON.stringify(requests.map((r, i) => ({ ord: i, key: r.key, since: plan.since[i] })));
+    const prune = JSON.stringify([...plan.prune].map(([key, upto]) => ({ key, upto })));
+    const keep = JSON.stringify(plan.keep.map((h) => ({ key: h.key, at: h.at, expires_at: h.expiresAt })));
+    const rows = await this.sql<{ ord: number; n: string }[]>`
+      WITH gone AS (
+        DELETE FROM counter_hits c USING jsonb_to_recordset(${prune}::text::jsonb) AS p(key text, upto bigint)
+        WHERE c.key = p.key AND c.at <= p.upto
+      ),
+      ins AS (
+        INSERT INTO counter_hits (key, at, expires_at)
+        SELECT key, at, expires_at FROM jsonb_to_recordset(${keep}::text::jsonb) AS k(key text, at bigint, expires_at bigint)
+      )
+      SELECT r.ord, (SELECT count(*) FROM counter_hits c WHERE c.key = r.key AND c.at > r.since) AS n
+      FROM jsonb_to_recordset(${req}::text::jsonb) AS r(ord int, key text, since bigint)`;
+    const stored = new Array<number>(requests.length).fill(0);
+    for (const r of rows) stored[r.ord] = Number(r.n);
+    return hitAnswers(requests, plan, stored);
   }
 
   /** Stop listening (the pool's end closes the connection anyway). */

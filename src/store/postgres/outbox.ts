@@ -16,6 +16,8 @@ import type { Sql, Tx } from './connect.js';
 /** Finished messages stay visible this long (as the embedded outbox's default retention). */
 const RETENTION_MS = 7 * 86_400_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** PostgreSQL's error for a \u0000 in text that jsonb cannot hold */
+const UNTRANSLATABLE_CHARACTER = '22P05';
 
 interface OutboxRow {
   entry: string;
@@ -117,6 +119,42 @@ export class PostgresOutbox implements OutboxPort {
   }
 
   async settle(id: string, owner: string, patch: Partial<OutboxEntry>): Promise<void> {
+    // One statement (it was BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT): the claim check and the
+    // merge of the patch into the stored entry are in the UPDATE, so they see the row it writes (a
+    // concurrent writer's change is re-read under the row lock, as FOR UPDATE did). See settleParams.
+    const updatedAt = new Date().toISOString();
+    const p = settleParams(patch, updatedAt);
+    let done;
+    try {
+      done = await this.sql`
+        UPDATE outbox o SET
+          entry = ((o.entry::jsonb - ${p.keys}::text[]) || ${p.json}::text::jsonb)::text,
+          status = coalesce(${p.status}::text, o.status),
+          attempts = coalesce(${p.attempts}::int, o.attempts),
+          next_attempt_at = CASE WHEN ${p.hasNextAttemptAt}::boolean THEN ${p.nextAttemptAt}::timestamptz ELSE o.next_attempt_at END,
+          committed = GREATEST(o.committed, coalesce(${p.committed}::int, 0)),
+          raw = CASE WHEN coalesce(${p.status}::text, o.status) IN ('sent', 'failed') THEN NULL
+                     WHEN ${p.hasRaw}::boolean THEN ${p.raw}::bytea ELSE o.raw END,
+          finished_at = CASE WHEN coalesce(${p.status}::text, o.status) IN ('sent', 'failed') THEN coalesce(
+                          CASE WHEN ${p.hasSentAt}::boolean THEN ${p.sentAt}::text ELSE o.entry::jsonb ->> 'sentAt' END,
+                          CASE WHEN ${p.hasFailedAt}::boolean THEN ${p.failedAt}::text ELSE o.entry::jsonb ->> 'failedAt' END,
+                          ${updatedAt}::text)::timestamptz END,
+          claim_owner = NULL, claim_until = NULL
+        WHERE o.id = ${id} AND (o.claim_owner IS NULL OR o.claim_owner = ${owner} OR o.claim_until <= ${Date.now()})
+        RETURNING 1`;
+    } catch (e) {
+      // jsonb refuses \u0000, which a server's reply or error text may carry (in the patch or already
+      // stored): the statement changed nothing; merge in a transaction here instead, as JSON text.
+      if ((e as { code?: string }).code === UNTRANSLATABLE_CHARACTER) return this.#settleInTransaction(id, owner, patch, updatedAt);
+      throw e;
+    }
+    if (done.length === 1) return;
+    const [r] = await this.sql`SELECT 1 FROM outbox WHERE id = ${id}`;
+    if (!r) throw new StoreError('bad-input', `unknown outbox entry ${id}`);
+    throw new StoreError('claimed', `outbox entry ${id} is claimed by another owner`);
+  }
+
+  async #settleInTransaction(id: string, owner: string, patch: Partial<OutboxEntry>, updatedAt: string): Promise<void> {
     await this.sql.begin(async (tx) => {
       const [r] = await tx<(OutboxRow & { claim_owner: string | null; claim_until: string | null })[]>`
         SELECT ${tx.unsafe(COLUMNS)}, claim_owner, claim_until FROM outbox WHERE id = ${id} FOR UPDATE`;
@@ -125,7 +163,7 @@ export class PostgresOutbox implements OutboxPort {
         throw new StoreError('claimed', `outbox entry ${id} is claimed by another owner`);
       }
       const e = entryOf(r);
-      Object.assign(e, patch, { updatedAt: new Date().toISOString() });
+      Object.assign(e, patch, { updatedAt });
       if (TERMINAL.has(e.status)) e.raw = null;
       await write(tx, e, null);
     });
@@ -151,6 +189,34 @@ export class PostgresOutbox implements OutboxPort {
       SELECT ${this.sql.unsafe(COLUMNS)} FROM outbox WHERE id = ANY(${ids}::text[]) AND status NOT IN ('sent', 'failed') ORDER BY seq`;
     return rows.map(entryOf);
   }
+}
+
+/**
+ * settle()'s parameters: Object.assign(stored, patch, { updatedAt }) done by the UPDATE. The JSON of
+ * the patch replaces the stored keys it names; `keys` also names the patch's undefined-valued keys
+ * (Object.assign sets them, JSON.stringify then drops them: they go). The queried columns follow the
+ * merged entry: a key the patch does not name keeps its column (which mirrors the entry). `raw` is a
+ * column, not JSON; `committed` only grows (as write() does).
+ */
+export function settleParams(patch: Partial<OutboxEntry>, updatedAt: string) {
+  const { raw, ...rest } = { ...patch, updatedAt };
+  const has = (k: keyof OutboxEntry) => Object.prototype.hasOwnProperty.call(patch, k);
+  return {
+    keys: Object.keys(rest),
+    json: JSON.stringify(rest),
+    status: patch.status ?? null,
+    attempts: patch.attempts ?? null,
+    hasNextAttemptAt: has('nextAttemptAt'),
+    nextAttemptAt: patch.nextAttemptAt ?? null,
+    committed: patch.committed ?? null,
+    hasRaw: has('raw'),
+    raw: raw === undefined || raw === null ? null : Buffer.from(raw, 'latin1'),
+    hasSentAt: has('sentAt'),
+    sentAt: patch.sentAt ?? null,
+    hasFailedAt: has('failedAt'),
+    failedAt: patch.failedAt ?? null,
+    updatedAt,
+  };
 }
 
 /** Write the whole entry back (its queried columns follow it) and set the claim. */
