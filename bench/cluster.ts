@@ -115,11 +115,14 @@ interface Replica {
 /** What a replica logged at warn or above (it runs at MAILROOM_LOG_LEVEL=warn): count and distinct messages. */
 function complaints(r: Replica): string | null {
   const msgs = new Map<string, number>();
+  const first = new Map<string, string>();
   for (const line of r.output().split('\n')) {
     const m = /"msg":"([^"]{0,120})/.exec(line);
-    if (m) msgs.set(m[1]!, (msgs.get(m[1]!) ?? 0) + 1);
+    if (!m) continue;
+    msgs.set(m[1]!, (msgs.get(m[1]!) ?? 0) + 1);
+    if (!first.has(m[1]!)) first.set(m[1]!, line.slice(0, 400));
   }
-  return msgs.size ? `${r.id} logged: ${[...msgs].map(([k, v]) => `${v}x "${k}"`).join('; ')}` : null;
+  return msgs.size ? `${r.id} logged: ${[...msgs].map(([k, v]) => `${v}x "${k}" (first: ${first.get(k)})`).join('; ')}` : null;
 }
 
 function spawnReplica(configDir: string, id: string): Replica {
