@@ -4,6 +4,8 @@ import { canonical } from '../config/diff.js';
 import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
 import type { PipelineContext, RateCounter } from '../ingest/pipeline.js';
+import { LoginLimiter } from '../inbound/login-limiter.js';
+import { startDelayMs } from '../inbound/pacing.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
 import type { MailboxStatusDetails, SuspensionDeps } from '../inbound/suspension.js';
@@ -52,7 +54,12 @@ export class Supervisor {
   /** apply() runs one at a time (a reload and a lease round may both ask). */
   private applying: Promise<unknown> = Promise.resolve();
 
-  constructor(private deps: SupervisorDeps) {}
+  /** One login rate per server host, shared by every poller (defaults.inbound.loginsPerSecond, read live). */
+  private logins: LoginLimiter;
+
+  constructor(private deps: SupervisorDeps) {
+    this.logins = new LoginLimiter(() => (this.last ?? deps.snapshot()).pacing);
+  }
 
   /** The mailboxes this replica may poll changed (cluster/coordinator.ts): start and stop pollers to match. */
   async setOwned(owned: ReadonlyMap<string, Fence>): Promise<void> {
@@ -99,15 +106,20 @@ export class Supervisor {
     for (const mb of Object.values(snap.mailboxes)) {
       if (mb.inbound && !mb.enabled) this.disabled.set(mb.id, initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound.protocol, 'disabled'));
     }
+    // the mailboxes starting now spread their first logins (a few start at once, a thousand over a window)
+    let batch = 0;
+    for (const id of wanted.keys()) if (!this.pollers.has(id)) batch++;
+    const restartedNow = new Set(restarted);
     for (const [id, mb] of wanted) {
       if (this.pollers.has(id)) {
         kept.push(id);
         continue;
       }
-      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
+      const pacing = { loginLimiter: this.logins, startDelayMs: startDelayMs(id, batch, snap.pacing) };
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...pacing, ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
       this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)) });
       poller.start();
-      if (!restarted.includes(id)) started.push(id);
+      if (!restartedNow.has(id)) started.push(id);
     }
     return { started, stopped, restarted, kept };
   }

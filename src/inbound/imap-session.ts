@@ -45,6 +45,7 @@ export class ImapSession implements ProtocolSession {
     this.createdFolders.clear(); // a new connection checks the move target again
     client.on('exists', () => (this.news = true));
     client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: classifyError(err, secretsOf(this.ctx.mailbox.id)).message } }, 'imap connection error'));
+    await this.ctx.loginTurn?.();
     await client.connect();
     this.client = client;
     await client.mailboxOpen(i.folder);

@@ -17,6 +17,8 @@ export interface SessionContext extends PipelineContext {
   status: MailboxStatus;
   /** Of these server actions, those that must wait (e.g. for their webhook delivery); they stay pending until then. */
   heldActions?: (actionIds: string[]) => Promise<Set<string>>;
+  /** Wait for this mailbox's turn to log in to its server host (login-limiter.ts); called before every IMAP/POP3 login. */
+  loginTurn?: () => Promise<void>;
 }
 
 export interface SyncResult {
