@@ -44,7 +44,7 @@ export function removedMailboxes(previous: Iterable<string>, next: Snapshot): st
 }
 
 export class Supervisor {
-  private pollers = new Map<string, { poller: MailboxPoller; key: string }>();
+  private pollers = new Map<string, { poller: MailboxPoller; key: string; mailbox: ResolvedMailbox; epoch: number }>();
   private disabled = new Map<string, MailboxStatus>();
   /** The mailbox ids of the last applied snapshot. */
   private known = new Set<string>();
@@ -92,7 +92,9 @@ export class Supervisor {
     const stops: Promise<void>[] = [];
     for (const [id, entry] of this.pollers) {
       const mb = wanted.get(id);
-      if (!mb || pollerKey(mb, fenceOf(id)) !== entry.key) {
+      // the very object it runs with (a reload shares unchanged mailboxes): kept without comparing
+      const same = mb !== undefined && mb === entry.mailbox && fenceOf(id).epoch === entry.epoch;
+      if (!same && (!mb || pollerKey(mb, fenceOf(id)) !== entry.key)) {
         this.pollers.delete(id);
         stops.push(entry.poller.stop());
         (mb ? restarted : stopped).push(id);
@@ -111,13 +113,15 @@ export class Supervisor {
     for (const id of wanted.keys()) if (!this.pollers.has(id)) batch++;
     const restartedNow = new Set(restarted);
     for (const [id, mb] of wanted) {
-      if (this.pollers.has(id)) {
+      const running = this.pollers.get(id);
+      if (running) {
+        running.mailbox = mb; // the next apply compares by identity
         kept.push(id);
         continue;
       }
       const pacing = { loginLimiter: this.logins, startDelayMs: startDelayMs(id, batch, snap.pacing) };
       const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...pacing, ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
-      this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)) });
+      this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)), mailbox: mb, epoch: fenceOf(id).epoch });
       poller.start();
       if (!restartedNow.has(id)) started.push(id);
     }
