@@ -115,7 +115,7 @@ export class MailboxPoller {
         if (!this.session.connected) {
           this.status.state = 'polling';
           await this.session.close();
-          await this.session.connect();
+          await this.session.connect(signal);
           this.log.info({ protocol: inbound.protocol, ...(inbound.apiUrl ? { apiUrl: inbound.apiUrl } : { host: inbound.host, port: inbound.port }) }, 'mailbox connected');
         }
         this.status.state = 'polling';

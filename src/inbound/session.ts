@@ -28,7 +28,8 @@ export interface SyncResult {
 }
 
 export interface ProtocolSession {
-  connect(): Promise<void>;
+  /** Connect and log in; an abort (the poller stopping) ends a connect in progress at once. */
+  connect(signal?: AbortSignal): Promise<void>;
   /** One pass: finish pending server actions, fetch what is new in bounded batches, commit, act. */
   sync(signal: AbortSignal): Promise<SyncResult>;
   /** Resolve when new mail may be there: IMAP IDLE 'exists', or after `ms`, or on abort. */
