@@ -13,6 +13,8 @@
 //   FLEET_STEADY=60         seconds of steady state sampled (default two poll intervals)
 //   FLEET_LATENCY=40        new messages whose IDLE latency is measured
 //   FLEET_SECURITY=none     none | tls (the mailboxes' security; tls adds the handshakes' CPU)
+//   FLEET_MAILROOM=         another build's bin/mailroom.js to compare with (e.g. main's, before pacing);
+//                           FLEET_BASELINE=1 then leaves out the settings that build does not know
 //
 // How it is measured:
 // - Dovecot runs with `service imap { client_limit = 100 }`: one imap process per client would take
@@ -43,6 +45,8 @@ const POLL = process.env.FLEET_POLL ?? '30s';
 const STEADY_S = Number(process.env.FLEET_STEADY ?? 60);
 const LATENCY_N = Number(process.env.FLEET_LATENCY ?? 40);
 const SECURITY = process.env.FLEET_SECURITY ?? 'none';
+const MAILROOM = process.env.FLEET_MAILROOM;
+const BASELINE = process.env.FLEET_BASELINE === '1';
 const FEW = 3;
 const TOKEN = 'fleet-bench-token-0123456789abcdef';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -87,7 +91,7 @@ async function writeFleet(dovecot: Dovecot, count: number, root: string): Promis
     server: { listen: `127.0.0.1:${port}`, apiTokens: [{ name: 'ops', token: TOKEN, companies: ['*'] }] },
     store: { path: join(root, `data-${count}`) },
     log: { level: 'info' },
-    defaults: { inbound: { pollInterval: POLL, loginsPerSecond: RATE, loginBurst: BURST } },
+    defaults: { inbound: { pollInterval: POLL, ...(!BASELINE && { loginsPerSecond: RATE, loginBurst: BURST }) } },
     companies,
     mailboxes,
   };
@@ -104,7 +108,7 @@ class DaemonProcess {
   private buf = '';
   private output = '';
   constructor(fleet: Fleet) {
-    this.child = spawn(process.execPath, [join(ROOT, 'bin/mailroom.js'), 'run', '--no-watch', '--config', fleet.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [MAILROOM ?? join(ROOT, 'bin/mailroom.js'), 'run', '--no-watch', '--config', fleet.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => this.onData(d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
   }
@@ -282,6 +286,7 @@ async function main() {
     console.log(
       JSON.stringify({
         bench: 'fleet',
+        build: MAILROOM ?? 'this checkout',
         mailboxes: N,
         security: SECURITY,
         loginsPerSecond: RATE,
