@@ -19,16 +19,27 @@ export interface EntityChange {
 // Secrets are compared by a keyed fingerprint that exists only in this process: never printable.
 const FINGERPRINT_KEY = randomBytes(32);
 
+// A snapshot is deep-frozen: the canonical form of a frozen object never changes, so it is computed
+// once. A reload then pays for the new snapshot's entities only, not the running one's again.
+const canonicalOfFrozen = new WeakMap<object, string>();
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Stable JSON with sorted keys; Secret values become a keyed fingerprint. */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, function (_k, v: unknown) {
+  const memo = value !== null && typeof value === 'object' && Object.isFrozen(value);
+  if (memo) {
+    const known = canonicalOfFrozen.get(value);
+    if (known !== undefined) return known;
+  }
+  const text = JSON.stringify(value, function (_k, v: unknown) {
     const raw = this && typeof this === 'object' ? (this as Record<string, unknown>)[_k] : v;
     if (raw instanceof Secret) return 'secret:' + createHmac('sha256', FINGERPRINT_KEY).update(raw.reveal()).digest('hex');
-    if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map))
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
+    if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map)) return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(byKey));
     if (v instanceof Map) return undefined;
     return v;
   });
+  if (memo) canonicalOfFrozen.set(value, text);
+  return text;
 }
 
 /**
@@ -63,7 +74,7 @@ function diffMaps(kind: EntityKind, before: Record<string, unknown>, after: Reco
   for (const id of Object.keys(before)) if (!(id in after)) out.push({ kind, id, change: 'removed' });
   for (const [id, v] of Object.entries(after)) {
     if (!(id in before)) out.push({ kind, id, change: 'added' });
-    else if (canonical(before[id]) !== canonical(v)) out.push({ kind, id, change: 'changed', fields: changedPaths(before[id], v) });
+    else if (before[id] !== v && canonical(before[id]) !== canonical(v)) out.push({ kind, id, change: 'changed', fields: changedPaths(before[id], v) });
   }
 }
 

@@ -33,6 +33,15 @@ export function hashSources(sources: readonly SourceFile[]): string {
   return h.digest('hex');
 }
 
+/** The hash loadConfig would report for the config path, without parsing it (null when unreadable). */
+export async function hashConfig(path: string): Promise<string | null> {
+  try {
+    return hashSources(await readSources(path));
+  } catch {
+    return null;
+  }
+}
+
 export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
   let sources: SourceFile[];
   try {

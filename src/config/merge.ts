@@ -23,8 +23,22 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
   const problems: Problem[] = [];
   const owner = new Map<string, SourceLocation | undefined>();
 
+  // A file's locations grouped by their first one and two pointer segments, built once per file: copying
+  // an entry's locations then reads only that entry's (not every location of the file per entry, which
+  // made loading a config of a thousand mailboxes quadratic: seconds per reload).
+  const indexes = new WeakMap<ParsedFile, Map<string, [string, NodeLocation][]>>();
+  const indexOf = (file: ParsedFile) => {
+    let index = indexes.get(file);
+    if (index) return index;
+    index = new Map();
+    for (const entry of file.locations) {
+      for (const key of prefixKeys(entry[0])) (index.get(key) ?? index.set(key, []).get(key)!).push(entry);
+    }
+    indexes.set(file, index);
+    return index;
+  };
   const copyLocations = (file: ParsedFile, fromPrefix: string, toPrefix: string) => {
-    for (const [p, loc] of file.locations) {
+    for (const [p, loc] of indexOf(file).get(fromPrefix) ?? []) {
       if (p === fromPrefix || p.startsWith(fromPrefix + '/')) locations.set(toPrefix + p.slice(fromPrefix.length), loc);
     }
   };
@@ -91,6 +105,15 @@ export function mergeFiles(files: readonly ParsedFile[]): MergedConfig {
     }
   }
   return { data, locations, problems };
+}
+
+/** The one- and two-segment prefixes of a JSON pointer (`/a/b/c` → `/a`, `/a/b`): what copyLocations looks up. */
+function prefixKeys(ptr: string): string[] {
+  const first = ptr.indexOf('/', 1);
+  if (ptr === '') return [];
+  if (first < 0) return [ptr];
+  const second = ptr.indexOf('/', first + 1);
+  return [ptr.slice(0, first), second < 0 ? ptr : ptr.slice(0, second)];
 }
 
 /** The best source location for a JSON pointer: the deepest known prefix. */

@@ -242,6 +242,11 @@ export function resolveSnapshot(
     },
     store: resolveStore(config.store),
     log: { level: process.env.MAILROOM_LOG_LEVEL ?? config.log?.level ?? 'info' },
+    pacing: {
+      loginsPerSecond: di?.loginsPerSecond ?? schemaDefault<number>('InboundDefaults', 'loginsPerSecond'),
+      loginBurst: di?.loginBurst ?? schemaDefault<number>('InboundDefaults', 'loginBurst'),
+      startSpreadMs: parseDuration(di?.startSpread ?? schemaDefault<string>('InboundDefaults', 'startSpread')),
+    },
     defaultOutbound: config.defaults?.outbound ? outboundFromFields(defaults.fields, null, undefined) : null,
     mailboxes,
     companies,

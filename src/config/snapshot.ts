@@ -152,6 +152,15 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
+export interface InboundPacing {
+  /** logins per second to one server host (token bucket rate) */
+  loginsPerSecond: number;
+  /** logins to one host that may start at once */
+  loginBurst: number;
+  /** the longest window a batch of starting mailboxes is spread over */
+  startSpreadMs: number;
+}
+
 export interface Snapshot {
   /** sha256 over the config files (names and bytes); identical content = identical hash. */
   hash: string;
@@ -172,6 +181,8 @@ export interface Snapshot {
   };
   store: ResolvedStore;
   log: { level: string };
+  /** How mailboxes connect (defaults.inbound): logins per server host, start-up spread. Daemon-wide, applied live. */
+  pacing: InboundPacing;
   defaultOutbound: ResolvedOutbound | null;
   mailboxes: Record<string, ResolvedMailbox>;
   companies: Record<string, ResolvedCompany>;

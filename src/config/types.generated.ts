@@ -56,17 +56,21 @@ export type AfterFetch = ("keep" | "seen" | "move" | "delete")
  */
 export type Size = (number | string)
 /**
- * Per-request timeout. Default 10s.
+ * When many mailboxes start together (daemon start, a reload adding many), their first logins are spread over up to this long: each mailbox waits a stable share of the window (a hash of its id). The window is what the login rate needs for the batch beyond loginBurst (none for a few mailboxes), capped at this. Default 60s.
  */
 export type Duration7 = string
 /**
- * First retry delay (doubles each try, with jitter). Default 30s.
+ * Per-request timeout. Default 10s.
  */
 export type Duration8 = string
 /**
- * Longest retry delay. Default 1h.
+ * First retry delay (doubles each try, with jitter). Default 30s.
  */
 export type Duration9 = string
+/**
+ * Longest retry delay. Default 1h.
+ */
+export type Duration10 = string
 /**
  * Attachments up to this size are sent inline as base64; larger ones as download URLs. Default 0 (never inline).
  */
@@ -109,7 +113,7 @@ export type AfterFetch1 = ("keep" | "seen" | "move" | "delete")
 /**
  * Poll interval for this mailbox.
  */
-export type Duration10 = string
+export type Duration11 = string
 /**
  * Size limit for this mailbox.
  */
@@ -162,7 +166,7 @@ export type Size4 = (number | string)
  * This interface was referenced by `MailroomConfig`'s JSON-Schema
  * via the `definition` "Duration".
  */
-export type Duration11 = string
+export type Duration12 = string
 /**
  * A size in bytes, or with a unit: `512KB`, `25MB`, `1GB` (powers of 1024).
  * 
@@ -490,6 +494,15 @@ maxMessageSize?: Size
  * New tickets per sender per hour before further ones are held (loop protection). Default 20.
  */
 senderRateLimit?: number
+/**
+ * IMAP and POP3 logins per second to one server host, shared by every mailbox on that host (start-up, reconnects after errors, restarts on reload). A token bucket: up to loginBurst logins at once, then this rate. Real providers limit logins per client IP. Default 10.
+ */
+loginsPerSecond?: number
+/**
+ * Logins to one server host that may start at once before loginsPerSecond applies. Default 20.
+ */
+loginBurst?: number
+startSpread?: Duration7
 }
 /**
  * Business hours in an IANA timezone, with holidays.
@@ -539,13 +552,13 @@ secret?: string
  * File holding the signing secret.
  */
 secretFile?: string
-timeout?: Duration7
+timeout?: Duration8
 /**
  * Tries before a delivery is dead-lettered. Default 10.
  */
 maxAttempts?: number
-initialBackoff?: Duration8
-maxBackoff?: Duration9
+initialBackoff?: Duration9
+maxBackoff?: Duration10
 /**
  * Parallel requests to this webhook. Default 4.
  */
@@ -792,7 +805,7 @@ moveTo?: string
  * Tickets from this mailbox wait for approval before they enter the queue.
  */
 hold?: boolean
-pollInterval?: Duration10
+pollInterval?: Duration11
 /**
  * Use IMAP IDLE for this mailbox.
  */

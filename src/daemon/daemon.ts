@@ -1,7 +1,7 @@
 // The running daemon: loads the config, serves HTTP, runs the supervised parts, reloads on change,
 // stops cleanly. Reload = load → validate → diff → apply; a failed reload changes nothing.
 import type { EntityChange } from '../config/diff.js';
-import { loadConfig, type LoadOptions } from '../config/load.js';
+import { hashConfig, loadConfig, type LoadOptions } from '../config/load.js';
 import { formatProblem, type Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { HttpServer } from '../http/server.js';
@@ -251,12 +251,11 @@ export class Daemon {
     if (trigger === 'watch') {
       // A file event can arrive while a writer is still writing (truncate, then write): re-read
       // after a short pause until two reads agree, so a half-written file is never applied.
+      // Only the bytes are compared (read and hashed): a config is parsed again only when it moved.
       for (let i = 0; i < 10; i++) {
         await new Promise((r) => setTimeout(r, this.opts.watchSettleMs ?? 250));
-        const again = await loadConfig(this.opts.configPath, this.opts);
-        const same = again.hash === loaded.hash;
-        loaded = again;
-        if (same) break;
+        if ((await hashConfig(this.opts.configPath)) === loaded.hash) break;
+        loaded = await loadConfig(this.opts.configPath, this.opts);
       }
     }
     const verdict = reloadVerdict(loaded, { snapshot: current, emptyAtApply: this.emptyAtApply, fixed: this.running!, lastStatus: this.lastReload?.status ?? null });

@@ -2,6 +2,7 @@
 // last reload had failed), refuse it (invalid, or a file emptied half-way), or apply it — keeping
 // what needs a restart (server.listen, its limits, metricsListen, store) as it runs, so a reload is never half-applied.
 import { diffSnapshots, type EntityChange as Change } from '../config/diff.js';
+import { idMap } from '../config/id-map.js';
 import type { Problem } from '../config/problems.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { emptiedFileProblems } from './reload-guard.js';
@@ -39,6 +40,21 @@ export function reloadVerdict(loaded: LoadedConfig, running: RunningConfig): Rel
   if (!snapshot) return { kind: 'invalid', hash: loaded.hash, problems };
   const changes = diffSnapshots(current, snapshot);
   const f = running.fixed;
-  const applied: Snapshot = Object.freeze({ ...snapshot, server: { ...snapshot.server, listen: f.listen, limits: f.limits, metricsListen: f.metricsListen }, store: f.store });
+  const applied: Snapshot = Object.freeze({
+    ...snapshot,
+    mailboxes: shareUnchanged(current.mailboxes, snapshot.mailboxes, changes),
+    server: { ...snapshot.server, listen: f.listen, limits: f.limits, metricsListen: f.metricsListen },
+    store: f.store,
+  });
   return { kind: 'apply', hash: loaded.hash, snapshot: applied, changes, restartRequired: changes.filter((c) => c.restartRequired), problems };
+}
+
+/**
+ * The new mailboxes, where every mailbox the diff found unchanged is the running one's very object
+ * (equal content): what runs for it (poller, metrics) sees the same object and is not touched, and
+ * the next reload compares it by identity, so a reload costs what changed, not the config's size.
+ */
+export function shareUnchanged<T>(running: Readonly<Record<string, T>>, next: Readonly<Record<string, T>>, changes: readonly Change[]): Readonly<Record<string, T>> {
+  const changed = new Set(changes.filter((c) => c.kind === 'mailbox').map((c) => c.id));
+  return Object.freeze(idMap(Object.entries(next).map(([id, mb]) => [id, !changed.has(id) && Object.hasOwn(running, id) ? running[id]! : mb] as const)));
 }

@@ -4,6 +4,8 @@ import { canonical } from '../config/diff.js';
 import type { ResolvedMailbox, Snapshot } from '../config/snapshot.js';
 import type { ParsePool } from '../ingest/parse-pool.js';
 import type { PipelineContext, RateCounter } from '../ingest/pipeline.js';
+import { LoginLimiter } from '../inbound/login-limiter.js';
+import { startDelayMs } from '../inbound/pacing.js';
 import { MailboxPoller, type PollerOptions } from '../inbound/poller.js';
 import { initialStatus, type MailboxStatus } from '../inbound/status.js';
 import type { MailboxStatusDetails, SuspensionDeps } from '../inbound/suspension.js';
@@ -42,7 +44,7 @@ export function removedMailboxes(previous: Iterable<string>, next: Snapshot): st
 }
 
 export class Supervisor {
-  private pollers = new Map<string, { poller: MailboxPoller; key: string }>();
+  private pollers = new Map<string, { poller: MailboxPoller; key: string; mailbox: ResolvedMailbox; epoch: number }>();
   private disabled = new Map<string, MailboxStatus>();
   /** The mailbox ids of the last applied snapshot. */
   private known = new Set<string>();
@@ -52,7 +54,12 @@ export class Supervisor {
   /** apply() runs one at a time (a reload and a lease round may both ask). */
   private applying: Promise<unknown> = Promise.resolve();
 
-  constructor(private deps: SupervisorDeps) {}
+  /** One login rate per server host, shared by every poller (defaults.inbound.loginsPerSecond, read live). */
+  private logins: LoginLimiter;
+
+  constructor(private deps: SupervisorDeps) {
+    this.logins = new LoginLimiter(() => (this.last ?? deps.snapshot()).pacing);
+  }
 
   /** The mailboxes this replica may poll changed (cluster/coordinator.ts): start and stop pollers to match. */
   async setOwned(owned: ReadonlyMap<string, Fence>): Promise<void> {
@@ -85,7 +92,9 @@ export class Supervisor {
     const stops: Promise<void>[] = [];
     for (const [id, entry] of this.pollers) {
       const mb = wanted.get(id);
-      if (!mb || pollerKey(mb, fenceOf(id)) !== entry.key) {
+      // the very object it runs with (a reload shares unchanged mailboxes): kept without comparing
+      const same = mb !== undefined && mb === entry.mailbox && fenceOf(id).epoch === entry.epoch;
+      if (!same && (!mb || pollerKey(mb, fenceOf(id)) !== entry.key)) {
         this.pollers.delete(id);
         stops.push(entry.poller.stop());
         (mb ? restarted : stopped).push(id);
@@ -99,15 +108,22 @@ export class Supervisor {
     for (const mb of Object.values(snap.mailboxes)) {
       if (mb.inbound && !mb.enabled) this.disabled.set(mb.id, initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound.protocol, 'disabled'));
     }
+    // the mailboxes starting now spread their first logins (a few start at once, a thousand over a window)
+    let batch = 0;
+    for (const id of wanted.keys()) if (!this.pollers.has(id)) batch++;
+    const restartedNow = new Set(restarted);
     for (const [id, mb] of wanted) {
-      if (this.pollers.has(id)) {
+      const running = this.pollers.get(id);
+      if (running) {
+        running.mailbox = mb; // the next apply compares by identity
         kept.push(id);
         continue;
       }
-      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
-      this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)) });
+      const pacing = { loginLimiter: this.logins, startDelayMs: startDelayMs(id, batch, snap.pacing) };
+      const poller = new MailboxPoller({ ...this.deps, mailbox: mb, fence: fenceOf(id) }, { ...pacing, ...this.deps.pollerOptions, ...(this.deps.suspension && { suspension: this.deps.suspension }) });
+      this.pollers.set(id, { poller, key: pollerKey(mb, fenceOf(id)), mailbox: mb, epoch: fenceOf(id).epoch });
       poller.start();
-      if (!restarted.includes(id)) started.push(id);
+      if (!restartedNow.has(id)) started.push(id);
     }
     return { started, stopped, restarted, kept };
   }

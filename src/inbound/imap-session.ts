@@ -26,7 +26,7 @@ export class ImapSession implements ProtocolSession {
     return this.ctx.mailbox.inbound!;
   }
 
-  async connect(): Promise<void> {
+  async connect(signal?: AbortSignal): Promise<void> {
     const i = this.inbound;
     const creds = await credentialsFor(this.ctx.mailbox.id, this.ctx.mailbox.auth);
     const client = new ImapFlow({
@@ -45,9 +45,19 @@ export class ImapSession implements ProtocolSession {
     this.createdFolders.clear(); // a new connection checks the move target again
     client.on('exists', () => (this.news = true));
     client.on('error', (err: Error) => this.ctx.log.debug({ err: { message: classifyError(err, secretsOf(this.ctx.mailbox.id)).message } }, 'imap connection error'));
-    await client.connect();
-    this.client = client;
-    await client.mailboxOpen(i.folder);
+    await this.ctx.loginTurn?.();
+    // A server slow to greet or to log in (a busy one takes seconds) must not hold up a stop (a
+    // reload restarting this mailbox, shutdown): an abort closes the half-open connection.
+    const onAbort = () => client.close();
+    if (signal?.aborted) throw Object.assign(new Error('stopped before connecting'), { code: 'EABORTED' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await client.connect();
+      this.client = client;
+      await client.mailboxOpen(i.folder);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   async sync(signal: AbortSignal): Promise<SyncResult> {

@@ -11,6 +11,8 @@ import { GraphSession } from './graph-session.js';
 import { ImapSession } from './imap-session.js';
 import { Pop3Session } from './pop3-session.js';
 import { abortableSleep, type ProtocolSession, type SessionContext } from './session.js';
+import type { LoginLimiter } from './login-limiter.js';
+import { nextTickDelayMs, phaseOf } from './pacing.js';
 import { initialStatus } from './status.js';
 import { classifyPollError, SuspensionGuard, type MailboxStatusDetails, type SuspensionDeps } from './suspension.js';
 
@@ -18,6 +20,10 @@ export interface PollerOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** Suspend on a permanent auth failure instead of backing off forever. */
   suspension?: SuspensionDeps;
+  /** Shared by every poller of the daemon: IMAP/POP3 logins wait for their server host's turn. */
+  loginLimiter?: LoginLimiter;
+  /** Wait this long before the first login (a batch of mailboxes starting together is spread). */
+  startDelayMs?: number;
 }
 
 export class MailboxPoller {
@@ -33,7 +39,7 @@ export class MailboxPoller {
     const mb = ctx.mailbox;
     this.status = initialStatus(mb.id, [...new Set(mb.owners.map((o) => o.company))], mb.inbound?.protocol ?? null, 'idle');
     this.log = ctx.log.child({ mailbox: mb.id });
-    const sctx: SessionContext = { ...ctx, status: this.status, log: this.log };
+    const sctx: SessionContext = { ...ctx, status: this.status, log: this.log, ...(opts.loginLimiter && { loginTurn: () => this.loginTurn(opts.loginLimiter!) }) };
     const protocol = mb.inbound?.protocol;
     this.session = protocol === 'pop3' ? new Pop3Session(sctx) : protocol === 'graph' ? new GraphSession(sctx) : protocol === 'gmail' ? new GmailSession(sctx) : new ImapSession(sctx);
     this.guard = opts.suspension ? new SuspensionGuard(opts.suspension, mb, this.status, ctx.metrics, this.log) : null;
@@ -70,6 +76,15 @@ export class MailboxPoller {
     this.guard?.dispose();
   }
 
+  /** IMAP and POP3 log in to a server host shared with other mailboxes: wait for its turn (an abort ends the wait; the login then fails as aborted). */
+  private async loginTurn(limiter: LoginLimiter): Promise<void> {
+    const i = this.ctx.mailbox.inbound;
+    if (!i?.host || (i.protocol !== 'imap' && i.protocol !== 'pop3')) return;
+    const waited = await limiter.acquire(i.host, this.abort.signal);
+    if (waited > 0) this.log.debug({ host: i.host, waitedMs: waited }, 'login waited for its host');
+    if (this.abort.signal.aborted) throw Object.assign(new Error('stopped while waiting to log in'), { code: 'EABORTED' });
+  }
+
   private setUp(up: boolean | null): void {
     const m = this.ctx.metrics;
     for (const company of this.status.companies.length ? this.status.companies : ['']) {
@@ -82,6 +97,14 @@ export class MailboxPoller {
     const signal = this.abort.signal;
     const inbound = this.ctx.mailbox.inbound!;
     await this.guard?.restore();
+    const startDelay = this.opts.startDelayMs ?? 0;
+    if (startDelay > 0 && !signal.aborted) {
+      this.status.nextAttemptAt = new Date(Date.now() + startDelay).toISOString();
+      await abortableSleep(startDelay, signal);
+      this.status.nextAttemptAt = null;
+    }
+    // this mailbox's slot in every interval: a fleet's syncs and IDLE refreshes do not line up
+    const phase = phaseOf(this.id);
     while (!signal.aborted) {
       if (this.guard?.suspended) {
         await this.session.close();
@@ -92,7 +115,7 @@ export class MailboxPoller {
         if (!this.session.connected) {
           this.status.state = 'polling';
           await this.session.close();
-          await this.session.connect();
+          await this.session.connect(signal);
           this.log.info({ protocol: inbound.protocol, ...(inbound.apiUrl ? { apiUrl: inbound.apiUrl } : { host: inbound.host, port: inbound.port }) }, 'mailbox connected');
         }
         this.status.state = 'polling';
@@ -108,7 +131,7 @@ export class MailboxPoller {
         this.setUp(true);
         if (signal.aborted) break;
         this.status.state = 'idle';
-        await this.waitOrWake(inbound.pollIntervalMs, signal);
+        await this.waitOrWake(nextTickDelayMs(Date.now(), inbound.pollIntervalMs, phase), signal);
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof StoreError && err.code === 'fenced') this.ctx.metrics.fenceRefusals.inc({ mailbox: this.id });

@@ -25,12 +25,15 @@ export class Pop3Session implements ProtocolSession {
 
   private async open(): Promise<Pop3Client> {
     const i = this.ctx.mailbox.inbound!;
+    const tls = await tlsOptionsFor(i);
+    const credentials = await credentialsFor(this.ctx.mailbox.id, this.ctx.mailbox.auth);
+    await this.ctx.loginTurn?.(); // one login per poll: each takes its turn at the host
     return Pop3Client.connect({
       host: i.host,
       port: i.port,
       security: i.security,
-      tls: await tlsOptionsFor(i),
-      credentials: await credentialsFor(this.ctx.mailbox.id, this.ctx.mailbox.auth),
+      tls,
+      credentials,
     });
   }
 

@@ -17,6 +17,8 @@ export interface SessionContext extends PipelineContext {
   status: MailboxStatus;
   /** Of these server actions, those that must wait (e.g. for their webhook delivery); they stay pending until then. */
   heldActions?: (actionIds: string[]) => Promise<Set<string>>;
+  /** Wait for this mailbox's turn to log in to its server host (login-limiter.ts); called before every IMAP/POP3 login. */
+  loginTurn?: () => Promise<void>;
 }
 
 export interface SyncResult {
@@ -26,7 +28,8 @@ export interface SyncResult {
 }
 
 export interface ProtocolSession {
-  connect(): Promise<void>;
+  /** Connect and log in; an abort (the poller stopping) ends a connect in progress at once. */
+  connect(signal?: AbortSignal): Promise<void>;
   /** One pass: finish pending server actions, fetch what is new in bounded batches, commit, act. */
   sync(signal: AbortSignal): Promise<SyncResult>;
   /** Resolve when new mail may be there: IMAP IDLE 'exists', or after `ms`, or on abort. */

@@ -176,7 +176,8 @@ describe('reload', () => {
       delete c.mailboxes.changing;
       c.companies.acme.contracts.main.inbound = ['stable'];
     });
-    await waitFor(() => !daemon.snapshot!.mailboxes.changing, 30_000, 'watcher reload');
+    // the reload is recorded once applied (the snapshot is swapped before the pollers are stopped)
+    await waitFor(() => daemon.lastReload?.changes.some((c) => c.id === 'changing' && c.change === 'removed'), 30_000, 'watcher reload');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toMatch(/mailbox="changing"/);
     expect(metrics).toMatch(/mailroom_mailbox_up\{mailbox="stable",company="acme"\} 1/);

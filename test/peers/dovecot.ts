@@ -82,6 +82,10 @@ export interface Dovecot {
    * helpers above (append, list, ...) log in on a private listener and are NOT counted.
    */
   logins(user?: string): Promise<number>;
+  /** The same logins with their times (ms since the epoch, from the log's microsecond timestamps), in log order. */
+  loginTimes(user?: string): Promise<{ user: string; at: number }[]>;
+  /** Disconnect every IMAP/POP3 session (of one user, or all) at once, as a server restart would (doveadm kick). */
+  kick(user?: string): Promise<void>;
   /** Is the Dovecot master process running? */
   readonly running: boolean;
   /** Graceful stop (SIGTERM, clients are disconnected). Data and port numbers are kept. */
@@ -106,6 +110,12 @@ export interface StartDovecotOptions {
   oauth2?: { introspectionUrl: string; mechanisms?: ('xoauth2' | 'oauthbearer')[] };
   /** Present a self-signed certificate for this name instead of the private CA's for localhost. */
   selfSignedFor?: string;
+  /**
+   * Clients served by one imap process (`service imap { client_limit }`). Many users of one uid
+   * need it above 1: each imap process takes an inotify instance and the kernel allows 128 per uid
+   * (fs.inotify.max_user_instances), past which IDLE falls back to polling every 30 s.
+   */
+  imapClientLimit?: number;
 }
 
 export const DEFAULT_USERS: readonly DovecotUser[] = Object.freeze(
@@ -189,6 +199,8 @@ interface ConfInput {
   /** Path of the oauth2 passdb settings file and the SASL mechanisms offered, when OAuth2 is on. */
   oauth2File?: string;
   oauth2Mechanisms?: string;
+  /** `service imap { client_limit }` (Dovecot's default is 1: one imap process per connection). */
+  imapClientLimit?: number;
 }
 
 function renderConf(c: ConfInput): string {
@@ -203,6 +215,7 @@ instance_name = ${d.split('/').pop() ?? 'mailroom-dovecot'}
 log_path = ${d}/dovecot.log
 info_log_path = ${d}/dovecot.log
 debug_log_path = ${d}/dovecot.log
+log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "
 protocols = imap pop3
 listen = 127.0.0.1
 shutdown_clients = yes
@@ -276,7 +289,7 @@ ${noChroot}  inet_listener imap {
     port = ${c.ports.helper}
   }
 }
-service pop3-login {
+${c.imapClientLimit ? `service imap {\n  client_limit = ${Math.floor(c.imapClientLimit)}\n  process_limit = 1024\n}\n` : ''}service pop3-login {
 ${noChroot}  inet_listener pop3 {
     address = 127.0.0.1
     port = ${c.ports.pop3}
@@ -512,6 +525,13 @@ class DovecotInstance implements Dovecot {
     live.delete(child);
   }
 
+  async kick(user?: string): Promise<void> {
+    await execFileP('doveadm', ['-c', this.confFile, 'kick', user ?? '*']).catch((err: { stderr?: string; code?: number }) => {
+      // exit code 68: nobody was connected
+      if (err.code !== 68) throw new Error(`doveadm kick failed: ${err.stderr ?? String(err)}`);
+    });
+  }
+
   async stop(): Promise<void> {
     await this.killChild();
     // Login/child processes inherit the listening sockets; wait until they are really gone so
@@ -648,6 +668,10 @@ class DovecotInstance implements Dovecot {
   }
 
   async logins(user?: string): Promise<number> {
+    return (await this.loginTimes(user)).length;
+  }
+
+  async loginTimes(user?: string): Promise<{ user: string; at: number }[]> {
     // Login lines travel login process -> log process -> file; wait until the file stops growing
     // (two equal sizes 25 ms apart) so a login that just completed is counted.
     let prev = -1;
@@ -658,13 +682,13 @@ class DovecotInstance implements Dovecot {
       await sleep(25);
     }
     const text = await readFile(this.logFile, 'latin1').catch(() => '');
-    const re = /\b(?:imap|pop3)-login: (?:Info: )?Login: user=<([^>]*)>.*?\blport=(\d+)/g;
-    let n = 0;
+    const re = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}) (?:imap|pop3)-login: (?:Info: )?Login: user=<([^>]*)>.*?\blport=(\d+)/gm;
+    const out: { user: string; at: number }[] = [];
     for (const m of text.matchAll(re)) {
-      if (Number(m[2]) === this.helperPort) continue;
-      if (user === undefined || m[1] === user) n++;
+      if (Number(m[3]) === this.helperPort) continue;
+      if (user === undefined || m[2] === user) out.push({ user: m[2]!, at: new Date(m[1]!.replace(' ', 'T')).getTime() + (Number(m[1]!.slice(-3)) / 1000) });
     }
-    return n;
+    return out;
   }
 }
 
@@ -715,7 +739,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
     if (new Set(Object.values(ports)).size !== 5) continue;
     await writeFile(
       confFile,
-      renderConf({ dir, ports, certFile: certs.certFile, keyFile: certs.keyFile, passwdFile, ...acc, ...(oauth2File && { oauth2File, oauth2Mechanisms: (opts.oauth2?.mechanisms ?? ['xoauth2', 'oauthbearer']).join(' ') }) }),
+      renderConf({ dir, ports, certFile: certs.certFile, keyFile: certs.keyFile, passwdFile, ...acc, ...(oauth2File && { oauth2File, oauth2Mechanisms: (opts.oauth2?.mechanisms ?? ['xoauth2', 'oauthbearer']).join(' ') }), ...(opts.imapClientLimit && { imapClientLimit: opts.imapClientLimit }) }),
     );
     const { helper: helperPort, ...publicPorts } = ports;
     const d = new DovecotInstance(dir, publicPorts, helperPort, users, certs, confFile, opts.startTimeoutMs ?? 10_000);
