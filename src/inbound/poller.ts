@@ -133,8 +133,14 @@ export class MailboxPoller {
         this.status.state = 'idle';
         await this.waitOrWake(nextTickDelayMs(Date.now(), inbound.pollIntervalMs, phase), signal);
       } catch (err) {
+        // A refused late commit is counted and logged even when the lease round already stopped this
+        // poller (a replica paused past its lease finds both on waking): it is what the metric is for.
+        const fenced = err instanceof StoreError && err.code === 'fenced';
+        if (fenced) {
+          this.ctx.metrics.fenceRefusals.inc({ mailbox: this.id });
+          this.log.warn({ mailbox: this.id }, 'commit refused by the fence: another replica holds this mailbox now');
+        }
         if (signal.aborted) break;
-        if (err instanceof StoreError && err.code === 'fenced') this.ctx.metrics.fenceRefusals.inc({ mailbox: this.id });
         const c = classifyPollError(err, secretsOf(this.id));
         this.status.consecutiveFailures++;
         const hint = (isTokenEndpointError(err) && err.hint) || hintFor(c.class);

@@ -129,6 +129,9 @@ it('paused right before a commit, past its lease: the late commit is refused by 
   // the late commit is refused by the store's fence, in the commit's own transaction
   const answer = await waitFor(() => /crash-child: late commit (ACCEPTED|REFUSED)[^\n]*/.exec(s.a.output())?.[0], 15_000, "the store's answer to A's late commit");
   expect(answer).toMatch(new RegExp(`REFUSED: fenced: .*write with epoch ${stale![3]} refused`));
+  // and the replica itself says so, although its lease round had stopped that mailbox's poller
+  await waitFor(async () => (await metricSum(s.a, 'mailroom_fence_refusals_total')) >= 1, 10_000, "A's fence refusal counted");
+  expect(s.a.output()).toMatch(/commit refused by the fence/);
   await afterResume(s, USERS);
   console.log(
     `sigstop (before a commit): A stopped with ${stale![1]} messages of ${stale![2]} (epoch ${stale![3]}) in hand, ${s.leftInA} left in its mailboxes; B held every mailbox after ${s.takeoverMs} ms (TTL ${TTL_MS} ms); A resumed after ${s.pausedMs} ms, its commit refused, it rejoined`,
