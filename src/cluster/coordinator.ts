@@ -107,7 +107,9 @@ export class LeaseCoordinator {
         lost++;
         log.warn({ mailbox: m }, 'lease not renewed in time: polling stops');
       }
-    if (!this.#stopped) await this.deps.onOwned(this.#view());
+    // What is held now is handed on whatever failed above; a failure there is logged, never thrown
+    // out of the round (the timer's next round must come: a throw here ended the process).
+    if (!this.#stopped) await this.deps.onOwned(this.#view()).catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'lease round: applying the holdings failed; the next round applies them again'));
     this.deps.onRound?.({ members: this.#members, owned: this.#held.size, acquired, takenOver, lost });
   }
 

@@ -146,9 +146,12 @@ export class Outbox {
     this.#live = 0;
     this.#gauge();
     if (!active) return;
-    await this.#pickUp();
-    this.#poll = setInterval(() => void this.#pickUp().catch((err: unknown) => this.deps.log.warn({ err }, 'outbox: could not read new messages')), pollMs);
+    // The poll is set up first: if the first read fails (the store is just coming back from an
+    // outage), the next poll reads again instead of this sender staying active with nothing read.
+    const pickUp = () => this.#pickUp().catch((err: unknown) => this.deps.log.warn({ err: { message: (err as Error).message } }, 'outbox: could not read new messages; read again in the next poll'));
+    this.#poll = setInterval(() => void pickUp(), pollMs);
     this.#poll.unref?.();
+    await pickUp();
   }
 
   /** Unfinished messages this sender does not hold yet (enqueued by other replicas, or all after activation). */

@@ -56,3 +56,22 @@ it('the active sender polls only for unfinished messages it does not hold yet', 
   for (const p of polls) expect(p.query?.live, JSON.stringify(p)).toBe(true);
   expect(polls.flatMap((p) => p.got)).toEqual(['msg_1', 'msg_2']);
 });
+
+it('becoming the sender while the store does not answer: no throw, and the next poll reads what the first could not', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mailroom-outbox-poll-'));
+  const store = await OutboxStore.open(dir);
+  const port = new EmbeddedOutbox(store);
+  await port.add(entry('msg_1'));
+  const unfinished = port.unfinished.bind(port);
+  let calls = 0;
+  // the first read meets the store as it comes back from an outage (what PostgreSQL answered in the outage test)
+  port.unfinished = async (query) => {
+    if (++calls === 1) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    return unfinished(query);
+  };
+  outbox = await Outbox.open(port, { snapshot: () => null, log: createLogger('silent') }, { active: false }, undefined, () => store.close());
+  await expect(outbox.setActive(true, 20)).resolves.toBeUndefined(); // it threw out of the lease round, which ended the process
+  expect(outbox.get('msg_1')).toBeUndefined();
+  await new Promise((r) => setTimeout(r, 100));
+  expect(outbox.get('msg_1')?.status).toBe('queued'); // it stayed active with nothing read and no poll
+});

@@ -27,6 +27,10 @@ export function connect(config: PostgresStoreConfig, o: { lockTimeoutMs?: number
       max: config.poolMax ?? DEFAULT_POOL_MAX,
       idle_timeout: 60,
       connect_timeout: 10,
+      // Reconnect attempts after a failure: the driver's default grows to 10–20 s between attempts
+      // within a 20 s outage, so a replica stayed not-ready ~17 s after PostgreSQL was back. At most
+      // 1–2 s apart (a pool of a few connections per replica) it is ready again within seconds.
+      backoff: reconnectBackoffSeconds,
       onnotice: () => undefined,
       ...(ssl !== undefined && { ssl }),
       ...(config.onStatement && { debug: (_conn: number, query: string) => config.onStatement!(query) }),
@@ -36,6 +40,11 @@ export function connect(config: PostgresStoreConfig, o: { lockTimeoutMs?: number
   } catch (e) {
     throw new StoreError('failed', `cannot use PostgreSQL URL ${redactUrl(config.url)}: ${scrubSecret((e as Error).message, config.url)}`);
   }
+}
+
+/** Seconds before reconnect attempt `retries` (1, 2, ...): 0.1, 0.2, 0.4 ... capped at 2, with jitter (×0.5–1) so a fleet does not reconnect in step. */
+export function reconnectBackoffSeconds(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.1 * 2 ** Math.max(0, retries - 1), 2);
 }
 
 /** A driver or server error as a StoreError whose message names the server without its password. */
