@@ -70,7 +70,9 @@ export class MailboxTokens {
     else if (hit && this.now() < hit.refreshAt) return hit;
     const running = this.inFlight.get(key);
     if (running) return running;
-    const p = this.serial(() => this.refresh(key, o, auth.user, clientSecret, configured));
+    // one refresh at a time per mailbox here (serial) and across replicas (exclusive): the refresh
+    // token is read inside, so it is the one the last refresh stored, never one rotated away
+    const p = this.serial(() => this.deps.state.exclusive(this.mailbox, () => this.refresh(key, o, auth.user, clientSecret, configured)));
     this.inFlight.set(key, p);
     try {
       return await p;

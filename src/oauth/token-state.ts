@@ -22,7 +22,12 @@ const MAX_TRIES = 10;
 export class OAuthStateStore {
   private writes = new Map<string, Promise<void>>();
 
-  constructor(private readonly control: Pick<ControlPort, 'oauthState' | 'casOAuthState'>) {}
+  constructor(private readonly control: Pick<ControlPort, 'oauthState' | 'casOAuthState'> & Partial<Pick<ControlPort, 'oauthRefreshExclusive'>>) {}
+
+  /** Run a refresh of this mailbox while no other replica runs one (see ControlPort.oauthRefreshExclusive). */
+  exclusive<T>(mailbox: string, fn: () => Promise<T>): Promise<T> {
+    return this.control.oauthRefreshExclusive ? this.control.oauthRefreshExclusive(mailbox, fn) : fn();
+  }
 
   /** The mailbox's state as stored now (a copy). */
   async load(mailbox: string): Promise<MailboxOAuthState> {

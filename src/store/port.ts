@@ -256,6 +256,13 @@ export interface ControlPort {
   /** Writes only if the stored version is still `version`; false when another writer came first. */
   casOAuthState(mailbox: string, version: number, next: MailboxOAuthState): Promise<boolean>;
   /**
+   * Runs `fn` (read the refresh token, refresh it, store the rotated one) while no other replica runs
+   * one for this mailbox: a rotating provider must never see a refresh token another replica already
+   * rotated away. PostgreSQL: a session advisory lock (released with the session if the replica
+   * dies); embedded (one process): in order per mailbox. Refused after `waitMs` (default 30 s) of waiting.
+   */
+  oauthRefreshExclusive<T>(mailbox: string, fn: () => Promise<T>, waitMs?: number): Promise<T>;
+  /**
    * A sliding-window counter that survives a restart (a loop guard, e.g. new tickets per sender per
    * hour): records one hit for `key` at `now`; true when the hits within `windowMs` exceed `limit`.
    */

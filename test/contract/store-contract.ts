@@ -413,6 +413,29 @@ export function storeContract(f: StoreFactory): void {
     });
 
     describe('control', () => {
+      it('an OAuth refresh of a mailbox runs alone: another for it waits, other mailboxes do not; a failed one lets the next run', withStore(async (s) => {
+        const running = new Map<string, number>();
+        const most = new Map<string, number>();
+        const order: string[] = [];
+        const refresh = (mailbox: string, tag: string, fail = false) => s.control.oauthRefreshExclusive(mailbox, async () => {
+          running.set(mailbox, (running.get(mailbox) ?? 0) + 1);
+          most.set(mailbox, Math.max(most.get(mailbox) ?? 0, running.get(mailbox)!));
+          order.push(`${tag}+`);
+          await new Promise((r) => setTimeout(r, 60));
+          order.push(`${tag}-`);
+          running.set(mailbox, running.get(mailbox)! - 1);
+          if (fail) throw new Error(`refresh ${tag} failed`);
+          return tag;
+        });
+        const results = await Promise.allSettled([refresh('desk', 'a', true), refresh('desk', 'b'), refresh('desk', 'c'), refresh('other', 'x')]);
+        expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['refresh a failed', 'b', 'c', 'x']);
+        expect(most.get('desk')).toBe(1); // never two refreshes of desk at once
+        // other's refresh ran while one of desk's did: they are not serialized together
+        const xStart = order.indexOf('x+');
+        const deskRunningAtX = order.slice(0, xStart).filter((t) => t.endsWith('+')).length - order.slice(0, xStart).filter((t) => t.endsWith('-')).length;
+        expect(deskRunningAtX).toBe(1);
+      }));
+
       it('suspensions persist and signal their changes', withStore(async (s) => {
         const seen: [string, boolean][] = [];
         const off = s.control.watchSuspensions((m, r) => seen.push([m, r !== null]));

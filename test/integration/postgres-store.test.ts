@@ -13,6 +13,11 @@ import { openStores } from '../../src/store/open.js';
 import { Secret } from '../../src/config/secret.js';
 import type { SuspensionRecord } from '../../src/store/control-types.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import { startOAuthServer } from '../peers/oauth.js';
+import { OAuthManager } from '../../src/oauth/manager.js';
+import { OAuthStateStore } from '../../src/oauth/token-state.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { ResolvedAuth } from '../../src/config/snapshot.js';
 
 let pg: PostgresPeer;
 let n = 0;
@@ -214,5 +219,35 @@ describe('PostgreSQL store', () => {
     const [r] = await s.intake.commit([it1], F);
     expect((await s.tickets.get(r!.ticketId))?.articles[0]?.text).toBe('a\0b');
     expect(await s.sync.knownKeys(['mid:acme:<nul\0id@x>'])).toEqual(new Set(['mid:acme:<nul\0id@x>']));
+  });
+  it('two replicas refresh a rotating OAuth grant of one mailbox at once: one at a time, the second presents the token the first stored (never one rotated away)', async () => {
+    const peer = await startOAuthServer({ rotate: true });
+    try {
+      peer.addClient('app', 'client-secret-0123456789', {});
+      const initial = peer.grant('app', 'alice');
+      const a = await store();
+      const b = await openPostgresStores({ url: pg.url(), schema: `t_${n}`, poolMax: 4 }); // the same store, another replica
+      open.push(b);
+      const auth: ResolvedAuth = {
+        user: 'alice',
+        password: null,
+        oauth2: { flow: 'refresh_token', tenantId: null, clientId: 'app', clientSecret: { kind: 'value', secret: new Secret('client-secret-0123456789') }, refreshToken: { kind: 'value', secret: new Secret(initial) }, tokenUrl: peer.tokenUrl, scope: 'mail', clientSecretExpires: null },
+      };
+      const managers = [a, b].map((s) => new OAuthManager({ state: new OAuthStateStore(s.control), log: createLogger('silent') }));
+      const tokens = await Promise.all(managers.map((m) => m.accessToken('desk', auth)));
+      expect(tokens.every((t) => typeof t.token === 'string')).toBe(true);
+      // without the lock both present `initial` and the second gets invalid_grant (rotation killed it)
+      expect(peer.requests.map((r) => r.status)).toEqual([200, 200]);
+      const [first, second] = peer.requests;
+      expect(first!.refresh_token).toBe(initial);
+      expect(second!.refresh_token).not.toBe(initial);
+      // the one token still valid is the one the store keeps for the next refresh, by either replica
+      const valid = peer.refreshTokens('alice');
+      expect(valid).toHaveLength(1);
+      expect(JSON.stringify((await b.control.oauthState('desk')).state)).toContain(valid[0]!);
+      await Promise.all(managers.map((m) => m.stop()));
+    } finally {
+      await peer.close();
+    }
   });
 });

@@ -50,6 +50,17 @@ export class EmbeddedControl implements ControlPort {
     return this.oauth.casOAuthState(mailbox, version, next);
   }
 
+  /** One process owns the store: refreshes of a mailbox run in order in it. */
+  oauthRefreshExclusive<T>(mailbox: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#refreshes.get(mailbox) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#refreshes.set(mailbox, tail);
+    void tail.then(() => this.#refreshes.get(mailbox) === tail && this.#refreshes.delete(mailbox));
+    return run;
+  }
+
+  readonly #refreshes = new Map<string, Promise<unknown>>();
+
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {
     return this.counters.hit(key, limit, windowMs, now);
   }

@@ -10,8 +10,11 @@ import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
 import type { ControlPort, HitRequest, SuspensionListener } from '../port.js';
 import { hitAnswers, planHits } from '../counter-batch.js';
 import type { Sql } from './connect.js';
+import { StoreError } from '../types.js';
 
 const SWEEP_EVERY_HITS = 1000;
+/** First key of mailroom's OAuth refresh advisory locks (the migrations' lock uses another). */
+const OAUTH_REFRESH_LOCK = 7256735;
 
 export class PostgresControl implements ControlPort {
   readonly #listeners = new Set<SuspensionListener>();
@@ -21,11 +24,40 @@ export class PostgresControl implements ControlPort {
   #listening: Promise<{ unlisten(): Promise<void> } | null> | null = null;
   #hits = 0;
 
+  readonly #schema: string;
+
   constructor(
     private readonly sql: Sql,
     schema: string,
   ) {
     this.#channel = `${schema}_suspensions`.slice(0, 63);
+    this.#schema = schema;
+  }
+
+  /**
+   * A session advisory lock per (schema, mailbox) on a reserved connection, tried every 100–250 ms
+   * rather than waited for (a waiting replica holds one connection, not a blocked statement); the
+   * session's end releases it if the replica dies. Needs session pooling in front of PostgreSQL.
+   */
+  async oauthRefreshExclusive<T>(mailbox: string, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
+    const key = `${this.#schema}:${mailbox}`;
+    const conn = await this.sql.reserve();
+    try {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const [r] = await conn<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${OAUTH_REFRESH_LOCK}, hashtext(${key})) AS ok`;
+        if (r!.ok) break;
+        if (Date.now() >= deadline) throw new StoreError('failed', `OAuth2 refresh of mailbox ${mailbox}: another replica held its refresh for over ${Math.round(waitMs / 1000)} s`);
+        await new Promise((res) => setTimeout(res, 100 + Math.random() * 150));
+      }
+      try {
+        return await fn();
+      } finally {
+        await conn`SELECT pg_advisory_unlock(${OAUTH_REFRESH_LOCK}, hashtext(${key}))`.catch(() => undefined);
+      }
+    } finally {
+      conn.release();
+    }
   }
 
   async suspension(mailbox: string): Promise<SuspensionRecord | null> {
