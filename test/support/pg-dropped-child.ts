@@ -37,7 +37,10 @@ const worker = async (w: number) => {
   }
 };
 await Promise.all([0, 1, 2, 3].map(worker));
-// the pool recovers: a query after the storm succeeds
+// the pool recovers: a query after the storm succeeds (the test stops terminating on this line; a
+// terminate it sent just before has landed after the pause)
+process.stdout.write('storm over\n');
+await new Promise((r) => setTimeout(r, 500));
 await store.sql`SELECT 1`;
 await store.close();
 process.stdout.write(JSON.stringify({ ok, failed }) + '\n');
