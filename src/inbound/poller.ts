@@ -138,7 +138,7 @@ export class MailboxPoller {
         const fenced = err instanceof StoreError && err.code === 'fenced';
         if (fenced) {
           this.ctx.metrics.fenceRefusals.inc({ mailbox: this.id });
-          this.log.warn({ mailbox: this.id }, 'commit refused by the fence: another replica holds this mailbox now');
+          this.log.warn('commit refused by the fence: another replica holds this mailbox now');
         }
         if (signal.aborted) break;
         const c = classifyPollError(err, secretsOf(this.id));
