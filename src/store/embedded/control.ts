@@ -6,8 +6,11 @@ import type { SuspensionFileStore } from './suspension-file.js';
 import type { MailboxOAuthState, SuspensionRecord } from '../control-types.js';
 import type { ControlPort, HitRequest, SuspensionListener } from '../port.js';
 import type { Counters } from './counters.js';
+import { KeyedSerial } from '../keyed-serial.js';
 
 export class EmbeddedControl implements ControlPort {
+  readonly #refreshes = new KeyedSerial();
+
   constructor(
     private readonly suspensionStore: SuspensionFileStore,
     private readonly oauth: VersionedOAuthFiles,
@@ -52,14 +55,8 @@ export class EmbeddedControl implements ControlPort {
 
   /** One process owns the store: refreshes of a mailbox run in order in it. */
   oauthRefreshExclusive<T>(mailbox: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.#refreshes.get(mailbox) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#refreshes.set(mailbox, tail);
-    void tail.then(() => this.#refreshes.get(mailbox) === tail && this.#refreshes.delete(mailbox));
-    return run;
+    return this.#refreshes.run(mailbox, fn);
   }
-
-  readonly #refreshes = new Map<string, Promise<unknown>>();
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<boolean> {
     return this.counters.hit(key, limit, windowMs, now);

@@ -5,6 +5,7 @@ import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/p
 import { join } from 'node:path';
 import type { MailboxOAuthState } from '../control-types.js';
 import { fsyncDir, tempPathFor } from '../durable-file.js';
+import { KeyedSerial } from '../keyed-serial.js';
 
 /** A file name for any mailbox id (ids are config keys; be safe anyway). */
 export function stateFileName(mailbox: string): string {
@@ -18,7 +19,7 @@ function empty(mailbox: string): MailboxOAuthState {
 export class OAuthFileStore {
   readonly dir: string;
   private cache = new Map<string, MailboxOAuthState>();
-  private writes = new Map<string, Promise<void>>();
+  private writes = new KeyedSerial();
   private ready: Promise<void> | null = null;
 
   constructor(storePath: string) {
@@ -57,10 +58,7 @@ export class OAuthFileStore {
   async update(mailbox: string, change: (s: MailboxOAuthState) => void): Promise<void> {
     const state = await this.load(mailbox);
     change(state);
-    const prev = this.writes.get(mailbox) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.write(mailbox, JSON.stringify(state, null, 1) + '\n'));
-    this.writes.set(mailbox, next);
-    await next;
+    await this.writes.run(mailbox, () => this.write(mailbox, JSON.stringify(state, null, 1) + '\n'));
   }
 
   private async write(mailbox: string, text: string): Promise<void> {
@@ -103,7 +101,7 @@ export class OAuthFileStore {
 
   /** Wait for pending writes (shutdown). */
   async flush(): Promise<void> {
-    await Promise.all([...this.writes.values()].map((p) => p.catch(() => undefined)));
+    await this.writes.idle();
   }
 }
 
