@@ -5,12 +5,11 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
-import { startDovecot, type Dovecot } from '../peers/dovecot.js';
-import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import type { Dovecot } from '../peers/dovecot.js';
+import type { PostgresPeer } from '../peers/postgres.js';
 import { message, waitFor } from '../support/daemon-config.js';
 import type { ChildRun } from '../support/daemon-process.js';
-import { makeUsers } from '../support/inbound.js';
-import { clusterConfig as configFor, expectExactlyOnce, heldBy, owners as ownersOf, spawnReplica, userOf } from '../support/replicas.js';
+import { clusterConfig as configFor, expectExactlyOnce, heldBy, owners as ownersOf, spawnReplica, userOf, endReplicas, startClusterPeers } from '../support/replicas.js';
 
 const TTL_MS = 3_000;
 const KILL_USERS = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
@@ -21,16 +20,11 @@ let pg: PostgresPeer;
 const runs = new Set<ChildRun>();
 const views: Stores[] = [];
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(KILL_USERS) }), startPostgres()]);
+  [dovecot, pg] = await startClusterPeers(KILL_USERS);
 }, 60_000);
 afterEach(async () => {
-  for (const r of runs) {
-    r.child.kill('SIGCONT');
-    r.child.kill('SIGKILL');
-  }
-  await Promise.all([...runs].map((r) => r.exited));
+  await endReplicas(runs, views);
   runs.clear();
-  await Promise.all(views.splice(0).map((v) => v.close()));
 });
 afterAll(async () => {
   await Promise.all([dovecot?.destroy(), pg?.destroy()]);

@@ -6,12 +6,12 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
-import { startDovecot, type Dovecot } from '../peers/dovecot.js';
-import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import type { Dovecot } from '../peers/dovecot.js';
+import type { PostgresPeer } from '../peers/postgres.js';
 import { message, waitFor } from '../support/daemon-config.js';
 import { mailSessions, overlapping } from '../support/dovecot-sessions.js';
-import { duplicates, makeUsers } from '../support/inbound.js';
-import { clusterConfig, heldBy, owners, spawnReplica, type Replica } from '../support/replicas.js';
+import { duplicates } from '../support/inbound.js';
+import { clusterConfig, heldBy, owners, spawnReplica, type Replica, endReplicas, startClusterPeers } from '../support/replicas.js';
 
 const MAILBOXES = 60;
 const PER_BOX = 50;
@@ -24,12 +24,10 @@ const runs: Replica[] = [];
 let view: Stores | null = null;
 beforeAll(async () => {
   // client_limit > 1: one imap process per session would take an inotify instance each (128 per uid)
-  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(USERS), imapClientLimit: 20 }), startPostgres()]);
+  [dovecot, pg] = await startClusterPeers(USERS, { imapClientLimit: 20 });
 }, 60_000);
 afterEach(async () => {
-  for (const r of runs) r.child.kill('SIGKILL');
-  await Promise.all(runs.map((r) => r.exited));
-  await view?.close();
+  await endReplicas(runs, view ? [view] : []);
 });
 afterAll(async () => {
   await Promise.all([dovecot?.destroy(), pg?.destroy()]);

@@ -9,11 +9,11 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
-import { startDovecot, type Dovecot } from '../peers/dovecot.js';
-import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import type { Dovecot } from '../peers/dovecot.js';
+import type { PostgresPeer } from '../peers/postgres.js';
 import { message, waitFor } from '../support/daemon-config.js';
-import { duplicates, makeUsers } from '../support/inbound.js';
-import { clusterConfig, expectExactlyOnce, get, heldBy, isStopped, metricSum, owners, spawnReplica, userOf, type Replica } from '../support/replicas.js';
+import { duplicates } from '../support/inbound.js';
+import { clusterConfig, expectExactlyOnce, get, heldBy, isStopped, metricSum, owners, spawnReplica, userOf, type Replica, endReplicas, startClusterPeers } from '../support/replicas.js';
 
 const TTL_MS = 3_000;
 const USERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
@@ -25,16 +25,11 @@ let pg: PostgresPeer;
 const runs = new Set<Replica>();
 const views: Stores[] = [];
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers([...USERS, ...USERS.map((u) => `x${u}`)]) }), startPostgres()]);
+  [dovecot, pg] = await startClusterPeers([...USERS, ...USERS.map((u) => `x${u}`)]);
 }, 60_000);
 afterEach(async () => {
-  for (const r of runs) {
-    r.child.kill('SIGCONT');
-    r.child.kill('SIGKILL');
-  }
-  await Promise.all([...runs].map((r) => r.exited));
+  await endReplicas(runs, views);
   runs.clear();
-  await Promise.all(views.splice(0).map((v) => v.close()));
 });
 afterAll(async () => {
   await Promise.all([dovecot?.destroy(), pg?.destroy()]);

@@ -6,11 +6,10 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
 import type { Stores } from '../../src/store/port.js';
-import { startDovecot, type Dovecot } from '../peers/dovecot.js';
-import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
+import type { Dovecot } from '../peers/dovecot.js';
+import type { PostgresPeer } from '../peers/postgres.js';
 import { message, waitFor } from '../support/daemon-config.js';
-import { makeUsers } from '../support/inbound.js';
-import { clusterConfig, expectExactlyOnce, get, heldBy, metricSum, owners, spawnReplica, type Replica } from '../support/replicas.js';
+import { clusterConfig, expectExactlyOnce, get, heldBy, metricSum, owners, spawnReplica, type Replica, endReplicas, startClusterPeers } from '../support/replicas.js';
 
 const TTL_MS = 3_000;
 const OUTAGE_MS = 20_000;
@@ -23,13 +22,11 @@ let pg: PostgresPeer;
 const runs = new Set<Replica>();
 const views: Stores[] = [];
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: makeUsers(USERS) }), startPostgres()]);
+  [dovecot, pg] = await startClusterPeers(USERS);
 }, 60_000);
 afterEach(async () => {
-  for (const r of runs) r.child.kill('SIGKILL');
-  await Promise.all([...runs].map((r) => r.exited));
+  await endReplicas(runs, views);
   runs.clear();
-  await Promise.all(views.splice(0).map((v) => v.close()));
 });
 afterAll(async () => {
   await Promise.all([dovecot?.destroy(), pg?.destroy()]);

@@ -8,12 +8,28 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { expect } from 'vitest';
 import type { Stores } from '../../src/store/port.js';
-import type { Dovecot } from '../peers/dovecot.js';
+import { startDovecot, type Dovecot, type StartDovecotOptions } from '../peers/dovecot.js';
 import { freePort } from '../peers/free-port.js';
-import type { PostgresPeer } from '../peers/postgres.js';
+import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
 import { writeTestConfig } from './daemon-config.js';
 import { MAILROOM, spawnScript, type ChildRun } from './daemon-process.js';
-import { duplicates } from './inbound.js';
+import { duplicates, makeUsers } from './inbound.js';
+
+/** A cluster test file's peers, started once for the file: one Dovecot with `users`, one PostgreSQL. */
+export function startClusterPeers(users: string[], dovecot: Omit<StartDovecotOptions, 'users'> = {}): Promise<[Dovecot, PostgresPeer]> {
+  return Promise.all([startDovecot({ users: makeUsers(users), ...dovecot }), startPostgres()]);
+}
+
+/** After a test: every replica process gone (a SIGSTOPped one continued first, so it can die) and every store view closed. */
+export async function endReplicas(runs: Iterable<ChildRun>, views: Stores[] = []): Promise<void> {
+  const all = [...runs];
+  for (const r of all) {
+    r.child.kill('SIGCONT');
+    r.child.kill('SIGKILL');
+  }
+  await Promise.all(all.map((r) => r.exited));
+  await Promise.all(views.splice(0).map((v) => v.close()));
+}
 
 /** The admin API token every replica of these configs accepts. */
 export const ADMIN_TOKEN = 'replicas-test-admin-token-0123456789';
