@@ -104,7 +104,8 @@ export class PostgresOutbox implements OutboxPort {
         } else out.push(e);
       }
       // a claim still set (settle and release clear it) but expired: its claimer died or stalled
-      const takenOver = rows.filter((r) => r.claim_owner !== null && out.some((e) => e.id === r.id)).map((r) => r.id);
+      const claimed = new Set(out.map((e) => e.id));
+      const takenOver = rows.filter((r) => r.claim_owner !== null && claimed.has(r.id)).map((r) => r.id);
       if (takenOver.length) req.onTakenOver?.(takenOver);
       await Promise.all([
         ...recovered.map((e) => write(tx, e, null)),
