@@ -109,6 +109,11 @@ export class Daemon {
   /** readiness gated on a working store */
   private storeCheck: StoreCheck | null = null;
 
+  /** The HTTP listeners (main, and server.metricsListen's): both answer /-/ready the same. */
+  private listeners(): HttpServer[] {
+    return this.metricsHttp ? [this.http, this.metricsHttp] : [this.http];
+  }
+
   constructor(private opts: DaemonOptions) {
     this.log = opts.logger ?? createLogger();
     this.replicaId = opts.replicaId ?? process.env.MAILROOM_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -154,7 +159,7 @@ export class Daemon {
       timeoutMs: this.opts.storePingTimeoutMs ?? DEFAULT_STORE_PING_TIMEOUT_MS,
       onChange: (up, reason) => {
         this.metrics.storeUp.set(up ? 1 : 0);
-        for (const h of [this.http, this.metricsHttp]) if (h) h.unready = reason;
+        for (const h of this.listeners()) h.unready = reason;
       },
     });
     this.storeCheck.start();
@@ -232,7 +237,7 @@ export class Daemon {
     this.emptyAtApply = emptyFiles(problems);
     this.lastReload = { status: 'applied', trigger: 'startup', at: new Date().toISOString(), hash: snapshot.hash, changes: [], restartRequired: [], problems };
     if (this.opts.watch !== false) this.watcher = await watchConfig(this.opts.configPath, () => void this.reload('watch'), this.opts.watchDebounceMs);
-    for (const h of [this.http, this.metricsHttp]) if (h) h.ready = true;
+    for (const h of this.listeners()) h.ready = true;
     this.log.info({ listen: this.http.address(), hash: snapshot.hash.slice(0, 12), files: snapshot.files.length, mailboxes: Object.keys(snapshot.mailboxes).length }, 'mailroom started');
   }
 
@@ -328,7 +333,7 @@ export class Daemon {
   /** Stop taking work, finish in-flight commits and server actions, close everything. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const h of [this.http, this.metricsHttp]) if (h) h.ready = false;
+      for (const h of this.listeners()) h.ready = false;
       this.storeCheck?.stop();
       this.log.info('mailroom stopping');
       await this.watcher?.close();
