@@ -116,6 +116,23 @@ export function storeContract(f: StoreFactory): void {
         expect(await s.tickets.openBlob('0'.repeat(64))).toBeNull();
         expect(await s.tickets.openBlob('../../etc/passwd')).toBeNull();
       }));
+
+      it('keeps every byte of blobs of any size: empty, binary, exactly one chunk, one byte over, many in one call', withStore(async (s) => {
+        const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256)); // every byte value, NULs too
+        const exact = Buffer.alloc(256 * 1024, 0xff);
+        const over = Buffer.concat([exact, Buffer.from([0])]);
+        const inputs = [Buffer.alloc(0), binary, exact, over, new Uint8Array(binary.subarray(5, 9))];
+        const hashes = await s.intake.putBlobs(inputs);
+        expect(await s.intake.putBlobs([over, binary])).toEqual([hashes[3], hashes[1]]); // known ones again: same hashes
+        for (const [i, want] of inputs.entries()) {
+          const got = await s.tickets.openBlob(hashes[i]!);
+          expect(got?.length).toBe(want.byteLength);
+          const chunks: Buffer[] = [];
+          for await (const c of got!.stream) chunks.push(c as Buffer);
+          expect(Buffer.concat(chunks).equals(Buffer.from(want))).toBe(true);
+          expect((await s.tickets.readBlob(hashes[i]!))?.equals(Buffer.from(want))).toBe(true);
+        }
+      }));
     });
 
     describe('sync', () => {

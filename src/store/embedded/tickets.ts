@@ -1,6 +1,7 @@
 // Why this file exists: the embedded store's ticket port: queries over the ticket store, a status
 // change that settles the ticket's held webhook deliveries, and blobs as streams out of the packs.
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { WebhookQueue } from './webhook-queue.js';
 import type { BlobStream, SetStatusResult, TicketPort } from '../port.js';
 import type { TicketStore } from '../ticket-store.js';
@@ -36,7 +37,8 @@ export class EmbeddedTickets implements TicketPort {
     if (!/^[0-9a-f]{64}$/i.test(hash)) return null;
     const loc = await this.store.blobs.locate(hash);
     if (!loc) return null;
-    const stream = createReadStream(loc.file, { start: loc.offset, end: loc.offset + loc.length - 1 });
+    // An empty blob (a zero-byte attachment) has no byte range to read: end would come before start.
+    const stream = loc.length === 0 ? Readable.from([]) : createReadStream(loc.file, { start: loc.offset, end: loc.offset + loc.length - 1 });
     return { length: loc.length, stream };
   }
 
