@@ -16,7 +16,7 @@ export interface BenchPostgres {
    * saw only a few of the COMMITs that ended the BEGINs it counted, so every BEGIN is taken to have
    * its COMMIT: total = counted statements - COMMITs counted + BEGINs (one round trip each).
    */
-  statements(db: string): Promise<{ total: number; byKind: [string, number][] }>;
+  statements(db: string): Promise<{ total: number; byKind: [string, number][]; byTime: { query: string; calls: number; ms: number }[] }>;
   destroy(): Promise<void>;
 }
 
@@ -38,8 +38,8 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     peer,
     pid,
     async statements(db) {
-      const rows = await peer.query<{ query: string; calls: string }>(
-        `SELECT query, calls FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
+      const rows = await peer.query<{ query: string; calls: string; total_exec_time: number }>(
+        `SELECT query, calls, total_exec_time FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
         [db],
       );
       const byKind = new Map<string, number>();
@@ -55,7 +55,11 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       const begins = byKind.get('BEGIN') ?? 0;
       total += begins - (byKind.get('COMMIT') ?? 0);
       byKind.set('COMMIT', begins);
-      return { total, byKind: [...byKind.entries()].sort((a, b) => b[1] - a[1]) };
+      // where the server's time went: execution time per statement (planning and protocol not included)
+      const byTime = rows
+        .map((r) => ({ query: r.query.replace(/\s+/g, ' ').trim().slice(0, 90), calls: Number(r.calls), ms: Number(r.total_exec_time) }))
+        .sort((a, b) => b.ms - a.ms);
+      return { total, byKind: [...byKind.entries()].sort((a, b) => b[1] - a[1]), byTime };
     },
     destroy: () => peer.destroy(),
   };

@@ -54,6 +54,26 @@ describe('PostgreSQL store', () => {
     expect((await b.tickets.stats()).tickets).toBe(1);
   });
 
+  it('compresses mail content with lz4 (not pglz, the costliest part of ingest on the server), and runs every statement with a plan for its values', async () => {
+    const s = await store();
+    const rows = await pg.query<{ col: string; method: string }>(
+      `SELECT c.relname || '.' || a.attname AS col, a.attcompression AS method FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND (c.relname, a.attname) IN (('blob_chunks', 'data'), ('articles', 'data'), ('outbox', 'raw'), ('outbox', 'entry'))
+       ORDER BY 1`,
+      [s.schema],
+    );
+    expect(rows).toEqual([
+      { col: 'articles.data', method: 'l' },
+      { col: 'blob_chunks.data', method: 'l' },
+      { col: 'outbox.entry', method: 'l' },
+      { col: 'outbox.raw', method: 'l' },
+    ]);
+    // A generic plan chosen while a table was empty (a new store) scanned the whole table for every
+    // key lookup until autovacuum's first ANALYZE: 11 ms per intake lookup at 10,000 keys.
+    const [mode] = await s.sql<{ plan_cache_mode: string }[]>`SHOW plan_cache_mode`;
+    expect(mode?.plan_cache_mode).toBe('force_custom_plan');
+  });
+
   it('refuses a schema newer than it knows, with a clear error', async () => {
     const s = await store();
     await pg.query(`INSERT INTO ${s.schema}.schema_migrations (version, name) VALUES (999, 'from_the_future')`);
