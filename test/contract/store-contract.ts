@@ -117,6 +117,22 @@ export function storeContract(f: StoreFactory): void {
         expect(await s.tickets.openBlob('../../etc/passwd')).toBeNull();
       }));
 
+      it('keeps article text as it came: NUL, lone surrogates, a backslash before u0000, emoji and quotes, beside plain articles in one commit', withStore(async (s) => {
+        const texts = ['plain "quoted" text', 'nul \u0000 here', 'lone \ud800 high and \udc00 low', 'a backslash \\u0000 that is text', 'pair 😀 and é'];
+        const items = texts.map((t, i) => {
+          const x = item({ uid: i + 1 });
+          x.article = { ...x.article, text: t, subject: t };
+          return x;
+        });
+        const r = await s.intake.commit(items, F);
+        s = await f.reopen(s);
+        for (const [i, t] of texts.entries()) {
+          const a = (await s.tickets.get(r[i]!.ticketId))?.articles[0];
+          expect([a?.text, a?.subject]).toEqual([t, t]);
+        }
+        return s;
+      }));
+
       it('keeps every byte of blobs of any size: empty, binary, exactly one chunk, one byte over, many in one call', withStore(async (s) => {
         const binary = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256)); // every byte value, NULs too
         const exact = Buffer.alloc(256 * 1024, 0xff);

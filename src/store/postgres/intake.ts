@@ -16,7 +16,7 @@ import type { Blobs } from './blobs.js';
 import type { Sql, Tx } from './connect.js';
 import { checkFence } from './fence.js';
 import { actionKey, assignIds, planCommit, prefixCounts, type CommitPlan, type KnownTarget } from './plan.js';
-import { TICKET_COLUMNS, pgText, recordset, summaryOf, ticketHead, type TicketRow } from './rows.js';
+import { TICKET_COLUMNS, pgText, recordset, recordsetWithData, summaryOf, ticketHead, type TicketRow } from './rows.js';
 
 /** A subject full of tags must not make one batch read many tickets (as in the embedded store). */
 const MAX_TICKET_FACTS = 64;
@@ -207,7 +207,8 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
   const touched = new Map<string, { id: string; article_count: number; participants: string[]; at: string }>();
   for (const a of plan.articles) if (!a.ticket.isNew) touched.set(a.ticket.id, { id: a.ticket.id, article_count: a.ticket.articleCount, participants: [...a.ticket.participants], at: nowIso });
   const reopened = [...new Set(plan.articles.map((a) => a.ticket))].flatMap((t) => (t.reopened ? [{ id: t.id, from: t.reopened.from, to: t.reopened.to }] : []));
-  const articles = plan.articles.map((a) => ({ ticket_id: a.ticket.id, no: a.no, at: nowIso, data: JSON.stringify(a.article) }));
+  // The article as a JSON value inside the recordset, stored as its text (recordsetWithData)
+  const articles = plan.articles.map((a) => ({ ticket_id: a.ticket.id, no: a.no, at: nowIso, data: a.article }));
   const keys = plan.articles.flatMap((a) => a.keys.map((key) => ({ key, ticket_id: a.ticket.id, article_no: a.no })));
   const aliases = plan.aliases.map((a) => ({ key: a.key, ticket_id: a.ticket.id, article_no: a.articleNo }));
   const mids = plan.messageIds.map((m) => ({ company: m.company, message_id: m.messageId, ticket_id: m.ticket.id }));
@@ -233,7 +234,8 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
       : none,
     articles.length
       ? tx`INSERT INTO articles (ticket_id, no, created_at, data)
-           SELECT ticket_id, no, at, data FROM json_to_recordset(${recordset(articles)}::text::json) AS x(ticket_id text, no integer, at timestamptz, data text)`
+           SELECT ticket_id, no, at, coalesce(data_text, data::text)
+           FROM json_to_recordset(${recordsetWithData(articles)}::text::json) AS x(ticket_id text, no integer, at timestamptz, data json, data_text text)`
       : none,
     // A key written by a concurrent commit makes this insert fail: the batch is retried and sees it.
     keys.length
