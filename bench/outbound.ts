@@ -212,7 +212,8 @@ function runPhase(phase: Phase, port: number, pg?: { url: string; pid: number })
   return new Promise((resolve, reject) => {
     const self = fileURLToPath(import.meta.url);
     const env = { ...process.env, ...(pg && { BENCH_PG: JSON.stringify(pg) }) };
-    const child = spawn(process.execPath, [...process.execArgv, self, `--phase=${phase}`, `--port=${port}`], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const extra = (process.env.BENCH_MAILROOM_NODE_ARGS ?? "").split(" ").filter((a) => a && phase !== "raw");
+    const child = spawn(process.execPath, [...process.execArgv, ...extra, self, `--phase=${phase}`, `--port=${port}`], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => {

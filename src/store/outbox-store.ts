@@ -23,6 +23,7 @@
 import { mkdirDurable, removeStaleTemps } from './durable-file.js';
 import { acquireStoreLock } from './lock.js';
 import { OutboxJournal } from './outbox-journal.js';
+import { StoreError } from './types.js';
 import { sentPatch, TERMINAL, type JournalRecord, type OutboxEntry, type OutboxRecovery, type OutboxStoreOptions } from './outbox-types.js';
 
 export { sentPatch, type OutboxRecovery, type OutboxStoreOptions };
@@ -105,7 +106,7 @@ export class OutboxStore {
   /** Durable enqueue: resolves once the message survives a crash. */
   add(entry: OutboxEntry): Promise<void> {
     this.#assertOpen();
-    if (this.#entries.has(entry.id)) return Promise.reject(new Error(`outbox entry ${entry.id} exists`));
+    if (this.#entries.has(entry.id)) return Promise.reject(new StoreError('bad-input', `outbox entry ${entry.id} exists`));
     this.#entries.set(entry.id, entry);
     this.#index(entry);
     return this.#append({ t: 'put', e: entry });
@@ -130,7 +131,7 @@ export class OutboxStore {
   update(id: string, patch: Partial<OutboxEntry>): Promise<void> {
     this.#assertOpen();
     const e = this.#entries.get(id);
-    if (!e) return Promise.reject(new Error(`unknown outbox entry ${id}`));
+    if (!e) return Promise.reject(new StoreError('bad-input', `unknown outbox entry ${id}`));
     Object.assign(e, patch, { updatedAt: new Date().toISOString() });
     if (TERMINAL.has(e.status)) e.raw = null;
     if (patch.status === 'sending') return Promise.resolve();

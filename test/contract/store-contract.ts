@@ -401,6 +401,69 @@ export function storeContract(f: StoreFactory): void {
       }));
     });
 
+    describe('outbox: many at once (a store may write them together)', () => {
+      it('adds made at once: each durable, a repeated idempotency key answered with the first, a repeated id refused, order kept', withStore(async (s) => {
+        const raw = (i: number) => `Subject: ${i}\r\n\r\n${'\u00ff\u0000'.repeat(i)}\r\n`; // latin1 bytes, NUL too
+        const adds = Array.from({ length: 40 }, (_, i) =>
+          s.outbox.add(outboxEntry(`msg_${String(i).padStart(2, '0')}`, { raw: raw(i), ...(i % 10 === 3 && { idempotencyKey: 'same' }) })),
+        );
+        const dup = s.outbox.add(outboxEntry('msg_05')).then(() => 'added', (e: { code?: string }) => e.code);
+        const got = await Promise.all(adds);
+        expect(got.filter((g) => g.existing).map((g) => g.entry.id)).toEqual(['msg_03', 'msg_03', 'msg_03']);
+        expect(got.filter((g) => !g.existing)).toHaveLength(37);
+        expect(await dup).toBe('bad-input');
+        s = await f.reopen(s);
+        expect(await s.outbox.get('msg_13')).toBeNull();
+        expect((await s.outbox.get('msg_39'))?.raw).toBe(raw(39));
+        const claimed = await s.outbox.claimDue({ owner: 'w', limit: 100, ttlMs: 60_000, now: Date.now() });
+        expect(claimed.map((e) => e.id)).toEqual(got.filter((g) => !g.existing).map((g) => g.entry.id));
+        return s;
+      }));
+
+      it('settles made at once apply in call order per entry; an unknown or foreign-claimed one fails alone', withStore(async (s) => {
+        for (const id of ['msg_a', 'msg_b', 'msg_c', 'msg_d']) await s.outbox.add(outboxEntry(id));
+        const now = Date.now();
+        await s.outbox.claimDue({ owner: 'w', limit: 3, ttlMs: 60_000, now }); // a, b, c
+        await s.outbox.claimDue({ owner: 'other', limit: 3, ttlMs: 60_000, now }); // d
+        const outcome = (p: Promise<void>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
+        const calls = [
+          outcome(s.outbox.settle('msg_a', 'w', { status: 'sending', attempts: 1 })),
+          outcome(s.outbox.settle('msg_b', 'w', { status: 'sending', attempts: 1 })),
+          outcome(s.outbox.settle('msg_a', 'w', { status: 'retrying', attempts: 1, lastError: { message: 'x \u0000' } as OutboxEntry['lastError'] })),
+          outcome(s.outbox.settle('msg_zz', 'w', { status: 'sent' })),
+          outcome(s.outbox.settle('msg_d', 'w', { status: 'sent' })),
+          outcome(s.outbox.settle('msg_a', 'w', { status: 'sent', attempts: 2, sentAt: new Date().toISOString() })),
+          outcome(s.outbox.settle('msg_c', 'w', { status: 'failed', attempts: 1, failedAt: new Date().toISOString() })),
+          outcome(s.outbox.settle('msg_b', 'w', { status: 'sent', attempts: 1, sentAt: new Date().toISOString() })),
+        ];
+        expect(await Promise.all(calls)).toEqual(['ok', 'ok', 'ok', 'bad-input', 'claimed', 'ok', 'ok', 'ok']);
+        s = await f.reopen(s);
+        expect(await s.outbox.get('msg_a')).toMatchObject({ status: 'sent', attempts: 2, raw: null, lastError: { message: 'x \u0000' } });
+        expect(await s.outbox.get('msg_b')).toMatchObject({ status: 'sent', raw: null });
+        expect(await s.outbox.get('msg_c')).toMatchObject({ status: 'failed', raw: null });
+        expect(await s.outbox.get('msg_d')).toMatchObject({ status: 'queued' });
+        return s;
+      }));
+
+      it('several settles of each of several entries made at once: each entry ends as its last settle says', withStore(async (s) => {
+        const ids = ['msg_p', 'msg_q', 'msg_r', 'msg_s'];
+        for (const id of ids) await s.outbox.add(outboxEntry(id));
+        await s.outbox.claimDue({ owner: 'w', limit: 10, ttlMs: 60_000, now: Date.now() });
+        const at = new Date().toISOString();
+        const calls: Promise<void>[] = [s.outbox.settle('msg_p', 'w', { status: 'sending', attempts: 1 })]; // goes alone; the rest wait together
+        for (const id of ids) calls.push(s.outbox.settle(id, 'w', { status: 'retrying', attempts: 1, lastError: { message: `first ${id}` } as OutboxEntry['lastError'] }));
+        for (const id of ids) calls.push(s.outbox.settle(id, 'w', { attempts: 2, lastError: { message: `second ${id}` } as OutboxEntry['lastError'] }));
+        for (const id of ids.slice(0, 2)) calls.push(s.outbox.settle(id, 'w', { status: 'sent', attempts: 3, sentAt: at }));
+        await Promise.all(calls);
+        s = await f.reopen(s);
+        expect(await s.outbox.get('msg_p')).toMatchObject({ status: 'sent', attempts: 3, raw: null, lastError: { message: 'second msg_p' } });
+        expect(await s.outbox.get('msg_q')).toMatchObject({ status: 'sent', attempts: 3, raw: null, lastError: { message: 'second msg_q' } });
+        expect(await s.outbox.get('msg_r')).toMatchObject({ status: 'retrying', attempts: 2, lastError: { message: 'second msg_r' } });
+        expect((await s.outbox.get('msg_s'))?.raw).not.toBeNull();
+        return s;
+      }));
+    });
+
     describe('outbox: settle', () => {
       it('merges the patch into the stored entry: keys it does not name stay, undefined ones go, any text survives', withStore(async (s) => {
         await s.outbox.add(outboxEntry('msg_m', { status: 'sending', subject: 'Keep me', accepted: ['x@y.example'], possibleDuplicate: true }));
