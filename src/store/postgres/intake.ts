@@ -61,9 +61,9 @@ export class PostgresIntake implements IntakePort {
       ticketIds.length || threadTickets ? this.sql<(TicketRow & { participants: string[]; message_ids: string[] })[]>`
         SELECT ${this.sql.unsafe(TICKET_COLUMNS)}, participants,
           (SELECT coalesce(array_agg(a.data::json->>'messageId') FILTER (WHERE a.data::json->>'messageId' IS NOT NULL), '{}') FROM articles a WHERE a.ticket_id = tickets.id) AS message_ids
-        FROM tickets WHERE id = ANY(${ticketIds}::text[])
-          OR (${threadTickets} AND id IN (SELECT m.ticket_id FROM message_ids m
-                JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)))
+        FROM tickets WHERE id IN (SELECT unnest(${ticketIds}::text[]) -- (a UNION: \`id = ANY(..) OR id IN (..)\` scanned every ticket)
+          UNION SELECT m.ticket_id FROM message_ids m JOIN json_to_recordset(${recordset(pairs)}::text::json) AS x(company text, message_id text) USING (company, message_id)
+                WHERE ${threadTickets})
         LIMIT ${MAX_TICKET_FACTS * 2}` : [],
       whole.length ? this.sql<{ key: string; data: string | null }[]>`
         SELECT d.key, a.data FROM dedupe_keys d LEFT JOIN articles a ON a.ticket_id = d.ticket_id AND a.no = d.article_no
