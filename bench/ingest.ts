@@ -198,7 +198,7 @@ async function orchestrate(): Promise<void> {
         if (pg) {
           const st = await pgPeer!.statements(pg.db);
           Object.assign(r, { statements: st.total, statementsPerBatch: st.total / r.batches!, topStatements: st.byKind.slice(0, 8).map(([k, v]) => `${k} ${(v / r.batches!).toFixed(1)}`).join(', ') });
-          r.notes.push(`PostgreSQL execution time by statement (ms in all, calls): ${st.byTime.slice(0, 6).map((x) => `${x.ms.toFixed(0)} ms ${x.calls}× ${x.query}`).join(' | ')}`);
+          r.notes.push(`PostgreSQL execution time by statement (ms in all, calls): ${st.byTime.slice(0, Number(process.env.BENCH_PG_TOP ?? 6)).map((x) => `${x.ms.toFixed(0)} ms ${x.calls}× ${x.query}`).join(' | ')}`);
           r.notes.push(`PostgreSQL executed ${st.total} statements (pg_stat_statements): ${(st.total / r.batches!).toFixed(1)} per batch of ${BATCH} (start-up and lease rounds included); per batch: ${r.topStatements}`);
         }
         results.push(r);

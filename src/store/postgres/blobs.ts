@@ -1,9 +1,9 @@
 // Why this file exists: blobs (raw messages, attachments) in PostgreSQL, content-addressed by SHA-256
 // and deduplicated. A blob is a row in `blobs` (hash, length) and its bytes in `blob_chunks` rows of
 // 256 KiB: a reader streams it one chunk (one small query) at a time with backpressure, never the
-// whole blob in memory, and a writer sends only blobs the database does not have yet (one lookup,
-// then the new ones in one transaction: their `blobs` rows with ON CONFLICT DO NOTHING, which covers a
-// concurrent writer, and the chunks of those it inserted as one binary COPY).
+// whole blob in memory, and a writer sends only the bytes of blobs the database does not have yet:
+// in one transaction, the `blobs` rows with ON CONFLICT DO NOTHING RETURNING (the ones it inserted;
+// a known one or a concurrent writer's is not), then the chunks of those as one binary COPY.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,9 +26,6 @@ export function blobs(sql: Sql): Blobs {
       const hashes = bufs.map((b) => createHash('sha256').update(b).digest('hex'));
       const unique = new Map<string, Buffer>();
       hashes.forEach((h, i) => unique.set(h, bufs[i]!));
-      if (unique.size === 0) return hashes;
-      const known = await sql<{ hash: string }[]>`SELECT hash FROM blobs WHERE hash = ANY(${[...unique.keys()]}::text[])`;
-      for (const r of known) unique.delete(r.hash);
       if (unique.size === 0) return hashes;
       await sql.begin(async (tx) => {
         const fresh = await tx<{ hash: string }[]>`
