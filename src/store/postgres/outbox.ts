@@ -17,7 +17,7 @@ import { TERMINAL, type OutboxEntry } from '../outbox-types.js';
 import type { ClaimRequest, OutboxPort, UnfinishedQuery } from '../port.js';
 import { StoreError } from '../types.js';
 import type { Sql, Tx } from './connect.js';
-import { recordset } from './rows.js';
+import { recordset, recordsetWithData } from './rows.js';
 import { StatementBatch } from './statement-batch.js';
 
 /** Finished messages stay visible this long (as the embedded outbox's default retention). */
@@ -50,17 +50,23 @@ function entryOf(r: OutboxRow): OutboxEntry {
   return e;
 }
 
-/** The queried columns of an entry (the rest of it is the JSON text `entry`). */
-export function columnsOf(e: OutboxEntry) {
-  const { raw: _raw, ...rest } = e;
+/** The queried columns of an entry, and the rest of it (`data`, stored as the JSON text `entry`). */
+export function queriedColumnsOf(e: OutboxEntry) {
+  const { raw: _raw, ...data } = e;
   return {
     status: e.status,
     next_attempt_at: e.nextAttemptAt === null ? null : new Date(e.nextAttemptAt),
     attempts: e.attempts,
-    entry: JSON.stringify(rest),
     raw: e.raw === null || TERMINAL.has(e.status) ? null : Buffer.from(e.raw, 'latin1'),
     finished_at: TERMINAL.has(e.status) ? new Date(e.sentAt ?? e.failedAt ?? e.updatedAt) : null,
+    data,
   };
+}
+
+/** The columns of an entry, `entry` as JSON text. */
+export function columnsOf(e: OutboxEntry) {
+  const { data, ...c } = queriedColumnsOf(e);
+  return { ...c, entry: JSON.stringify(data) };
 }
 
 export class PostgresOutbox implements OutboxPort {
@@ -83,15 +89,16 @@ export class PostgresOutbox implements OutboxPort {
 
   async #addMany(entries: OutboxEntry[]): Promise<({ entry: OutboxEntry; existing: boolean } | Error)[]> {
     const rows = entries.map((e) => {
-      const c = columnsOf(e);
+      const c = queriedColumnsOf(e);
       return { ...c, id: e.id, company: e.company, idempotency_key: e.idempotencyKey, committed: e.committed, raw: c.raw?.toString('base64') ?? null };
     });
-    // (json_to_recordset keeps the rows' order: seq, the claim order, follows the calls')
+    // (json_to_recordset keeps the rows' order: seq, the claim order, follows the calls'; the entry
+    // goes as a JSON value, encoded once: recordsetWithData)
     const inserted = await this.sql<{ id: string }[]>`
       INSERT INTO outbox (id, company, idempotency_key, status, next_attempt_at, attempts, committed, entry, raw, finished_at)
-      SELECT id, company, idempotency_key, status, next_attempt_at, attempts, committed, entry, decode(raw, 'base64'), finished_at
-      FROM json_to_recordset(${recordset(rows)}::text::json)
-        AS x(id text, company text, idempotency_key text, status text, next_attempt_at timestamptz, attempts integer, committed integer, entry text, raw text, finished_at timestamptz)
+      SELECT id, company, idempotency_key, status, next_attempt_at, attempts, committed, coalesce(data_text, data::text), decode(raw, 'base64'), finished_at
+      FROM json_to_recordset(${recordsetWithData(rows)}::text::json)
+        AS x(id text, company text, idempotency_key text, status text, next_attempt_at timestamptz, attempts integer, committed integer, data json, data_text text, raw text, finished_at timestamptz)
       ON CONFLICT DO NOTHING RETURNING id`;
     const ids = new Set(inserted.map((r) => r.id));
     // An id twice in one batch: the first row was inserted, the later ones met it (DO NOTHING).
