@@ -106,10 +106,16 @@ async function phaseRaw(port: number): Promise<PhaseResult> {
   return { phase: 'raw', messages: COUNT, seconds, msg_s: COUNT / seconds, peak_rss_mb: peakRss(0) / MB, cpu_ms_msg: cpu / COUNT };
 }
 
-/** The outbox on PostgreSQL (a fresh database), as the daemon opens it. */
-async function startOutboundOnPostgres(url: string, deps: Parameters<typeof startOutboundIn>[1]) {
+/** Imported before the clock starts (as the embedded store's modules are, at the top of this file). */
+async function postgresModules() {
   const { openPostgresStores } = await import('../src/store/postgres/stores.js');
   const { startOutbound } = await import('../src/outbound/index.js');
+  return { openPostgresStores, startOutbound };
+}
+
+/** The outbox on PostgreSQL (a fresh database), as the daemon opens it. */
+async function startOutboundOnPostgres(url: string, deps: Parameters<typeof startOutboundIn>[1], modules: Awaited<ReturnType<typeof postgresModules>>) {
+  const { openPostgresStores, startOutbound } = modules;
   const stores = await openPostgresStores({ url });
   const outbox = await startOutbound(stores.outbox, stores.outboxRecovery, deps, {}, () => stores.close());
   return { outbox, sent: async () => Number((await stores.sql<{ n: string }[]>`SELECT count(*) AS n FROM outbox WHERE status = 'sent'`)[0]!.n) };
@@ -131,10 +137,11 @@ async function phaseMailroom(port: number, pg: { url: string; pid: number } | nu
     let sampled = 0;
     const sampler = setInterval(() => (sampled = Math.max(sampled, process.memoryUsage.rss())), 50);
     const deps = { snapshot: () => snapshot, log: createLogger('warn') };
+    const modules = pg ? await postgresModules() : null;
     const pg0 = pg ? serverCpuMs(pg.pid)! : 0;
     const cpu0 = selfCpuMs();
     const start = performance.now();
-    const opened = pg ? await startOutboundOnPostgres(pg.url, deps) : null;
+    const opened = pg ? await startOutboundOnPostgres(pg.url, deps, modules!) : null;
     const outbox = opened ? opened.outbox : await startOutboundIn(dir, deps);
     await window(COUNT, WINDOW, async (i) => {
       await submitMessage(outbox, snapshot, { purpose: 'message', company: 'acme', contract: 'main', kind: 'user', ...message(i), to: [message(i).to] });
