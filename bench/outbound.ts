@@ -15,7 +15,9 @@
 // Environment knobs:
 //   BENCH_MESSAGES=10000     messages per phase
 //   BENCH_CONNECTIONS=5      pooled SMTP connections (mailroom's default maxConnections; raw gets the same)
-//   BENCH_ROUNDS=2           raw/mailroom pairs, alternating; each side reports its best round
+//   BENCH_ROUNDS=6           rounds of all phases, alternating order; each side reports its best round, the
+//                            postgres/embedded ratio is the median of the rounds' own (it moved 0.69-1.01
+//                            from round to round on 2 shared cores: batches form differently each run)
 //   BENCH_SMTP_SINK=         path of smtp-sink (default: /usr/sbin/smtp-sink or PATH). Debian: apt-get install postfix
 //
 // How it is measured, and why it is fair:
@@ -47,7 +49,7 @@ import { selfCpuMs, serverCpuMs } from './proc-cpu.mjs';
 
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const storeArg = process.argv.find((a, i) => process.argv[i - 1] === '--store') ?? process.argv.find((a) => a.startsWith('--store='))?.slice(8) ?? process.env.BENCH_STORE ?? 'both';
 if (!['embedded', 'postgres', 'both'].includes(storeArg)) throw new Error(`--store ${storeArg}: embedded, postgres or both`);
 const STORES: ('embedded' | 'postgres')[] = storeArg === 'both' ? ['embedded', 'postgres'] : [storeArg as 'embedded' | 'postgres'];
