@@ -283,6 +283,7 @@ export function storeContract(f: StoreFactory): void {
         // the article 1 delivery stays cancelled: the platform gets the ticket once, with the reply
         const claimed = await s.deliveries.claimDue({ owner: 'w', ttlMs: 60_000, now: Date.now() + 1, capacity: { erp: 5 } });
         expect(claimed.map((d) => [d.articleNo, d.event])).toEqual([[2, 'ticket.created']]);
+        return s; // the reopened store, for withStore to close (its journals' file handles leaked)
       }));
 
       it('a reopen without threadTo is refused before anything is written', withStore(async (s) => {
