@@ -3,6 +3,11 @@
 // to take, renew and give up, does so, and hands the supervisor the mailboxes it now holds with their
 // fences. A holding that could not be renewed in time is dropped before it can expire unrenewed, so a
 // paused or partitioned replica stops polling on its own; the fence refuses anything it still tries.
+//
+// Leases that change hands are announced (ClusterPort.announce: a join, a release, a leave), and the
+// others run a round at once instead of at their next: a replica that joins gets its share, and the
+// mailboxes a leaving or rebalancing replica gives up are polled again, within a round trip or two
+// rather than up to two rounds (2 × TTL/3) later.
 import type { Logger } from '../observability/logger.js';
 import type { ClusterPort, Fence, Member } from '../store/port.js';
 import { isTakeover, leaseStillSafe, planLeases } from './balance.js';
@@ -28,6 +33,10 @@ export class LeaseCoordinator {
   #timer: NodeJS.Timeout | null = null;
   #round: Promise<void> | null = null;
   #stopped = false;
+  /** an announcement came while a round ran: run one more after it */
+  #again = false;
+  #nudgeTimer: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -39,8 +48,26 @@ export class LeaseCoordinator {
   owners = new Map<string, string | null>();
 
   async start(): Promise<void> {
+    const { cluster, self } = this.deps;
+    this.#unsubscribe = cluster.onAnnounce?.((from) => from !== self && this.#nudge()) ?? null;
     await this.round();
     this.#schedule();
+    this.#announce(); // joined: holders over their share give it up now
+  }
+
+  /** Another replica announced a change: a round soon (a random 0–100 ms, so they do not all run at once). */
+  #nudge(): void {
+    if (this.#stopped || this.#nudgeTimer) return;
+    this.#nudgeTimer = setTimeout(() => {
+      this.#nudgeTimer = null;
+      if (this.#round) this.#again = true;
+      else void this.round();
+    }, Math.floor(Math.random() * 100));
+    this.#nudgeTimer.unref?.();
+  }
+
+  #announce(): void {
+    this.deps.cluster.announce?.(this.deps.self).catch((err: unknown) => this.deps.log.debug({ err: { message: (err as Error).message } }, 'lease announcement failed: the others see the change at their next round'));
   }
 
   #schedule(): void {
@@ -51,7 +78,13 @@ export class LeaseCoordinator {
 
   /** One round (also run at once after a reload changed the mailboxes). */
   round(): Promise<void> {
-    this.#round ??= this.#roundNow().finally(() => (this.#round = null));
+    this.#round ??= this.#roundNow().finally(() => {
+      this.#round = null;
+      if (this.#again && !this.#stopped) {
+        this.#again = false;
+        void this.round();
+      }
+    });
     return this.#round;
   }
 
@@ -96,6 +129,7 @@ export class LeaseCoordinator {
         await this.deps.onOwned(this.#view());
         await cluster.release(gone, self);
         for (const f of gone) this.owners.set(f.mailbox, null);
+        this.#announce();
       }
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, 'lease round failed: holdings are kept while they are safe');
@@ -121,11 +155,14 @@ export class LeaseCoordinator {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#nudgeTimer) clearTimeout(this.#nudgeTimer);
+    this.#unsubscribe?.();
     await this.#round?.catch(() => undefined);
     const fences = [...this.#held.values()].map((h) => h.fence);
     this.#held.clear();
     await this.deps.onOwned(new Map());
     await this.deps.cluster.release(fences, this.deps.self).catch(() => undefined);
     await this.deps.cluster.leave(this.deps.self).catch(() => undefined);
+    await this.deps.cluster.announce?.(this.deps.self).catch(() => undefined);
   }
 }

@@ -314,6 +314,14 @@ export interface ClusterPort {
   release(fences: Fence[], owner: string): Promise<void>;
   /** This replica leaves: its row goes at once (the others rebalance without waiting for its expiry). */
   leave(id: string): Promise<void>;
+  /**
+   * Tell the other replicas that leases changed hands here (released, or a replica joined or left),
+   * so they run a lease round now rather than at their next (up to a third of the TTL later).
+   * PostgreSQL: NOTIFY. A lost announcement only costs that wait.
+   */
+  announce?(from: string): Promise<void>;
+  /** Called with the announcing replica's id (its own included); returns the unsubscribe. */
+  onAnnounce?(fn: (from: string) => void): () => void;
 }
 
 // ───────────────────────────── the whole store ─────────────────────────────

@@ -132,3 +132,30 @@ it('two replicas split the mailboxes, ingest each message once, and hand over on
     await view?.close();
   }
 }, 120_000);
+
+it('leases that change hands are announced: a joining replica gets its share, and a leaving one\'s mailboxes are polled again, without waiting for a lease round (TTL 15 s: rounds 5 s apart)', async () => {
+  const dir = await configDir();
+  const slow = (id: string) => new Daemon({ configPath: dir, logger: createLogger('warn'), parseWorkers: 0, replicaId: id, leaseTtlMs: 15_000, watch: false });
+  const a = slow('slow-a');
+  const b = slow('slow-b');
+  try {
+    await a.start();
+    await waitFor(() => a.supervisor!.ownedMailboxes().length === USERS.length, 10_000, 'A alone polls every mailbox');
+    // B joins: A is over its share (ceil(7 / 2) = 4 leases with the outbox's) and gives B the rest
+    let t0 = Date.now();
+    await b.start();
+    await waitFor(() => b.supervisor!.ownedMailboxes().length >= USERS.length / 2 - 1 && a.supervisor!.ownedMailboxes().length + b.supervisor!.ownedMailboxes().length === USERS.length, 15_000, 'B holding its share');
+    const joinMs = Date.now() - t0;
+    // A leaves (SIGTERM path): B takes the released leases at once
+    t0 = Date.now();
+    await a.stop();
+    await waitFor(() => b.supervisor!.ownedMailboxes().length === USERS.length, 15_000, 'B polls every mailbox');
+    const leaveMs = Date.now() - t0;
+    console.log(`lease announcements: B held its share ${joinMs} ms after its start began, every mailbox ${leaveMs} ms after A's stop began (rounds every 5,000 ms)`);
+    // a round is 5 s apart: without the announcements each took up to one or two rounds
+    expect(joinMs).toBeLessThan(2_500);
+    expect(leaveMs).toBeLessThan(2_500);
+  } finally {
+    await Promise.allSettled([a.stop(), b.stop()]);
+  }
+}, 60_000);

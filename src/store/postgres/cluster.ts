@@ -5,8 +5,32 @@ import type { Sql } from './connect.js';
 import type { Leases } from './leases.js';
 import { endStalledSessions } from './stalls.js';
 
-export function cluster(sql: Sql, l: Leases): ClusterPort {
+/**
+ * sql: the lease round's pool; listen: the pool whose LISTEN connection carries the announcements
+ * (the main one: postgres.js keeps one LISTEN connection per pool, shared with the suspensions').
+ */
+export function cluster(sql: Sql, l: Leases, announcements: { listen: Sql; schema: string }): ClusterPort & { close(): Promise<void> } {
+  const channel = `${announcements.schema}_leases`.slice(0, 63);
+  const listeners = new Set<(from: string) => void>();
+  let listening: Promise<{ unlisten(): Promise<void> } | null> | null = null;
   return {
+    async announce(from) {
+      await sql`SELECT pg_notify(${channel}, ${from})`;
+    },
+    onAnnounce(fn) {
+      listeners.add(fn);
+      listening ??= announcements.listen
+        .listen(channel, (from) => {
+          for (const f of [...listeners]) f(from);
+        })
+        .catch(() => null); // no LISTEN (a pooler in transaction mode): rounds come on their timer only
+      return () => listeners.delete(fn);
+    },
+    async close() {
+      listeners.clear();
+      const l = await listening;
+      await l?.unlisten().catch(() => undefined);
+    },
     async heartbeat(member, ttlMs) {
       const [, members, leases, [clock], stalledEnded] = await Promise.all([
         sql`INSERT INTO members (id, config_hash, started_at, expires_at)

@@ -46,6 +46,7 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
   const ttlMs = 2 * (config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_MS);
   const lease = connect({ ...config, poolMax: 2 }, { lockTimeoutMs: Math.max(100, Math.floor(ttlMs / 6)) }).sql;
   const l = leases(lease);
+  const clusterPort = cluster(lease, l, { listen: sql, schema });
   let closed = false;
   return {
     driver: 'postgres',
@@ -59,7 +60,7 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
     outbox: new PostgresOutbox(sql),
     control,
     ...l,
-    cluster: cluster(lease, l),
+    cluster: clusterPort,
     async ping(timeoutMs) {
       if (closed) throw new StoreError('closed', 'the store is closed');
       let timer: NodeJS.Timeout | undefined;
@@ -78,6 +79,7 @@ export async function openPostgresStores(config: PostgresStoreConfig): Promise<P
       if (closed) return;
       closed = true;
       await control.close().catch(() => undefined);
+      await clusterPort.close().catch(() => undefined);
       await Promise.all([sql.end({ timeout: 10 }), lease.end({ timeout: 10 })]);
     },
   };
