@@ -6,9 +6,9 @@
 // a known one or a concurrent writer's is not), then the chunks of those as one binary COPY.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { BlobStream } from '../port.js';
 import type { Sql } from './connect.js';
+import { copyInto, int4, text, type CopyRow } from './copy.js';
 
 export const CHUNK_BYTES = 256 * 1024;
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -33,10 +33,8 @@ export function blobs(sql: Sql): Blobs {
           SELECT hash, length, ${CHUNK_BYTES} FROM json_to_recordset(${JSON.stringify([...unique].map(([hash, b]) => ({ hash, length: b.length })))}::text::json) AS x(hash text, length bigint)
           ON CONFLICT (hash) DO NOTHING RETURNING hash`;
         if (fresh.length === 0) return;
-        // The chunks as binary COPY: the bytes go as they are (an INSERT parameter would be bytea's
-        // hex text, twice the size, built as a string on the client and decoded on the server).
-        const copy = await tx`COPY blob_chunks (hash, no, data) FROM STDIN (FORMAT binary)`.writable();
-        await pipeline(Readable.from(copyRows(fresh.map((r) => [r.hash, unique.get(r.hash)!] as const))), copy);
+        // The chunks as binary COPY (copy.ts): the bytes go as they are.
+        await copyInto(tx, 'blob_chunks (hash, no, data)', chunkRows(fresh.map((r) => [r.hash, unique.get(r.hash)!] as const)));
       });
       return hashes;
     },
@@ -83,40 +81,10 @@ export function blobs(sql: Sql): Blobs {
   };
 }
 
-const COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]); // signature, flags 0, no extension
-const COPY_TRAILER = Buffer.from([0xff, 0xff]); // field count -1
-/** Bytes per write to the connection: the driver sends each write as its own socket write. */
-const COPY_WRITE_BYTES = 1024 * 1024;
-
-/**
- * PostgreSQL's binary COPY format for rows (hash text, no integer, data bytea), each blob cut into
- * CHUNK_BYTES chunks: per row a 3-field header with the hash and chunk number, then the chunk's
- * bytes as they are; gathered into writes of about COPY_WRITE_BYTES (one socket write per row
- * header and per chunk cost more than the bytes: ~14,000 writes for 5,000 mails).
- */
-export function* copyRows(blobs: Iterable<readonly [hash: string, bytes: Buffer]>): Generator<Buffer> {
-  let parts: Buffer[] = [COPY_HEADER];
-  let size = COPY_HEADER.length;
+/** A blob's rows of blob_chunks (hash, no, data): CHUNK_BYTES each, the bytes not copied. */
+function* chunkRows(blobs: Iterable<readonly [hash: string, bytes: Buffer]>): Generator<CopyRow> {
   for (const [hash, b] of blobs) {
-    const h = Buffer.from(hash, 'utf8');
-    for (let no = 0, off = 0; off < b.length; no++, off += CHUNK_BYTES) {
-      const data = b.subarray(off, off + CHUNK_BYTES);
-      const head = Buffer.allocUnsafe(2 + 4 + h.length + 4 + 4 + 4);
-      let at = head.writeInt16BE(3, 0);
-      at = head.writeInt32BE(h.length, at);
-      at += h.copy(head, at);
-      at = head.writeInt32BE(4, at);
-      at = head.writeInt32BE(no, at);
-      head.writeInt32BE(data.length, at);
-      parts.push(head, data);
-      size += head.length + data.length;
-      if (size >= COPY_WRITE_BYTES) {
-        yield Buffer.concat(parts, size);
-        parts = [];
-        size = 0;
-      }
-    }
+    const h = text(hash);
+    for (let no = 0, off = 0; off < b.length; no++, off += CHUNK_BYTES) yield [h, int4(no), b.subarray(off, off + CHUNK_BYTES)];
   }
-  parts.push(COPY_TRAILER);
-  yield Buffer.concat(parts, size + COPY_TRAILER.length);
 }

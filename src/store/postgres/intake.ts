@@ -3,7 +3,8 @@
 // constant number of round trips whatever its size: BEGIN; the fence, the batch's known keys, its
 // threading targets (FOR UPDATE) and identical pending actions (one pipelined round trip); ticket
 // counters, the creation sequence and action ids (one); every insert/update as one multi-row
-// statement each via json_to_recordset (one pipelined round trip); COMMIT. The decisions in between
+// statement each via json_to_recordset (one pipelined round trip), then the articles, most of the
+// batch's bytes, as one binary COPY (two: copy.ts); COMMIT. The decisions in between
 // are pure (plan.ts). A concurrent commit that wrote the same key or action first makes this one
 // fail on a unique constraint; it is retried from the start and then sees it as a duplicate.
 import { deliveryId } from '../embedded/webhook-queue.js';
@@ -15,8 +16,9 @@ import { StoreError, type Article, type TicketStatus } from '../types.js';
 import type { Blobs } from './blobs.js';
 import type { Sql, Tx } from './connect.js';
 import { checkFence } from './fence.js';
+import { copyInto, int4, text, timestamptz } from './copy.js';
 import { actionKey, assignIds, planCommit, prefixCounts, type CommitPlan, type KnownTarget } from './plan.js';
-import { TICKET_COLUMNS, pgText, recordset, recordsetWithData, summaryOf, ticketHead, type TicketRow } from './rows.js';
+import { TICKET_COLUMNS, pgText, recordset, summaryOf, ticketHead, type TicketRow } from './rows.js';
 
 /** A subject full of tags must not make one batch read many tickets (as in the embedded store). */
 const MAX_TICKET_FACTS = 64;
@@ -151,7 +153,13 @@ export class PostgresIntake implements IntakePort {
       const deliveries = plannedDeliveries(plan, now);
       // Round trip: every write of the batch, one statement per table, pipelined.
       trips++;
-      const [, , , , , , , , , inserted] = await Promise.all(writes(tx, plan, deliveries, nowIso));
+      const [, , , , , , , , inserted] = await Promise.all(writes(tx, plan, deliveries, nowIso));
+      // Round trips: the articles, most of the batch's bytes, as binary COPY (after the tickets
+      // they reference; a COPY cannot share the connection with pipelined statements).
+      if (plan.articles.length) {
+        trips += 2;
+        await copyInto(tx, 'articles (ticket_id, no, created_at, data)', plan.articles.map((a) => [text(a.ticket.id), int4(a.no), timestamptz(now.getTime()), text(JSON.stringify(a.article))]));
+      }
       const created = new Set((inserted as { id: string }[]).map((r) => r.id));
       return plan.items.map((p, i): IntakeResult => ({
         ticketId: p.ticket.id,
@@ -207,8 +215,6 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
   const touched = new Map<string, { id: string; article_count: number; participants: string[]; at: string }>();
   for (const a of plan.articles) if (!a.ticket.isNew) touched.set(a.ticket.id, { id: a.ticket.id, article_count: a.ticket.articleCount, participants: [...a.ticket.participants], at: nowIso });
   const reopened = [...new Set(plan.articles.map((a) => a.ticket))].flatMap((t) => (t.reopened ? [{ id: t.id, from: t.reopened.from, to: t.reopened.to }] : []));
-  // The article as a JSON value inside the recordset, stored as its text (recordsetWithData)
-  const articles = plan.articles.map((a) => ({ ticket_id: a.ticket.id, no: a.no, at: nowIso, data: a.article }));
   const keys = plan.articles.flatMap((a) => a.keys.map((key) => ({ key, ticket_id: a.ticket.id, article_no: a.no })));
   const aliases = plan.aliases.map((a) => ({ key: a.key, ticket_id: a.ticket.id, article_no: a.articleNo }));
   const mids = plan.messageIds.map((m) => ({ company: m.company, message_id: m.messageId, ticket_id: m.ticket.id }));
@@ -231,11 +237,6 @@ function writes(tx: Tx, plan: CommitPlan, deliveries: DeliveryRecord[][], nowIso
       ? tx`UPDATE tickets t SET article_count = x.article_count, updated_at = x.at, last_article_at = x.at, participants = x.participants
            FROM json_to_recordset(${recordset([...touched.values()])}::text::json) AS x(id text, article_count integer, participants text[], at timestamptz)
            WHERE t.id = x.id`
-      : none,
-    articles.length
-      ? tx`INSERT INTO articles (ticket_id, no, created_at, data)
-           SELECT ticket_id, no, at, coalesce(data_text, data::text)
-           FROM json_to_recordset(${recordsetWithData(articles)}::text::json) AS x(ticket_id text, no integer, at timestamptz, data json, data_text text)`
       : none,
     // A key written by a concurrent commit makes this insert fail: the batch is retried and sees it.
     keys.length
