@@ -121,6 +121,18 @@ describe('PostgreSQL store', () => {
     expect(await scans()).toEqual(before);
   });
 
+  it('articles written by binary COPY read back as written: ticket, number, time and JSON', async () => {
+    const s = await store();
+    const before = Date.now();
+    const [r] = await s.intake.commit([sampleItem({ uid: 1, messageId: '<copy@x>' })], F);
+    const [row] = await pg.query<{ ticket_id: string; no: number; created_at: Date; data: string }>(`SELECT ticket_id, no, created_at, data FROM ${s.schema}.articles`);
+    expect([row!.ticket_id, row!.no]).toEqual([r!.ticketId, 1]);
+    expect(row!.created_at.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(row!.created_at.getTime()).toBeLessThanOrEqual(Date.now() + 1);
+    expect(JSON.parse(row!.data)).toMatchObject({ messageId: '<copy@x>' });
+    expect((await s.tickets.get(r!.ticketId))?.articles[0]).toMatchObject({ messageId: '<copy@x>' });
+  });
+
   it('refuses a schema newer than it knows, with a clear error', async () => {
     const s = await store();
     await pg.query(`INSERT INTO ${s.schema}.schema_migrations (version, name) VALUES (999, 'from_the_future')`);
