@@ -158,7 +158,8 @@ export class PostgresIntake implements IntakePort {
       // they reference; a COPY cannot share the connection with pipelined statements).
       if (plan.articles.length) {
         trips += 2;
-        await copyInto(tx, 'articles (ticket_id, no, created_at, data)', plan.articles.map((a) => [text(a.ticket.id), int4(a.no), timestamptz(now.getTime()), text(JSON.stringify(a.article))]));
+        const at = timestamptz(now.getTime());
+        await copyInto(tx, 'articles (ticket_id, no, created_at, data)', plan.articles.map((a) => [text(a.ticket.id), int4(a.no), at, text(JSON.stringify(a.article))]));
       }
       const created = new Set((inserted as { id: string }[]).map((r) => r.id));
       return plan.items.map((p, i): IntakeResult => ({

@@ -11,7 +11,7 @@
 //
 // Adds, commit points and settles are each written in one statement for all the calls made while
 // the previous one of their kind was being written (statement-batch.ts): bench:outbound on
-// PostgreSQL sent 3 statements per message, 1.15 with adds and settles batched.
+// PostgreSQL sent 3 statements per message, 0.33-0.50 with the three batched.
 import { sentPatch } from '../outbox-store.js';
 import { TERMINAL, type OutboxEntry } from '../outbox-types.js';
 import type { ClaimRequest, OutboxPort, UnfinishedQuery } from '../port.js';
@@ -191,7 +191,18 @@ export class PostgresOutbox implements OutboxPort {
   }
 
   async #settleMany(all: Settle[]): Promise<(void | Error)[]> {
-    if (all.length === 1) return [await this.#settleOne(all[0]!.id, all[0]!.owner, all[0]!.patch)];
+    if (all.length === 1) {
+      const { id, owner, patch } = all[0]!;
+      try {
+        return await this.#settleRound(all);
+      } catch (e) {
+        // jsonb refuses \u0000, which a server's reply or error text may carry (in the patch or already
+        // stored): the statement changed nothing; merge in a transaction here instead, as JSON text.
+        // (A batch of several that meets one fails as a whole: StatementBatch then settles each alone.)
+        if ((e as { code?: string }).code === UNTRANSLATABLE_CHARACTER) return [await this.#settleInTransaction(id, owner, patch, new Date().toISOString())];
+        throw e;
+      }
+    }
     // An UPDATE sets a row once: the n-th settle of each id goes in the n-th statement, in order.
     const out: (void | Error)[] = new Array<void | Error>(all.length);
     const seen = new Map<string, number>();
@@ -201,84 +212,50 @@ export class PostgresOutbox implements OutboxPort {
       seen.set(x.id, n + 1);
       (rounds[n] ??= []).push(i);
     });
-    for (const round of rounds) {
-      const updatedAt = new Date().toISOString();
-      const rows = round.map((i) => {
-        const { id, owner, patch } = all[i]!;
-        const p = settleParams(patch, updatedAt);
-        return {
-          id, owner, keys: p.keys, json: p.json, status: p.status, attempts: p.attempts, has_next_attempt_at: p.hasNextAttemptAt, next_attempt_at: p.nextAttemptAt,
-          committed: p.committed, has_raw: p.hasRaw, raw: p.raw?.toString('base64') ?? null, has_sent_at: p.hasSentAt, sent_at: p.sentAt, has_failed_at: p.hasFailedAt, failed_at: p.failedAt,
-        };
-      });
-      // The same merge as #settleOne's, one row per settle (a \u0000 that jsonb refuses fails the
-      // statement: StatementBatch then settles each alone, and #settleOne has its fallback).
-      const done = await this.sql<{ id: string }[]>`
-        UPDATE outbox o SET
-          entry = ((o.entry::jsonb - ARRAY(SELECT json_array_elements_text(p.keys))) || p.json::jsonb)::text,
-          status = coalesce(p.status, o.status),
-          attempts = coalesce(p.attempts, o.attempts),
-          next_attempt_at = CASE WHEN p.has_next_attempt_at THEN p.next_attempt_at ELSE o.next_attempt_at END,
-          committed = GREATEST(o.committed, coalesce(p.committed, 0)),
-          raw = CASE WHEN coalesce(p.status, o.status) IN ('sent', 'failed') THEN NULL
-                     WHEN p.has_raw THEN decode(p.raw, 'base64') ELSE o.raw END,
-          finished_at = CASE WHEN coalesce(p.status, o.status) IN ('sent', 'failed') THEN coalesce(
-                          CASE WHEN p.has_sent_at THEN p.sent_at ELSE o.entry::jsonb ->> 'sentAt' END,
-                          CASE WHEN p.has_failed_at THEN p.failed_at ELSE o.entry::jsonb ->> 'failedAt' END,
-                          ${updatedAt}::text)::timestamptz END,
-          claim_owner = NULL, claim_until = NULL
-        FROM json_to_recordset(${recordset(rows)}::text::json)
-          AS p(id text, owner text, keys json, json text, status text, attempts integer, has_next_attempt_at boolean, next_attempt_at timestamptz, committed integer,
-               has_raw boolean, raw text, has_sent_at boolean, sent_at text, has_failed_at boolean, failed_at text)
-        WHERE o.id = p.id AND (o.claim_owner IS NULL OR o.claim_owner = p.owner OR o.claim_until <= ${Date.now()})
-        RETURNING o.id`;
-      const ok = new Set(done.map((r) => r.id));
-      const missed = round.filter((i) => !ok.has(all[i]!.id));
-      const exist = missed.length
-        ? new Set((await this.sql<{ id: string }[]>`SELECT id FROM outbox WHERE id = ANY(${missed.map((i) => all[i]!.id)}::text[])`).map((r) => r.id))
-        : new Set<string>();
-      for (const i of round) {
-        const { id } = all[i]!;
-        out[i] = ok.has(id) ? undefined : exist.has(id) ? new StoreError('claimed', `outbox entry ${id} is claimed by another owner`) : new StoreError('bad-input', `unknown outbox entry ${id}`);
-      }
-    }
+    for (const round of rounds) (await this.#settleRound(round.map((i) => all[i]!))).forEach((o, k) => (out[round[k]!] = o));
     return out;
   }
 
-  async #settleOne(id: string, owner: string, patch: Partial<OutboxEntry>): Promise<void> {
-    // One statement (it was BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT): the claim check and the
-    // merge of the patch into the stored entry are in the UPDATE, so they see the row it writes (a
-    // concurrent writer's change is re-read under the row lock, as FOR UPDATE did). See settleParams.
+  /**
+   * One statement for settles of distinct ids (it was BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT per
+   * settle): the claim check and the merge of each patch into its stored entry are in the UPDATE, so
+   * they see the row it writes (a concurrent writer's change is re-read under the row lock, as FOR
+   * UPDATE did). See settleParams. Each settle's outcome: done, unknown id, or claimed by another.
+   */
+  async #settleRound(settles: Settle[]): Promise<(void | Error)[]> {
     const updatedAt = new Date().toISOString();
-    const p = settleParams(patch, updatedAt);
-    let done;
-    try {
-      done = await this.sql`
-        UPDATE outbox o SET
-          entry = ((o.entry::jsonb - ${p.keys}::text[]) || ${p.json}::text::jsonb)::text,
-          status = coalesce(${p.status}::text, o.status),
-          attempts = coalesce(${p.attempts}::int, o.attempts),
-          next_attempt_at = CASE WHEN ${p.hasNextAttemptAt}::boolean THEN ${p.nextAttemptAt}::timestamptz ELSE o.next_attempt_at END,
-          committed = GREATEST(o.committed, coalesce(${p.committed}::int, 0)),
-          raw = CASE WHEN coalesce(${p.status}::text, o.status) IN ('sent', 'failed') THEN NULL
-                     WHEN ${p.hasRaw}::boolean THEN ${p.raw}::bytea ELSE o.raw END,
-          finished_at = CASE WHEN coalesce(${p.status}::text, o.status) IN ('sent', 'failed') THEN coalesce(
-                          CASE WHEN ${p.hasSentAt}::boolean THEN ${p.sentAt}::text ELSE o.entry::jsonb ->> 'sentAt' END,
-                          CASE WHEN ${p.hasFailedAt}::boolean THEN ${p.failedAt}::text ELSE o.entry::jsonb ->> 'failedAt' END,
-                          ${updatedAt}::text)::timestamptz END,
-          claim_owner = NULL, claim_until = NULL
-        WHERE o.id = ${id} AND (o.claim_owner IS NULL OR o.claim_owner = ${owner} OR o.claim_until <= ${Date.now()})
-        RETURNING 1`;
-    } catch (e) {
-      // jsonb refuses \u0000, which a server's reply or error text may carry (in the patch or already
-      // stored): the statement changed nothing; merge in a transaction here instead, as JSON text.
-      if ((e as { code?: string }).code === UNTRANSLATABLE_CHARACTER) return this.#settleInTransaction(id, owner, patch, updatedAt);
-      throw e;
-    }
-    if (done.length === 1) return;
-    const [r] = await this.sql`SELECT 1 FROM outbox WHERE id = ${id}`;
-    if (!r) throw new StoreError('bad-input', `unknown outbox entry ${id}`);
-    throw new StoreError('claimed', `outbox entry ${id} is claimed by another owner`);
+    const rows = settles.map(({ id, owner, patch }) => {
+      const p = settleParams(patch, updatedAt);
+      return {
+        id, owner, keys: p.keys, json: p.json, status: p.status, attempts: p.attempts, has_next_attempt_at: p.hasNextAttemptAt, next_attempt_at: p.nextAttemptAt,
+        committed: p.committed, has_raw: p.hasRaw, raw: p.raw?.toString('base64') ?? null, has_sent_at: p.hasSentAt, sent_at: p.sentAt, has_failed_at: p.hasFailedAt, failed_at: p.failedAt,
+      };
+    });
+    const done = await this.sql<{ id: string }[]>`
+      UPDATE outbox o SET
+        entry = ((o.entry::jsonb - ARRAY(SELECT json_array_elements_text(p.keys))) || p.json::jsonb)::text,
+        status = coalesce(p.status, o.status),
+        attempts = coalesce(p.attempts, o.attempts),
+        next_attempt_at = CASE WHEN p.has_next_attempt_at THEN p.next_attempt_at ELSE o.next_attempt_at END,
+        committed = GREATEST(o.committed, coalesce(p.committed, 0)),
+        raw = CASE WHEN coalesce(p.status, o.status) IN ('sent', 'failed') THEN NULL
+                   WHEN p.has_raw THEN decode(p.raw, 'base64') ELSE o.raw END,
+        finished_at = CASE WHEN coalesce(p.status, o.status) IN ('sent', 'failed') THEN coalesce(
+                        CASE WHEN p.has_sent_at THEN p.sent_at ELSE o.entry::jsonb ->> 'sentAt' END,
+                        CASE WHEN p.has_failed_at THEN p.failed_at ELSE o.entry::jsonb ->> 'failedAt' END,
+                        ${updatedAt}::text)::timestamptz END,
+        claim_owner = NULL, claim_until = NULL
+      FROM json_to_recordset(${recordset(rows)}::text::json)
+        AS p(id text, owner text, keys json, json text, status text, attempts integer, has_next_attempt_at boolean, next_attempt_at timestamptz, committed integer,
+             has_raw boolean, raw text, has_sent_at boolean, sent_at text, has_failed_at boolean, failed_at text)
+      WHERE o.id = p.id AND (o.claim_owner IS NULL OR o.claim_owner = p.owner OR o.claim_until <= ${Date.now()})
+      RETURNING o.id`;
+    const ok = new Set(done.map((r) => r.id));
+    const missed = settles.filter((x) => !ok.has(x.id)).map((x) => x.id);
+    const exist = missed.length ? new Set((await this.sql<{ id: string }[]>`SELECT id FROM outbox WHERE id = ANY(${missed}::text[])`).map((r) => r.id)) : new Set<string>();
+    return settles.map(({ id }) =>
+      ok.has(id) ? undefined : exist.has(id) ? new StoreError('claimed', `outbox entry ${id} is claimed by another owner`) : new StoreError('bad-input', `unknown outbox entry ${id}`),
+    );
   }
 
   async #settleInTransaction(id: string, owner: string, patch: Partial<OutboxEntry>, updatedAt: string): Promise<void> {
